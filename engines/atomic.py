@@ -1,0 +1,76 @@
+"""Atomic file writes: a crash never leaves a half-written file under a final name.
+
+Every write goes to a temporary file in the same folder, is flushed and fsynced, then renamed into place
+(``os.replace`` is atomic on POSIX and Windows for paths on one filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+TEMP_PREFIX = ".partial-"
+
+
+@contextlib.contextmanager
+def atomic_output_path(final_path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``final_path``; rename it onto ``final_path`` only on success.
+
+    Use it for writers that want a path (soundfile, PyAV, PIL). The temporary keeps the final suffix so
+    format detection by extension still works. On an exception the temporary is removed and nothing under
+    ``final_path`` changes.
+    """
+    final = Path(final_path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix if suffix is not None else final.suffix,
+                                         dir=final.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        _fsync_path(temp)
+        os.replace(temp, final)
+        _fsync_dir(final.parent)
+    finally:
+        if temp.exists():
+            temp.unlink()
+
+
+def atomic_write_bytes(final_path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``final_path`` atomically and return the final path."""
+    with atomic_output_path(final_path) as temp:
+        with open(temp, "wb") as stream:
+            stream.write(data)
+    return Path(final_path)
+
+
+def atomic_write_text(final_path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(final_path, text.encode("utf-8"))
+
+
+def atomic_write_json(final_path: str | os.PathLike, value: Any) -> Path:
+    return atomic_write_text(final_path, json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def is_partial(path: str | os.PathLike) -> bool:
+    """True for the temporary files this module leaves behind only when a process is killed mid-write."""
+    return Path(path).name.startswith(TEMP_PREFIX)
+
+
+def _fsync_path(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
