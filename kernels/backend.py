@@ -1,0 +1,72 @@
+"""Backend selection shared by every kernel family.
+
+Each kernel family (``mix``, ``dsp``, ``composite``) has three bodies: a numpy ``reference``, a numba
+``cpu`` body and a ``numba.cuda`` body. Public entry points take ``backend="auto"|"cpu"|"cuda"|"reference"``
+and call :func:`resolve_backend` to turn it into the body to run.
+
+``numba.cuda`` is imported lazily: importing this module never touches a GPU driver.
+"""
+
+from __future__ import annotations
+
+import os
+
+BACKENDS: tuple[str, ...] = ("auto", "cpu", "cuda", "reference")
+
+#: Default CUDA threads per block for 1-D launches. Tests under the simulator lower it (through each
+#: family's ``threads_per_block`` keyword or this module-level value) so tiny inputs span several blocks.
+THREADS_PER_BLOCK: int = 256
+
+
+def cuda_simulated() -> bool:
+    """True when numba's CUDA simulator is enabled (``NUMBA_ENABLE_CUDASIM=1``)."""
+    try:
+        from numba import config
+    except ImportError:  # pragma: no cover - numba is a hard dependency
+        return False
+    return bool(getattr(config, "ENABLE_CUDASIM", 0)) or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def cuda_available() -> bool:
+    """True when a real CUDA GPU and driver are usable by numba (the simulator does not count)."""
+    if cuda_simulated():
+        return False
+    try:
+        from numba import cuda
+    except Exception:  # numba without its CUDA part, or a broken driver install
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
+def resolve_backend(backend: str) -> str:
+    """Turn a requested backend into the one to run: ``"cpu"``, ``"cuda"`` or ``"reference"``.
+
+    Parameters
+    ----------
+    backend : str
+        ``"auto"`` picks ``"cuda"`` when a real GPU is available (not the simulator), else ``"cpu"``.
+        ``"cuda"`` runs on a GPU, or on numba's simulator when ``NUMBA_ENABLE_CUDASIM=1`` is set.
+        ``"cpu"`` runs the numba CPU body; ``"reference"`` the numpy oracle.
+
+    Returns
+    -------
+    str
+        One of ``"cpu"``, ``"cuda"``, ``"reference"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or ``"cuda"`` when there is neither a GPU nor the simulator.
+    """
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if backend == "cuda" and not (cuda_available() or cuda_simulated()):
+        raise ValueError("backend='cuda' needs an NVIDIA GPU with a working CUDA driver (none was found); "
+                         "use backend='auto' or 'cpu', or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA body "
+                         "on numba's simulator")
+    return backend
