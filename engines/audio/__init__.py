@@ -1,0 +1,1 @@
+"""Audio I/O, loudness, stem sessions, A/B previews and headphone crossfeed."""

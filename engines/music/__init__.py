@@ -1,0 +1,1 @@
+"""Music engines: the offline composer and MusicGen, behind one interface; takes and their history."""

@@ -1,0 +1,1 @@
+"""Storyboard: script -> shots -> panels -> pages -> animatic."""

@@ -1,0 +1,93 @@
+"""The storyboard's data: characters, shots and the board that holds them. Plain dataclasses with
+``to_dict``/``from_dict`` so the shot list round-trips through the project as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+SHOT_SIZES = ("EWS", "WS", "MS", "MCU", "CU", "ECU")
+CAMERA_MOVES = ("static", "push_in", "pull_out", "pan_left", "pan_right", "tilt_up", "tilt_down", "shake")
+TRANSITIONS = ("cut", "dissolve", "dip", "wipe")
+
+
+@dataclass
+class Character:
+    name: str
+    description: str = ""
+    color: str = "#c0392b"      # hex RGB, drives figures, name tags and bubbles
+    seed: int = 0               # fixed per character so every renderer draws them the same way
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Character":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Shot:
+    """One beat of the script: an action paragraph or a dialogue line.
+
+    ``scene``: the scene heading it belongs to (e.g. ``"INT. KITCHEN - NIGHT"`` or ``"第二场 内景 奶奶家厨房 夜"``).
+    ``size``: one of SHOT_SIZES. ``move``: one of CAMERA_MOVES. ``transition``: how this shot is entered.
+    """
+
+    number: int
+    scene: str = ""
+    size: str = "MS"
+    move: str = "static"
+    duration_s: float = 2.0
+    characters: list[str] = field(default_factory=list)
+    speaker: str = ""
+    dialogue: str = ""
+    parenthetical: str = ""
+    action: str = ""
+    notes: str = ""
+    transition: str = "cut"
+    sfx: str = ""
+
+    def validate(self) -> None:
+        if self.size not in SHOT_SIZES:
+            raise ValueError(f"shot {self.number}: size {self.size!r} is not one of {', '.join(SHOT_SIZES)}")
+        if self.move not in CAMERA_MOVES:
+            raise ValueError(f"shot {self.number}: camera move {self.move!r} is not one of {', '.join(CAMERA_MOVES)}")
+        if self.transition not in TRANSITIONS:
+            raise ValueError(f"shot {self.number}: transition {self.transition!r} is not one of "
+                             f"{', '.join(TRANSITIONS)}")
+        if not self.duration_s > 0:
+            raise ValueError(f"shot {self.number}: duration must be more than 0 s")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Shot":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Storyboard:
+    title: str = ""
+    language: str = "en"                  # "zh" or "en": drives reading speed and fonts
+    shots: list[Shot] = field(default_factory=list)
+    characters: dict[str, Character] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(shot.duration_s for shot in self.shots)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "language": self.language, "shots": [s.to_dict() for s in self.shots],
+                "characters": [c.to_dict() for c in self.characters.values()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Storyboard":
+        characters = [Character.from_dict(c) for c in data.get("characters", [])]
+        return cls(title=data.get("title", ""), language=data.get("language", "en"),
+                   shots=[Shot.from_dict(s) for s in data.get("shots", [])],
+                   characters={c.name: c for c in characters})
