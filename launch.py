@@ -229,13 +229,14 @@ def run_command(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))
     if args.command == "test":
         return run_tests(args.pytest_args)
-    from engines.settings import Settings, SettingsError
+    from engines.settings import Settings, SettingsError, apply_process_environment
 
     try:
         settings = Settings.resolve(args)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    apply_process_environment(settings)
     if args.command == "studio":
         from studio.app import serve
 

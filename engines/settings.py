@@ -106,3 +106,18 @@ class Settings:
 
     def with_changes(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
+
+
+def apply_process_environment(settings: Settings, environ: dict | None = None) -> None:
+    """Set the variables libraries read at import time, before they are imported.
+
+    Gradio writes uploads and outputs under the studio's own temp folder (cleaned on exit); nothing phones
+    home; Hugging Face libraries stay offline unless the user set ``LANTERN_ALLOW_DOWNLOADS=1``.
+    """
+    env = os.environ if environ is None else environ
+    env.setdefault("GRADIO_TEMP_DIR", str(settings.temp_dir))
+    env.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if env.get("LANTERN_ALLOW_DOWNLOADS", "") not in ("1", "true", "yes"):
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("TRANSFORMERS_OFFLINE", "1")
+        env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
