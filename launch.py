@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["test"]:
+        # everything after `test` belongs to pytest, options included (argparse.REMAINDER drops `-k`)
+        args = build_parser().parse_args(["test"])
+        args.pytest_args = list(argv[1:])
+        return args
     args = build_parser().parse_args(argv)
     if args.command is None:
         args.command = "studio"

@@ -1,0 +1,34 @@
+"""The doctor reports what is really on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numba
+import torch
+
+from engines.doctor import collect, format_report
+from engines.settings import Settings
+
+
+def test_doctor_findings_match_the_environment(tmp_path):
+    settings = Settings.resolve(None, environ={"LANTERN_HOME": str(tmp_path)})
+    (tmp_path / "models" / "musicgen-small").mkdir(parents=True)
+    findings = {f.topic: f for f in collect(settings)}
+    assert torch.__version__ in findings["torch"].detail
+    assert numba.__version__ in findings["numba"].detail
+    model_finding = findings[f"models in {tmp_path / 'models'}"]
+    assert model_finding.ok and "musicgen-small" in model_finding.detail
+    report = format_report(list(findings.values()))
+    assert "CJK font" in report and "ffmpeg" in report
+
+
+def test_doctor_command_prints_the_report(tmp_path):
+    from launch import ROOT
+
+    env = {"LANTERN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(ROOT / "launch.py"), "doctor"], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "torch" in result.stdout and torch.__version__ in result.stdout

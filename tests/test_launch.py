@@ -1,0 +1,100 @@
+"""The bootstrap's decisions (inside/outside a venv, what is installed) and the command line, without pip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import launch
+
+WANTED = launch.wanted_stamp("[project]\nname='x'\n", ("dev",))
+
+
+def test_outside_a_venv_without_one_creates_it_then_reexecs(tmp_path):
+    action, steps = launch.plan_setup(inside_venv=False, venv_exists=False, found_stamp=None, wanted=WANTED,
+                                      python="/usr/bin/python3", venv_dir=tmp_path / ".venv")
+    assert action == "reexec"
+    assert [s.command[1:3] for s in steps] == [("-m", "venv")]
+    assert steps[0].command[-1] == str(tmp_path / ".venv")
+
+
+def test_outside_a_venv_that_exists_just_reexecs(tmp_path):
+    action, steps = launch.plan_setup(inside_venv=False, venv_exists=True, found_stamp=None, wanted=WANTED,
+                                      python="/usr/bin/python3", venv_dir=tmp_path / ".venv")
+    assert (action, steps) == ("reexec", [])
+
+
+def test_inside_a_fresh_venv_installs_project_then_audiocraft_without_deps():
+    action, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=None, wanted=WANTED,
+                                      python="/venv/bin/python", venv_dir=Path("/unused"))
+    assert action == "run"
+    commands = [s.command for s in steps]
+    project = next(c for c in commands if "-e" in c)
+    assert project[-1].endswith("[dev]")
+    audiocraft = next(c for c in commands if launch.AUDIOCRAFT_SPEC in c)
+    assert "--no-deps" in audiocraft
+    assert commands.index(project) < commands.index(audiocraft)
+    assert all(c[0] == "/venv/bin/python" for c in commands)
+
+
+def test_inside_an_up_to_date_venv_installs_nothing():
+    action, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=dict(WANTED), wanted=WANTED,
+                                      python="/venv/bin/python", venv_dir=Path("/unused"))
+    assert (action, steps) == ("run", [])
+
+
+@pytest.mark.parametrize("change", [
+    {"pyproject_sha256": "0" * 64},              # pyproject.toml changed
+    {"audiocraft": "audiocraft==1.2.0"},         # a different audiocraft
+    {"extras": []},                              # installed without the dev extra the tests need
+])
+def test_a_stale_stamp_reinstalls(change):
+    found = {**WANTED, **change}
+    assert not launch.stamp_satisfies(found, WANTED)
+    _, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=found, wanted=WANTED,
+                                 python="python", venv_dir=Path("/unused"))
+    assert steps
+
+
+def test_a_stamp_with_more_extras_than_needed_is_enough():
+    plain = launch.wanted_stamp("[project]\nname='x'\n", ())
+    assert launch.stamp_satisfies(WANTED, plain)
+
+
+def test_stamp_round_trip(tmp_path):
+    assert launch.read_stamp(tmp_path) is None
+    launch.write_stamp(tmp_path, WANTED)
+    assert launch.read_stamp(tmp_path) == WANTED
+    (tmp_path / launch.STAMP_NAME).write_text("{not json")
+    assert launch.read_stamp(tmp_path) is None
+
+
+def test_failed_step_names_the_command_and_what_to_try(capsys):
+    step = launch.Step("do the impossible", (sys.executable, "-c", "raise SystemExit(3)"), "try something else")
+    with pytest.raises(SystemExit) as exit_info:
+        launch.run_steps([step])
+    assert exit_info.value.code == 3
+    err = capsys.readouterr().err
+    assert "do the impossible" in err and "raise SystemExit(3)" in err and "try something else" in err
+
+
+def test_no_command_means_studio_and_options_parse():
+    args = launch.parse_args(["--port", "8000", "--project", "/tmp/p"])
+    assert (args.command, args.port, args.project) == ("studio", 8000, "/tmp/p")
+    args = launch.parse_args(["test", "-k", "mix", "-x"])
+    assert args.command == "test" and args.pytest_args == ["-k", "mix", "-x"]
+    args = launch.parse_args(["compose", "--preset", "lion-dance", "--seed", "7", "--duration", "60", "--out", "o"])
+    assert (args.preset, args.seed, args.duration, args.out) == ("lion-dance", 7, 60.0, "o")
+
+
+def test_help_lists_subcommands_and_studio_options_on_a_bare_python():
+    # the system interpreter, outside any venv: --help must not need set-up
+    result = subprocess.run([sys.executable, str(launch.ROOT / "launch.py"), "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    for word in ("studio", "test", "doctor", "compose", "storyboard", "bench", "--host", "--port", "--share",
+                 "--auth", "--project", "--device"):
+        assert word in result.stdout, word
