@@ -1,0 +1,794 @@
+"""Stem mixer: N mono/stereo stems into one stereo float32 bus, in one pass over the output.
+
+Every stem has a start offset, a static gain and pan, optional gain and pan automation (breakpoints
+interpolated per sample inside the kernel), mute/solo, linear fade-in/out, and may be ducked by a key
+stem (sidechain). The public entry point is :func:`mix`; it validates, builds a compact plan of flat
+arrays, and runs one of three bodies that compute the same thing:
+
+``reference``
+    numpy, float64, one stem at a time: the obviously-right oracle.
+``cpu``
+    numba ``prange`` over chunks of output frames; each chunk walks every stem once, splitting it into
+    *pieces* where gain, pan and fades are linear in time, and accumulates into two small chunk-local
+    buffers that are written to the bus once. No per-stem temporaries.
+``cuda``
+    one thread per output frame, looping over the stems (segment lookup by binary search).
+
+The per-sample arithmetic (dB to gain, constant-power pan, fades, the ducking envelope step) is written
+once as small ``@njit`` scalar functions called by the CPU loop and the CUDA kernel.
+
+Conventions
+-----------
+* Time is the bus timeline: frame ``j`` is at ``j / sample_rate`` seconds. Automation breakpoint times
+  are timeline seconds (not stem-relative), so moving a stem does not move its automation.
+* Gain: ``gain_db[i] + gain_automation_i(t)`` dB; the automation is a trim added to the static gain.
+* Pan: ``pan_automation_i(t)`` when given (then ``pan[i]`` must be 0), else ``pan[i]``; ``-1`` is hard
+  left. Constant-power law with ``theta = (pan + 1) * pi / 4``: a mono stem goes to
+  ``(cos theta, sin theta)`` (-3 dB per side at centre); a stereo stem's left and right channels are
+  scaled by ``sqrt(2) * (cos theta, sin theta)``, so a centred stereo stem passes through at unity.
+* Fades are linear in amplitude over the stem's own frames: ``min(1, k / n_in)`` and
+  ``min(1, (n - 1 - k) / n_out)`` for stem frame ``k`` of ``n``.
+* Mute wins over solo; when any audible stem is soloed only soloed stems are heard.
+* Ducking: the key stem is *active* on frames where its raw (pre-fader) peak ``max(|l|, |r|)`` exceeds
+  ``threshold_db``. An activity value ``a`` follows with one-pole smoothing (``attack_s`` while active,
+  ``release_s`` while not) and the target stems are multiplied by ``1 + (10**(depth_db/20) - 1) * a``.
+  Ducking only happens while the key stem is audible (not muted, not silenced by another stem's solo).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from numba import njit, prange
+from numba.typed import List as NumbaList
+
+from kernels.backend import resolve_backend
+
+#: Threads per block for the CUDA bodies (tests under the simulator lower it).
+THREADS_PER_BLOCK = 128
+#: Output frames per CPU work item (and per ducking-envelope block).
+CHUNK_FRAMES = 2048
+
+_FASTMATH = {"contract", "arcp", "nsz", "afn"}  # no nnan/ninf: NaN must propagate so it can be reported
+_LN10_OVER_20 = math.log(10.0) / 20.0
+_QUARTER_PI = math.pi / 4.0
+_SQRT2 = math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class Ducking:
+    """Sidechain ducking: while the key stem is active, the target stems are lowered by ``depth_db``.
+
+    Attributes
+    ----------
+    key : int
+        Index of the key stem (e.g. dialogue).
+    targets : tuple of int
+        Indices of the stems to lower (e.g. music); must not contain ``key``.
+    depth_db : float
+        Gain applied to the targets when the key is fully active, in dB (<= 0).
+    threshold_db : float
+        Key peak level in dBFS above which the key counts as active.
+    attack_s, release_s : float
+        One-pole time constants (seconds) for ducking in and recovering. Shorter than one sample acts
+        as one sample.
+    """
+
+    key: int
+    targets: tuple[int, ...]
+    depth_db: float = -12.0
+    threshold_db: float = -40.0
+    attack_s: float = 0.01
+    release_s: float = 0.25
+
+
+# --------------------------------------------------------------------------------------------------
+# Scalar arithmetic shared by the CPU and CUDA bodies (no allocation, no exceptions)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _db_to_gain(gain_db):
+    return math.exp(gain_db * 0.11512925464970229)  # ln(10) / 20
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _pan_left(pan, scale):
+    return scale * math.cos((pan + 1.0) * 0.7853981633974483)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _pan_right(pan, scale):
+    return scale * math.sin((pan + 1.0) * 0.7853981633974483)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _fade(k, n, n_in, n_out):
+    """Fade-in times fade-out factor at stem frame ``k`` of ``n`` (linear amplitude)."""
+    f = 1.0
+    if n_in > 0 and k < n_in:
+        f = k / n_in
+    if n_out > 0:
+        r = (n - 1 - k) / n_out
+        if r < 1.0:
+            f *= r
+    return f
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _interp_at(xs, vs, lo, hi, t):
+    """``np.interp(t, xs[lo:hi], vs[lo:hi])`` by binary search (breakpoints strictly increasing)."""
+    if t <= xs[lo]:
+        return vs[lo]
+    if t >= xs[hi - 1]:
+        return vs[hi - 1]
+    a = lo
+    b = hi - 1
+    while b - a > 1:
+        mid = (a + b) // 2
+        if xs[mid] <= t:
+            a = mid
+        else:
+            b = mid
+    return vs[a] + (t - xs[a]) * ((vs[b] - vs[a]) / (xs[b] - xs[a]))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _key_active(left, right, threshold):
+    """1.0 when the key frame's peak exceeds the linear threshold, else 0.0."""
+    return 1.0 if max(abs(left), abs(right)) > threshold else 0.0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_coef(active, c_attack, c_release):
+    return c_attack if active > 0.5 else c_release
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_gain(activity, depth_gain):
+    return 1.0 + (depth_gain - 1.0) * activity
+
+
+# --------------------------------------------------------------------------------------------------
+# Plan: validated inputs as flat arrays
+# --------------------------------------------------------------------------------------------------
+
+# Columns of the per-stem integer table.
+_OFF, _LEN, _CH, _AUD, _TGT, _FIN, _FOUT, _G0, _G1, _P0, _P1 = range(11)
+
+
+@dataclass
+class _Plan:
+    sample_rate: int
+    start: int                    # first output frame on the timeline
+    length: int                   # output frames
+    stems: list                   # float32 C-contiguous (n, c) arrays, c in {1, 2}
+    table: np.ndarray             # (S, 11) int64, columns above
+    gain_x: np.ndarray            # float64 breakpoint positions in frames (all stems, CSR by _G0/_G1)
+    gain_v: np.ndarray            # float64 dB (static gain included)
+    pan_x: np.ndarray
+    pan_v: np.ndarray
+    duck_key: int                 # -1 when there is no (audible) ducking
+    duck_threshold: float         # linear
+    duck_depth_gain: float        # linear
+    duck_c_attack: float
+    duck_c_release: float
+
+
+def _per_stem(name, values, count, default):
+    if values is None:
+        return [default] * count
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name} must be a sequence with one value per stem (or None), got {values!r}")
+    if len(values) != count:
+        raise ValueError(f"{name} has {len(values)} values for {count} stems; give one per stem")
+    return list(values)
+
+
+def _as_stem(i, stem):
+    if not isinstance(stem, np.ndarray):
+        try:
+            stem = np.asarray(stem)
+        except Exception as exc:  # pragma: no cover - numpy raises many kinds
+            raise ValueError(f"stem {i} is not array-like: {exc}") from exc
+    if not np.issubdtype(stem.dtype, np.floating):
+        raise ValueError(f"stem {i} has dtype {stem.dtype}; stems are float32 samples in [-1, 1] "
+                         f"(for int16 PCM use x.astype(np.float32) / 32768)")
+    if stem.ndim == 1:
+        stem = stem.reshape(-1, 1)
+    elif stem.ndim == 2 and stem.shape[1] in (1, 2):
+        pass
+    elif stem.ndim == 2 and stem.shape[0] in (1, 2) and stem.shape[1] > 2:
+        raise ValueError(f"stem {i} has shape {stem.shape}, which looks channels-first; stems are "
+                         f"(frames,) or (frames, 2): pass x.T")
+    else:
+        raise ValueError(f"stem {i} has shape {stem.shape}; stems are mono (frames,) or stereo (frames, 2) "
+                         f"- downmix or split other channel layouts first")
+    return np.ascontiguousarray(stem, dtype=np.float32)
+
+
+def _check_number(name, value, *, lo=None, hi=None):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {v}")
+    return v
+
+
+def _automation(name, i, value, sample_rate, *, lo=None, hi=None):
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
+        raise ValueError(f"{name} for stem {i} has shape {arr.shape}; give a (k, 2) array of "
+                         f"(time_s, value) breakpoints with k >= 1")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} for stem {i} contains NaN or inf; breakpoints must be finite")
+    times, values = arr[:, 0], arr[:, 1]
+    if times[0] < 0:
+        raise ValueError(f"{name} for stem {i} starts at {times[0]} s; breakpoint times are timeline "
+                         f"seconds >= 0")
+    bad = np.nonzero(np.diff(times) <= 0)[0]
+    if bad.size:
+        b = int(bad[0])
+        raise ValueError(f"{name} for stem {i} is out of order: breakpoint {b + 1} at {times[b + 1]} s does "
+                         f"not come after breakpoint {b} at {times[b]} s; sort the breakpoints by time "
+                         f"and drop duplicates")
+    if lo is not None and (values < lo).any() or hi is not None and (values > hi).any():
+        raise ValueError(f"{name} for stem {i} has values outside [{lo}, {hi}]")
+    return times * sample_rate, values
+
+
+def _plan(stems, *, sample_rate, gain_db, pan, offsets_s, mute, solo, gain_automation, pan_automation,
+          fade_in_s, fade_out_s, ducking, length_s, start_s, stem_sample_rates) -> _Plan:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    sample_rate = int(sample_rate)
+    if isinstance(stems, np.ndarray) or not hasattr(stems, "__len__"):
+        raise ValueError("stems must be a list or tuple of arrays (one per stem), not a single array")
+    count = len(stems)
+    arrays = [_as_stem(i, s) for i, s in enumerate(stems)]
+    rates = _per_stem("stem_sample_rates", stem_sample_rates, count, sample_rate)
+    for i, r in enumerate(rates):
+        if r != sample_rate:
+            raise ValueError(f"stem {i} is at {r} Hz but the mix runs at {sample_rate} Hz; resample it first "
+                             f"(e.g. torchaudio.functional.resample(x, {r}, {sample_rate}))")
+    gains = [_check_number(f"gain_db[{i}]", g) for i, g in enumerate(_per_stem("gain_db", gain_db, count, 0.0))]
+    pans = [_check_number(f"pan[{i}]", p, lo=-1.0, hi=1.0) for i, p in enumerate(_per_stem("pan", pan, count, 0.0))]
+    offsets = _per_stem("offsets_s", offsets_s, count, 0.0)
+    offset_frames = []
+    for i, o in enumerate(offsets):
+        o = _check_number(f"offsets_s[{i}]", o)
+        if o < 0:
+            raise ValueError(f"stem {i} has offset {o} s; offsets are seconds from the start of the bus and "
+                             f"must be >= 0 (to start a stem early, trim it: x[int({-o} * sample_rate):])")
+        offset_frames.append(int(round(o * sample_rate)))
+    mutes = [bool(m) for m in _per_stem("mute", mute, count, False)]
+    solos = [bool(s) for s in _per_stem("solo", solo, count, False)]
+    fins = [int(round(_check_number(f"fade_in_s[{i}]", f, lo=0.0) * sample_rate))
+            for i, f in enumerate(_per_stem("fade_in_s", fade_in_s, count, 0.0))]
+    fouts = [int(round(_check_number(f"fade_out_s[{i}]", f, lo=0.0) * sample_rate))
+             for i, f in enumerate(_per_stem("fade_out_s", fade_out_s, count, 0.0))]
+    gautos = _per_stem("gain_automation", gain_automation, count, None)
+    pautos = _per_stem("pan_automation", pan_automation, count, None)
+
+    any_solo = any(s and not m for s, m in zip(solos, mutes))
+    audible = [(not m) and (s or not any_solo) for s, m in zip(solos, mutes)]
+
+    start = int(round(_check_number("start_s", start_s, lo=0.0) * sample_rate))
+    if length_s is None:
+        end = max((o + a.shape[0] for o, a in zip(offset_frames, arrays)), default=0)
+        length = max(0, end - start)
+    else:
+        length = int(round(_check_number("length_s", length_s, lo=0.0) * sample_rate))
+
+    table = np.zeros((count, 11), dtype=np.int64)
+    gx, gv, px, pv = [], [], [], []
+    g_pos = p_pos = 0
+    for i, a in enumerate(arrays):
+        if gautos[i] is None:
+            xs, vs = np.zeros(1), np.array([gains[i]])
+        else:
+            xs, vs = _automation("gain_automation", i, gautos[i], sample_rate)
+            vs = vs + gains[i]
+        if pautos[i] is None:
+            pxs, pvs = np.zeros(1), np.array([pans[i]])
+        else:
+            if pans[i] != 0.0:
+                raise ValueError(f"stem {i} has both pan={pans[i]} and pan_automation; the automation "
+                                 f"replaces the static pan, so give only one")
+            pxs, pvs = _automation("pan_automation", i, pautos[i], sample_rate, lo=-1.0, hi=1.0)
+        table[i] = (offset_frames[i], a.shape[0], a.shape[1], audible[i], 0, fins[i], fouts[i],
+                    g_pos, g_pos + xs.size, p_pos, p_pos + pxs.size)
+        gx.append(xs); gv.append(vs); px.append(pxs); pv.append(pvs)
+        g_pos += xs.size
+        p_pos += pxs.size
+
+    duck_key = -1
+    threshold = depth_gain = c_attack = c_release = 0.0
+    if ducking is not None:
+        if not isinstance(ducking, Ducking):
+            raise ValueError(f"ducking must be a kernels.mix.Ducking or None, got {type(ducking).__name__}")
+        key = ducking.key
+        if not isinstance(key, (int, np.integer)) or not 0 <= key < count:
+            raise ValueError(f"ducking.key is {key!r} but there are {count} stems; give the index of the key stem")
+        targets = tuple(ducking.targets)
+        for t in targets:
+            if not isinstance(t, (int, np.integer)) or not 0 <= t < count:
+                raise ValueError(f"ducking.targets contains {t!r} but there are {count} stems")
+            if t == key:
+                raise ValueError(f"ducking.targets contains the key stem {key}; a stem cannot duck itself")
+        depth = _check_number("ducking.depth_db", ducking.depth_db, hi=0.0)
+        thr = _check_number("ducking.threshold_db", ducking.threshold_db)
+        att = _check_number("ducking.attack_s", ducking.attack_s, lo=0.0)
+        rel = _check_number("ducking.release_s", ducking.release_s, lo=0.0)
+        if audible[key] and targets:
+            duck_key = int(key)
+            for t in targets:
+                table[t, _TGT] = 1
+            threshold = 10.0 ** (thr / 20.0)
+            depth_gain = 10.0 ** (depth / 20.0)
+            c_attack = -math.expm1(-1.0 / max(att * sample_rate, 1.0))
+            c_release = -math.expm1(-1.0 / max(rel * sample_rate, 1.0))
+
+    def cat(parts):
+        return np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0), dtype=np.float64)
+
+    return _Plan(sample_rate, start, length, arrays, table, cat(gx), cat(gv), cat(px), cat(pv),
+                 duck_key, threshold, depth_gain, c_attack, c_release)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reference body (numpy, float64, obviously right)
+# --------------------------------------------------------------------------------------------------
+
+def _duck_activity_reference(plan: _Plan, frames: np.ndarray) -> np.ndarray:
+    """Ducking activity on timeline frames ``0 .. frames[-1]``; returns the values at ``frames``.
+
+    The recursion ``a[j] = a[j-1] + c[j] * (x[j] - a[j-1])`` is linear with known coefficients, so each
+    block has the closed form ``a = P * (a0 + cumsum(c * x / P))`` with ``P = cumprod(1 - c)``; blocks are
+    short enough that ``1 / P`` stays finite (``1 - c >= exp(-1)``).
+    """
+    end = int(frames[-1]) + 1 if frames.size else 0
+    key = plan.stems[plan.duck_key].astype(np.float64)
+    o = plan.table[plan.duck_key, _OFF]
+    peak = np.zeros(end)
+    lo, hi = min(o, end), min(o + key.shape[0], end)
+    if hi > lo:
+        peak[lo:hi] = np.abs(key[lo - o:hi - o]).max(axis=1)
+    active = (peak > plan.duck_threshold).astype(np.float64)
+    c = np.where(active > 0.5, plan.duck_c_attack, plan.duck_c_release)
+    activity = np.empty(end)
+    a0 = 0.0
+    block = 512  # (1 - c) ** 512 >= exp(-512): no overflow in 1 / P
+    for b0 in range(0, end, block):
+        cc, xx = c[b0:b0 + block], active[b0:b0 + block]
+        p = np.cumprod(1.0 - cc)
+        seg = p * (a0 + np.cumsum(cc * xx / p))
+        activity[b0:b0 + block] = seg
+        a0 = seg[-1]
+    return activity[frames]
+
+
+def _mix_reference(plan: _Plan) -> np.ndarray:
+    sr = plan.sample_rate
+    out = np.zeros((plan.length, 2))
+    frames = np.arange(plan.start, plan.start + plan.length)
+    duck = None
+    if plan.duck_key >= 0 and frames.size:
+        duck = 1.0 + (plan.duck_depth_gain - 1.0) * _duck_activity_reference(plan, frames)
+    for s, x in enumerate(plan.stems):
+        off, n, ch, aud, tgt, n_in, n_out, g0, g1, p0, p1 = plan.table[s]
+        if not aud:
+            continue
+        k = frames - off
+        inside = (k >= 0) & (k < n)
+        if not inside.any():
+            continue
+        k = k[inside]
+        t_s = frames[inside] / sr
+        gain_db = np.interp(t_s, plan.gain_x[g0:g1] / sr, plan.gain_v[g0:g1])
+        pan = np.interp(t_s, plan.pan_x[p0:p1] / sr, plan.pan_v[p0:p1])
+        gain = 10.0 ** (gain_db / 20.0)
+        fade = np.ones(k.size)
+        if n_in > 0:
+            fade *= np.minimum(1.0, k / n_in)
+        if n_out > 0:
+            fade *= np.minimum(1.0, (n - 1 - k) / n_out)
+        gain = gain * fade
+        if tgt and duck is not None:
+            gain = gain * duck[inside]
+        theta = (pan + 1.0) * np.pi / 4.0
+        samples = x[k].astype(np.float64)
+        if ch == 1:
+            left = right = samples[:, 0]
+            scale = 1.0
+        else:
+            left, right = samples[:, 0], samples[:, 1]
+            scale = np.sqrt(2.0)
+        out[inside, 0] += left * gain * scale * np.cos(theta)
+        out[inside, 1] += right * gain * scale * np.sin(theta)
+    return out.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# CPU body (numba)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _segment(xs, vs, lo, hi, t):
+    """Linear piece of an automation curve at integer frame ``t``.
+
+    Returns ``(base, x0, slope, next_t)``: the value at ``u`` is ``base + (u - x0) * slope`` for integer
+    ``t <= u < next_t`` (the same formula as ``np.interp``).
+    """
+    big = 1 << 62
+    if t <= xs[lo]:
+        return vs[lo], 0.0, 0.0, int(math.floor(xs[lo])) + 1
+    if t >= xs[hi - 1]:
+        return vs[hi - 1], 0.0, 0.0, big
+    a = lo
+    b = hi - 1
+    while b - a > 1:
+        mid = (a + b) // 2
+        if xs[mid] <= t:
+            a = mid
+        else:
+            b = mid
+    return vs[a], xs[a], (vs[b] - vs[a]) / (xs[b] - xs[a]), int(math.ceil(xs[b]))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
+    """Affine map of the ducking recursion over timeline frames [t0, t1): a_end = p * a_start + q."""
+    p = 1.0
+    q = 0.0
+    for t in range(t0, t1):
+        k = t - off
+        x = 0.0
+        if 0 <= k < n:
+            x = _key_active(key[k, 0], key[k, ch - 1], threshold)
+        c = _duck_coef(x, c_att, c_rel)
+        p *= 1.0 - c
+        q = q + c * (x - q)
+    return p, q
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _duck_starts_cpu(key, off, n, ch, threshold, c_att, c_rel, start, length, chunk):
+    """Activity at the first frame of every output chunk (state carried from timeline frame 0)."""
+    nchunks = (length + chunk - 1) // chunk
+    maps = np.empty((nchunks + 1, 2))
+    # maps[0]: the prefix [0, start); maps[c + 1]: chunk c
+    for c in prange(nchunks + 1):
+        if c == 0:
+            p, q = _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, 0, start)
+        else:
+            t0 = start + (c - 1) * chunk
+            p, q = _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, min(t0 + chunk, start + length))
+        maps[c, 0] = p
+        maps[c, 1] = q
+    starts = np.empty(nchunks)
+    a = maps[0, 1]
+    for c in range(nchunks):
+        starts[c] = a
+        a = maps[c + 1, 0] * a + maps[c + 1, 1]
+    return starts
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_starts, threshold,
+             depth_gain, c_att, c_rel):
+    out = np.empty((length, 2), dtype=np.float32)
+    nchunks = (length + chunk - 1) // chunk
+    nstems = table.shape[0]
+    for ci in prange(nchunks):
+        j0 = ci * chunk
+        m_count = min(chunk, length - j0)
+        t0 = start + j0
+        t1 = t0 + m_count
+        acc_l = np.zeros(m_count, dtype=np.float32)
+        acc_r = np.zeros(m_count, dtype=np.float32)
+        duck = np.ones(m_count, dtype=np.float32)
+        if duck_key >= 0:
+            key = stems[duck_key]
+            koff = table[duck_key, 0]
+            kn = table[duck_key, 1]
+            kch = table[duck_key, 2]
+            a = duck_starts[ci]
+            for m in range(m_count):
+                k = t0 + m - koff
+                x = 0.0
+                if 0 <= k < kn:
+                    x = _key_active(key[k, 0], key[k, kch - 1], threshold)
+                a += _duck_coef(x, c_att, c_rel) * (x - a)
+                duck[m] = _duck_gain(a, depth_gain)
+        for s in range(nstems):
+            off = table[s, 0]
+            n = table[s, 1]
+            ch = table[s, 2]
+            if table[s, 3] == 0:
+                continue
+            a_t = max(t0, off)
+            b_t = min(t1, off + n)
+            if a_t >= b_t:
+                continue
+            x = stems[s]
+            target = table[s, 4] != 0 and duck_key >= 0
+            n_in = table[s, 5]
+            n_out = table[s, 6]
+            scale = 1.0 if ch == 1 else 1.4142135623730951
+            c1 = ch - 1
+            t = a_t
+            while t < b_t:
+                g_base, g_x0, g_slope, g_next = _segment(gx, gv, table[s, 7], table[s, 8], t)
+                p_base, p_x0, p_slope, p_next = _segment(px, pv, table[s, 9], table[s, 10], t)
+                piece_end = min(b_t, g_next, p_next)
+                # fades are linear inside a piece: split where they start/stop ramping
+                k_now = t - off
+                if n_in > 0 and k_now < n_in:
+                    piece_end = min(piece_end, off + n_in)
+                if n_out > 0 and k_now < n - n_out:
+                    piece_end = min(piece_end, off + n - n_out)
+                for u in range(t, piece_end):
+                    k = u - off
+                    m = u - t0
+                    g = _db_to_gain(g_base + (u - g_x0) * g_slope) * _fade(k, n, n_in, n_out)
+                    if target:
+                        g *= duck[m]
+                    pan = p_base + (u - p_x0) * p_slope
+                    acc_l[m] += x[k, 0] * np.float32(g * _pan_left(pan, scale))
+                    acc_r[m] += x[k, c1] * np.float32(g * _pan_right(pan, scale))
+                t = piece_end
+        for m in range(m_count):
+            out[j0 + m, 0] = acc_l[m]
+            out[j0 + m, 1] = acc_r[m]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _first_nonfinite_row(a):
+    """Index of the first row of a 2-D array holding NaN or inf, or -1."""
+    n = a.shape[0]
+    nblocks = (n + 65535) // 65536
+    found = np.full(nblocks, -1, dtype=np.int64)
+    for b in prange(nblocks):
+        for i in range(b * 65536, min(n, (b + 1) * 65536)):
+            bad = False
+            for c in range(a.shape[1]):
+                v = a[i, c]
+                if not (v - v == 0.0):
+                    bad = True
+            if bad:
+                found[b] = i
+                break
+    for b in range(nblocks):
+        if found[b] >= 0:
+            return found[b]
+    return -1
+
+
+def _mix_cpu_run(plan: _Plan) -> np.ndarray:
+    if plan.length == 0:
+        return np.zeros((0, 2), dtype=np.float32)
+    stems = NumbaList(plan.stems) if plan.stems else NumbaList([np.zeros((0, 1), np.float32)])
+    table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
+    chunk = CHUNK_FRAMES
+    if plan.duck_key >= 0:
+        k = plan.duck_key
+        starts = _duck_starts_cpu(plan.stems[k], plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
+                                  plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release,
+                                  plan.start, plan.length, chunk)
+    else:
+        starts = np.zeros(1)
+    gx = plan.gain_x if plan.gain_x.size else np.zeros(1)
+    return _mix_cpu(stems, table, gx, plan.gain_v if plan.gain_v.size else np.zeros(1),
+                    plan.pan_x if plan.pan_x.size else np.zeros(1), plan.pan_v if plan.pan_v.size else np.zeros(1),
+                    plan.start, plan.length, chunk, plan.duck_key, starts, plan.duck_threshold,
+                    plan.duck_depth_gain, plan.duck_c_attack, plan.duck_c_release)
+
+
+# --------------------------------------------------------------------------------------------------
+# CUDA body (numba.cuda, imported lazily)
+# --------------------------------------------------------------------------------------------------
+
+# Bound by _cuda_kernels() as module globals (the simulator patches globals, not closures). Helpers that
+# take arrays are called through their Python body under the simulator, whose fake device arrays numba
+# cannot type; on a GPU the same @njit function is compiled as a device function.
+cuda = None
+_interp_at_d = _duck_block_map_d = None
+
+
+@lru_cache(maxsize=1)
+def _cuda_kernels():
+    global cuda, _interp_at_d, _duck_block_map_d
+    from numba import cuda as numba_cuda
+
+    from kernels.backend import cuda_simulated
+
+    cuda = numba_cuda
+    sim = cuda_simulated()
+    _interp_at_d = _interp_at.py_func if sim else _interp_at
+    _duck_block_map_d = _duck_block_map.py_func if sim else _duck_block_map
+
+    @cuda.jit
+    def duck_maps(key, off, n, ch, threshold, c_att, c_rel, start, length, chunk, maps):
+        c = cuda.grid(1)
+        nchunks = (length + chunk - 1) // chunk
+        if c < nchunks + 1:
+            if c == 0:
+                t0, t1 = 0, start
+            else:
+                t0 = start + (c - 1) * chunk
+                t1 = min(t0 + chunk, start + length)
+            p, q = _duck_block_map_d(key, off, n, ch, threshold, c_att, c_rel, t0, t1)
+            maps[c, 0] = p
+            maps[c, 1] = q
+
+    @cuda.jit
+    def duck_fill(key, off, n, ch, threshold, c_att, c_rel, start, length, chunk, starts, depth_gain, duck):
+        c = cuda.grid(1)
+        if c < starts.shape[0]:
+            a = starts[c]
+            for j in range(c * chunk, min((c + 1) * chunk, length)):
+                k = start + j - off
+                x = 0.0
+                if 0 <= k < n:
+                    x = _key_active(key[k, 0], key[k, ch - 1], threshold)
+                a += _duck_coef(x, c_att, c_rel) * (x - a)
+                duck[j] = _duck_gain(a, depth_gain)
+
+    @cuda.jit
+    def mix_frames(flat, base, table, gx, gv, px, pv, start, length, duck, use_duck, out):
+        j = cuda.grid(1)
+        if j < length:
+            t = start + j
+            left = 0.0
+            right = 0.0
+            for s in range(table.shape[0]):
+                off = table[s, 0]
+                n = table[s, 1]
+                ch = table[s, 2]
+                k = t - off
+                if table[s, 3] != 0 and 0 <= k < n:
+                    g = _db_to_gain(_interp_at_d(gx, gv, table[s, 7], table[s, 8], t)) * _fade(k, n, table[s, 5],
+                                                                                          table[s, 6])
+                    if use_duck and table[s, 4] != 0:
+                        g *= duck[j]
+                    pan = _interp_at_d(px, pv, table[s, 9], table[s, 10], t)
+                    scale = 1.0 if ch == 1 else 1.4142135623730951
+                    i = base[s] + k * ch
+                    left += flat[i] * g * _pan_left(pan, scale)
+                    right += flat[i + ch - 1] * g * _pan_right(pan, scale)
+            out[j, 0] = left
+            out[j, 1] = right
+
+    return cuda, duck_maps, duck_fill, mix_frames
+
+
+def _mix_cuda_run(plan: _Plan) -> np.ndarray:
+    cuda, duck_maps, duck_fill, mix_frames = _cuda_kernels()
+    length = plan.length
+    if length == 0:
+        return np.zeros((0, 2), dtype=np.float32)
+    tpb = THREADS_PER_BLOCK
+    sizes = [a.size for a in plan.stems]
+    base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(1, np.int64)
+    flat = np.concatenate([a.ravel() for a in plan.stems]) if sum(sizes) else np.zeros(1, np.float32)
+    table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
+    d_duck = cuda.device_array(max(length, 1) if plan.duck_key >= 0 else 1, dtype=np.float32)
+    if plan.duck_key >= 0:
+        k = plan.duck_key
+        key = cuda.to_device(plan.stems[k])
+        args = (key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
+                plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release)
+        chunk = CHUNK_FRAMES
+        nchunks = (length + chunk - 1) // chunk
+        d_maps = cuda.device_array((nchunks + 1, 2), dtype=np.float64)
+        duck_maps[(nchunks + 1 + tpb - 1) // tpb, tpb](*args, plan.start, length, chunk, d_maps)
+        maps = d_maps.copy_to_host()
+        starts = np.empty(nchunks)
+        a = maps[0, 1]
+        for c in range(nchunks):  # a scan over a few thousand chunk maps: host work is negligible
+            starts[c] = a
+            a = maps[c + 1, 0] * a + maps[c + 1, 1]
+        duck_fill[(nchunks + tpb - 1) // tpb, tpb](*args, plan.start, length, chunk, cuda.to_device(starts),
+                                                   plan.duck_depth_gain, d_duck)
+
+    def dev(a):
+        return cuda.to_device(a if a.size else np.zeros(1, a.dtype))
+
+    d_out = cuda.device_array((length, 2), dtype=np.float32)
+    mix_frames[(length + tpb - 1) // tpb, tpb](dev(flat), dev(base), cuda.to_device(table), dev(plan.gain_x),
+                                               dev(plan.gain_v), dev(plan.pan_x), dev(plan.pan_v), plan.start,
+                                               length, d_duck, plan.duck_key >= 0, d_out)
+    return d_out.copy_to_host()
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------------
+
+def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None, offsets_s=None, mute=None,
+        solo=None, gain_automation=None, pan_automation=None, fade_in_s=None, fade_out_s=None,
+        ducking: Ducking | None = None, length_s: float | None = None, start_s: float = 0.0,
+        stem_sample_rates=None, backend: str = "auto") -> np.ndarray:
+    """Mix stems into a stereo bus.
+
+    Parameters
+    ----------
+    stems : sequence of ndarray
+        One float array per stem, ``(n,)`` mono or ``(n, 2)`` stereo, samples in [-1, 1] at
+        ``sample_rate``. float32 is used as is (other float dtypes are converted); C-contiguous arrays
+        are not copied.
+    sample_rate : int
+        Hz, for every stem.
+    gain_db, pan, offsets_s, mute, solo, fade_in_s, fade_out_s : sequence, optional
+        One value per stem, or None for the defaults 0 dB, centre (0), 0 s, False, False, 0 s, 0 s.
+        ``pan`` in [-1, 1] (constant-power); ``offsets_s`` >= 0 is where the stem starts on the bus.
+    gain_automation, pan_automation : sequence of (None or array (k, 2)), optional
+        Per stem, breakpoints ``(time_s, value)`` in timeline seconds, strictly increasing in time,
+        linearly interpolated per sample and held flat outside their range. Gain values are dB added to
+        ``gain_db``; pan values in [-1, 1] replace ``pan`` (which must then be 0).
+    ducking : Ducking, optional
+        Sidechain ducking of ``ducking.targets`` by ``ducking.key`` (see the module notes).
+    length_s : float, optional
+        Output duration in seconds; default: up to the end of the latest stem.
+    start_s : float
+        Timeline time of the first output frame. Rendering consecutive windows ``(start_s, length_s)``
+        and concatenating them gives exactly the whole mix (the ducking state is carried).
+    stem_sample_rates : sequence of int, optional
+        The rate each stem was recorded at; any that differs from ``sample_rate`` is an error.
+    backend : {"auto", "cpu", "cuda", "reference"}
+
+    Returns
+    -------
+    ndarray, float32, shape (length, 2)
+        The stereo bus (not clipped; apply :func:`kernels.dsp.limit` for a ceiling).
+
+    Raises
+    ------
+    ValueError
+        For malformed stems or options (naming the stem and the fix), or when a stem's samples that reach
+        the bus contain NaN or inf.
+    """
+    which = resolve_backend(backend)
+    plan = _plan(stems, sample_rate=sample_rate, gain_db=gain_db, pan=pan, offsets_s=offsets_s, mute=mute,
+                 solo=solo, gain_automation=gain_automation, pan_automation=pan_automation, fade_in_s=fade_in_s,
+                 fade_out_s=fade_out_s, ducking=ducking, length_s=length_s, start_s=start_s,
+                 stem_sample_rates=stem_sample_rates)
+    if plan.duck_key >= 0:
+        _require_finite(plan, plan.duck_key, 0, plan.start + plan.length)
+    if which == "reference":
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = _mix_reference(plan)
+    elif which == "cpu":
+        out = _mix_cpu_run(plan)
+    else:
+        out = _mix_cuda_run(plan)
+    if out.size and _first_nonfinite_row(out) >= 0:
+        for s in range(len(plan.stems)):
+            if plan.table[s, _AUD]:
+                _require_finite(plan, s, plan.start, plan.start + plan.length)
+        raise ValueError("the mix overflowed to inf; a gain is far too high (check gain_db and gain_automation)")
+    return out
+
+
+def _require_finite(plan: _Plan, s: int, t0: int, t1: int) -> None:
+    off, n = plan.table[s, _OFF], plan.table[s, _LEN]
+    lo, hi = max(0, t0 - off), min(n, t1 - off)
+    if hi <= lo:
+        return
+    row = _first_nonfinite_row(plan.stems[s][lo:hi])
+    if row >= 0:
+        frame = lo + row
+        raise ValueError(f"stem {s} contains NaN or inf at frame {frame} ({frame / plan.sample_rate:.3f} s into "
+                         f"the stem); repair or replace the audio (e.g. np.nan_to_num(x, nan=0.0) if the gap "
+                         f"should be silence)")
