@@ -695,6 +695,7 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
         for info in infos:
             if _is_symlink(info):
                 raise ValueError(f"the zip entry {info.filename!r} is a symbolic link; links are refused")
+            check_relative_path(info.orig_filename)           # before zipfile cut it at a NUL byte
             relative = check_relative_path(info.filename)
             total += info.file_size
             if total > max_bytes:

@@ -94,7 +94,7 @@ def check_relative_path(name: str, *, max_bytes: int = 1024) -> PurePosixPath:
     if "\\" in name:
         raise ValueError(f"the path {name!r} contains a backslash; refused (it could name a parent folder on Windows)")
     if name.startswith("/") or _DRIVE.match(name):
-        raise ValueError(f"the path {name!r} is absolute; only paths relative to the project are accepted")
+        raise ValueError(f"the path {name!r} is absolute; refused (only paths relative to the project are accepted)")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if not parts:
         raise ValueError(f"the path {name!r} names no file; refused")
