@@ -177,7 +177,7 @@ def premultiply(rgba: np.ndarray) -> np.ndarray:
 class _Packed:
     images: list            # C-contiguous (h, w, 4) arrays, one dtype
     minv: np.ndarray        # (n, 6) float64 inverse matrices (frame -> layer)
-    smul: np.ndarray        # (n,) float64: opacity / 255 (uint8 pixels) or opacity (float32)
+    smul: np.ndarray        # (n,) float32: opacity / 255 (uint8 pixels) or opacity (float32)
     blend: np.ndarray       # (n,) int64 blend codes
     boxes: np.ndarray       # (n, 4) int64: y0, y1, x0, x1 in frame pixels (half-open)
 
@@ -270,15 +270,27 @@ def _pack(frame_shape: tuple[int, ...], layers: Sequence[Layer]) -> _Packed:
         blend.append(code)
         boxes.append(box)
     n = len(images)
-    return _Packed(images, np.array(minv, np.float64).reshape(n, 6), np.array(smul, np.float64),
+    return _Packed(images, np.array(minv, np.float64).reshape(n, 6), np.array(smul, np.float32),
                    np.array(blend, np.int64), np.array(boxes, np.int64).reshape(n, 4))
 
 
 # ----------------------------------------------------------------------------------------------------
 # Scalar arithmetic shared by the CPU and CUDA bodies (no allocation, no exceptions)
+#
+# Flat indices are unsigned: numba wraps negative signed indices (``i < 0 -> i + n``), a compare and
+# select per load that also stops LLVM from vectorising contiguous loops. Every index here is known
+# to be in range, so it is converted to uint64 once and offset with the unsigned constants below.
+
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+_U3 = np.uint64(3)
+_U4 = np.uint64(4)
+_U5 = np.uint64(5)
+_U6 = np.uint64(6)
+_U7 = np.uint64(7)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _bilinear(pix, base, h, w, u, v):
     """Bilinear sample of RGBA pixels at layer index coordinates (u, v); transparent outside.
 
@@ -287,81 +299,84 @@ def _bilinear(pix, base, h, w, u, v):
     """
     fu = math.floor(u)
     fv = math.floor(v)
-    ax = u - fu
-    ay = v - fv
+    ax = np.float32(u - fu)
+    ay = np.float32(v - fv)
+    one = np.float32(1.0)
     iu = int(fu)
     iv = int(fv)
-    r = 0.0
-    g = 0.0
-    b = 0.0
-    a = 0.0
+    r = np.float32(0.0)
+    g = np.float32(0.0)
+    b = np.float32(0.0)
+    a = np.float32(0.0)
     for dy in range(2):
         row = iv + dy
         if row < 0 or row >= h:
             continue
-        wy = ay if dy == 1 else 1.0 - ay
+        wy = ay if dy == 1 else one - ay
         for dx in range(2):
             col = iu + dx
             if col < 0 or col >= w:
                 continue
-            wgt = wy * (ax if dx == 1 else 1.0 - ax)
-            i = base + (row * w + col) * 4
+            wgt = wy * (ax if dx == 1 else one - ax)
+            i = np.uint64(base + (row * w + col) * 4)
             r += wgt * pix[i]
-            g += wgt * pix[i + 1]
-            b += wgt * pix[i + 2]
-            a += wgt * pix[i + 3]
+            g += wgt * pix[i + _U1]
+            b += wgt * pix[i + _U2]
+            a += wgt * pix[i + _U3]
     return r, g, b, a
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _bilinear_inside(pix, base, w, u, v):
     """:func:`_bilinear` for ``0 <= u < w - 1`` and ``0 <= v < h - 1`` (all four taps inside)."""
     iu = int(u)
     iv = int(v)
-    ax = u - iu
-    ay = v - iv
-    i00 = base + (iv * w + iu) * 4
-    i10 = i00 + w * 4
-    w00 = (1.0 - ax) * (1.0 - ay)
-    w01 = ax * (1.0 - ay)
-    w10 = (1.0 - ax) * ay
+    ax = np.float32(u - iu)
+    ay = np.float32(v - iv)
+    one = np.float32(1.0)
+    i00 = np.uint64(base + (iv * w + iu) * 4)
+    i10 = i00 + np.uint64(w * 4)
+    w00 = (one - ax) * (one - ay)
+    w01 = ax * (one - ay)
+    w10 = (one - ax) * ay
     w11 = ax * ay
-    r = w00 * pix[i00] + w01 * pix[i00 + 4] + w10 * pix[i10] + w11 * pix[i10 + 4]
-    g = w00 * pix[i00 + 1] + w01 * pix[i00 + 5] + w10 * pix[i10 + 1] + w11 * pix[i10 + 5]
-    b = w00 * pix[i00 + 2] + w01 * pix[i00 + 6] + w10 * pix[i10 + 2] + w11 * pix[i10 + 6]
-    a = w00 * pix[i00 + 3] + w01 * pix[i00 + 7] + w10 * pix[i10 + 3] + w11 * pix[i10 + 7]
+    r = w00 * pix[i00] + w01 * pix[i00 + _U4] + w10 * pix[i10] + w11 * pix[i10 + _U4]
+    g = w00 * pix[i00 + _U1] + w01 * pix[i00 + _U5] + w10 * pix[i10 + _U1] + w11 * pix[i10 + _U5]
+    b = w00 * pix[i00 + _U2] + w01 * pix[i00 + _U6] + w10 * pix[i10 + _U2] + w11 * pix[i10 + _U6]
+    a = w00 * pix[i00 + _U3] + w01 * pix[i00 + _U7] + w10 * pix[i10 + _U3] + w11 * pix[i10 + _U7]
     return r, g, b, a
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _blend(mode, sr, sg, sb, sa, br, bg, bb, ba):
-    """Premultiplied source (s) onto premultiplied backdrop (b); see the module docstring."""
-    ia = 1.0 - sa
+    """Premultiplied source (s) onto premultiplied backdrop (b), float32; see the module docstring."""
+    one = np.float32(1.0)
+    ia = one - sa
     oa = sa + ba * ia
     if mode == 0:  # normal
         return sr + br * ia, sg + bg * ia, sb + bb * ia, oa
     if mode == 1:  # multiply
-        ib = 1.0 - ba
+        ib = one - ba
         return (sr * br + sr * ib + br * ia, sg * bg + sg * ib + bg * ia,
                 sb * bb + sb * ib + bb * ia, oa)
     if mode == 2:  # screen
         return sr + br - sr * br, sg + bg - sg * bg, sb + bb - sb * bb, oa
     # add (linear dodge, clipped per colour)
-    ib = 1.0 - ba
+    ib = one - ba
     k = sa * ba
     return (sr * ib + br * ia + min(k, ba * sr + sa * br), sg * ib + bg * ia + min(k, ba * sg + sa * bg),
             sb * ib + bb * ia + min(k, ba * sb + sa * bb), oa)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _store(value, to_u8):
     """Frame value (0..1) to the output's range: rounded and clipped to 0..255 for uint8 frames."""
     if to_u8:
-        return min(max(value * 255.0 + 0.5, 0.0), 255.0)
+        return min(max(value * np.float32(255.0) + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _span(a, b, lo, hi, xa, xb):
     """Columns ``x`` in ``[xa, xb)`` where ``lo < a * x + b < hi``, widened by a column on each side."""
     if a == 0.0:
@@ -381,8 +396,9 @@ def _span(a, b, lo, hi, xa, xb):
     return s, e
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _inside(ub, du, vb, dv, x, wlim, hlim):
+    """Whether all four bilinear taps of column ``x`` are inside the layer (``wlim``/``hlim`` carry a margin)."""
     u = ub + x * du
     v = vb + x * dv
     return u >= 0.0 and u < wlim and v >= 0.0 and v < hlim
@@ -392,22 +408,139 @@ def _inside(ub, du, vb, dv, x, wlim, hlim):
 # CPU body
 
 
-@njit(parallel=True, cache=True)
-def _composite_cpu(frame, out, images, shapes, minv, smul, blend, boxes, frame_scale, to_u8, rows_per_task):
+@njit(cache=True, fastmath=True, inline="always")
+def _blend_run_loop(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm, inside):
+    """Blend one layer into columns ``[x0, x1)`` of a row buffer (``channels`` floats per pixel)."""
+    one = np.float32(1.0)
+    for x in range(x0, x1):
+        u = ub + x * du
+        v = vb + x * dv
+        if inside:
+            r, g, b, a = _bilinear_inside(pix, 0, w, u, v)
+        else:
+            r, g, b, a = _bilinear(pix, 0, h, w, u, v)
+        j = np.uint64(x * channels)
+        ba = buf[j + _U3] if channels == 4 else one
+        r, g, b, a = _blend(mode, r * sm, g * sm, b * sm, a * sm, buf[j], buf[j + _U1], buf[j + _U2], ba)
+        buf[j] = r
+        buf[j + _U1] = g
+        buf[j + _U2] = b
+        if channels == 4:
+            buf[j + _U3] = a
+
+
+@njit(cache=True, fastmath=True)
+def _blend_run(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm):
+    """Edge columns: every tap checked (few columns per row, one generic loop)."""
+    _blend_run_loop(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm, False)
+
+
+@njit(cache=True, fastmath=True)
+def _blend_run_inside(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm):
+    """Interior columns. The loop is inlined with constants per channel count, and for the normal
+    blend mode (the common case), so that per-pixel code carries no branches; other modes share one
+    copy per channel count (each copy costs compile time)."""
+    if channels == 3:
+        if mode == 0:
+            _blend_run_loop(buf, 3, pix, h, w, ub, du, vb, dv, x0, x1, 0, sm, True)
+        else:
+            _blend_run_loop(buf, 3, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm, True)
+    else:
+        if mode == 0:
+            _blend_run_loop(buf, 4, pix, h, w, ub, du, vb, dv, x0, x1, 0, sm, True)
+        else:
+            _blend_run_loop(buf, 4, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm, True)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _rowwise_loop(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
+    """Horizontal half of :func:`_blend_run_rowwise`: lerp between two texels of ``tmp``, blend."""
+    one = np.float32(1.0)
+    for x in range(x0, x1):
+        u = ub + x * du
+        fu = math.floor(u)
+        iu = int(fu)
+        if iu < c0 - 1 or iu >= c1:
+            continue
+        ax = np.float32(u - fu)
+        j0 = np.uint64((iu + 1) * 4)
+        r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
+        g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
+        b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
+        a = tmp[j0 + _U3] + ax * (tmp[j0 + _U7] - tmp[j0 + _U3])
+        j = np.uint64(x * channels)
+        ba = buf[j + _U3] if channels == 4 else one
+        r, g, b, a = _blend(mode, r, g, b, a, buf[j], buf[j + _U1], buf[j + _U2], ba)
+        buf[j] = r
+        buf[j + _U1] = g
+        buf[j + _U2] = b
+        if channels == 4:
+            buf[j + _U3] = a
+
+
+@njit(cache=True, fastmath=True)
+def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, sm):
+    """Blend a layer row whose ``v`` does not change along the frame row (no rotation or shear).
+
+    Same bilinear arithmetic, split in two: the two source rows are blended once into ``tmp`` (a
+    zero-padded float32 row, contiguous and vectorised), then each column interpolates horizontally
+    between two ``tmp`` texels. Axis-aligned layers (pans, zooms, sprites, captions) take this path;
+    rotated ones take :func:`_blend_run_inside` and :func:`_blend_run`.
+    """
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    fv = math.floor(v)
+    iv = int(fv)
+    ay = np.float32(v - fv)
+    w0 = (one - ay) * sm if 0 <= iv < h else zero
+    w1 = ay * sm if 0 <= iv + 1 < h else zero
+    r0 = min(max(iv, 0), h - 1) * w * 4
+    r1 = min(max(iv + 1, 0), h - 1) * w * 4
+    # source columns the frame columns [x0, x1) read (u is monotonic in x)
+    lo = int(math.floor(ub + x0 * du))
+    hi = int(math.floor(ub + (x1 - 1) * du))
+    if lo > hi:
+        lo, hi = hi, lo
+    c0 = max(lo, 0)
+    c1 = min(hi + 2, w)
+    if c1 <= c0:
+        return
+    # tmp[(col + 1) * 4 + channel]: columns c0 - 1 and c1 are transparent padding
+    for e in range(4):
+        tmp[c0 * 4 + e] = zero
+        tmp[(c1 + 1) * 4 + e] = zero
+    p0 = pix[r0 + c0 * 4:r0 + c1 * 4]
+    p1 = pix[r1 + c0 * 4:r1 + c1 * 4]
+    t = tmp[(c0 + 1) * 4:(c1 + 1) * 4]
+    for e in range(t.size):
+        t[e] = w0 * p0[e] + w1 * p1[e]
+    if channels == 3:
+        if mode == 0:
+            _rowwise_loop(buf, 3, tmp, ub, du, x0, x1, c0, c1, 0)
+        else:
+            _rowwise_loop(buf, 3, tmp, ub, du, x0, x1, c0, c1, mode)
+    else:
+        if mode == 0:
+            _rowwise_loop(buf, 4, tmp, ub, du, x0, x1, c0, c1, 0)
+        else:
+            _rowwise_loop(buf, 4, tmp, ub, du, x0, x1, c0, c1, mode)
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxes, frame_scale, to_u8,
+                   rows_per_task, max_w):
+    """``frame``/``out``: ``(H, W * channels)`` views; one float32 row buffer per task of rows."""
     height = frame.shape[0]
-    width = frame.shape[1]
-    channels = frame.shape[2]
+    row_len = frame.shape[1]
     n = len(images)
     n_tasks = (height + rows_per_task - 1) // rows_per_task
     for task in prange(n_tasks):
-        buf = np.empty((width, 4), np.float32)
+        buf = np.empty(row_len, np.float32)
+        tmp = np.empty((max_w + 2) * 4, np.float32)
         y_end = min(height, (task + 1) * rows_per_task)
         for y in range(task * rows_per_task, y_end):
-            for x in range(width):
-                buf[x, 0] = frame[y, x, 0] * frame_scale
-                buf[x, 1] = frame[y, x, 1] * frame_scale
-                buf[x, 2] = frame[y, x, 2] * frame_scale
-                buf[x, 3] = frame[y, x, 3] * frame_scale if channels == 4 else 1.0
+            for i in range(row_len):
+                buf[i] = frame[y, i] * frame_scale
             py = y + 0.5
             for k in range(n):
                 if y < boxes[k, 0] or y >= boxes[k, 1]:
@@ -415,8 +548,6 @@ def _composite_cpu(frame, out, images, shapes, minv, smul, blend, boxes, frame_s
                 pix = images[k]
                 h = shapes[k, 0]
                 w = shapes[k, 1]
-                mode = blend[k]
-                sm = smul[k]
                 du = minv[k, 0]
                 dv = minv[k, 3]
                 ub = minv[k, 0] * 0.5 + minv[k, 1] * py + minv[k, 2] - 0.5
@@ -428,9 +559,13 @@ def _composite_cpu(frame, out, images, shapes, minv, smul, blend, boxes, frame_s
                 te = min(e1, e2)
                 if te <= ts:
                     continue
-                # columns where all four taps are inside: 0 <= u < w - 1 and 0 <= v < h - 1
-                wlim = float(w - 1)
-                hlim = float(h - 1)
+                if dv == 0.0:
+                    _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, vb, ts, te, blend[k], smul[k])
+                    continue
+                # columns where all four taps are inside: 0 <= u < w - 1 and 0 <= v < h - 1, checked
+                # with the loop's own arithmetic at both ends (u and v are monotonic in x)
+                wlim = w - 1.0 - 1e-6
+                hlim = h - 1.0 - 1e-6
                 i1, j1 = _span(du, ub, 0.0, wlim, ts, te)
                 i2, j2 = _span(dv, vb, 0.0, hlim, ts, te)
                 is_ = max(i1, i2)
@@ -442,39 +577,29 @@ def _composite_cpu(frame, out, images, shapes, minv, smul, blend, boxes, frame_s
                 if ie <= is_:
                     is_ = te
                     ie = te
-                for x in range(ts, is_):
-                    r, g, b, a = _bilinear(pix, 0, h, w, ub + x * du, vb + x * dv)
-                    r, g, b, a = _blend(mode, r * sm, g * sm, b * sm, a * sm, buf[x, 0], buf[x, 1], buf[x, 2], buf[x, 3])
-                    buf[x, 0] = r
-                    buf[x, 1] = g
-                    buf[x, 2] = b
-                    buf[x, 3] = a
-                for x in range(is_, ie):
-                    r, g, b, a = _bilinear_inside(pix, 0, w, ub + x * du, vb + x * dv)
-                    r, g, b, a = _blend(mode, r * sm, g * sm, b * sm, a * sm, buf[x, 0], buf[x, 1], buf[x, 2], buf[x, 3])
-                    buf[x, 0] = r
-                    buf[x, 1] = g
-                    buf[x, 2] = b
-                    buf[x, 3] = a
-                for x in range(ie, te):
-                    r, g, b, a = _bilinear(pix, 0, h, w, ub + x * du, vb + x * dv)
-                    r, g, b, a = _blend(mode, r * sm, g * sm, b * sm, a * sm, buf[x, 0], buf[x, 1], buf[x, 2], buf[x, 3])
-                    buf[x, 0] = r
-                    buf[x, 1] = g
-                    buf[x, 2] = b
-                    buf[x, 3] = a
-            for x in range(width):
-                for c in range(channels):
-                    out[y, x, c] = _store(buf[x, c], to_u8)
+                mode = blend[k]
+                sm = smul[k]
+                _blend_run(buf, channels, pix, h, w, ub, du, vb, dv, ts, is_, mode, sm)
+                _blend_run_inside(buf, channels, pix, h, w, ub, du, vb, dv, is_, ie, mode, sm)
+                _blend_run(buf, channels, pix, h, w, ub, du, vb, dv, ie, te, mode, sm)
+            for i in range(row_len):
+                out[y, i] = _store(buf[i], to_u8)
 
 
 def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
     images = numba.typed.List([image.reshape(-1) for image in packed.images])
     shapes = np.array([image.shape[:2] for image in packed.images], np.int64).reshape(-1, 2)
-    frame_scale = 1.0 / 255.0 if frame.dtype == np.uint8 else 1.0
+    height, width, channels = frame.shape
+    frame_scale = np.float32(1.0 / 255.0 if frame.dtype == np.uint8 else 1.0)
+    flat_out = out.reshape(height, width * channels)
+    if not np.shares_memory(flat_out, out):  # out was not contiguous: compute into a copy
+        flat_out = np.empty((height, width * channels), out.dtype)
     with numba.parallel_chunksize(1):
-        _composite_cpu(frame, out, images, shapes, packed.minv, packed.smul, packed.blend, packed.boxes,
-                       frame_scale, out.dtype == np.uint8, _ROWS_PER_TASK)
+        _composite_cpu(frame.reshape(height, width * channels), flat_out, channels, images, shapes, packed.minv,
+                       packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8, _ROWS_PER_TASK,
+                       int(shapes[:, 1].max()))
+    if not np.shares_memory(flat_out, out):
+        out[...] = flat_out.reshape(out.shape)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -496,7 +621,7 @@ def _cuda_kernel():
         br = frame[y, x, 0] * frame_scale
         bg = frame[y, x, 1] * frame_scale
         bb = frame[y, x, 2] * frame_scale
-        ba = 1.0
+        ba = np.float32(1.0)
         if channels == 4:
             ba = frame[y, x, 3] * frame_scale
         px = x + 0.5
@@ -529,7 +654,7 @@ def _run_cuda(frame: np.ndarray, out: np.ndarray, packed: _Packed, block: tuple[
     d_frame = cuda.to_device(np.ascontiguousarray(frame))
     d_out = cuda.device_array(out.shape, out.dtype)
     grid = ((frame.shape[1] + block[0] - 1) // block[0], (frame.shape[0] + block[1] - 1) // block[1])
-    frame_scale = 1.0 / 255.0 if frame.dtype == np.uint8 else 1.0
+    frame_scale = np.float32(1.0 / 255.0 if frame.dtype == np.uint8 else 1.0)
     _cuda_kernel()[grid, block](d_frame, d_out, cuda.to_device(pix), cuda.to_device(offsets),
                                 cuda.to_device(shapes), cuda.to_device(packed.minv), cuda.to_device(packed.smul),
                                 cuda.to_device(packed.blend), cuda.to_device(packed.boxes), frame_scale,
