@@ -1,0 +1,267 @@
+"""kernels.mix: every body against the numpy reference, pydub as an independent oracle, bad input.
+
+The CUDA body runs under numba's simulator in a subprocess (tests/cudasim_mix.py) on tiny sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kernels.mix import Ducking, mix
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cpu_matches_reference_on_random_sessions(seed):
+    stems, kwargs = random_case(np.random.default_rng(seed), max_frames=2500)
+    ref = mix(stems, backend="reference", **kwargs)
+    cpu = mix(stems, backend="cpu", **kwargs)
+    assert cpu.dtype == np.float32 and cpu.shape == ref.shape
+    assert np.abs(ref).max() > 0.05  # the case really mixes something
+    np.testing.assert_allclose(cpu, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+
+
+def test_empty_and_one_sample_stems():
+    rng = np.random.default_rng(5)
+    stems = [np.zeros((0, 2), np.float32), rng.uniform(-1, 1, 1).astype(np.float32),
+             rng.uniform(-1, 1, (1, 2)).astype(np.float32), rng.uniform(-1, 1, 37).astype(np.float32)]
+    kwargs = dict(sample_rate=100, offsets_s=[0.05, 0.0, 0.36, 0.01], gain_db=[0, -3, 2, 1], pan=[0, 0.5, -0.2, 0])
+    ref = mix(stems, backend="reference", **kwargs)
+    cpu = mix(stems, backend="cpu", **kwargs)
+    assert ref.shape == (38, 2)
+    np.testing.assert_allclose(cpu, ref, atol=1e-6)
+    # the one-frame stereo stem lands exactly at frame 36
+    theta = (-0.2 + 1) * math.pi / 4
+    expected = stems[2][0] * 10 ** (2 / 20) * math.sqrt(2) * np.array([math.cos(theta), math.sin(theta)])
+    mono = stems[3][35] * 10 ** (1 / 20) * math.cos(math.pi / 4)
+    np.testing.assert_allclose(cpu[36], expected + mono, atol=1e-6)
+
+
+def test_no_stems_and_explicit_length():
+    assert mix([], sample_rate=48000, backend="cpu").shape == (0, 2)
+    out = mix([], sample_rate=1000, length_s=0.25, backend="cpu")
+    assert out.shape == (250, 2) and not out.any()
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_windows_concatenate_to_the_whole_mix(backend):
+    stems, kwargs = random_case(np.random.default_rng(11), max_frames=3000, ducking=True)
+    whole = mix(stems, backend=backend, **kwargs)
+    sr = kwargs["sample_rate"]
+    n = whole.shape[0]
+    assert n > 100
+    edges = [0, 1, n // 7, n // 7 + 1, n // 2, n - 1, n]
+    parts = [mix(stems, backend=backend, start_s=a / sr, length_s=(b - a) / sr, **kwargs)
+             for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def _pydub_segment(samples_int16: np.ndarray, sample_rate: int):
+    from pydub import AudioSegment
+
+    channels = 1 if samples_int16.ndim == 1 else samples_int16.shape[1]
+    return AudioSegment(samples_int16.astype("<i2").tobytes(), frame_rate=sample_rate, sample_width=2,
+                        channels=channels)
+
+
+def test_simple_mix_matches_pydub_overlay_within_16_bit_rounding():
+    pytest.importorskip("pydub")
+    from pydub import AudioSegment
+
+    rng = np.random.default_rng(3)
+    sr = 1000  # pydub positions overlays in milliseconds: one frame per millisecond keeps offsets exact
+    stems_i16, gains, pans, offsets = [], [], [], []
+    for i in range(7):
+        frames = int(rng.integers(50, 900))
+        shape = (frames,) if i % 3 == 0 else (frames, 2)
+        stems_i16.append(rng.integers(-2500, 2500, shape).astype(np.int16))
+        gains.append(float(rng.uniform(-12, 3)))
+        pans.append(float(rng.uniform(-0.9, 0.9)))
+        offsets.append(int(rng.integers(0, 400)))
+    length = max(o + s.shape[0] for o, s in zip(offsets, stems_i16))
+
+    bus = AudioSegment.silent(duration=length, frame_rate=sr).set_channels(2)
+    for s, g, p, o in zip(stems_i16, gains, pans, offsets):
+        theta = (p + 1) * math.pi / 4
+        scale = 1.0 if s.ndim == 1 else math.sqrt(2)
+        seg = _pydub_segment(s, sr).apply_gain(g).apply_gain_stereo(20 * math.log10(scale * math.cos(theta)),
+                                                                   20 * math.log10(scale * math.sin(theta)))
+        bus = bus.overlay(seg, position=o)
+    expected = np.array(bus.get_array_of_samples(), dtype=np.float64).reshape(-1, 2)
+
+    ours = mix([s.astype(np.float32) / 32768 for s in stems_i16], sample_rate=sr, gain_db=gains, pan=pans,
+               offsets_s=[o / sr for o in offsets], backend="cpu") * 32768.0
+    assert ours.shape == expected.shape
+    # pydub floors after each of its two gain stages per stem; we round once at the end
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=2 * len(stems_i16) + 1)
+    assert np.abs(expected).max() > 1000
+
+
+def test_constant_power_pan_and_stereo_passthrough():
+    x = np.linspace(-0.5, 0.5, 101, dtype=np.float32)
+    for p in (-1.0, -0.3, 0.0, 0.7, 1.0):
+        out = mix([x], sample_rate=100, pan=[p], backend="cpu")
+        np.testing.assert_allclose((out.astype(np.float64) ** 2).sum(axis=1), x.astype(np.float64) ** 2,
+                                   atol=1e-6)
+    stereo = np.stack([x, -x[::-1]], axis=1)
+    np.testing.assert_allclose(mix([stereo], sample_rate=100, backend="cpu"), stereo, atol=1e-6)
+    hard_left = mix([x], sample_rate=100, pan=[-1.0], backend="cpu")
+    np.testing.assert_allclose(hard_left[:, 0], x, atol=1e-6)
+    assert np.abs(hard_left[:, 1]).max() < 1e-6
+
+
+def test_gain_automation_is_interpolated_in_db_per_sample():
+    sr = 1000
+    x = np.ones(2000, np.float32)
+    auto = np.array([[0.5, 0.0], [1.5, -40.0]])
+    out = mix([x], sample_rate=sr, pan=[-1.0], gain_automation=[auto], backend="cpu")[:, 0]
+    t = np.arange(2000) / sr
+    expected_db = np.interp(t, auto[:, 0], auto[:, 1])
+    np.testing.assert_allclose(20 * np.log10(out), expected_db, atol=1e-4)
+
+
+def test_fades_are_linear_ramps_over_the_stems_own_frames():
+    sr = 1000
+    x = np.ones((1000, 2), np.float32)
+    out = mix([x], sample_rate=sr, offsets_s=[0.2], fade_in_s=[0.1], fade_out_s=[0.25], backend="cpu")
+    assert out.shape == (1200, 2)
+    assert not out[:200].any()
+    np.testing.assert_allclose(out[200:300, 0], np.arange(100) / 100, atol=1e-6)
+    np.testing.assert_allclose(out[300:950, 0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(out[950:, 0], (249 - np.arange(250)) / 250, atol=1e-6)
+
+
+def test_mute_and_solo():
+    sr = 100
+    a, b, c = (np.full(10, v, np.float32) for v in (0.1, 0.2, 0.4))
+    left = lambda **kw: mix([a, b, c], sample_rate=sr, pan=[-1, -1, -1], backend="cpu", **kw)[0, 0]  # noqa: E731
+    assert left() == pytest.approx(0.7)
+    assert left(mute=[False, True, False]) == pytest.approx(0.5)
+    assert left(solo=[False, True, False]) == pytest.approx(0.2)
+    assert left(solo=[True, True, False], mute=[True, False, False]) == pytest.approx(0.2)  # mute wins
+
+
+def _duck_activity_loop(active, c_att, c_rel):
+    a, out = 0.0, []
+    for x in active:
+        a += (c_att if x else c_rel) * (x - a)
+        out.append(a)
+    return np.array(out)
+
+
+def test_ducking_follows_the_attack_release_recursion():
+    sr = 1000
+    rng = np.random.default_rng(2)
+    key = np.zeros(3000, np.float32)
+    key[500:1400] = rng.uniform(0.2, 1.0, 900) * rng.choice([-1, 1], 900)
+    key[2000:2100] = 0.5
+    music = np.full((3000, 2), 0.25, np.float32)
+    duck = Ducking(key=0, targets=(1,), depth_db=-18.0, threshold_db=-20.0, attack_s=0.02, release_s=0.2)
+    for backend in ("cpu", "reference"):
+        out = mix([key, music], sample_rate=sr, ducking=duck, backend=backend)
+        music_only = out - mix([key, np.zeros_like(music)], sample_rate=sr, backend=backend)
+        active = np.abs(key) > 10 ** (-20 / 20)
+        c_att, c_rel = 1 - math.exp(-1 / (0.02 * sr)), 1 - math.exp(-1 / (0.2 * sr))
+        depth = 10 ** (-18 / 20)
+        expected_gain = 1 + (depth - 1) * _duck_activity_loop(active.astype(float), c_att, c_rel)
+        np.testing.assert_allclose(music_only[:, 0], 0.25 * expected_gain, atol=2e-6)
+    # fully ducked after a long key: the depth is reached
+    assert music_only[1399, 0] == pytest.approx(0.25 * depth, rel=1e-3)
+
+
+def test_ducking_is_off_when_the_key_is_muted():
+    key = np.full(100, 0.9, np.float32)
+    music = np.full(100, 0.3, np.float32)
+    duck = Ducking(key=0, targets=(1,))
+    out = mix([key, music], sample_rate=100, mute=[True, False], pan=[0, -1], ducking=duck, backend="cpu")
+    np.testing.assert_allclose(out[:, 0], 0.3, atol=1e-6)
+
+
+# -------------------------------------------------------------------------------------------- bad input
+
+def _stems():
+    return [np.zeros((100, 2), np.float32), np.zeros(80, np.float32), np.zeros((50, 2), np.float32)]
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_name_the_stem(backend, bad):
+    stems = _stems()
+    stems[2][17, 1] = bad
+    with pytest.raises(ValueError, match=r"stem 2 contains NaN or inf at frame 17.*nan_to_num"):
+        mix(stems, sample_rate=100, backend=backend)
+
+
+def test_non_finite_key_stem_is_reported_even_when_only_the_envelope_reads_it():
+    stems = _stems()
+    stems[1][5] = np.nan
+    with pytest.raises(ValueError, match="stem 1 contains NaN"):
+        mix(stems, sample_rate=100, ducking=Ducking(key=1, targets=(0,)), start_s=0.5, backend="cpu")
+
+
+@pytest.mark.parametrize("stem, message", [
+    (np.zeros((100, 3), np.float32), r"stem 1 has shape \(100, 3\).*mono \(frames,\) or stereo"),
+    (np.zeros((2, 400), np.float32), r"stem 1 has shape \(2, 400\).*channels-first.*x\.T"),
+    (np.zeros((4, 4, 2), np.float32), r"stem 1 has shape"),
+    (np.zeros(100, np.int16), r"stem 1 has dtype int16.*32768"),
+])
+def test_malformed_stems(stem, message):
+    with pytest.raises(ValueError, match=message):
+        mix([np.zeros(10, np.float32), stem], sample_rate=100, backend="cpu")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(offsets_s=[0, -0.5, 0]), r"stem 1 has offset -0.5 s.*>= 0"),
+    (dict(gain_automation=[None, np.array([[0.0, 0], [0.5, -6], [0.4, -3]]), None]),
+     r"gain_automation for stem 1 is out of order: breakpoint 2 at 0.4 s"),
+    (dict(pan_automation=[np.array([[0.0, 0.0], [0.0, 1.0]]), None, None]), r"pan_automation for stem 0 is out of order"),
+    (dict(pan_automation=[np.array([[0.0, 2.0]]), None, None]), r"outside \[-1.0, 1.0\]"),
+    (dict(gain_automation=[np.array([[0.0, np.nan]]), None, None]), r"contains NaN"),
+    (dict(gain_automation=[np.zeros(3), None, None]), r"\(k, 2\) array"),
+    (dict(stem_sample_rates=[100, 100, 44100]), r"stem 2 is at 44100 Hz but the mix runs at 100 Hz.*resample"),
+    (dict(gain_db=[0, 0]), r"gain_db has 2 values for 3 stems"),
+    (dict(pan=[0, 1.5, 0]), r"pan\[1\] must be <= 1.0"),
+    (dict(pan=[0.5, 0, 0], pan_automation=[np.array([[0, 0.1]]), None, None]), r"both pan=0.5 and pan_automation"),
+    (dict(fade_in_s=[0, -1, 0]), r"fade_in_s\[1\] must be >= 0"),
+    (dict(ducking=Ducking(key=1, targets=(1,))), r"cannot duck itself"),
+    (dict(ducking=Ducking(key=5, targets=(1,))), r"ducking.key is 5 but there are 3 stems"),
+    (dict(ducking=Ducking(key=0, targets=(1,), depth_db=6.0)), r"depth_db must be <= 0"),
+    (dict(length_s=-1), r"length_s must be >= 0"),
+])
+def test_bad_options_raise_with_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mix(_stems(), sample_rate=100, backend="cpu", **kwargs)
+
+
+def test_bad_sample_rate_backend_and_container():
+    with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
+        mix(_stems(), sample_rate=0)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        mix(_stems(), sample_rate=100, backend="gpu")
+    with pytest.raises(ValueError, match="not a single array"):
+        mix(np.zeros((10, 2), np.float32), sample_rate=100)
+
+
+def test_huge_gain_overflow_is_reported_not_returned():
+    with pytest.raises(ValueError, match="overflowed to inf"):
+        mix([np.ones(10, np.float32)], sample_rate=100, gain_db=[1000.0], backend="cpu")
+
+
+# ----------------------------------------------------------------------------------------------- CUDA
+
+def test_cuda_body_matches_reference_under_the_simulator():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cudasim_mix.py")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cuda mix ok" in result.stdout
