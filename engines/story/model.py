@@ -49,6 +49,12 @@ class Shot:
     notes: str = ""
     transition: str = "cut"
     sfx: str = ""
+    # added by the storyboard issue (defaults keep older shot lists loading):
+    kind: str = "action"            # "action", "dialogue" or "title" (a centered title card)
+    extension: str = ""             # the speaker's cue extension: V.O., O.S., CONT'D
+    dual_speaker: str = ""          # dual dialogue: the second speaker, talking at the same time
+    dual_dialogue: str = ""
+    source_line: int = 0            # 1-based line of the script this beat came from
 
     def validate(self) -> None:
         if self.size not in SHOT_SIZES:
