@@ -8,7 +8,8 @@ buffer with a short equal-power crossfade into the audio just before the loop st
 ``engines.audio.preview.loop_region``), so the wrap has no click.
 
 The player's state is readable from the page as ``window.lanternAB.state()`` (the browser tests use it),
-and the loop region is mirrored into a Gradio textbox so the Music tab can "continue from here".
+and the loop region is mirrored into a Gradio textbox (and the take being heard into another) so the Music tab can "continue
+from here".
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ function select(which) {
   S.active = which;
   applyGains(true);
   S.switches.push({from: from, to: which, position_s: at, playing: S.playing});
+  mirrorActive();
   render();
 }
 
@@ -214,12 +216,19 @@ function buildLoopBuffer(buffer, startS, endS, fadeS) {
   }
   return out;
 }
-function mirrorLoop() {
-  if (!S.mirror) return;
-  const box = document.querySelector('#' + S.mirror + ' textarea, #' + S.mirror + ' input');
-  if (!box) return;
-  box.value = S.loop.end > S.loop.start ? (S.loop.start.toFixed(2) + '-' + S.loop.end.toFixed(2)) : '';
+function mirrorTo(id, text) {
+  if (!id) return;
+  const box = document.querySelector('#' + id + ' textarea, #' + id + ' input');
+  if (!box || box.value === text) return;
+  box.value = text;
   box.dispatchEvent(new Event('input', {bubbles: true}));
+}
+function mirrorLoop() {
+  mirrorTo(S.mirror, S.loop.end > S.loop.start ? (S.loop.start.toFixed(2) + '-' + S.loop.end.toFixed(2)) : '');
+}
+function mirrorActive() {
+  const t = (S.active === 'x') ? null : S.tracks[S.active];
+  mirrorTo(S.activeMirror, t ? t.take_id : '');
 }
 function setLoop(startS, endS, fadeS) {
   if (!S.loaded) return false;
@@ -309,6 +318,7 @@ async function load(config) {
   const generation = ++S.generation;
   pause(); stopSources();
   S.config = config; S.tracks = config.tracks || []; S.mirror = config.mirror_id || null;
+  S.activeMirror = config.active_mirror_id || null;
   S.buffers = []; S.loopBuffers = []; S.gains = []; S.loaded = false; S.active = 0; S.offset = 0;
   S.loop = {on: false, start: 0, end: 0, fade_s: S.loop.fade_s}; S.switches = []; S.error = null;
   S.xRevealed = false; S.x = null;
@@ -338,6 +348,7 @@ async function load(config) {
       if (box) box.appendChild(b);
     });
     applyGains(false);
+    mirrorActive();
     status(buffers.length + ' takes ready at ' + Number(config.target_lufs).toFixed(1) + ' LUFS' +
            (config.crossfeed ? ', crossfeed ' + Number(config.crossfeed).toFixed(2) : '') +
            ' — keys 1-' + buffers.length + ' switch, X hidden take, space plays, L loops');
@@ -401,7 +412,7 @@ def file_url(path: str | Path) -> str:
 
 
 def player_value(previews: Iterable[Any], *, target_lufs: float, crossfeed: float = 0.0,
-                 mirror_id: str | None = None, message: str = "") -> str:
+                 mirror_id: str | None = None, active_mirror_id: str | None = None, message: str = "") -> str:
     """The player's value (a JSON string) for a list of ``engines.audio.preview.Preview``."""
     previews = list(previews)
     tracks = [{"label": p.label, "name": p.name, "take_id": p.take_id, "url": file_url(p.path),
@@ -409,7 +420,7 @@ def player_value(previews: Iterable[Any], *, target_lufs: float, crossfeed: floa
                "duration_s": round(float(p.duration_s), 3)} for p in previews]
     config: dict[str, Any] = {"tracks": tracks, "target_lufs": float(target_lufs), "crossfeed": float(crossfeed),
                               "sample_rate": int(previews[0].sample_rate) if previews else None,
-                              "mirror_id": mirror_id, "message": message}
+                              "mirror_id": mirror_id, "active_mirror_id": active_mirror_id, "message": message}
     return json.dumps(config)
 
 

@@ -1,11 +1,567 @@
-"""Music tab (placeholder until its issue lands: it says so plainly and does nothing else)."""
+"""Music tab: generate takes, keep the good ones, vary and continue them, compare them on headphones.
+
+Handlers are thin: generation goes to the music engines, takes to ``engines.music.takes.TakeStore``, A/B
+previews to ``engines.audio.preview`` and pictures to ``engines.audio.waveform``. Every take is saved the
+moment the engine finishes it (``on_take``), so Stop keeps what is done.
+"""
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
 import gradio as gr
 
-from studio.context import StudioContext
+from engines.audio import preview as preview_engine
+from engines.audio.waveform import write_waveform_png
+from engines.music.base import MAX_TAKES, GenerationRequest, Take
+from engines.music.takes import TakeStore
+from studio import ab_player
+from studio.context import GPU_JOBS, StudioContext
 
+ENGINES = ("composer", "musicgen")
+SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
+         "starred first": ("starred", True)}
+HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "created", "id"]
+DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str"]
+LOOP_BOX_ID = "music-loop-region"
+ACTIVE_BOX_ID = "music-ab-active"
+
+
+# ------------------------------------------------------------------------------------------------
+# engines (built lazily, once per studio)
+# ------------------------------------------------------------------------------------------------
+
+def _engine(ctx: StudioContext, name: str):
+    cache = ctx.shared.setdefault("_music_engines", {})
+    if name in cache:
+        return cache[name]
+    if name == "composer":
+        from engines.music.composer import ComposerEngine
+        engine = ComposerEngine()
+    elif name == "musicgen":
+        from engines.music.musicgen import MusicGenEngine
+        engine = MusicGenEngine(ctx.settings.models_dir, device=ctx.settings.device)
+    else:
+        raise gr.Error(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    cache[name] = engine
+    return engine
+
+
+def _presets() -> tuple[list[tuple[str, str]], str | None]:
+    """Composer presets as (label, id) choices, and the default one."""
+    try:
+        from engines.music import presets
+        found = presets.all_presets()
+    except Exception:
+        return [], None
+    choices = [(f"{p.get('name', key)} · {p.get('name_zh', '')}".strip(" ·"), key) for key, p in sorted(found.items())]
+    default = presets.DEFAULT_PRESET if presets.DEFAULT_PRESET in found else (choices[0][1] if choices else None)
+    return choices, default
+
+
+def _models(ctx: StudioContext) -> list[str]:
+    try:
+        engine = _engine(ctx, "musicgen")
+        return [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in engine.list_models()]
+    except Exception:
+        return []
+
+
+def _engine_status(ctx: StudioContext, name: str) -> str:
+    try:
+        status = _engine(ctx, name).available()
+    except Exception as error:   # an engine that cannot even be built says why
+        return f"**{name}**: not usable here ({error})"
+    mark = "ready" if status.ready else "not ready"
+    return f"**{name}**: {mark}. {status.message}"
+
+
+# ------------------------------------------------------------------------------------------------
+# takes list
+# ------------------------------------------------------------------------------------------------
+
+def _store(ctx: StudioContext) -> TakeStore:
+    return TakeStore(ctx.project)
+
+
+def _cache_dir(ctx: StudioContext, kind: str) -> Path:
+    folder = ctx.project.root / ".cache" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _waveform_path(ctx: StudioContext, take_id: str, *, audio=None) -> Path | None:
+    path = _cache_dir(ctx, "waveforms") / f"{take_id}.png"
+    if not path.exists():
+        try:
+            if audio is None:
+                audio = _store(ctx).load(take_id).audio
+            write_waveform_png(audio, path, width_px=480, height_px=72)
+        except Exception:
+            return None
+    return path
+
+
+def _describe(take: Take) -> str:
+    what = take.preset or ""
+    if take.prompt:
+        what = f"{what}: {take.prompt}" if what else take.prompt
+    if take.relation:
+        what = f"{take.relation} · {what}"
+    return what[:80]
+
+
+def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: str) -> list[list[Any]]:
+    key, descending = SORTS.get(sort, SORTS["newest first"])
+    takes = _store(ctx).list(starred=True if starred_only else None,
+                             engine=None if engine in (None, "", "all") else engine,
+                             text=(text or "").strip() or None, sort=key, descending=descending)
+    rows = []
+    for take in takes:
+        wave = _waveform_path(ctx, take.id)
+        thumb = f"![waveform]({ab_player.file_url(wave)})" if wave else ""
+        rows.append([thumb, "★" if take.starred else "", take.name or take.id, take.engine, _describe(take),
+                     take.seed, round(float(take.duration_s), 1) if take.audio is not None else None,
+                     None if take.loudness_lufs is None else round(float(take.loudness_lufs), 1),
+                     take.parent_id or "", take.created, take.id])
+    return rows
+
+
+def _pick_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    return [(f"{'★ ' if t.starred else ''}{t.name or t.id} (seed {t.seed})", t.id)
+            for t in _store(ctx).list(sort="created", descending=True)]
+
+
+def _trash_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    return [(f"{t.name or t.id} (seed {t.seed})", t.id) for t in _store(ctx).trashed()]
+
+
+def _detail(ctx: StudioContext, take_id: str | None):
+    """Outputs for the selected-take panel: wave image, audio path, info, name, notes, rating, star label."""
+    if not take_id:
+        return None, None, "Select a take in the list.", "", "", 0, "☆ Star"
+    store = _store(ctx)
+    try:
+        take = store.load(take_id, with_audio=False)
+    except Exception as error:
+        return None, None, f"That take cannot be read ({error}).", "", "", 0, "☆ Star"
+    wave = _waveform_path(ctx, take_id)
+    info = [f"**{take.name or take.id}** · {take.engine}" + (f" ({take.model})" if take.model else ""),
+            f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
+            + (f"{take.loudness_lufs:.1f} LUFS" if take.loudness_lufs is not None else "loudness not measured"),
+            f"preset `{take.preset or '-'}` · prompt: {take.prompt or '-'}",
+            f"parameters `{json.dumps(dict(take.params), ensure_ascii=False)}`"]
+    if take.parent_id:
+        info.append(f"{take.relation or 'child'} of `{take.parent_id}`")
+    if take.summary:
+        info.append(f"_{take.summary}_")
+    info.append(f"created {take.created} · id `{take.id}`")
+    audio_path = str(store.audio_path(take_id))
+    return (str(wave) if wave else None, audio_path, "  \n".join(info), take.name, take.notes, int(take.rating),
+            "★ Starred" if take.starred else "☆ Star")
+
+
+# ------------------------------------------------------------------------------------------------
+# generation (new / vary / continue) with live updates and a Stop that keeps finished takes
+# ------------------------------------------------------------------------------------------------
+
+def _parse_params(text: str) -> dict[str, Any]:
+    text = (text or "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise gr.Error(f"Engine parameters must be JSON, e.g. {{\"tempo_bpm\": 120}} ({error})") from None
+    if not isinstance(value, dict):
+        raise gr.Error("Engine parameters must be a JSON object, e.g. {\"tempo_bpm\": 120}")
+    return value
+
+
+def _parse_region(text: str) -> tuple[float, float] | None:
+    text = (text or "").strip().replace("–", "-").rstrip("s").strip()
+    if not text:
+        return None
+    try:
+        start, end = (float(part) for part in text.split("-", 1))
+    except ValueError:
+        raise gr.Error(f"Loop region {text!r} should look like 4.0-8.0 (seconds)") from None
+    if not 0 <= start < end:
+        raise gr.Error(f"Loop region {text!r}: the start must be before the end")
+    return start, end
+
+
+def _measure(take: Take) -> None:
+    if take.loudness_lufs is None:
+        try:
+            from kernels import dsp
+            take.loudness_lufs = float(dsp.integrated_loudness(take.audio, take.sample_rate))
+        except Exception:
+            take.loudness_lufs = None
+
+
+def _run_job(ctx: StudioContext, stops: dict, session: str, engine_name: str, request: GenerationRequest,
+             filters: tuple, progress: gr.Progress):
+    """Run one generation job in a worker thread; yield (status, table, picks) as takes finish."""
+    engine = _engine(ctx, engine_name)
+    status = engine.available()
+    if not status.ready:
+        raise gr.Error(f"{engine_name} is not ready: {status.message}")
+    try:
+        request.validate()
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    store = _store(ctx)
+    stop = threading.Event()
+    stops[session] = stop
+    events: queue.Queue = queue.Queue()
+    saved: list[Take] = []
+
+    def on_take(take: Take) -> None:
+        if not take.name:
+            label = take.preset or (take.prompt[:24] if take.prompt else take.engine)
+            take.name = f"{label} {take.seed}"
+        _measure(take)
+        store.save(take)
+        _waveform_path(ctx, take.id, audio=take.audio)
+        saved.append(take)
+        events.put(("take", take))
+
+    def work() -> None:
+        try:
+            engine.generate(request, progress=lambda f, m: events.put(("progress", (f, m))),
+                            cancel=stop.is_set, on_take=on_take)
+            events.put(("done", None))
+        except BaseException as error:  # reported to the user below
+            events.put(("error", error))
+
+    worker = threading.Thread(target=work, name="lantern-generate", daemon=True)
+    worker.start()
+    progress(0.0, desc="starting")
+    try:
+        while True:
+            kind, payload = events.get()
+            if kind == "progress":
+                fraction, message = payload
+                progress(max(0.0, min(1.0, float(fraction))), desc=str(message))
+                continue
+            if kind == "take":
+                yield (f"Saved {len(saved)} of {request.takes}: **{payload.name}** (seed {payload.seed})",
+                       _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
+                continue
+            if kind == "error":
+                if saved:
+                    gr.Warning(f"{engine_name} stopped with an error after {len(saved)} take(s); those are saved. "
+                               f"({payload})")
+                    break
+                raise gr.Error(f"{engine_name} could not make the take: {payload}")
+            break
+    finally:
+        stops.pop(session, None)
+    stopped = stop.is_set()
+    verb = "Stopped" if stopped else "Done"
+    yield (f"{verb}: {len(saved)} of {request.takes} take(s) saved in the project.",
+           _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
+
+
+# ------------------------------------------------------------------------------------------------
+# the tab
+# ------------------------------------------------------------------------------------------------
 
 def build_tab(ctx: StudioContext) -> None:
-    gr.Markdown("**Coming soon.** This tab is being built; nothing here works yet.")
+    stops: dict[str, threading.Event] = {}
+    presets, default_preset = _presets()
+
+    gr.Markdown("Generate takes, star the good ones, vary or continue them, and compare two to four of them "
+                "**at the same loudness** on headphones. Every take is saved in the project as soon as it is done.")
+    selected = gr.State(None)
+    ctx.shared["selected_take"] = selected
+
+    with gr.Row(equal_height=False):
+        # ---------------- generate ----------------
+        with gr.Column(scale=1, min_width=320):
+            engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
+            engine_info = gr.Markdown(_engine_status(ctx, "composer"), elem_id="music-engine-status")
+            preset = gr.Dropdown(presets, value=default_preset, label="Preset",
+                                 elem_id="music-preset", allow_custom_value=False)
+            prompt = gr.Textbox(label="Prompt (optional for the composer; what MusicGen should play)", lines=2,
+                                placeholder="e.g. 元宵节 lantern festival, bright suona and drums",
+                                elem_id="music-prompt")
+            with gr.Row():
+                duration = gr.Slider(2, 120, value=12, step=1, label="Duration (s)", elem_id="music-duration")
+                takes_n = gr.Slider(1, MAX_TAKES, value=3, step=1, label="Takes", elem_id="music-takes")
+            with gr.Row():
+                seed_mode = gr.Radio(["random", "fixed"], value="random", label="Seed", elem_id="music-seed-mode")
+                seed = gr.Number(value=1234, precision=0, label="Fixed seed (take i gets seed + i)",
+                                 elem_id="music-seed")
+            with gr.Accordion("Engine parameters", open=False):
+                params = gr.Textbox(value="{}", label="Parameters (JSON, passed to the engine)", lines=2,
+                                    elem_id="music-params")
+                model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
+                stop = gr.Button("Stop (keep finished takes)", variant="stop", elem_id="music-stop")
+            status = gr.Markdown("", elem_id="music-status")
+
+        # ---------------- takes ----------------
+        with gr.Column(scale=2, min_width=520):
+            with gr.Row():
+                f_starred = gr.Checkbox(False, label="Starred only", elem_id="music-filter-starred")
+                f_engine = gr.Dropdown(["all", *ENGINES], value="all", label="Engine", elem_id="music-filter-engine")
+                f_text = gr.Textbox(label="Search", placeholder="name, preset, prompt, notes",
+                                    elem_id="music-filter-text")
+                f_sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", elem_id="music-sort")
+            table = gr.Dataframe(value=None, headers=HEADERS,
+                                 datatype=DATATYPES, interactive=False, wrap=True, elem_id="music-takes-table",
+                                 label="Takes (click a row to select)", max_height=420)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    sel_wave = gr.Image(label="Selected take", type="filepath", interactive=False, height=100,
+                                        elem_id="music-selected-wave")
+                    sel_audio = gr.Audio(label="Play", type="filepath", interactive=False,
+                                         elem_id="music-selected-audio")
+                    sel_info = gr.Markdown("Select a take in the list.", elem_id="music-selected-info")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        star = gr.Button("☆ Star", elem_id="music-star")
+                        rating = gr.Slider(0, 5, value=0, step=1, label="Rating", elem_id="music-rating")
+                    with gr.Row():
+                        name = gr.Textbox(label="Name", elem_id="music-name", scale=3)
+                        rename = gr.Button("Rename", elem_id="music-rename", scale=1)
+                    notes = gr.Textbox(label="Notes", lines=2, elem_id="music-notes")
+                    save_notes = gr.Button("Save notes", elem_id="music-save-notes", size="sm")
+                    restore_settings = gr.Button("Restore these settings", elem_id="music-restore")
+                    with gr.Row():
+                        strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
+                                             elem_id="music-vary-strength")
+                        vary = gr.Button("Vary", elem_id="music-vary")
+                    continue_btn = gr.Button("Continue (next section)", elem_id="music-continue")
+                    delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete")
+                    with gr.Accordion("Trash", open=False):
+                        trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
+                        untrash = gr.Button("Restore from trash", elem_id="music-untrash")
+
+    # ---------------- A/B/X ----------------
+    with gr.Accordion("Compare on headphones (A/B/X, loudness-matched)", open=True, elem_id="music-ab"):
+        with gr.Row():
+            ab_pick = gr.CheckboxGroup(choices=_pick_choices(ctx), label="Takes to compare (2-4)",
+                                       elem_id="music-ab-pick", scale=3)
+            with gr.Column(scale=1, min_width=240):
+                ab_target = gr.Number(value=preview_engine.DEFAULT_TARGET_LUFS, label="Match to (LUFS)",
+                                      elem_id="music-ab-target")
+                crossfeed = gr.Checkbox(False, label="Headphone crossfeed (previews only)", elem_id="music-crossfeed")
+                crossfeed_strength = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Crossfeed strength",
+                                               elem_id="music-crossfeed-strength")
+                compare = gr.Button("Compare", variant="primary", elem_id="music-ab-compare")
+        player = ab_player.ab_player(elem_id=ab_player.PLAYER_ELEM_ID, mirror_id=LOOP_BOX_ID)
+        with gr.Row():
+            loop_box = gr.Textbox(label="Loop region (s), set in the player", elem_id=LOOP_BOX_ID,
+                                  placeholder="e.g. 4.00-8.00", scale=2)
+            active_box = gr.Textbox(label="Take heard in the player", elem_id=ACTIVE_BOX_ID, scale=2)
+            continue_loop = gr.Button("Continue from this loop", elem_id="music-continue-loop", scale=1)
+        ab_status = gr.Markdown("", elem_id="music-ab-status")
+
+    filters = [f_starred, f_engine, f_text, f_sort]
+    controls = [engine, preset, prompt, duration, takes_n, seed_mode, seed, params, model]
+
+    # ---------------- handlers ----------------
+    def refresh(*filter_values):
+        try:
+            return _rows(ctx, *filter_values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+
+    def on_engine(name):
+        models = _models(ctx) if name == "musicgen" else []
+        return _engine_status(ctx, name), gr.update(choices=models, value=models[0] if models else None)
+
+    engine.change(on_engine, engine, [engine_info, model])
+
+    def on_select(rows, evt: gr.SelectData):
+        take_id = None
+        if evt is not None and evt.row_value:
+            take_id = str(evt.row_value[-1])
+        return (take_id, *_detail(ctx, take_id))
+
+    detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star]
+    table.select(on_select, table, [selected, *detail_outputs])
+
+    def make_request(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
+                     **extra) -> GenerationRequest:
+        params_d = _parse_params(params_v)
+        if engine_name == "musicgen" and model_v:
+            params_d.setdefault("model", model_v)
+        fixed = seed_mode_v == "fixed"
+        if fixed and (seed_v is None or seed_v < 0):
+            raise gr.Error("A fixed seed must be a whole number of 0 or more")
+        return GenerationRequest(prompt=prompt_v or "", preset=preset_v or None, duration_s=float(duration_v),
+                                 seed=int(seed_v) if fixed else None, takes=int(takes_v), params=params_d, **extra)
+
+    def do_generate(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
+                    starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        job = make_request(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                           model_v)
+        yield from _run_job(ctx, stops, _session(request), engine_name, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def parent_request(take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        try:
+            parent = _store(ctx).load(take_id)
+        except Exception as error:
+            raise gr.Error(f"That take cannot be loaded: {error}") from None
+        job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
+                                duration_s=float(parent.duration_s) if mode == "vary" else min(
+                                    float(parent.duration_s), 60.0),
+                                seed=None, takes=int(takes_v), params=dict(parent.params), mode=mode, parent=parent,
+                                variation_strength=float(strength_v), region_s=region)
+        return parent, job
+
+    def do_vary(take_id, strength_v, takes_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                progress=gr.Progress()):
+        parent, job = parent_request(take_id, "vary", strength_v=strength_v, takes_v=takes_v)
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def do_continue(take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        parent, job = parent_request(take_id, "continue")
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def do_continue_loop(active_id, region_text, selected_id, starred_v, eng_v, text_v, sort_v,
+                         request: gr.Request, progress=gr.Progress()):
+        region = _parse_region(region_text)
+        if region is None:
+            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
+        take_id = (active_id or "").strip() or selected_id
+        parent, job = parent_request(take_id, "continue", region=region)
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    job_outputs = [status, table, ab_pick]
+    generate.click(do_generate, [*controls, *filters], job_outputs, api_name="generate",
+                               concurrency_id=GPU_JOBS, concurrency_limit=1)
+    vary.click(do_vary, [selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
+               concurrency_limit=1, api_name=False)
+    continue_btn.click(do_continue, [selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+                       api_name=False)
+    continue_loop.click(do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs,
+                        concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
+
+    def do_stop(request: gr.Request):
+        event = stops.get(_session(request))
+        if event is None:
+            return "Nothing is being generated."
+        event.set()
+        return "Stopping after the take in progress; finished takes are kept."
+
+    stop.click(do_stop, None, status, queue=False, api_name=False)
+
+    for component in filters:
+        component.change(refresh, filters, table, api_name=False)
+
+    def after_edit(take_id, *filter_values):
+        return (_rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)))
+
+    edit_outputs = [table, *detail_outputs, ab_pick]
+
+    def guarded(action):
+        def run(take_id, value, *filter_values):
+            if not take_id:
+                raise gr.Error("Select a take in the list first")
+            try:
+                action(take_id, value)
+            except (ValueError, KeyError) as error:
+                raise gr.Error(str(error)) from None
+            return after_edit(take_id, *filter_values)
+        return run
+
+    def toggle_star(take_id, _value):
+        take = _store(ctx).load(take_id, with_audio=False)
+        _store(ctx).update(take_id, starred=not take.starred)
+
+    star.click(guarded(toggle_star), [selected, star, *filters], edit_outputs, api_name=False)
+    rating.release(guarded(lambda i, v: _store(ctx).update(i, rating=int(v))), [selected, rating, *filters],
+                   edit_outputs, api_name=False)
+    rename.click(guarded(lambda i, v: _store(ctx).update(i, name=v)), [selected, name, *filters], edit_outputs,
+                 api_name=False)
+    save_notes.click(guarded(lambda i, v: _store(ctx).update(i, notes=v)), [selected, notes, *filters],
+                     edit_outputs, api_name=False)
+
+    def do_restore(take_id):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        take = _store(ctx).load(take_id, with_audio=False)
+        params_d = {k: v for k, v in dict(take.params).items() if k != "model"}
+        engine_name = take.engine if take.engine in ENGINES else "composer"
+        gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
+        return (engine_name, take.preset, take.prompt, float(round(take.duration_s)), 1, "fixed", int(take.seed),
+                json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
+
+    restore_settings.click(do_restore, selected, controls, api_name=False)
+
+    def do_delete(take_id, *filter_values):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        try:
+            _store(ctx).delete(take_id)
+        except Exception as error:
+            raise gr.Error(f"Could not move the take to the trash: {error}") from None
+        gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
+        return (None, _rows(ctx, *filter_values), *_detail(ctx, None), gr.update(choices=_pick_choices(ctx)),
+                gr.update(choices=_trash_choices(ctx), value=None))
+
+    delete.click(do_delete, [selected, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+
+    def do_untrash(take_id, *filter_values):
+        if not take_id:
+            raise gr.Error("Pick a deleted take first")
+        try:
+            _store(ctx).restore(take_id)
+        except Exception as error:
+            raise gr.Error(f"Could not restore it: {error}") from None
+        return (take_id, _rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)),
+                gr.update(choices=_trash_choices(ctx), value=None))
+
+    untrash.click(do_untrash, [trash, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+
+    def do_compare(picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
+        picked = list(picked or [])
+        if not 1 <= len(picked) <= 4:
+            raise gr.Error(f"Pick two to four takes to compare (you picked {len(picked)})")
+        store = _store(ctx)
+        try:
+            takes = [store.load(take_id) for take_id in picked]
+            settings = preview_engine.PreviewSettings(target_lufs=float(target),
+                                                      crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
+            previews = preview_engine.prepare_previews(
+                takes, _cache_dir(ctx, "previews"), settings=settings,
+                progress=lambda f, m: progress(f, desc=m))
+        except (ValueError, KeyError) as error:
+            raise gr.Error(str(error)) from None
+        lines = [f"{p.label}: {p.name}: {p.integrated_lufs:.1f} LUFS (gain {p.gain_db:+.1f} dB, "
+                 f"true peak {p.true_peak_dbtp:.1f} dBTP)" for p in previews]
+        value = ab_player.player_value(previews, target_lufs=settings.target_lufs,
+                                       crossfeed=settings.crossfeed_strength, mirror_id=LOOP_BOX_ID,
+                                       active_mirror_id=ACTIVE_BOX_ID)
+        return value, "  \n".join(lines)
+
+    compare.click(do_compare, [ab_pick, ab_target, crossfeed, crossfeed_strength], [player, ab_status],
+                  api_name=False)
+
+    def on_page_load(*filter_values):
+        return _rows(ctx, *filter_values), gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx))
+
+    # lists are read from the project when a browser opens the page (other windows may have added takes)
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.load(on_page_load, filters, [table, ab_pick, trash], api_name=False)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"

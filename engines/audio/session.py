@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from engines.safety import check_upload
 from kernels import dsp
 from kernels.mix import Ducking, mix
 
@@ -136,8 +137,13 @@ class MixResult:
 # reading added audio
 # ---------------------------------------------------------------------------------------------------
 
-def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPLOAD_S) -> sf._SoundFileInfo:
+def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPLOAD_S,
+                     display_name: str | None = None) -> Any:
     """Check that ``path`` is an audio file the mixer can use, without decoding it.
+
+    The content is sniffed (``engines.safety.check_upload``: WAV, FLAC, MP3 or Ogg whatever the extension
+    says), then the header is read with soundfile. ``display_name`` is the name the user knows (uploads
+    arrive under temporary names). Returns soundfile's info (frames, samplerate, channels).
 
     Raises
     ------
@@ -146,7 +152,7 @@ def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPL
         ``max_duration_s`` or has more than two channels.
     """
     path = Path(path)
-    label = path.name
+    label = display_name or path.name
     if not path.is_file():
         raise AudioInputError(f"{label}: the file does not exist (was the upload interrupted?); add it again")
     size = path.stat().st_size
@@ -155,11 +161,15 @@ def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPL
     if size > MAX_UPLOAD_BYTES:
         raise AudioInputError(f"{label}: the file is {size / 2**20:.0f} MiB, more than the "
                               f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB the mixer reads; trim it first")
+    try:   # judge by content first: a renamed PDF is refused before any decoder sees it
+        check_upload(path, kind="audio", name=display_name or label)
+    except ValueError as error:
+        raise AudioInputError(str(error)) from None
     try:
         info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError/RuntimeError for anything it cannot parse
         raise AudioInputError(f"{label} is not an audio file the mixer can read ({_first_line(error)}); "
-                              "add a WAV, FLAC, MP3, OGG or AIFF file") from None
+                              "add a WAV, FLAC, MP3 or OGG file") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioInputError(f"{label}: the file holds no audio frames; add a file with sound in it")
     duration_s = info.frames / info.samplerate
@@ -173,7 +183,7 @@ def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPL
 
 
 def read_audio_file(path: str | os.PathLike, *, sample_rate: int, max_duration_s: float = MAX_UPLOAD_S,
-                    resample: bool = True) -> tuple[np.ndarray, str]:
+                    resample: bool = True, display_name: str | None = None) -> tuple[np.ndarray, str]:
     """Read an added audio file for a session at ``sample_rate``.
 
     Returns
@@ -188,8 +198,8 @@ def read_audio_file(path: str | os.PathLike, *, sample_rate: int, max_duration_s
         see :func:`probe_audio_file`; also for a sample-rate mismatch when ``resample`` is False, and for
         files with NaN/inf samples.
     """
-    info = probe_audio_file(path, max_duration_s=max_duration_s)
-    label = Path(path).name
+    info = probe_audio_file(path, max_duration_s=max_duration_s, display_name=display_name)
+    label = display_name or Path(path).name
     try:
         audio, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:
@@ -351,16 +361,18 @@ class StemSession:
         return stem
 
     def add_file(self, path: str | os.PathLike, *, name: str | None = None, source: str = "file",
-                 offset_s: float = 0.0, resample: bool = True,
-                 max_duration_s: float = MAX_UPLOAD_S) -> tuple[Stem, str]:
+                 offset_s: float = 0.0, resample: bool = True, max_duration_s: float = MAX_UPLOAD_S,
+                 display_name: str | None = None) -> tuple[Stem, str]:
         """Add an audio file as a stem. Returns the stem and a note ("resampled from 44100 Hz...").
 
-        Nothing in the session changes when the file is refused (:class:`AudioInputError`).
+        ``display_name`` is the file name the user knows (uploads arrive under temporary names). Nothing in
+        the session changes when the file is refused (:class:`AudioInputError`).
         """
         audio, note = read_audio_file(path, sample_rate=self.sample_rate, max_duration_s=max_duration_s,
-                                      resample=resample)
-        label = name or Path(path).stem
-        stem = self.add_stem(label, audio, source=source, offset_s=offset_s, origin=Path(path).name)
+                                      resample=resample, display_name=display_name)
+        shown = display_name or Path(path).name
+        label = name or Path(shown).stem
+        stem = self.add_stem(label, audio, source=source, offset_s=offset_s, origin=shown)
         return stem, note
 
     def remove_stem(self, name: str) -> Stem:
@@ -563,6 +575,72 @@ def _master(bus: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp:
             break
         aim += error
     return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# one-shots
+# ---------------------------------------------------------------------------------------------------
+
+def firecrackers(*, sample_rate: int, seed: int, duration_s: float = 2.5, pops_per_s: float = 28.0,
+                 peak: float = 0.8) -> np.ndarray:
+    """A string of firecrackers as a stereo one-shot: many short cracks, a few louder bangs, spread in space.
+
+    Each crack is a few milliseconds of noise with an exponential decay and its own brightness (a one-pole
+    low-pass) and position; the rate thins out towards the end like a real string burning down.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Hz.
+    seed : int
+        the same seed gives the same one-shot.
+    duration_s : float
+        length in seconds (0.1-30).
+    pops_per_s : float
+        average cracks per second at the start (1-200).
+    peak : float
+        peak sample value of the result (0-1].
+
+    Returns
+    -------
+    np.ndarray
+        float32 (n, 2).
+    """
+    from scipy.signal import lfilter
+
+    if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 384_000:
+        raise ValueError(f"sample_rate must be 8000-384000 Hz, got {sample_rate!r}")
+    if not 0.1 <= duration_s <= 30.0:
+        raise ValueError(f"duration_s must be 0.1-30 s, got {duration_s}")
+    if not 1.0 <= pops_per_s <= 200.0:
+        raise ValueError(f"pops_per_s must be 1-200, got {pops_per_s}")
+    if not 0.0 < peak <= 1.0:
+        raise ValueError(f"peak must be in (0, 1], got {peak}")
+    rng = np.random.default_rng(int(seed))
+    n = int(round(duration_s * sample_rate))
+    out = np.zeros((n, 2), dtype=np.float64)
+    t = 0.0
+    while True:
+        rate = pops_per_s * max(0.15, 1.0 - 0.8 * t / duration_s)
+        t += rng.exponential(1.0 / rate)
+        if t >= duration_s - 0.02:
+            break
+        bang = rng.random() < 0.08
+        length = int(sample_rate * (rng.uniform(0.02, 0.06) if bang else rng.uniform(0.003, 0.012)))
+        decay = np.exp(-np.arange(length) / (length / 5.0))
+        burst = rng.standard_normal(length) * decay * (1.0 if bang else rng.uniform(0.25, 0.7))
+        alpha = rng.uniform(0.3, 0.95)            # brightness: one-pole low-pass coefficient
+        burst = lfilter([1.0 - alpha * 0.5], [1.0, -alpha * 0.5], burst)
+        pan = rng.uniform(-0.8, 0.8)
+        theta = (pan + 1.0) * np.pi / 4.0
+        start = int(t * sample_rate)
+        end = min(n, start + length)
+        out[start:end, 0] += burst[: end - start] * np.cos(theta)
+        out[start:end, 1] += burst[: end - start] * np.sin(theta)
+    top = float(np.max(np.abs(out)))
+    if top > 0:
+        out *= peak / top
+    return out.astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def waveform_image(audio: np.ndarray, *, width_px: int = 480, height_px: int = 7
     faint = (np.asarray(background, dtype=np.float32) * 0.7 + np.asarray(color, dtype=np.float32) * 0.3)
     pixels[centre, :] = faint.astype(np.uint8)
     pixels[inside] = np.asarray(color, dtype=np.uint8)
-    return Image.fromarray(pixels, mode="RGB")
+    return Image.fromarray(pixels)
 
 
 def write_waveform_png(audio: np.ndarray, path: str | os.PathLike, *, width_px: int = 480,
