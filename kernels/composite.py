@@ -608,7 +608,18 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
 
 @lru_cache(maxsize=1)
 def _cuda_kernel():
+    # ``cuda`` must be a module global (not a closure variable): numba's simulator swaps it by name
+    global cuda
     from numba import cuda
+
+    from kernels.backend import cuda_simulated
+
+    # on a GPU the @njit scalar functions compile into device functions; the simulator runs the kernel
+    # as Python, so it gets their Python bodies
+    sim = cuda_simulated()
+    bilinear = _bilinear.py_func if sim else _bilinear
+    blend_px = _blend.py_func if sim else _blend
+    store = _store.py_func if sim else _store
 
     @cuda.jit
     def kernel(frame, out, pix, offsets, shapes, minv, smul, blend, boxes, frame_scale, to_u8):
@@ -631,14 +642,14 @@ def _cuda_kernel():
                 continue
             u = minv[k, 0] * px + minv[k, 1] * py + minv[k, 2] - 0.5
             v = minv[k, 3] * px + minv[k, 4] * py + minv[k, 5] - 0.5
-            r, g, b, a = _bilinear(pix, offsets[k], shapes[k, 0], shapes[k, 1], u, v)
+            r, g, b, a = bilinear(pix, offsets[k], shapes[k, 0], shapes[k, 1], u, v)
             sm = smul[k]
-            br, bg, bb, ba = _blend(blend[k], r * sm, g * sm, b * sm, a * sm, br, bg, bb, ba)
-        out[y, x, 0] = _store(br, to_u8)
-        out[y, x, 1] = _store(bg, to_u8)
-        out[y, x, 2] = _store(bb, to_u8)
+            br, bg, bb, ba = blend_px(blend[k], r * sm, g * sm, b * sm, a * sm, br, bg, bb, ba)
+        out[y, x, 0] = store(br, to_u8)
+        out[y, x, 1] = store(bg, to_u8)
+        out[y, x, 2] = store(bb, to_u8)
         if channels == 4:
-            out[y, x, 3] = _store(ba, to_u8)
+            out[y, x, 3] = store(ba, to_u8)
 
     return kernel
 
