@@ -27,6 +27,7 @@ SORTS = {"newest first": ("created", True), "oldest first": ("created", False), 
          "starred first": ("starred", True)}
 HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "created", "id"]
 DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str"]
+RECIPE_ONLY_KEYS = ("model", "understood", "variation")
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
 
@@ -292,7 +293,7 @@ def build_tab(ctx: StudioContext) -> None:
                                 placeholder="e.g. 元宵节 lantern festival, bright suona and drums",
                                 elem_id="music-prompt")
             with gr.Row():
-                duration = gr.Slider(2, 120, value=12, step=1, label="Duration (s)", elem_id="music-duration")
+                duration = gr.Slider(2, 300, value=12, step=1, label="Duration (s)", elem_id="music-duration")
                 takes_n = gr.Slider(1, MAX_TAKES, value=3, step=1, label="Takes", elem_id="music-takes")
             with gr.Row():
                 seed_mode = gr.Radio(["random", "fixed"], value="random", label="Seed", elem_id="music-seed-mode")
@@ -418,7 +419,7 @@ def build_tab(ctx: StudioContext) -> None:
         job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
                                 duration_s=float(parent.duration_s) if mode == "vary" else min(
                                     float(parent.duration_s), 60.0),
-                                seed=None, takes=int(takes_v), params=dict(parent.params), mode=mode, parent=parent,
+                                seed=None, takes=int(takes_v), params={}, mode=mode, parent=parent,
                                 variation_strength=float(strength_v), region_s=region)
         return parent, job
 
@@ -497,10 +498,12 @@ def build_tab(ctx: StudioContext) -> None:
         if not take_id:
             raise gr.Error("Select a take in the list first")
         take = _store(ctx).load(take_id, with_audio=False)
-        params_d = {k: v for k, v in dict(take.params).items() if k != "model"}
+        # the recipe's params hold every decision and seed; drop what the engine reports back about itself
+        params_d = {k: v for k, v in dict(take.params).items() if k not in RECIPE_ONLY_KEYS}
         engine_name = take.engine if take.engine in ENGINES else "composer"
         gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
-        return (engine_name, take.preset, take.prompt, float(round(take.duration_s)), 1, "fixed", int(take.seed),
+        duration_v = min(max(float(params_d.get("duration_s", take.duration_s)), 2.0), 300.0)
+        return (engine_name, take.preset, take.prompt, duration_v, 1, "fixed", int(take.seed),
                 json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
 
     restore_settings.click(do_restore, selected, controls, api_name=False)
