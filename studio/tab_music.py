@@ -196,6 +196,33 @@ def _parse_region(text: str) -> tuple[float, float] | None:
     return start, end
 
 
+def request_from_controls(engine_name: str, preset_v: str | None, prompt_v: str | None, duration_v: float,
+                          takes_v: int, seed_mode_v: str, seed_v: float | None, params_v: str,
+                          model_v: str | None) -> GenerationRequest:
+    """The generation request the controls describe (the order of ``controls`` in the tab)."""
+    params_d = _parse_params(params_v)
+    if engine_name == "musicgen" and model_v:
+        params_d.setdefault("model", model_v)
+    fixed = seed_mode_v == "fixed"
+    if fixed and (seed_v is None or seed_v < 0):
+        raise gr.Error("A fixed seed must be a whole number of 0 or more")
+    return GenerationRequest(prompt=prompt_v or "", preset=preset_v or None, duration_s=float(duration_v),
+                             seed=int(seed_v) if fixed else None, takes=int(takes_v), params=params_d)
+
+
+def restore_values(take: Take) -> tuple:
+    """Control values that make ``take`` again ("restore these settings"), in the order of ``controls``.
+
+    The recipe's params hold every decision and seed; what the engine reports back about itself
+    (``RECIPE_ONLY_KEYS``) is dropped. One take, fixed seed.
+    """
+    params_d = {k: v for k, v in dict(take.params).items() if k not in RECIPE_ONLY_KEYS}
+    engine_name = take.engine if take.engine in ENGINES else "composer"
+    duration_v = min(max(float(params_d.get("duration_s", take.duration_s)), 2.0), 300.0)
+    return (engine_name, take.preset, take.prompt, duration_v, 1, "fixed", int(take.seed),
+            json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
+
+
 def _measure(take: Take) -> None:
     if take.loudness_lufs is None:
         try:
@@ -391,20 +418,9 @@ def build_tab(ctx: StudioContext) -> None:
     detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star]
     table.select(on_select, table, [selected, *detail_outputs])
 
-    def make_request(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
-                     **extra) -> GenerationRequest:
-        params_d = _parse_params(params_v)
-        if engine_name == "musicgen" and model_v:
-            params_d.setdefault("model", model_v)
-        fixed = seed_mode_v == "fixed"
-        if fixed and (seed_v is None or seed_v < 0):
-            raise gr.Error("A fixed seed must be a whole number of 0 or more")
-        return GenerationRequest(prompt=prompt_v or "", preset=preset_v or None, duration_s=float(duration_v),
-                                 seed=int(seed_v) if fixed else None, takes=int(takes_v), params=params_d, **extra)
-
     def do_generate(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
                     starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
-        job = make_request(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
                            model_v)
         yield from _run_job(ctx, stops, _session(request), engine_name, job, (starred_v, eng_v, text_v, sort_v),
                             progress)
@@ -498,13 +514,8 @@ def build_tab(ctx: StudioContext) -> None:
         if not take_id:
             raise gr.Error("Select a take in the list first")
         take = _store(ctx).load(take_id, with_audio=False)
-        # the recipe's params hold every decision and seed; drop what the engine reports back about itself
-        params_d = {k: v for k, v in dict(take.params).items() if k not in RECIPE_ONLY_KEYS}
-        engine_name = take.engine if take.engine in ENGINES else "composer"
         gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
-        duration_v = min(max(float(params_d.get("duration_s", take.duration_s)), 2.0), 300.0)
-        return (engine_name, take.preset, take.prompt, duration_v, 1, "fixed", int(take.seed),
-                json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
+        return restore_values(take)
 
     restore_settings.click(do_restore, selected, controls, api_name=False)
 
