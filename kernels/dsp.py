@@ -218,7 +218,9 @@ def biquad_cascade(audio, sos, *, state=None, backend="auto") -> tuple[np.ndarra
             raise ValueError(f"state has shape {zi.shape}; for {k} section(s) and this audio it must be {want} "
                              f"(pass the state returned for the previous block)")
         zi = np.ascontiguousarray(zi.reshape(k, 2, c))
-    if which == "reference":
+    if x.shape[0] == 0:
+        out, zf = x.copy(), zi.copy()
+    elif which == "reference":
         from scipy.signal import sosfilt
 
         out, zf = sosfilt(sos, x.astype(np.float64), axis=0, zi=zi)
