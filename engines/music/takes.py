@@ -48,7 +48,7 @@ MAX_NOTES_CHARS = 20_000
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PART_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # keys of the sidecar that are not constructor fields of Take
-_DERIVED_KEYS = {"duration_s", "stems", "has_midi", "frames", "channels", "files", "store_format", "subtype"}
+_DERIVED_KEYS = {"audio", "midi", "duration_s", "stems", "has_midi", "frames", "channels", "files", "store_format", "subtype"}
 
 
 class TakeNotFound(KeyError):
@@ -241,9 +241,7 @@ class TakeStore:
         except ValueError as error:
             raise ProjectError(f"{path} is damaged ({error}); move the folder to the trash or restore it from a "
                                "backup") from error
-        if not isinstance(meta, dict):
-            raise ProjectError(f"{path} is not a take sidecar; move the folder to the trash")
-        return meta
+        return _checked_sidecar(meta, take_id, path)
 
     def load(self, take_id: str, *, with_audio: bool = True) -> Take:
         """Read a finished take.
@@ -267,13 +265,13 @@ class TakeStore:
         return self._take_from(meta, self.folder(take_id), with_audio=with_audio)
 
     def _take_from(self, meta: dict[str, Any], folder: Path, *, with_audio: bool) -> Take:
+        meta = _checked_sidecar(meta, folder.name, folder / TAKE_SIDECAR)
         fields = {k: v for k, v in meta.items() if k not in _DERIVED_KEYS and k in _TAKE_FIELDS}
-        fields.setdefault("engine", "unknown")
-        fields.setdefault("seed", 0)
-        fields.setdefault("sample_rate", 48_000)
-        fields["params"] = dict(fields.get("params") or {})
-        frames = int(meta.get("frames", round(float(meta.get("duration_s", 0.0)) * int(fields["sample_rate"]))))
-        channels = int(meta.get("channels", 2))
+        fields["params"] = dict(fields["params"])
+        frames = meta["frames"]
+        if frames is None:
+            frames = int(round(float(meta["duration_s"] or 0.0) * fields["sample_rate"]))
+        channels = meta["channels"]
         stems: dict[str, np.ndarray] = {}
         midi = None
         if with_audio:
@@ -427,10 +425,9 @@ class TakeStore:
             sidecar = item.path / TAKE_SIDECAR
             try:
                 meta = json.loads(sidecar.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(meta, dict):
                 result.append(self._take_from(meta, item.path, with_audio=False))
+            except (OSError, ValueError, ProjectError):
+                continue
         return result
 
     def restore(self, take_id: str) -> Path:
@@ -444,3 +441,46 @@ class TakeStore:
 
 
 _TAKE_FIELDS = set(Take.__dataclass_fields__)
+
+_STR, _OPT_STR = (str,), (str, type(None))
+_NUMBER = (int, float)
+# sidecar key -> (accepted types, default when missing); anything else present with a wrong type is damage
+_SIDECAR_SCHEMA: dict[str, tuple[tuple[type, ...], Any]] = {
+    "engine": (_STR, "unknown"), "model": (_OPT_STR, None), "prompt": (_STR, ""), "preset": (_OPT_STR, None),
+    "seed": ((int,), 0), "params": ((dict,), {}), "parent_id": (_OPT_STR, None), "relation": (_OPT_STR, None),
+    "name": (_STR, ""), "created": (_STR, ""), "sample_rate": ((int,), 48_000), "device": (_STR, "cpu"),
+    "generation_s": (_NUMBER, 0.0), "summary": (_STR, ""), "starred": ((bool,), False), "rating": ((int,), 0),
+    "notes": (_STR, ""), "loudness_lufs": (_NUMBER + (type(None),), None), "stems": ((list,), []),
+    "has_midi": ((bool,), False), "frames": ((int, type(None)), None), "channels": ((int,), 2),
+    "duration_s": (_NUMBER + (type(None),), None), "files": ((dict,), {}),
+}
+
+
+def _checked_sidecar(meta: Any, take_id: str, path: Path) -> dict[str, Any]:
+    """The sidecar with every known key of the right type (defaults filled in); ProjectError when damaged."""
+
+    def damaged(why: str) -> ProjectError:
+        return ProjectError(f"{path} is damaged ({why}); move the take folder to the trash or restore it from a "
+                            "backup")
+
+    if not isinstance(meta, dict):
+        raise damaged("not a JSON object")
+    checked = dict(meta)
+    for key, (types, default) in _SIDECAR_SCHEMA.items():
+        value = meta.get(key, default)
+        # JSON has no int/bool distinction problem in Python except bool being an int: refuse bools as numbers
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise damaged(f"{key!r} is {type(value).__name__}")
+        checked[key] = value
+    checked["id"] = take_id                      # the folder name is the id
+    if not 1_000 <= checked["sample_rate"] <= 384_000:
+        raise damaged(f"sample rate {checked['sample_rate']} Hz")
+    if not 1 <= checked["channels"] <= 8 or (checked["frames"] is not None and not 0 <= checked["frames"] < 2**40):
+        raise damaged("impossible frames or channels")
+    if checked["duration_s"] is not None and not 0 <= checked["duration_s"] < 1e7:
+        raise damaged("impossible duration")
+    if not all(isinstance(part, str) and _PART_PATTERN.match(part) for part in checked["stems"]):
+        raise damaged("a stem name is not valid")
+    if not all(isinstance(v, dict) for v in checked["files"].values()):
+        raise damaged("the file list is not valid")
+    return checked
