@@ -66,7 +66,7 @@ def fifth_below(score: Score, midi: int) -> int:
 
 def _unit_roots(score: Score, rng: np.random.Generator) -> list[tuple[float, int]]:
     """(start beat, root step) for every four-beat unit after the intro."""
-    roots = []
+    roots = [(float(u * UNIT_BEATS), 0) for u in range(score.intro_bars * score.beats_per_bar // UNIT_BEATS)]
     for phrase in score.phrases:
         start = phrase.start_bar * score.beats_per_bar
         units = max(1, phrase.bars * score.beats_per_bar // UNIT_BEATS)
@@ -128,8 +128,8 @@ def ostinato(score: Score, *, octave_shift: int, seed: int, slots_per_beat: int 
     roots = _unit_roots(score, stream(seed, "harmony"))
     slot = 1.0 / slots_per_beat
     for start, root in roots:
-        phrase_index = max(i for i, p in enumerate(score.phrases)
-                           if p.start_bar * score.beats_per_bar <= start + 1e-9)
+        phrase_index = max([i for i, p in enumerate(score.phrases)
+                            if p.start_bar * score.beats_per_bar <= start + 1e-9], default=0)
         pattern = patterns[phrase_index]
         for k in range(int(UNIT_BEATS * slots_per_beat)):
             step = root + pattern[k % len(pattern)]

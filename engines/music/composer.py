@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import time
+import zlib
 from typing import Any, Callable
 
 import numpy as np
@@ -76,6 +77,12 @@ def check_params(params: dict[str, Any], *, max_duration_s: float = MAX_DURATION
     return params
 
 
+def derive_seed(seed: int, salt: str, stream_name: str) -> int:
+    """The seed of one random stream: the take's seed mixed with the preset (so two presets with the same
+    seed do not share a motif) and the stream's name."""
+    return int((int(seed) * 1_000_003 + zlib.crc32(f"{salt}/{stream_name}".encode())) % (2**31 - 1))
+
+
 def preset_params(preset: dict, *, seed: int, duration_s: float) -> dict[str, Any]:
     return {
         "preset": preset["id"], "mode": preset["mode"], "key": preset["key"], "tempo_bpm": float(preset["tempo_bpm"]),
@@ -85,7 +92,7 @@ def preset_params(preset: dict, *, seed: int, duration_s: float) -> dict[str, An
         "ornament_density": float(preset.get("ornament_density", 0.4)),
         "passing_tones": bool(preset.get("passing_tones", False)), "mood": preset.get("mood", ""),
         "parts": copy.deepcopy(preset["parts"]), "percussion": copy.deepcopy(preset["percussion"]),
-        "duration_s": float(duration_s), "seeds": {name: int(seed) for name in STREAMS},
+        "duration_s": float(duration_s), "seeds": {name: derive_seed(seed, preset["id"], name) for name in STREAMS},
         "rhythm_variation": 0.0, "start_step": None, "section": 0,
         "target_lufs": TARGET_LUFS, "ceiling_dbtp": CEILING_DBTP,
     }
@@ -96,19 +103,23 @@ def vary_params(parent: dict[str, Any], *, strength: float, seed: int) -> tuple[
     params = copy.deepcopy(parent)
     seeds = params["seeds"]
     changed = []
+
+    def fresh(name: str) -> int:
+        return derive_seed(seed, f"{parent['preset']}/vary", name)
+
     if strength > 0.0:
-        seeds["ornament"] = seed
+        seeds["ornament"] = fresh("ornament")
         changed.append("ornaments")
     if strength >= 0.2:
-        seeds["rhythm"] = seed
+        seeds["rhythm"] = fresh("rhythm")
         params["rhythm_variation"] = max(float(params["rhythm_variation"]), min(1.0, 0.2 + 0.6 * strength))
         changed.append("rhythm")
     if strength >= 0.45:
-        seeds["development"] = seed
+        seeds["development"] = fresh("development")
         changed.append("motif development")
     if strength >= 0.65:
-        seeds["harmony"] = seed
-        seeds["percussion"] = seed
+        seeds["harmony"] = fresh("harmony")
+        seeds["percussion"] = fresh("percussion")
         changed.append("harmony")
     if strength >= 0.85:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, 99])
@@ -116,7 +127,7 @@ def vary_params(parent: dict[str, Any], *, strength: float, seed: int) -> tuple[
         params["mode"] = others[int(rng.integers(len(others)))]
         factor = float(rng.choice([0.88, 0.92, 1.08, 1.12]))
         params["tempo_bpm"] = float(np.clip(round(params["tempo_bpm"] * factor), 40, 220))
-        seeds["motif"] = seed
+        seeds["motif"] = fresh("motif")
         changed.append(f"mode ({params['mode']}), tempo ({params['tempo_bpm']:g} BPM) and motif")
     return params, changed
 
@@ -262,7 +273,7 @@ class ComposerEngine:
                 parent_score = compose(base)
                 params = base
                 for name in ("development", "rhythm", "ornament", "harmony", "percussion", "sound"):
-                    params["seeds"][name] = seed
+                    params["seeds"][name] = derive_seed(seed, f"{base['preset']}/continue", name)
                 params["start_step"] = int(parent_score.last_step)
                 params["tempo_bpm"] = float(round(parent_score.tempo_bpm[-1], 3))
                 params["accelerate"] = 1.0

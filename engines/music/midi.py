@@ -71,13 +71,15 @@ def score_to_midi(score: Score) -> bytes:
             pan = int(np.clip(round(64 + 63 * part.pan), 0, 127))
             track.append(mido.Message("control_change", channel=ch, control=10, value=pan, time=0))
         events = []
+        sounding_until: dict[int, int] = {}          # pitch -> tick its last note ends
         for note in part.notes:
             on, off = _ticks(note.start_beat), _ticks(note.end_beat)
             if off <= on:
                 continue
             if note.ornament == "grace" and note.grace_midi is not None:
                 g_on = max(0, on - _ticks(GRACE_BEATS))
-                if g_on < on:
+                # a grace note on the pitch that is still sounding would overlap itself: it is left out
+                if g_on < on and sounding_until.get(note.grace_midi, -1) <= g_on:
                     events.append((g_on, 1, mido.Message("note_on", channel=ch, note=note.grace_midi,
                                                          velocity=max(1, note.velocity - 20))))
                     events.append((on, 0, mido.Message("note_off", channel=ch, note=note.grace_midi, velocity=0)))
@@ -87,6 +89,7 @@ def score_to_midi(score: Score) -> bytes:
                 events.append((on, 1, mido.MetaMessage("text", text=f"passing {note.passing}")))
             events.append((on, 2, mido.Message("note_on", channel=ch, note=note.midi, velocity=note.velocity)))
             events.append((off, 0, mido.Message("note_off", channel=ch, note=note.midi, velocity=0)))
+            sounding_until[note.midi] = max(off, sounding_until.get(note.midi, -1))
         _append_sorted(track, events)
     buffer = io.BytesIO()
     mid.save(file=buffer)

@@ -190,6 +190,8 @@ def fit_form(*, duration_s: float, tempo_bpm: float, beats_per_bar: int, form: s
     best = None
     shortest_cycle = len(FORMS[form]) * 2 * bars_per_unit + intro_bars
     units = (2, 3, 4, 6, 8) if target_bars >= shortest_cycle else (1, 2)
+    if target_bars < len(FORMS[form]) * bars_per_unit + intro_bars:
+        intro_bars = 0          # a very short piece: one cycle of one-unit phrases, no intro
     for pb in sorted({phrase_bars, *(u * bars_per_unit for u in units)}):
         for cycles in range(1, 129):
             for extra in range(0, 3 if intro_bars else 1):
@@ -416,14 +418,16 @@ def contour_grid(notes: Sequence[Note], total_beats: float, *, grid_beats: float
 
 
 def contour_similarity(a: Sequence[Note], b: Sequence[Note], *, total_beats: float | None = None) -> float:
-    """Fraction of grid steps (eighth notes) on which two melodies move the same way (up, down, same).
+    """How much two melodies share their shape: on an eighth-note grid, of the steps where at least one of
+    them moves, the fraction where both move the same way (a hold against a move counts as a disagreement).
 
-    A measure of how much a variation keeps the tune's shape: 1.0 for the same contour, about 0.4 for
-    unrelated melodies. Compared over the shorter of the two.
+    1.0 for the same contour (transposition and octave shifts of whole passages aside), 0.0 for a mirrored
+    one, about 0.3 for unrelated tunes. Compared over the shorter of the two.
     """
     if not a or not b:
         raise ValueError("both melodies need at least one note")
     end = total_beats or min(max(n.end_beat for n in a), max(n.end_beat for n in b))
     ga, gb = contour_grid(a, end), contour_grid(b, end)
     da, db = np.sign(np.diff(ga)), np.sign(np.diff(gb))
-    return float(np.mean(da == db)) if len(da) else 1.0
+    moving = (da != 0) | (db != 0)
+    return float(np.mean(da[moving] == db[moving])) if moving.any() else 1.0

@@ -25,7 +25,7 @@ How each instrument is made (and why it sounds like itself):
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 from engines.music.arrange import (BIG_GONG, CYMBAL_DAMPED, CYMBAL_OPEN, DRUM_CENTER, DRUM_RIM, FIRECRACKER,
                                    SMALL_GONG)
@@ -221,6 +221,8 @@ class Synth:
                 g = min(int(glide[1] * sr), length // 2)
                 w = np.linspace(0.0, 1.0, g) ** 0.7
                 semis[a:a + g] = glide[0] + (note.midi - glide[0]) * w
+        # smooth every envelope step (tongued/bowed joins, velocity changes) over ~4 ms: no clicks
+        amp = ndimage.uniform_filter1d(amp, size=int(0.004 * sr) | 1, mode="constant")
         t = (np.arange(m) + first) / sr
         vib_rate, vib_depth, vib_delay = {"dizi": (5.4, 0.35, 0.25), "suona": (5.0, 0.3, 0.2),
                                           "erhu": (6.2, 0.55, 0.15)}[instrument]
@@ -242,7 +244,7 @@ class Synth:
         if instrument == "dizi":
             breath = signal.lfilter(*signal.butter(2, [1800 / (sr / 2), 7000 / (sr / 2)], "band"),
                                     rng.standard_normal(m)).astype(np.float32)
-            acc += 0.9 * breath
+            acc += 0.3 * breath
         elif instrument == "erhu":
             acc = _filter_peaks(acc, sr, ((750.0, 4.0, 2.0), (2600.0, 3.0, 1.5)))
             acc += 0.06 * signal.lfilter(*signal.butter(2, 3000 / (sr / 2), "high"),
