@@ -380,7 +380,6 @@ def export_storyboard(board: Storyboard, out_dir: str | Path, *, spec: PageSpec 
     report(0.02, "shot list written")
 
     panel_paths: list[Path] = []
-    panel_images: dict[int, Image.Image] = {}
     panel_dir = out / "panels"
     panel_dir.mkdir(exist_ok=True)
     count = len(board.shots)
@@ -397,20 +396,54 @@ def export_storyboard(board: Storyboard, out_dir: str | Path, *, spec: PageSpec 
         with atomic_output_path(final) as temp:
             image.convert("RGB").save(temp, format="PNG")
         panel_paths.append(final)
-        panel_images[shot.number] = image
         report(0.02 + 0.5 * (index + 1) / count, f"panel {index + 1}/{count}")
 
+    written = export_pages(board, out, spec=spec, art=art, renderer=renderer, cancel=cancel,
+                           progress=lambda f, m: report(0.52 + 0.48 * f, m))
+    return ExportResult(shot_list_json=json_path, shot_list_csv=csv_path, panels=panel_paths,
+                        pages_png=written.pages_png, pdf=written.pdf, cbz=written.cbz, sheet_pdf=written.sheet_pdf)
+
+
+@dataclass
+class PagesResult:
+    """What :func:`export_pages` wrote, and the page images themselves."""
+
+    pages: list[Image.Image]
+    pages_png: list[Path]
+    pdf: Path
+    cbz: Path
+    sheet_pdf: Path
+
+    def files(self) -> list[Path]:
+        return [self.pdf, self.cbz, self.sheet_pdf, *self.pages_png]
+
+
+def export_pages(board: Storyboard, out_dir: str | Path, *, spec: PageSpec = PageSpec(),
+                 art: dict[int, RenderedPanel] | None = None, renderer: PanelRenderer | None = None,
+                 progress: Callable[[float, str], None] | None = None, cancel=None) -> PagesResult:
+    """Compose the pages and write ``pages/page_001.png``..., ``pages.pdf``, ``pages.cbz`` and
+    ``storyboard-sheet.pdf`` into ``out_dir``. Old page PNGs beyond the new page count are removed."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(min(1.0, max(0.0, fraction)), message)
+
     pages = compose_pages(board, spec=spec, art=art, renderer=renderer, cancel=cancel,
-                          progress=lambda f, m: report(0.52 + 0.3 * f, m))
-    page_paths = save_png_pages(pages, out / "pages")
+                          progress=lambda f, m: report(0.75 * f, m))
+    page_dir = out / "pages"
+    page_paths = save_png_pages(pages, page_dir)
+    for stale in sorted(page_dir.glob("page_*.png"))[len(page_paths):]:
+        stale.unlink()
     pdf = save_pdf(pages, out / "pages.pdf", dpi=spec.dpi, title=board.title)
     cbz = save_cbz(pages, out / "pages.cbz", board=board, rtl=spec.rtl)
-    report(0.9, "pages written")
-    sheet = director_sheet_pages(board, panels=panel_images if art else None, renderer=renderer)
+    report(0.85, "pages written; drawing the director's sheet")
+    thumbs = {n: p.image for n, p in art.items()} if art else None
+    sheet = director_sheet_pages(board, panels=thumbs, renderer=renderer)
     sheet_pdf = save_pdf(sheet, out / "storyboard-sheet.pdf", dpi=150, title=f"{board.title} — shot sheet")
     report(1.0, "done")
-    return ExportResult(shot_list_json=json_path, shot_list_csv=csv_path, panels=panel_paths, pages_png=page_paths,
-                        pdf=pdf, cbz=cbz, sheet_pdf=sheet_pdf)
+    return PagesResult(pages=pages, pages_png=page_paths, pdf=pdf, cbz=cbz, sheet_pdf=sheet_pdf)
 
 
 def safe_name(text: str) -> str:
