@@ -9,8 +9,11 @@ arrays, and runs one of three bodies that compute the same thing:
     numpy, float64, one stem at a time: the obviously-right oracle.
 ``cpu``
     numba ``prange`` over chunks of output frames; each chunk walks every stem once, splitting it into
-    *pieces* where gain, pan and fades are linear in time, and accumulates into two small chunk-local
-    buffers that are written to the bus once. No per-stem temporaries.
+    *pieces* where gain (dB), pan and fades are linear in time, and accumulates into two small
+    chunk-local buffers that are written to the bus once. No per-stem temporaries. Exact gain and pan
+    are computed at each piece start with the shared scalars; inside a piece the ramps are followed by
+    short Taylor series (argument <= 0.25, error < 2e-8), so no transcendental function runs per sample
+    and the loops vectorise.
 ``cuda``
     one thread per output frame, looping over the stems (segment lookup by binary search).
 
@@ -454,7 +457,7 @@ def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
         k = t - off
         x = 0.0
         if 0 <= k < n:
-            x = _key_active(key[k, 0], key[k, ch - 1], threshold)
+            x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
         c = _duck_coef(x, c_att, c_rel)
         p *= 1.0 - c
         q = q + c * (x - q)
@@ -483,11 +486,103 @@ def _duck_starts_cpu(key, off, n, ch, threshold, c_att, c_rel, start, length, ch
     return starts
 
 
+# Within a piece the CPU body anchors exact values at the piece start (the shared scalars above) and
+# follows the ramps with short Taylor series in the offset from the anchor; pieces are split so that the
+# series argument stays within +-_TAYLOR_MAX, where the truncation error is below 2e-8 (relative).
+_TAYLOR_MAX = 0.25
+
+
+_F1 = np.float32(1.0)
+_F2 = np.float32(1.0 / 2.0)
+_F6 = np.float32(1.0 / 6.0)
+_F24 = np.float32(1.0 / 24.0)
+_F120 = np.float32(1.0 / 120.0)
+_F720 = np.float32(1.0 / 720.0)
+_F5040 = np.float32(1.0 / 5040.0)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _exp_near0(a):
+    return _F1 + a * (_F1 + a * (_F2 + a * (_F6 + a * (_F24 + a * (_F120 + a * _F720)))))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _cos_near0(a):
+    a2 = a * a
+    return _F1 - a2 * (_F2 - a2 * (_F24 - a2 * _F720))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _sin_near0(a):
+    a2 = a * a
+    return a * (_F1 - a2 * (_F6 - a2 * (_F120 - a2 * _F5040)))
+
+
+# The accumulate loops index from 0 over slices (no wraparound checks) and use float32 throughout, so
+# LLVM vectorises them; gl/gr/g0/beta/... arrive as float32.
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_static_stereo(al, ar, xs, gl, gr, fa, fb, ga, gb, dk):
+    for r in range(al.shape[0]):
+        fr = np.float32(r)
+        f = (fa + fb * fr) * (ga + gb * fr) * dk[r]
+        al[r] += xs[2 * r] * (gl * f)
+        ar[r] += xs[2 * r + 1] * (gr * f)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_static_mono(al, ar, xs, gl, gr, fa, fb, ga, gb, dk):
+    for r in range(al.shape[0]):
+        fr = np.float32(r)
+        v = xs[r] * ((fa + fb * fr) * (ga + gb * fr) * dk[r])
+        al[r] += v * gl
+        ar[r] += v * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _ramp_gains(fr, g0, beta, c0, s0, delta, fa, fb, ga, gb, d):
+    a = delta * fr
+    c = _cos_near0(a)
+    sn = _sin_near0(a)
+    g = g0 * _exp_near0(beta * fr) * ((fa + fb * fr) * (ga + gb * fr) * d)
+    return g * (c0 * c - s0 * sn), g * (s0 * c + c0 * sn)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_ramp_stereo(al, ar, xs, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+    for r in range(al.shape[0]):
+        gl, gr = _ramp_gains(np.float32(r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        al[r] += xs[2 * r] * gl
+        ar[r] += xs[2 * r + 1] * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_ramp_mono(al, ar, xs, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+    for r in range(al.shape[0]):
+        gl, gr = _ramp_gains(np.float32(r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        v = xs[r]
+        al[r] += v * gl
+        ar[r] += v * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _fade_line(k, n, n_in, n_out):
+    """Fade-in and fade-out factors at stem frame k as lines in the frame offset: (fa, fb, ga, gb)."""
+    fa, fb, ga, gb = 1.0, 0.0, 1.0, 0.0
+    if n_in > 0 and k < n_in:
+        fa, fb = k / n_in, 1.0 / n_in
+    if n_out > 0 and k >= n - n_out:
+        ga, gb = (n - 1 - k) / n_out, -1.0 / n_out
+    return np.float32(fa), np.float32(fb), np.float32(ga), np.float32(gb)
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_starts, threshold,
              depth_gain, c_att, c_rel):
+    """One pass over the output in chunks; returns (bus, per-chunk finiteness flags)."""
     out = np.empty((length, 2), dtype=np.float32)
     nchunks = (length + chunk - 1) // chunk
+    finite = np.empty(nchunks, dtype=np.bool_)
     nstems = table.shape[0]
     for ci in prange(nchunks):
         j0 = ci * chunk
@@ -496,6 +591,7 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
         t1 = t0 + m_count
         acc_l = np.zeros(m_count, dtype=np.float32)
         acc_r = np.zeros(m_count, dtype=np.float32)
+        ones = np.ones(m_count, dtype=np.float32)
         duck = np.ones(m_count, dtype=np.float32)
         if duck_key >= 0:
             key = stems[duck_key]
@@ -505,10 +601,10 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
             a = duck_starts[ci]
             for m in range(m_count):
                 k = t0 + m - koff
-                x = 0.0
+                xa = 0.0
                 if 0 <= k < kn:
-                    x = _key_active(key[k, 0], key[k, kch - 1], threshold)
-                a += _duck_coef(x, c_att, c_rel) * (x - a)
+                    xa = _key_active(key[k * kch], key[k * kch + kch - 1], threshold)
+                a += _duck_coef(xa, c_att, c_rel) * (xa - a)
                 duck[m] = _duck_gain(a, depth_gain)
         for s in range(nstems):
             off = table[s, 0]
@@ -521,36 +617,63 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
             if a_t >= b_t:
                 continue
             x = stems[s]
-            target = table[s, 4] != 0 and duck_key >= 0
+            dk = duck if (table[s, 4] != 0 and duck_key >= 0) else ones
             n_in = table[s, 5]
             n_out = table[s, 6]
+            stereo = ch == 2
             scale = 1.0 if ch == 1 else 1.4142135623730951
-            c1 = ch - 1
             t = a_t
             while t < b_t:
                 g_base, g_x0, g_slope, g_next = _segment(gx, gv, table[s, 7], table[s, 8], t)
                 p_base, p_x0, p_slope, p_next = _segment(px, pv, table[s, 9], table[s, 10], t)
                 piece_end = min(b_t, g_next, p_next)
-                # fades are linear inside a piece: split where they start/stop ramping
                 k_now = t - off
                 if n_in > 0 and k_now < n_in:
                     piece_end = min(piece_end, off + n_in)
                 if n_out > 0 and k_now < n - n_out:
                     piece_end = min(piece_end, off + n - n_out)
-                for u in range(t, piece_end):
-                    k = u - off
-                    m = u - t0
-                    g = _db_to_gain(g_base + (u - g_x0) * g_slope) * _fade(k, n, n_in, n_out)
-                    if target:
-                        g *= duck[m]
-                    pan = p_base + (u - p_x0) * p_slope
-                    acc_l[m] += x[k, 0] * np.float32(g * _pan_left(pan, scale))
-                    acc_r[m] += x[k, c1] * np.float32(g * _pan_right(pan, scale))
-                t = piece_end
+                beta = g_slope * 0.11512925464970229      # d ln(gain) / d frame
+                delta = p_slope * 0.7853981633974483      # d theta / d frame
+                steep = max(abs(beta), abs(delta))
+                step = piece_end - t
+                if steep > 0.0:
+                    step = max(1, min(step, int(_TAYLOR_MAX / steep)))
+                sub_end = min(piece_end, t + step)
+                g_db = g_base + (t - g_x0) * g_slope
+                pan = p_base + (t - p_x0) * p_slope
+                g0 = _db_to_gain(g_db)
+                fa, fb, ga, gb = _fade_line(t - off, n, n_in, n_out)
+                m0 = t - t0
+                m1 = sub_end - t0
+                k0 = t - off
+                al = acc_l[m0:m1]
+                ar = acc_r[m0:m1]
+                dd = dk[m0:m1]
+                if steep == 0.0:
+                    gl = np.float32(g0 * _pan_left(pan, scale))
+                    gr = np.float32(g0 * _pan_right(pan, scale))
+                    if stereo:
+                        _acc_static_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], gl, gr, fa, fb, ga, gb, dd)
+                    else:
+                        _acc_static_mono(al, ar, x[k0:k0 + m1 - m0], gl, gr, fa, fb, ga, gb, dd)
+                else:
+                    g0f = np.float32(g0 * scale)
+                    c0 = np.float32(_pan_left(pan, 1.0))
+                    s0 = np.float32(_pan_right(pan, 1.0))
+                    if stereo:
+                        _acc_ramp_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], g0f, np.float32(beta), c0, s0,
+                                         np.float32(delta), fa, fb, ga, gb, dd)
+                    else:
+                        _acc_ramp_mono(al, ar, x[k0:k0 + m1 - m0], g0f, np.float32(beta), c0, s0,
+                                       np.float32(delta), fa, fb, ga, gb, dd)
+                t = sub_end
+        check = np.float32(0.0)
         for m in range(m_count):
             out[j0 + m, 0] = acc_l[m]
             out[j0 + m, 1] = acc_r[m]
-    return out
+            check += (acc_l[m] - acc_l[m]) + (acc_r[m] - acc_r[m])
+        finite[ci] = check == 0.0
+    return out, finite
 
 
 @njit(parallel=True, cache=True)
@@ -575,24 +698,26 @@ def _first_nonfinite_row(a):
     return -1
 
 
-def _mix_cpu_run(plan: _Plan) -> np.ndarray:
+def _mix_cpu_run(plan: _Plan) -> tuple[np.ndarray, bool]:
     if plan.length == 0:
-        return np.zeros((0, 2), dtype=np.float32)
-    stems = NumbaList(plan.stems) if plan.stems else NumbaList([np.zeros((0, 1), np.float32)])
+        return np.zeros((0, 2), dtype=np.float32), True
+    stems = NumbaList([a.reshape(-1) for a in plan.stems]) if plan.stems else NumbaList([np.zeros(0, np.float32)])
     table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
     chunk = CHUNK_FRAMES
     if plan.duck_key >= 0:
         k = plan.duck_key
-        starts = _duck_starts_cpu(plan.stems[k], plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
+        starts = _duck_starts_cpu(plan.stems[k].reshape(-1), plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
                                   plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release,
                                   plan.start, plan.length, chunk)
     else:
         starts = np.zeros(1)
     gx = plan.gain_x if plan.gain_x.size else np.zeros(1)
-    return _mix_cpu(stems, table, gx, plan.gain_v if plan.gain_v.size else np.zeros(1),
-                    plan.pan_x if plan.pan_x.size else np.zeros(1), plan.pan_v if plan.pan_v.size else np.zeros(1),
-                    plan.start, plan.length, chunk, plan.duck_key, starts, plan.duck_threshold,
-                    plan.duck_depth_gain, plan.duck_c_attack, plan.duck_c_release)
+    out, finite = _mix_cpu(stems, table, gx, plan.gain_v if plan.gain_v.size else np.zeros(1),
+                           plan.pan_x if plan.pan_x.size else np.zeros(1),
+                           plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, plan.length, chunk,
+                           plan.duck_key, starts, plan.duck_threshold, plan.duck_depth_gain, plan.duck_c_attack,
+                           plan.duck_c_release)
+    return out, bool(finite.all())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -641,7 +766,7 @@ def _cuda_kernels():
                 k = start + j - off
                 x = 0.0
                 if 0 <= k < n:
-                    x = _key_active(key[k, 0], key[k, ch - 1], threshold)
+                    x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
                 a += _duck_coef(x, c_att, c_rel) * (x - a)
                 duck[j] = _duck_gain(a, depth_gain)
 
@@ -686,7 +811,7 @@ def _mix_cuda_run(plan: _Plan) -> np.ndarray:
     d_duck = cuda.device_array(max(length, 1) if plan.duck_key >= 0 else 1, dtype=np.float32)
     if plan.duck_key >= 0:
         k = plan.duck_key
-        key = cuda.to_device(plan.stems[k])
+        key = cuda.to_device(plan.stems[k].reshape(-1))
         args = (key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
                 plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release)
         chunk = CHUNK_FRAMES
@@ -766,14 +891,16 @@ def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None
                  stem_sample_rates=stem_sample_rates)
     if plan.duck_key >= 0:
         _require_finite(plan, plan.duck_key, 0, plan.start + plan.length)
-    if which == "reference":
-        with np.errstate(invalid="ignore", over="ignore"):
-            out = _mix_reference(plan)
-    elif which == "cpu":
-        out = _mix_cpu_run(plan)
+    if which == "cpu":
+        out, finite = _mix_cpu_run(plan)
     else:
-        out = _mix_cuda_run(plan)
-    if out.size and _first_nonfinite_row(out) >= 0:
+        if which == "reference":
+            with np.errstate(invalid="ignore", over="ignore"):
+                out = _mix_reference(plan)
+        else:
+            out = _mix_cuda_run(plan)
+        finite = not out.size or _first_nonfinite_row(out) < 0
+    if not finite:
         for s in range(len(plan.stems)):
             if plan.table[s, _AUD]:
                 _require_finite(plan, s, plan.start, plan.start + plan.length)

@@ -1,0 +1,169 @@
+"""Benchmark family "mix": the stem mixer against pydub, the numpy reference and a memory roofline.
+
+Scenario: N stereo stems x D seconds at 48 kHz, each with gain automation (a ramp between every pair of
+its 8 breakpoints), a static or automated pan, 2 s fades, a start offset, and sidechain ducking of half the
+stems by a dialogue-like key stem. Peers, measured in the same run:
+
+* **pydub**: the same stems as 16-bit AudioSegments, each ``apply_gain`` + ``pan`` + ``overlay`` onto the
+  bus (pydub has no automation or ducking, so it does strictly less work; only pydub's own calls are timed).
+* **numpy reference**: ``kernels.mix``'s float64 oracle on the same session.
+* **roofline**: the bytes the kernel must move (every stem read once, the bus written once) over the
+  machine's copy bandwidth measured here with a parallel numba copy; ``roofline_fraction`` is the
+  roofline time over ours.
+
+Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYPE`` is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from numba import njit, prange
+
+from benchmarks.timing import figure, make_row, measure
+from kernels.backend import resolve_backend
+from kernels.mix import Ducking, mix
+
+SAMPLE_RATE = 48000
+
+
+@njit(parallel=True, cache=True)
+def _parallel_copy(src, dst):
+    for i in prange(src.shape[0]):
+        dst[i] = src[i]
+
+
+def copy_bandwidth(nbytes: int = 1 << 29) -> float:
+    """Measured read+write bandwidth in bytes/s of a parallel copy into an already-touched buffer."""
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.zeros_like(src)
+    timing = measure(lambda: _parallel_copy(src, dst), repeats=5, warmup=2)
+    return 2 * src.nbytes / min(timing.seconds)
+
+
+def make_session(count: int, seconds: float, *, seed: int = 0):
+    """Stems and mix options of the benchmark scenario (distinct memory per stem)."""
+    rng = np.random.default_rng(seed)
+    frames = int(seconds * SAMPLE_RATE)
+    base = (rng.standard_normal((1 << 16, 2)) * 0.1).astype(np.float32)
+    stems = []
+    for i in range(count):
+        stem = np.empty((frames - int(rng.integers(0, SAMPLE_RATE)), 2), dtype=np.float32)
+        reps = -(-stem.shape[0] // base.shape[0])
+        rolled = np.roll(base, int(rng.integers(0, base.shape[0])), axis=0)
+        for r in range(reps):
+            chunk = stem[r * base.shape[0]:(r + 1) * base.shape[0]]
+            chunk[:] = rolled[:chunk.shape[0]]
+        if i == 0:  # dialogue-like key: 2-4 s phrases with pauses
+            t = 0
+            while t < stem.shape[0]:
+                pause = int(rng.uniform(1, 3) * SAMPLE_RATE)
+                stem[t:t + pause] = 0.0
+                t += pause + int(rng.uniform(2, 4) * SAMPLE_RATE)
+        stems.append(stem)
+    gain_automation, pan_automation, pans = [], [], []
+    for i in range(count):
+        times = np.sort(rng.uniform(0, seconds, 8))
+        gain_automation.append(np.stack([times, rng.uniform(-12, 0, 8)], axis=1))
+        if i % 4 == 3:
+            times = np.sort(rng.uniform(0, seconds, 6))
+            pan_automation.append(np.stack([times, rng.uniform(-1, 1, 6)], axis=1))
+            pans.append(0.0)
+        else:
+            pan_automation.append(None)
+            pans.append(float(rng.uniform(-0.8, 0.8)))
+    options = dict(sample_rate=SAMPLE_RATE, gain_db=list(rng.uniform(-9, 0, count)), pan=pans,
+                   offsets_s=list(rng.uniform(0, 1, count)), gain_automation=gain_automation,
+                   pan_automation=pan_automation, fade_in_s=[2.0] * count, fade_out_s=[2.0] * count,
+                   ducking=Ducking(key=0, targets=tuple(range(1, count, 2)), depth_db=-10.0),
+                   length_s=seconds)
+    return stems, options
+
+
+def bytes_moved(stems, seconds: float) -> int:
+    """Every stem read once, the key stem once more for the ducking envelope, the bus written once."""
+    frames = int(seconds * SAMPLE_RATE)
+    return sum(s.nbytes for s in stems) + stems[0].nbytes + frames * 2 * 4
+
+
+def pydub_seconds(stems, options, seconds: float) -> float:
+    """Wall time of pydub's apply_gain + pan + overlay for every stem (16-bit; setup not timed)."""
+    from pydub import AudioSegment
+
+    bus = AudioSegment.silent(duration=int(seconds * 1000), frame_rate=SAMPLE_RATE).set_channels(2)
+    total = 0.0
+    for stem, gain, pan, offset in zip(stems, options["gain_db"], options["pan"], options["offsets_s"]):
+        pcm = np.clip(stem * 32768.0, -32768, 32767).astype("<i2").tobytes()
+        segment = AudioSegment(pcm, frame_rate=SAMPLE_RATE, sample_width=2, channels=2)
+        start = time.perf_counter()
+        bus = bus.overlay(segment.apply_gain(float(gain)).pan(float(pan)), position=int(offset * 1000))
+        total += time.perf_counter() - start
+    return total
+
+
+def _pydub_available() -> str | None:
+    try:
+        import pydub  # noqa: F401
+    except ImportError:
+        return "pydub is not installed (pip install pydub)"
+    return None
+
+
+def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
+    """Benchmark rows (see benchmarks/timing.py) for the stem mixer."""
+    backend = resolve_backend(device)
+    scenarios = [(16, 20.0)] if quick else [(16, 180.0), (64, 180.0)]
+    bandwidth = copy_bandwidth(1 << 27 if quick else 1 << 29)
+    rows = []
+    for index, (count, seconds) in enumerate(scenarios):
+        def step(fraction, message, _i=index):
+            if progress is not None:
+                progress((_i + fraction) / len(scenarios), message)
+
+        step(0.0, f"building {count} stems x {seconds:.0f} s")
+        stems, options = make_session(count, seconds)
+        step(0.2, f"mixing {count} stems with {backend}")
+        ours = measure(lambda: mix(stems, backend=backend, **options), repeats=3 if quick else 5, warmup=1)
+        value, spread = figure(ours, "realtime_factor", amount=seconds)
+        peers, skipped = {}, {}
+        step(0.5, "numpy reference")
+        ref = measure(lambda: mix(stems, backend="reference", **options), repeats=1, warmup=0)
+        peers["numpy reference"] = seconds / ref.median
+        reason = _pydub_available()
+        if reason:
+            skipped["pydub"] = reason
+        else:
+            step(0.7, "pydub overlay/apply_gain/pan")
+            peers["pydub (overlay+gain+pan only)"] = seconds / pydub_seconds(stems, options, seconds)
+        roofline_s = bytes_moved(stems, seconds) / bandwidth
+        peers["memory roofline"] = seconds / roofline_s
+        rows.append(make_row(family="mix", scenario=f"{count} stereo stems x {seconds:.0f} s @ 48 kHz, automation+pan+ducking",
+                             metric="realtime_factor", value=value, spread=spread, peers=peers, device=backend,
+                             skipped=skipped, roofline_fraction=roofline_s / ours.median, realtime=value >= 1.0))
+        del stems
+        step(1.0, "done")
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="16 stems x 20 s instead of 16 and 64 x 180 s")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args(argv)
+    from benchmarks.runner import format_table, machine_info
+
+    rows = run(quick=args.quick, device=args.device)
+    print(format_table(rows, machine_info()))
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; copy bandwidth measured in-run")
+    for row in rows:
+        ratios = ", ".join(f"{k}: {v:,.2f}x" for k, v in row["ratios"].items())
+        print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}; "
+              f"roofline fraction {row['roofline_fraction']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
