@@ -131,7 +131,9 @@ def _panel_source(panels: Any, storyboard: Storyboard) -> Callable[[Shot, tuple[
                              "available; pass panels={shot number: image}") from error
 
         def source(shot: Shot, size: tuple[int, int]) -> np.ndarray:
-            return _to_rgba_array(render_panel(shot, storyboard, size=size), f"shot {shot.number}")
+            # clean panels: the animatic draws the dialogue as subtitles and needs no previz arrows
+            image = render_panel(shot, storyboard, size=size, lettering=False, header=False)
+            return _to_rgba_array(image, f"shot {shot.number}")
         return source
     if callable(panels):
         def source(shot: Shot, size: tuple[int, int]) -> np.ndarray:
@@ -171,7 +173,7 @@ def _card(kind: str, storyboard: Storyboard, size: tuple[int, int]) -> np.ndarra
     ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     top, bottom = np.array(CARD_TOP, np.float32), np.array(CARD_BOTTOM, np.float32)
     rgb = (top * (1 - ramp) + bottom * ramp)[:, None, :].repeat(width, axis=1)
-    image = Image.fromarray(np.round(rgb).astype(np.uint8), "RGB").convert("RGBA")
+    image = Image.fromarray(np.round(rgb).astype(np.uint8)).convert("RGBA")
     draw = ImageDraw.Draw(image)
     language = storyboard.language
     short = min(width, height)
@@ -516,36 +518,7 @@ def _render_parts(timeline: Timeline, storyboard: Storyboard, source, cues: list
 
 def _transition(a: np.ndarray, b: np.ndarray, t: float, kind: str, backend: str) -> np.ndarray:
     """Blend two RGB frames with the transition kernel: ``t`` = 0 is all ``a``, 1 all ``b``."""
-    try:
-        from kernels.transition import transition
-    except ImportError:
-        return _transition_by_composite(a, b, t, kind, backend)
-    options: dict[str, Any] = {}
-    if kind == "dip":
-        options["color"] = (0, 0, 0)
-    return transition(a, b, float(t), kind=kind, backend=backend, **options)
+    from kernels.transition import transition
 
-
-def _opaque(rgb: np.ndarray) -> np.ndarray:
-    out = np.empty(rgb.shape[:2] + (4,), np.uint8)
-    out[..., :3] = rgb
-    out[..., 3] = 255
-    return out
-
-
-def _transition_by_composite(a: np.ndarray, b: np.ndarray, t: float, kind: str, backend: str) -> np.ndarray:
-    """Transitions as composite-kernel layers, used while kernels.transition is not installed."""
-    from kernels.composite import Layer, affine, composite
-
-    identity = affine()
-    if kind == "dip":
-        if t < 0.5:
-            return composite(a, [Layer(_opaque(np.zeros_like(a)), identity, opacity=2 * t)], backend=backend)
-        return composite(np.zeros_like(a), [Layer(_opaque(b), identity, opacity=2 * t - 1)], backend=backend)
-    if kind == "wipe":   # b slides in from the right edge, revealed behind a moving edge
-        width = a.shape[1]
-        edge = int(round(width * (1 - t)))
-        out = a.copy()
-        out[:, edge:] = b[:, edge:]
-        return out
-    return composite(a, [Layer(_opaque(b), identity, opacity=float(t))], backend=backend)
+    return transition(a, b, float(t), kind=kind, color=(0, 0, 0), direction="left", softness=0.05,
+                      out=a, backend=backend)

@@ -56,22 +56,11 @@ class Soundtrack:
 
 
 def _read_audio_file(path: Path, sample_rate: int) -> np.ndarray:
-    """Decode an audio file to float32 ``(n, channels)`` at ``sample_rate``."""
-    try:
-        from engines.audio.io import read_audio
-    except ImportError:
-        read_audio = None
-    if read_audio is not None:
-        audio, _ = read_audio(path, sample_rate=sample_rate)
-        return np.asarray(audio, dtype=np.float32)
-    import soundfile  # fallback until engines.audio.io lands: WAV/FLAC/OGG through libsndfile
-    from scipy.signal import resample_poly
+    """Decode an audio file to float32 ``(n, channels)`` at ``sample_rate`` (engines.audio.io)."""
+    from engines.audio.io import read_audio
 
-    audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    if rate != sample_rate:
-        g = math.gcd(int(rate), int(sample_rate))
-        audio = resample_poly(audio, sample_rate // g, int(rate) // g, axis=0).astype(np.float32)
-    return audio
+    audio, _ = read_audio(path, sample_rate=sample_rate)
+    return np.asarray(audio, dtype=np.float32)
 
 
 def load_music(music: AudioInput, *, sample_rate: int = SAMPLE_RATE, what: str = "music") -> np.ndarray:
@@ -217,33 +206,21 @@ def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPL
     return bus, spans
 
 
-def _integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    from kernels import dsp  # noqa: F401 - import errors surface to the caller
-    return float(dsp.integrated_loudness(audio, sample_rate))
+#: BS.1770 needs at least one 400 ms block to measure loudness.
+_MIN_LOUDNESS_S = 0.4
 
 
 def _normalize(audio: np.ndarray, sample_rate: int, target_lufs: float) -> tuple[np.ndarray, float, float | None]:
-    """Loudness-normalise a mix; returns (audio, gain_db, loudness_lufs_after)."""
-    if not np.any(audio):
-        return audio, 0.0, None
-    try:
-        from kernels.dsp import integrated_loudness, normalize_loudness
-    except ImportError:          # until kernels.dsp lands: pyloudnorm's BS.1770 meter and a peak ceiling
-        import pyloudnorm
+    """Loudness-normalise a mix with the dsp kernel; returns (audio, gain_db, loudness_lufs_after).
 
-        meter = pyloudnorm.Meter(sample_rate)
-        before = meter.integrated_loudness(audio.astype(np.float64))
-        if not math.isfinite(before):
-            return audio, 0.0, None
-        gain_db = target_lufs - before
-        peak = float(np.max(np.abs(audio))) * 10 ** (gain_db / 20)
-        ceiling = 10 ** (-1.0 / 20)
-        if peak > ceiling:
-            gain_db -= 20 * math.log10(peak / ceiling)
-        out = (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32)
-        return out, gain_db, float(meter.integrated_loudness(out.astype(np.float64)))
+    Silence and clips shorter than one 400 ms measuring block are returned unchanged.
+    """
+    from kernels.dsp import integrated_loudness, normalize_loudness
+
+    if audio.shape[0] < _MIN_LOUDNESS_S * sample_rate or not np.any(audio):
+        return audio, 0.0, None
     before = float(integrated_loudness(audio, sample_rate))
-    if not math.isfinite(before):           # silence or too short to measure: leave it as it is
+    if not math.isfinite(before):
         return audio, 0.0, None
     out = np.asarray(normalize_loudness(audio, sample_rate, target_lufs=target_lufs), dtype=np.float32)
     after = float(integrated_loudness(out, sample_rate))
@@ -325,12 +302,12 @@ def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
 
 
 def _level(audio: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarray:
-    """Scale a clip to an integrated loudness (no limiting: the bed is quiet)."""
-    try:
-        lufs = _integrated_loudness(audio, sample_rate)
-    except ImportError:
-        import pyloudnorm
-        lufs = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.astype(np.float64))
+    """Scale a clip to an integrated loudness (a plain gain, no limiting: the bed sits low)."""
+    from kernels.dsp import integrated_loudness
+
+    if audio.shape[0] < _MIN_LOUDNESS_S * sample_rate:
+        return audio
+    lufs = float(integrated_loudness(audio, sample_rate))
     if not math.isfinite(lufs):
         return audio
     return (audio * np.float32(10 ** ((target_lufs - lufs) / 20))).astype(np.float32)
