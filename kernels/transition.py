@@ -113,15 +113,52 @@ def _mix(a, b, c, wa, wb, wc, to_u8):
 # Bodies
 
 
+@njit(cache=True, fastmath=True)
+def _mix_row(a, b, out, wa, wb, wc, ctile, to_u8):
+    """One row, flat (``W * C`` values), scalar weights: a vectorised loop."""
+    for i in range(a.size):
+        value = a[i] * wa + b[i] * wb + ctile[i] * wc
+        if to_u8:
+            value = min(max(value + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+        out[i] = value
+
+
+@njit(cache=True, fastmath=True)
+def _mix_row_columns(a, b, out, wa_e, wb_e, to_u8):
+    """One row, flat, with per-value weights (a left/right wipe: weights vary along the row)."""
+    for i in range(a.size):
+        value = a[i] * wa_e[i] + b[i] * wb_e[i]
+        if to_u8:
+            value = min(max(value + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+        out[i] = value
+
+
 @njit(parallel=True, cache=True)
 def _transition_cpu(a, b, out, color, kind, t, direction, extent, soft_px, to_u8):
-    height, width, channels = a.shape
-    for y in prange(height):
+    """``a``, ``b``, ``out``: ``(H, W * C)`` views. Weights come from :func:`_weights` once per row (or
+    once per column for left/right wipes), then each row is one flat float32 loop."""
+    height = a.shape[0]
+    row_len = a.shape[1]
+    channels = color.size
+    width = row_len // channels
+    ctile = np.empty(row_len, np.float32)
+    for i in range(row_len):
+        ctile[i] = color[i % channels]
+    along_x = kind == 2 and direction <= 1
+    wa_e = np.empty(row_len if along_x else 0, np.float32)
+    wb_e = np.empty(row_len if along_x else 0, np.float32)
+    if along_x:
         for x in range(width):
-            pos = _position(direction, x, y, width, height)
-            wa, wb, wc = _weights(kind, t, pos, extent, soft_px)
+            wa, wb, wc = _weights(kind, t, _position(direction, x, 0, width, height), extent, soft_px)
             for c in range(channels):
-                out[y, x, c] = _mix(a[y, x, c], b[y, x, c], color[c], wa, wb, wc, to_u8)
+                wa_e[x * channels + c] = wa
+                wb_e[x * channels + c] = wb
+    for y in prange(height):
+        if along_x:
+            _mix_row_columns(a[y], b[y], out[y], wa_e, wb_e, to_u8)
+        else:
+            wa, wb, wc = _weights(kind, t, _position(direction, 0, y, width, height), extent, soft_px)
+            _mix_row(a[y], b[y], out[y], np.float32(wa), np.float32(wb), np.float32(wc), ctile, to_u8)
 
 
 @lru_cache(maxsize=1)
@@ -255,5 +292,13 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
                                     d_out, cuda.to_device(c), kind_code, t, dir_code, extent, soft_px, to_u8)
         out[...] = d_out.copy_to_host()
         return out
-    _transition_cpu(a, b, out, c, kind_code, t, dir_code, extent, soft_px, to_u8)
+    flat = (height, width * channels)
+    a2 = np.ascontiguousarray(a).reshape(flat)
+    b2 = np.ascontiguousarray(b).reshape(flat)
+    out2 = out.reshape(flat)
+    if not np.shares_memory(out2, out):  # out was not contiguous: compute into a copy
+        out2 = np.empty(flat, out.dtype)
+    _transition_cpu(a2, b2, out2, c, kind_code, t, dir_code, extent, soft_px, to_u8)
+    if not np.shares_memory(out2, out):
+        out[...] = out2.reshape(out.shape)
     return out
