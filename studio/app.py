@@ -10,6 +10,7 @@ from engines.project import Project
 from engines.settings import Settings
 from studio import tab_benchmarks, tab_mixer, tab_music, tab_storyboard, tab_system
 from studio.context import StudioContext
+from studio.project_bar import build_project_bar
 
 TABS = (
     ("Music", "tab-music", tab_music),
@@ -33,7 +34,8 @@ def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Bl
     with gr.Blocks(title="Lantern Studio") as demo:
         with gr.Column(elem_id="lantern-header"):
             gr.Markdown("# Lantern Studio 灯\nFestival music, variations on headphones, comic-drama storyboards "
-                        f"and benchmarks — offline, on this machine. Project: `{ctx.project.root}`")
+                        "and benchmarks — offline, on this machine.")
+            build_project_bar(ctx)
         with gr.Tabs():
             for label, elem_id, module in TABS:
                 with gr.Tab(label, id=elem_id, elem_id=elem_id):
