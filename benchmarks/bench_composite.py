@@ -129,13 +129,13 @@ def scene(sources: Sources, frame: int, shot: str) -> list[tuple[str, np.ndarray
     span_x, span_y = bw * zoom - width, bh * zoom - height
     pan = 0.2 + 0.6 * t
     bg_matrix = affine(scale=zoom, translate=(-span_x * pan, -span_y * (1 - pan) * 0.5))
-    sprite_scale = min(height / 1920, width / 1080) * 0.9 + 0.3
-    base_y = height - 900 * sprite_scale - 0.08 * height
+    # sprites at their own size, feet near the bottom, with a sub-pixel walk, bob and breathing scale
+    feet_y = height - 0.04 * height
     bob = 6.0 * math.sin(2 * math.pi * frame / 40)
-    hero = affine(scale=sprite_scale * (1 + 0.01 * math.sin(frame / 9)), origin=(225, 900),
-                  translate=(0.12 * width - 225 + 0.35 * frame, base_y + bob))
-    friend = affine(scale=sprite_scale, origin=(225, 900),
-                    translate=(0.88 * width - 225 - 450 * sprite_scale - 0.2 * frame, base_y - bob * 0.5))
+    hero = affine(scale=1.0 + 0.01 * math.sin(frame / 9), origin=(225, 900),
+                  translate=(0.06 * width + 0.35 * frame, feet_y - 900 + bob))
+    friend = affine(scale=1.0 - 0.01 * math.sin(frame / 11), origin=(225, 900),
+                    translate=(0.94 * width - 450 - 0.2 * frame, feet_y - 900 - 0.5 * bob))
     bubble = affine(translate=((width - 800) / 2 + 0.1 * frame, 0.1 * height + 0.05 * frame))
     sub_w = sources.straight["subtitle"].shape[1]
     subtitle = affine(translate=((width - sub_w) / 2, height - 120 - 0.03 * height))
@@ -276,7 +276,7 @@ def moviepy_pipeline(sources: Sources) -> Callable[[int], np.ndarray]:
             src = sources.straight[name]
             h, w = src.shape[:2]
 
-            def size(t, index=index):
+            def size(t, index=index, h=h, w=w):
                 m = scene(sources, frame_of(t) + start, shot)[index][1]
                 return (max(1, int(round(w * math.hypot(*m[:, 0])))), max(1, int(round(h * math.hypot(*m[:, 1])))))
 
