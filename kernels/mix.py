@@ -429,14 +429,14 @@ def _mix_reference(plan: _Plan) -> np.ndarray:
 def _segment(xs, vs, lo, hi, t):
     """Linear piece of an automation curve at integer frame ``t``.
 
-    Returns ``(base, x0, slope, next_t)``: the value at ``u`` is ``base + (u - x0) * slope`` for integer
-    ``t <= u < next_t`` (the same formula as ``np.interp``).
+    Returns ``(base, x0, slope, first_t, next_t)``: the value at ``u`` is ``base + (u - x0) * slope`` (the
+    formula of ``np.interp``) for integer ``first_t <= u < next_t``, with ``t`` in that range.
     """
     big = 1 << 62
     if t <= xs[lo]:
-        return vs[lo], 0.0, 0.0, int(math.floor(xs[lo])) + 1
+        return vs[lo], 0.0, 0.0, -big, int(math.floor(xs[lo])) + 1
     if t >= xs[hi - 1]:
-        return vs[hi - 1], 0.0, 0.0, big
+        return vs[hi - 1], 0.0, 0.0, int(math.ceil(xs[hi - 1])), big
     a = lo
     b = hi - 1
     while b - a > 1:
@@ -445,7 +445,7 @@ def _segment(xs, vs, lo, hi, t):
             a = mid
         else:
             b = mid
-    return vs[a], xs[a], (vs[b] - vs[a]) / (xs[b] - xs[a]), int(math.ceil(xs[b]))
+    return vs[a], xs[a], (vs[b] - vs[a]) / (xs[b] - xs[a]), int(math.ceil(xs[a])), int(math.ceil(xs[b]))
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -522,18 +522,18 @@ def _sin_near0(a):
 # LLVM vectorises them; gl/gr/g0/beta/... arrive as float32.
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_static_stereo(al, ar, xs, gl, gr, fa, fb, ga, gb, dk):
+def _acc_static_stereo(al, ar, xs, r0, gl, gr, fa, fb, ga, gb, dk):
     for r in range(al.shape[0]):
-        fr = np.float32(r)
+        fr = np.float32(r0 + r)
         f = (fa + fb * fr) * (ga + gb * fr) * dk[r]
         al[r] += xs[2 * r] * (gl * f)
         ar[r] += xs[2 * r + 1] * (gr * f)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_static_mono(al, ar, xs, gl, gr, fa, fb, ga, gb, dk):
+def _acc_static_mono(al, ar, xs, r0, gl, gr, fa, fb, ga, gb, dk):
     for r in range(al.shape[0]):
-        fr = np.float32(r)
+        fr = np.float32(r0 + r)
         v = xs[r] * ((fa + fb * fr) * (ga + gb * fr) * dk[r])
         al[r] += v * gl
         ar[r] += v * gr
@@ -549,17 +549,17 @@ def _ramp_gains(fr, g0, beta, c0, s0, delta, fa, fb, ga, gb, d):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_stereo(al, ar, xs, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+def _acc_ramp_stereo(al, ar, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
     for r in range(al.shape[0]):
-        gl, gr = _ramp_gains(np.float32(r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
         al[r] += xs[2 * r] * gl
         ar[r] += xs[2 * r + 1] * gr
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_mono(al, ar, xs, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+def _acc_ramp_mono(al, ar, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
     for r in range(al.shape[0]):
-        gl, gr = _ramp_gains(np.float32(r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
         v = xs[r]
         al[r] += v * gl
         ar[r] += v * gr
@@ -580,6 +580,9 @@ def _fade_line(k, n, n_in, n_out):
 def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_starts, threshold,
              depth_gain, c_att, c_rel):
     """One pass over the output in chunks; returns (bus, per-chunk finiteness flags)."""
+    chunk_grid = 1
+    while chunk_grid * 2 <= chunk:
+        chunk_grid *= 2
     out = np.empty((length, 2), dtype=np.float32)
     nchunks = (length + chunk - 1) // chunk
     finite = np.empty(nchunks, dtype=np.bool_)
@@ -624,25 +627,40 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
             scale = 1.0 if ch == 1 else 1.4142135623730951
             t = a_t
             while t < b_t:
-                g_base, g_x0, g_slope, g_next = _segment(gx, gv, table[s, 7], table[s, 8], t)
-                p_base, p_x0, p_slope, p_next = _segment(px, pv, table[s, 9], table[s, 10], t)
+                g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, table[s, 7], table[s, 8], t)
+                p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, table[s, 9], table[s, 10], t)
                 piece_end = min(b_t, g_next, p_next)
+                piece_start = max(off, g_first, p_first)
                 k_now = t - off
-                if n_in > 0 and k_now < n_in:
-                    piece_end = min(piece_end, off + n_in)
-                if n_out > 0 and k_now < n - n_out:
-                    piece_end = min(piece_end, off + n - n_out)
+                if n_in > 0:
+                    if k_now < n_in:
+                        piece_end = min(piece_end, off + n_in)
+                    else:
+                        piece_start = max(piece_start, off + n_in)
+                if n_out > 0:
+                    if k_now < n - n_out:
+                        piece_end = min(piece_end, off + n - n_out)
+                    else:
+                        piece_start = max(piece_start, off + n - n_out)
                 beta = g_slope * 0.11512925464970229      # d ln(gain) / d frame
                 delta = p_slope * 0.7853981633974483      # d theta / d frame
                 steep = max(abs(beta), abs(delta))
-                step = piece_end - t
+                # Anchors sit on a fixed timeline grid (a power of two no longer than the Taylor range
+                # allows) or at the piece start, never at a chunk or window edge: any window of the
+                # mix computes bit-identical samples.
+                grid = chunk_grid
                 if steep > 0.0:
-                    step = max(1, min(step, int(_TAYLOR_MAX / steep)))
-                sub_end = min(piece_end, t + step)
-                g_db = g_base + (t - g_x0) * g_slope
-                pan = p_base + (t - p_x0) * p_slope
+                    limit = _TAYLOR_MAX / steep
+                    while grid > 1 and grid > limit:
+                        grid //= 2
+                cell = t // grid
+                anchor = max(piece_start, cell * grid)
+                sub_end = min(piece_end, (cell + 1) * grid)
+                g_db = g_base + (anchor - g_x0) * g_slope
+                pan = p_base + (anchor - p_x0) * p_slope
                 g0 = _db_to_gain(g_db)
-                fa, fb, ga, gb = _fade_line(t - off, n, n_in, n_out)
+                fa, fb, ga, gb = _fade_line(anchor - off, n, n_in, n_out)
+                r0 = t - anchor
                 m0 = t - t0
                 m1 = sub_end - t0
                 k0 = t - off
@@ -653,18 +671,18 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
                     gl = np.float32(g0 * _pan_left(pan, scale))
                     gr = np.float32(g0 * _pan_right(pan, scale))
                     if stereo:
-                        _acc_static_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], gl, gr, fa, fb, ga, gb, dd)
+                        _acc_static_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], r0, gl, gr, fa, fb, ga, gb, dd)
                     else:
-                        _acc_static_mono(al, ar, x[k0:k0 + m1 - m0], gl, gr, fa, fb, ga, gb, dd)
+                        _acc_static_mono(al, ar, x[k0:k0 + m1 - m0], r0, gl, gr, fa, fb, ga, gb, dd)
                 else:
                     g0f = np.float32(g0 * scale)
                     c0 = np.float32(_pan_left(pan, 1.0))
                     s0 = np.float32(_pan_right(pan, 1.0))
                     if stereo:
-                        _acc_ramp_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], g0f, np.float32(beta), c0, s0,
+                        _acc_ramp_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], r0, g0f, np.float32(beta), c0, s0,
                                          np.float32(delta), fa, fb, ga, gb, dd)
                     else:
-                        _acc_ramp_mono(al, ar, x[k0:k0 + m1 - m0], g0f, np.float32(beta), c0, s0,
+                        _acc_ramp_mono(al, ar, x[k0:k0 + m1 - m0], r0, g0f, np.float32(beta), c0, s0,
                                        np.float32(delta), fa, fb, ga, gb, dd)
                 t = sub_end
         check = np.float32(0.0)
