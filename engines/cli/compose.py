@@ -13,6 +13,7 @@ from typing import Any
 from engines.music.base import GenerationRequest
 
 DEFAULT_DURATION_S = 30.0
+DEFAULT_PRESET = "spring-festival"
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -29,10 +30,8 @@ def _engine(args: Any, settings: Any):
     except ImportError as error:
         raise RuntimeError(f"the MusicGen engine is not available in this build ({error}); use --engine composer "
                            "(the default), which needs no model weights") from None
-    try:
-        return MusicGenEngine(settings=settings, model=args.model)
-    except TypeError:
-        return MusicGenEngine(settings)
+    kwargs = {"default_model": args.model} if args.model else {}
+    return MusicGenEngine(settings.models_dir, device=settings.device, **kwargs)
 
 
 def build_request(args: Any) -> GenerationRequest:
@@ -45,7 +44,11 @@ def build_request(args: Any) -> GenerationRequest:
         from engines.audio.io import read_audio
 
         melody, melody_rate = read_audio(args.melody)
-    return GenerationRequest(prompt=prompt, preset=args.preset, seed=args.seed, takes=int(args.takes or 1),
+    preset = args.preset
+    if not preset and not prompt and args.engine == "composer":
+        preset = DEFAULT_PRESET
+        print(f"no --preset or --prompt: using the {DEFAULT_PRESET} preset", file=sys.stderr)
+    return GenerationRequest(prompt=prompt, preset=preset, seed=args.seed, takes=int(args.takes or 1),
                              duration_s=float(args.duration if args.duration is not None else DEFAULT_DURATION_S),
                              params={"model": args.model} if args.engine == "musicgen" and args.model else {},
                              melody=melody, melody_sample_rate=melody_rate)

@@ -297,9 +297,11 @@ class ComposerEngine:
                 preset = load_preset(reading.preset)
                 overrides = reading.overrides
                 understood = reading.summary()
+            elif request.params.get("preset"):
+                preset = load_preset(request.params["preset"])
             else:
-                preset = load_preset(DEFAULT_PRESET)
-                understood = f"no preset or prompt: default preset {preset['name']}"
+                raise ValueError("the prompt is empty and no preset is chosen; describe the tune (e.g. "
+                                 "'舞狮，越来越快' or 'gentle Mid-Autumn night') or pick a preset")
             params = preset_params(preset, seed=seed, duration_s=request.duration_s)
             params.update(overrides)
             if "duration_s" in overrides and "duration_s" not in request.params:

@@ -46,7 +46,7 @@ TEMPO_RE = re.compile(r"(\d{2,3}(?:\.\d+)?)\s*(?:bpm|b\.p\.m\.|拍每分|拍/分
 TEMPO_RE_ZH = re.compile(r"每分钟\s*(\d{2,3})\s*拍")
 DURATION_RE = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(seconds|second|secs|sec|s\b|秒|minutes|minute|min\b|分钟)",
                          re.IGNORECASE)
-KEY_RE = re.compile(r"(?:\bin\s+|\bkey\s+of\s+)([A-G](?:#|b)?)\b|\b([A-G](?:#|b)?)\s*调")
+KEY_RE = re.compile(r"(?:\bin\s+|\bkey\s+of\s+)([A-G](?:#|b)?)(?![\w#])|(?<![A-Za-z])([A-G](?:#|b)?)\s*调")
 
 
 @dataclass
