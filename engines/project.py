@@ -45,6 +45,7 @@ LOCK_NAME = ".lantern.lock"
 TRASH_ENTRY = "entry.json"
 TAKE_SIDECAR = "take.json"          # a take folder is finished exactly when this file exists
 RECENT_NAME = "recent.json"
+REGENERABLE = (".cache",)          # top-level folders the studio can rebuild (waveform pictures); not exported
 RECENT_MAX = 12
 MAX_NAME_CHARS = 120
 # a zip import is refused beyond these (a zip bomb must not fill the disk)
@@ -540,6 +541,7 @@ class Project:
             relative_dir = base.relative_to(self.root)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(TEMP_PREFIX)
                                  and not (relative_dir == Path(".") and d == ".trash" and not include_trash)
+                                 and not (relative_dir == Path(".") and d in REGENERABLE)
                                  and not (base / d).is_symlink())
             for name in sorted(filenames):
                 path = base / name
