@@ -111,6 +111,8 @@ def test_mp4_decodes_with_expected_size_frames_fps_and_audio(tmp_path):
         samples = sum(frame.samples for frame in container.decode(audio=0))
         rate = container.streams.audio[0].sample_rate
     assert samples / rate == pytest.approx(frames / FPS, abs=2048 / rate)
+    head = out.read_bytes()[:200_000]
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")       # index first: browsers play while downloading
     assert seen and seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:]))
     gif = Image.open(tmp_path / "a.gif")
     assert gif.size == (270, 480)

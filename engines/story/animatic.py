@@ -33,8 +33,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engines.story.encode import (CRF_FINAL, CRF_PREVIEW, PRESET_FINAL, PRESET_PREVIEW, EncodeCancelled,
-                                  SegmentEncoder, VideoSettings, explain_write_error, mux_final, write_gif)
+from engines.story.encode import (CRF_FINAL, CRF_PREVIEW, PRESET_FINAL, PRESET_PREVIEW, AudioTrackJob,
+                                  EncodeCancelled, SegmentEncoder, VideoSettings, explain_write_error, mux_final, write_gif)
 from engines.story.model import Shot, Storyboard
 from engines.story.soundtrack import SAMPLE_RATE, build_soundtrack
 from engines.story.subtitles import Cue, SubtitleStyle, build_cues, load_font, render_subtitle, write_srt
@@ -364,14 +364,21 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     else:
         cache = Path(cache_dir)
         cache.mkdir(parents=True, exist_ok=True)
+    work = tempfile.TemporaryDirectory(prefix="lantern-animatic-audio-")
     try:
-        parts, stats = _render_parts(timeline, storyboard, source, cues, style, settings, cache, report,
-                                     is_cancelled, backend)
+        # the AAC track encodes on its own thread while the frames render
+        audio_job = AudioTrackJob(soundtrack.audio, soundtrack.sample_rate, Path(work.name) / "soundtrack.m4a")
+        try:
+            parts, stats = _render_parts(timeline, storyboard, source, cues, style, settings, cache, report,
+                                         is_cancelled, backend)
+        except BaseException:
+            audio_job.wait()
+            raise
+        audio_file = audio_job.result()
         if is_cancelled():
             raise AnimaticCancelled("the render was cancelled; nothing was written")
         report(0.92, "writing the MP4")
-        mux_final(parts, out_path, settings=settings, audio=soundtrack.audio, sample_rate=soundtrack.sample_rate,
-                  cancel=is_cancelled)
+        mux_final(parts, out_path, settings=settings, audio_file=audio_file, cancel=is_cancelled)
         written_srt = None
         if srt_path is not None:
             try:
@@ -383,6 +390,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
             report(0.96, "writing the GIF")
             written_gif = write_gif(out_path, gif_path)
     finally:
+        work.cleanup()
         if temp_cache is not None:
             temp_cache.cleanup()
     report(1.0, "done")

@@ -7,9 +7,10 @@ Everything goes through PyAV (its wheels carry FFmpeg with libx264 and the nativ
   through a small bounded queue: the caller renders frame ``k + 1`` while frame ``k`` is converted to
   YUV and encoded (PyAV releases the GIL inside FFmpeg and x264 runs its own threads). Every segment
   starts on a key frame and has no B-frames, so segments can later be joined without re-encoding.
-* :func:`mux_final` joins segments by copying their packets (timestamps shifted, no re-encode), encodes
-  the soundtrack to AAC and writes the MP4 under a temporary name that is renamed onto the final path
-  only when everything succeeded (:func:`engines.atomic.atomic_output_path`).
+* :class:`AudioTrackJob` encodes the soundtrack to AAC on another thread while the frames render.
+* :func:`mux_final` joins segments and the AAC track by copying their packets (timestamps shifted,
+  interleaved, no re-encode) and writes the MP4 under a temporary name that is renamed onto the final
+  path only when everything succeeded (:func:`engines.atomic.atomic_output_path`).
 * :func:`write_gif` decodes the finished MP4 at a low frame rate and size and writes a looping GIF.
 
 Colours: frames are converted from RGB with the BT.709 matrix (limited range) and the stream is tagged
@@ -217,19 +218,56 @@ class SegmentEncoder:
                 temp.unlink()
 
 
+class AudioTrackJob:
+    """Encode a soundtrack to an AAC ``.m4a`` file on a background thread (it overlaps frame rendering).
+
+    ``audio``: float32 ``(n, 2)`` at ``sample_rate`` Hz. :meth:`result` waits and returns the path, or
+    raises the thread's error.
+    """
+
+    def __init__(self, audio: np.ndarray, sample_rate: int, path: str | os.PathLike, *,
+                 bitrate: int = AUDIO_BITRATE):
+        self.path = Path(path)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(audio, sample_rate, bitrate), daemon=True,
+                                        name="animatic-audio")
+        self._thread.start()
+
+    def _run(self, audio, sample_rate, bitrate) -> None:
+        try:
+            with av.open(str(self.path), mode="w", format="mp4") as output:
+                stream = output.add_stream("aac", rate=sample_rate, layout="stereo")
+                stream.bit_rate = bitrate
+                _encode_audio(output, stream, audio, sample_rate)
+        except BaseException as error:  # handed to result()
+            self._error = explain_write_error(error, self.path)
+
+    def wait(self) -> None:
+        """Wait for the thread without raising (used while another error is on its way out)."""
+        self._thread.join()
+
+    def result(self) -> Path:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.path
+
+
 def mux_final(segments: Sequence[str | os.PathLike], out_path: str | os.PathLike, *, settings: VideoSettings,
-              audio: np.ndarray | None, sample_rate: int, audio_bitrate: int = AUDIO_BITRATE,
-              cancel=None) -> Path:
-    """Join video segments (packet copy) and encode the soundtrack to AAC in one MP4, atomically.
+              audio_file: str | os.PathLike | None, cancel=None) -> Path:
+    """Join video segments and an AAC track in one MP4 by copying packets (no re-encode), atomically.
+
+    Video and audio packets are interleaved by time and the index is moved to the front of the file
+    (``faststart``), so players and browsers can start playing before the whole file has arrived.
 
     Parameters
     ----------
     segments : sequence of path
         Segment files from :class:`SegmentEncoder`, in order, all encoded with ``settings``.
     out_path : path
-        The final MP4; written under a temporary name first.
-    audio : numpy.ndarray or None
-        float32 ``(n, 2)`` at ``sample_rate`` Hz, or None for a silent video (no audio stream).
+        The final MP4; written under a temporary name first, renamed onto ``out_path`` when complete.
+    audio_file : path or None
+        An AAC track from :class:`AudioTrackJob`, or None for a video without sound.
 
     Raises
     ------
@@ -241,7 +279,7 @@ def mux_final(segments: Sequence[str | os.PathLike], out_path: str | os.PathLike
     out_path = Path(out_path)
     try:
         with atomic_output_path(out_path) as temp:
-            _mux(segments, temp, settings, audio, sample_rate, audio_bitrate, cancel)
+            _mux(segments, temp, settings, audio_file, cancel)
     except EncodeCancelled:
         raise
     except (OSError, av.FFmpegError) as error:
@@ -249,8 +287,9 @@ def mux_final(segments: Sequence[str | os.PathLike], out_path: str | os.PathLike
     return out_path
 
 
-def _mux(segments, temp: Path, settings: VideoSettings, audio, sample_rate: int, audio_bitrate: int, cancel):
+def _mux(segments, temp: Path, settings: VideoSettings, audio_file, cancel):
     inputs = [av.open(str(path)) for path in segments]
+    audio_in = av.open(str(audio_file)) if audio_file is not None else None
     try:
         template = inputs[0].streams.video[0]
         extradata = bytes(template.codec_context.extradata or b"")
@@ -258,14 +297,19 @@ def _mux(segments, temp: Path, settings: VideoSettings, audio, sample_rate: int,
             if bytes(container.streams.video[0].codec_context.extradata or b"") != extradata:
                 raise ValueError(f"video segment {Path(path).name} was encoded with other settings; clear the "
                                  "render cache and render again")
-        output = av.open(str(temp), mode="w", format="mp4")
+        output = av.open(str(temp), mode="w", format="mp4", options={"movflags": "+faststart"})
         try:
             video = output.add_stream_from_template(template)
             video.time_base = template.time_base
-            audio_stream = None
-            if audio is not None:
-                audio_stream = output.add_stream("aac", rate=sample_rate, layout="stereo")
-                audio_stream.bit_rate = audio_bitrate
+            pending = []
+            if audio_in is not None:
+                source = audio_in.streams.audio[0]
+                audio_out = output.add_stream_from_template(source)
+                audio_tb = source.time_base
+                pending = [packet for packet in audio_in.demux(source) if packet.dts is not None]
+                for packet in pending:
+                    packet.stream = audio_out
+            next_audio = 0
             ticks_per_frame = int(round(1 / (settings.fps * template.time_base)))
             offset = 0
             for container in inputs:
@@ -280,17 +324,23 @@ def _mux(segments, temp: Path, settings: VideoSettings, audio, sample_rate: int,
                         continue
                     packet.pts += offset
                     packet.dts += offset
+                    now = packet.dts * template.time_base
+                    while next_audio < len(pending) and pending[next_audio].dts * audio_tb <= now:
+                        output.mux(pending[next_audio])
+                        next_audio += 1
                     packet.stream = video
                     output.mux(packet)
                     count += 1
                 offset += count * ticks_per_frame
-            if audio_stream is not None:
-                _encode_audio(output, audio_stream, audio, sample_rate)
+            for packet in pending[next_audio:]:
+                output.mux(packet)
         finally:
             output.close()
     finally:
         for container in inputs:
             container.close()
+        if audio_in is not None:
+            audio_in.close()
 
 
 def _encode_audio(output, stream, audio: np.ndarray, sample_rate: int, *, block: int = 1024 * 64) -> None:
