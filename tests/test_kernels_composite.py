@@ -55,7 +55,7 @@ def random_layers(rng, frame_hw, layer_dtype, *, rotate=True, count=5):
     layers = []
     for i in range(count):
         h, w = (int(v) for v in rng.integers(1, 24, 2))
-        scale = (rng.uniform(0.4, 2.5), rng.uniform(0.4, 2.5))
+        scale = (rng.uniform(0.4, 2.5) * rng.choice([-1, 1]), rng.uniform(0.4, 2.5) * rng.choice([-1, 1]))  # mirrors too
         matrix = affine(scale=scale, rotation_deg=rng.uniform(-180, 180) if rotate else 0.0,
                         translate=(rng.uniform(-w, width), rng.uniform(-h, height)), origin=(w / 2, h / 2))
         layers.append(Layer(random_layer_pixels(rng, h, w, layer_dtype), matrix,
@@ -101,6 +101,19 @@ def test_cpu_matches_reference_for_mixed_layer_dtypes_and_large_layers():
               Layer(small, affine(scale=3.7, translate=(20.25, 5.5)), opacity=0.7, blend="screen"),
               Layer(big, affine(scale=(0.4, 0.9), translate=(30.1, -50.2)), blend="multiply")]
     assert_close(composite(frame, layers, backend="cpu"), composite(frame, layers, backend="reference"))
+
+
+@pytest.mark.parametrize("rotation_deg", [90.0, 180.0, -90.0, 0.0])
+def test_cpu_matches_reference_for_quarter_turns_and_mirrors(rotation_deg):
+    rng = np.random.default_rng(int(rotation_deg) % 360)
+    frame = random_frame(rng, 33, 40, 3, np.uint8)
+    pix = random_layer_pixels(rng, 14, 23, np.uint8)
+    layers = [Layer(pix, affine(scale=scale, rotation_deg=rotation_deg, translate=(13.3, 9.8), origin=(11.5, 7.0)))
+              for scale in ((1.0, 1.0), (-1.0, 1.0), (1.5, -0.75), (-0.6, -1.7))]
+    for layer in layers:
+        expected = composite(frame, [layer], backend="reference")
+        assert not np.array_equal(expected, frame)
+        assert_close(composite(frame, [layer], backend="cpu"), expected)
 
 
 def test_layers_off_frame_and_zero_size_draw_nothing():
