@@ -4,13 +4,19 @@ One public entry point, :func:`composite`, with three bodies:
 
 * ``reference``: numpy, float64, one full-frame pass per layer; obviously right and slow (the oracle).
 * ``cpu``: numba ``prange`` over rows; each row is loaded once into a small float32 buffer, every layer
-  that can touch the row is blended into it over the columns it can touch (row-level culling), and
-  the row is stored once. No per-layer full-frame temporaries.
+  that can touch the row is blended into it over the columns it can touch (row-level culling: the
+  layer's frame bounding box, then the exact column span from the inverse matrix), and the row is
+  stored once. No per-layer full-frame temporaries. Within a span, columns whose four taps are all
+  inside the layer skip the bounds checks. A layer row that is not rotated (``v`` constant along the
+  frame row: pans, zooms, sprites, captions) is sampled separably: its two source rows are blended
+  once into a padded float32 row (a vectorised loop), then each column lerps between two texels.
 * ``cuda``: one thread per output pixel (2-D grid), looping over the layers.
 
 The per-pixel arithmetic (bilinear sampling with transparent padding, the blend modes) is written once
 as small ``@njit`` scalar functions (:func:`_bilinear`, :func:`_bilinear_inside`, :func:`_blend`) that
-both the CPU loop and the CUDA kernel call, so the bodies cannot drift apart.
+both the CPU loop and the CUDA kernel call, so the bodies cannot drift apart; the CPU's separable path
+is the same bilinear formula factored as lerp(lerp(rows), columns) and is tested against the reference
+like the rest. Arithmetic is float32 (float64 for coordinates); ``uint8`` results round to nearest.
 
 Coordinate convention
 ---------------------
