@@ -21,6 +21,8 @@ The story of one request, top to bottom:
 
 Modes (``GenerationRequest.mode``):
 
+An empty prompt in vary/continue/extend keeps the parent's prompt.
+
 - ``"new"``: text prompt, optionally a melody (melody models) — "arrange my melody in this style".
 - ``"vary"``: the parent's prompt and settings with a new seed, keeping the first
   ``(1 - variation_strength)`` of the parent (up to one window) as the opening; strength 1 is a fresh take.
@@ -430,11 +432,11 @@ class MusicGenEngine:
             melody = self._melody_tensor(request, model)
             torch.manual_seed(seed)
             try:
+                text = effective_prompt(request) or None
                 if melody is None:
-                    attributes, _ = model._prepare_tokens_and_attributes([request.prompt or None], None)
+                    attributes, _ = model._prepare_tokens_and_attributes([text], None)
                 else:
-                    attributes, _ = model._prepare_tokens_and_attributes([request.prompt or None], None,
-                                                                         melody_wavs=[melody])
+                    attributes, _ = model._prepare_tokens_and_attributes([text], None, melody_wavs=[melody])
                 tokens = model._generate_tokens(attributes, prompt_tokens, progress=on_step is not None)
             finally:
                 model.set_custom_progress_callback(None)
@@ -516,10 +518,18 @@ class MusicGenEngine:
         summary = (f"MusicGen {settings.model}, seed {seed}, {audio.shape[0] / SAMPLE_RATE:.1f} s"
                    + (f", {relation} of {parent.id}" if parent is not None and relation else "")
                    + (", melody-conditioned" if request.melody is not None else ""))
-        return Take(engine=self.name, seed=int(seed), sample_rate=SAMPLE_RATE, audio=audio, prompt=request.prompt,
+        return Take(engine=self.name, seed=int(seed), sample_rate=SAMPLE_RATE, audio=audio,
+                    prompt=effective_prompt(request),
                     preset=request.preset, model=settings.model, params=params,
                     parent_id=None if parent is None or relation is None else parent.id, relation=relation,
                     device=self.device, generation_s=round(seconds, 4), summary=summary)
+
+
+def effective_prompt(request: GenerationRequest) -> str:
+    """The text prompt a take is made with: the request's, or (when empty) the parent take's."""
+    if request.prompt.strip() or request.parent is None or request.mode == "new":
+        return request.prompt
+    return request.parent.prompt
 
 
 def to_studio_audio(native, sample_rate: int) -> np.ndarray:
