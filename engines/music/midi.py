@@ -28,6 +28,13 @@ PERCUSSION_CHANNEL = 9
 LABELS_ASCII = {"起": "qi (statement)", "承": "cheng (continuation)", "转": "zhuan (turn)", "合": "he (close)"}
 
 
+def _note(kind: str, channel: int, note: int, velocity: int) -> mido.Message:
+    """A note message; values are range-checked here once, so mido's per-message checks are skipped."""
+    if not (0 <= note <= 127 and 0 <= velocity <= 127):
+        raise ValueError(f"MIDI note {note} / velocity {velocity} is outside 0-127")
+    return mido.Message(kind, skip_checks=True, channel=channel, note=int(note), velocity=int(velocity), time=0)
+
+
 def _ticks(beats: float) -> int:
     return int(round(beats * TICKS_PER_BEAT))
 
@@ -80,15 +87,14 @@ def score_to_midi(score: Score) -> bytes:
                 g_on = max(0, on - _ticks(GRACE_BEATS))
                 # a grace note on the pitch that is still sounding would overlap itself: it is left out
                 if g_on < on and sounding_until.get(note.grace_midi, -1) <= g_on:
-                    events.append((g_on, 1, mido.Message("note_on", channel=ch, note=note.grace_midi,
-                                                         velocity=max(1, note.velocity - 20))))
-                    events.append((on, 0, mido.Message("note_off", channel=ch, note=note.grace_midi, velocity=0)))
+                    events.append((g_on, 1, _note("note_on", ch, note.grace_midi, max(1, note.velocity - 20))))
+                    events.append((on, 0, _note("note_off", ch, note.grace_midi, 0)))
             elif note.ornament in ("tremolo", "slide"):
                 events.append((on, 1, mido.MetaMessage("text", text=note.ornament)))
             if note.passing:
                 events.append((on, 1, mido.MetaMessage("text", text=f"passing {note.passing}")))
-            events.append((on, 2, mido.Message("note_on", channel=ch, note=note.midi, velocity=note.velocity)))
-            events.append((off, 0, mido.Message("note_off", channel=ch, note=note.midi, velocity=0)))
+            events.append((on, 2, _note("note_on", ch, note.midi, note.velocity)))
+            events.append((off, 0, _note("note_off", ch, note.midi, 0)))
             sounding_until[note.midi] = max(off, sounding_until.get(note.midi, -1))
         _append_sorted(track, events)
     buffer = io.BytesIO()
@@ -100,6 +106,10 @@ def _append_sorted(track: mido.MidiTrack, events) -> None:
     """Append (tick, order, message) events as delta times; note-offs sort before note-ons at one tick."""
     now = 0
     for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(message.copy(time=tick - now))
+        if isinstance(message, mido.Message):
+            message.time = tick - now          # a fresh message made for this event: set in place
+        else:
+            message = message.copy(time=tick - now)
+        track.append(message)
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))

@@ -94,23 +94,32 @@ def _read_gliding(table: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     return np.interp(pos, np.arange(len(table)), table).astype(np.float32)
 
 
+#: plucks and percussion hits are the same instrument in every take: rendered once per process
+_SAMPLES: dict[tuple, np.ndarray] = {}
+_SAMPLES_LIMIT = 512
+
+
 class Synth:
-    """Renders parts of one score; caches plucks and drum hits for the take."""
+    """Renders parts of one score. Plucked notes and percussion hits come from per-instrument samples that
+    do not depend on the take (a guzheng string is the same string in every take), cached per process;
+    everything that varies between takes (breath, bow noise, firecracker bursts, timing) uses ``seed``."""
 
     def __init__(self, *, sample_rate: int, seed: int):
         self.sample_rate = sample_rate
         self.seed = int(seed)
-        self._cache: dict[tuple, np.ndarray] = {}
+        if len(_SAMPLES) > _SAMPLES_LIMIT:
+            _SAMPLES.clear()
+        self._cache = _SAMPLES
 
     # --------------------------------------------------------------------------------------------
     def pluck(self, instrument: str, midi: int) -> np.ndarray:
-        key = (instrument, midi)
+        key = (instrument, midi, self.sample_rate)
         if key not in self._cache:
             p = PLUCK[instrument]
             self._cache[key] = karplus_strong(float(midi_hz(midi)), sample_rate=self.sample_rate,
                                               length_s=p["length_s"], t60_s=p["t60_s"], blend=p["blend"],
                                               bright=p["bright"], position=p["position"],
-                                              rng=_rng(self.seed, 11, midi, len(instrument)))
+                                              rng=_rng(11, midi, len(instrument)))
         return self._cache[key]
 
     def render_plucked(self, part: Part, score: Score, n: int) -> np.ndarray:
@@ -226,11 +235,13 @@ class Synth:
         t = (np.arange(m) + first) / sr
         vib_rate, vib_depth, vib_delay = {"dizi": (5.4, 0.35, 0.25), "suona": (5.0, 0.3, 0.2),
                                           "erhu": (6.2, 0.55, 0.15)}[instrument]
-        vib = vib_depth * np.sin(TWO_PI * vib_rate * t) * np.clip((since - vib_delay) / 0.3, 0.0, 1.0)
-        freq = midi_hz(semis + vib)
-        phase = np.cumsum(freq * (TWO_PI / sr))
-        s1 = np.sin(phase).astype(np.float32)
-        c2 = (2.0 * np.cos(phase)).astype(np.float32)
+        vib = vib_depth * np.sin((TWO_PI * vib_rate) * t).astype(np.float32) * np.clip((since - vib_delay) / 0.3, 0.0, 1.0)
+        freq = 440.0 * np.exp2((semis.astype(np.float32) + vib - np.float32(69.0)) / np.float32(12.0))
+        # the running phase needs float64 (it reaches ~1e5 rad in a minute); wrapped, float32 is exact enough
+        phase = (np.cumsum(freq, dtype=np.float64) * (TWO_PI / sr)) % TWO_PI
+        phase = phase.astype(np.float32)
+        s1 = np.sin(phase)
+        c2 = np.float32(2.0) * np.cos(phase)
         fmax = float(freq.max())
         weights = _harmonics(instrument, fmax, sr)
         acc = s1 * weights[0]
@@ -256,11 +267,11 @@ class Synth:
 
     # --------------------------------------------------------------------------------------------
     def hit(self, key: int, variant: int) -> np.ndarray:
-        cache_key = ("hit", key, variant)
+        cache_key = ("hit", key, variant, self.sample_rate)
         if cache_key in self._cache:
             return self._cache[cache_key]
         sr = self.sample_rate
-        rng = _rng(self.seed, 31, key, variant)
+        rng = _rng(31, key, variant)
         if key in (DRUM_CENTER, DRUM_RIM):
             length = 1.2 if key == DRUM_CENTER else 0.35
             t = np.arange(int(length * sr)) / sr
@@ -374,7 +385,7 @@ def _harmonics(instrument: str, fmax_hz: float, sample_rate: int) -> np.ndarray:
     if instrument == "dizi":
         w = [1.0, 0.42, 0.22, 0.12, 0.07, 0.05, 0.035, 0.03, 0.025, 0.02, 0.02, 0.015]
     elif instrument == "suona":
-        w = [1.0 / (k ** 0.6) for k in range(1, 19)]
+        w = [1.0 / (k ** 0.6) for k in range(1, 15)]
     else:  # erhu
         w = [1.0 / k * (1.0 + 0.3 * (k % 2 == 0)) for k in range(1, 15)]
     return np.array(w[:limit], dtype=np.float32)
