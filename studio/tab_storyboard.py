@@ -298,8 +298,8 @@ def build_tab(ctx: StudioContext) -> None:
                     shot = next(s for s in board.shots if s.number == number)
                     art[number] = RenderedPanel(number, image, guess_anchors(shot, image.size), "diffusers")
         try:
-            result = export_pages(board, store.pages_dir(ctx.project), spec=PageSpec(layout=layout_name,
-                                                                                     rtl=bool(right_to_left)),
+            result = export_pages(board, store.story_folder(ctx.project),
+                                  spec=PageSpec(layout=layout_name, rtl=bool(right_to_left)),
                                   art=art, progress=_progress_cb(progress))
         except (ValueError, OSError) as error:
             raise gr.Error(str(error)) from None
@@ -325,11 +325,12 @@ def build_tab(ctx: StudioContext) -> None:
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
 
     # ---- the animatic section (its own issue adds studio/tab_animatic.py) --------------------------
-    gr.Markdown("---\n### Animatic")
+    gr.Markdown("---")
     if importlib.util.find_spec("studio.tab_animatic") is not None:
         from studio import tab_animatic
 
         if hasattr(tab_animatic, "build_animatic_section"):
             tab_animatic.build_animatic_section(ctx, storyboard_state)
             return
-    gr.Markdown("Video export of the storyboard arrives with the animatic section.", elem_id="story-animatic-hook")
+    gr.Markdown("### Animatic\nVideo export of the storyboard arrives with the animatic section.",
+                elem_id="story-animatic-hook")

@@ -6,7 +6,8 @@
       script.txt          the script as pasted or uploaded (UTF-8)
       storyboard.json     shots + character bible + title + language (schema-versioned)
       panels/             shot_0001.png ... one per shot, from the last render
-      pages/              page_001.png ..., pages.pdf, pages.cbz, storyboard-sheet.pdf
+      pages/              page_001.png ... from the last page render
+      pages.pdf, pages.cbz, storyboard-sheet.pdf
 
 Saving the storyboard keeps the shot list the user edited; parsing the script again goes through
 :func:`engines.story.shots.plan_shots` with ``existing=`` so bible edits survive.
@@ -39,6 +40,11 @@ def _story_dir(project: Project) -> Path:
     folder = project.story_dir
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def story_folder(project: Project) -> Path:
+    """The project's ``story/`` folder (created if missing): pages and exports are written here."""
+    return _story_dir(project)
 
 
 def panels_dir(project: Project) -> Path:
