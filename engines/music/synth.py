@@ -233,8 +233,8 @@ class Synth:
         # smooth every envelope step (tongued/bowed joins, velocity changes) over ~4 ms: no clicks
         amp = ndimage.uniform_filter1d(amp, size=int(0.004 * sr) | 1, mode="constant")
         t = (np.arange(m) + first) / sr
-        vib_rate, vib_depth, vib_delay = {"dizi": (5.4, 0.35, 0.25), "suona": (5.0, 0.3, 0.2),
-                                          "erhu": (6.2, 0.55, 0.15)}[instrument]
+        vib_rate, vib_depth, vib_delay = {"dizi": (5.4, 0.25, 0.25), "suona": (5.0, 0.25, 0.2),
+                                          "erhu": (6.0, 0.35, 0.15)}[instrument]
         vib = vib_depth * np.sin((TWO_PI * vib_rate) * t).astype(np.float32) * np.clip((since - vib_delay) / 0.3, 0.0, 1.0)
         freq = 440.0 * np.exp2((semis.astype(np.float32) + vib - np.float32(69.0)) / np.float32(12.0))
         # the running phase needs float64 (it reaches ~1e5 rad in a minute); wrapped, float32 is exact enough
@@ -255,7 +255,7 @@ class Synth:
         if instrument == "dizi":
             breath = signal.lfilter(*signal.butter(2, [1800 / (sr / 2), 7000 / (sr / 2)], "band"),
                                     rng.standard_normal(m)).astype(np.float32)
-            acc += 0.3 * breath
+            acc += 0.08 * breath
         elif instrument == "erhu":
             acc = _filter_peaks(acc, sr, ((750.0, 4.0, 2.0), (2600.0, 3.0, 1.5)))
             acc += 0.06 * signal.lfilter(*signal.butter(2, 3000 / (sr / 2), "high"),
