@@ -81,7 +81,8 @@ class _ProjectLock:
     def __init__(self, root: Path):
         self.path = root / LOCK_NAME
         self.fd: int | None = None
-        if _fcntl is None:  # pragma: no cover - Windows
+        self.supported = _fcntl is not None
+        if not self.supported:  # pragma: no cover - Windows
             return
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self._finalizer = weakref.finalize(self, os.close, self.fd)
@@ -93,12 +94,18 @@ class _ProjectLock:
         try:
             _fcntl.flock(self.fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
             return True
-        except OSError:
+        except BlockingIOError:
+            return False
+        except OSError:              # a filesystem without flock (some network mounts): judge leftovers by age
+            self.supported = False
             return False
 
     def share(self) -> None:
-        if self.fd is not None:
-            _fcntl.flock(self.fd, _fcntl.LOCK_SH)
+        if self.fd is not None and self.supported:
+            try:
+                _fcntl.flock(self.fd, _fcntl.LOCK_SH)
+            except OSError:
+                self.supported = False
 
     def close(self) -> None:
         if self.fd is not None:
@@ -458,12 +465,14 @@ class Project:
         root = self.root
         now = time.time()
 
+        locks_work = self._lock is not None and self._lock.supported
+
         def abandoned(path: Path) -> bool:
             if exclusive:
                 return True
-            if _fcntl is not None:
+            if locks_work:           # someone else has the project open: leave their files alone
                 return False
-            try:  # pragma: no cover - Windows
+            try:                     # no locks here: only leftovers untouched for a long while are abandoned
                 return now - path.lstat().st_mtime > UNLOCKED_GRACE_S
             except OSError:
                 return False
@@ -719,6 +728,7 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
             target = parent / f"{folder}-{counter}"
             counter += 1
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_imports(parent)
         staging = parent / f"{TEMP_PREFIX}import-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
@@ -753,6 +763,17 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return Project.open(target, create=False)
+
+
+def _remove_stale_imports(parent: Path, *, older_than_s: float = 3600.0) -> None:
+    """Delete unpacking folders of imports that were interrupted (killed) more than an hour ago."""
+    cutoff = time.time() - older_than_s
+    for leftover in parent.glob(f"{TEMP_PREFIX}import-*"):
+        try:
+            if leftover.is_dir() and not leftover.is_symlink() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:

@@ -180,3 +180,20 @@ def test_regression_sidecar_that_is_not_an_object_is_skipped(tmp_path):
     (folder / "take.json").write_text("[]")
     store = TakeStore(project)
     assert store.list() == [] and store.skipped[0][0] == "bad"
+
+
+@pytest.mark.parametrize("sidecar", [{}, {"id": None}, {"stems": "drums"}, {"params": [1]}, {"rating": True},
+                                     {"sample_rate": 0}, {"channels": 99}, {"files": {"audio.wav": 3}}])
+def test_regression_sidecars_hypothesis_found_are_refused_not_crashing(tmp_path, sidecar):
+    project = Project.open(tmp_path / "p")
+    folder = project.takes_dir / "found"
+    folder.mkdir()
+    (folder / "take.json").write_text(json.dumps(sidecar))
+    store = TakeStore(project)
+    assert store.list() == [] or [t.id for t in store.list()] == ["found"]
+    try:
+        take = store.load("found", with_audio=False)
+    except ProjectError as error:
+        assert "damaged" in str(error)
+    else:
+        assert take.id == "found"

@@ -319,3 +319,19 @@ def test_import_of_a_version_1_zip_migrates(tmp_path):
     project = import_zip(tmp_path / "old.zip", tmp_path / "projects", name="从旧版导入")
     assert project.root.name == "从旧版导入" and project.recovery.migrated_from == 1
     assert TakeStore(project).ids() == ["t0001", "t0002"]
+
+
+def test_interrupted_imports_are_cleaned_after_an_hour(tmp_path):
+    import os
+    import time
+
+    project = Project.open(tmp_path / "src")
+    archive = project.export_zip(tmp_path / "src.zip")
+    parent = tmp_path / "projects"
+    old, fresh = parent / f"{TEMP_PREFIX}import-old00000", parent / f"{TEMP_PREFIX}import-new00000"
+    for folder in (old, fresh):
+        (folder / "takes").mkdir(parents=True)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    import_zip(archive, parent)
+    assert not old.exists() and fresh.exists()
