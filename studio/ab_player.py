@@ -33,10 +33,10 @@ TEMPLATE = """
   </div>
   <div class="ab-row">
     <button class="ab-loop" id="ab-loop" title="L">Loop off</button>
-    <button class="ab-in" id="ab-loop-in">[ from here</button>
+    <button class="ab-loop-in" id="ab-loop-in">[ from here</button>
     <label>start <input class="ab-loop-start" id="ab-loop-start" type="number" min="0" step="0.01" value="0"> s</label>
     <label>end <input class="ab-loop-end" id="ab-loop-end" type="number" min="0" step="0.01" value="0"> s</label>
-    <button class="ab-out" id="ab-loop-out">to here ]</button>
+    <button class="ab-loop-out" id="ab-loop-out">to here ]</button>
     <label>crossfade <input class="ab-fade" id="ab-loop-fade" type="number" min="0" max="500" step="1" value="20"> ms</label>
   </div>
   <div class="ab-row">

@@ -93,20 +93,22 @@ def build_tab(ctx: StudioContext) -> None:
         if session is None or not session.stems:
             return
         for index, stem in enumerate(session.stems):
-            with gr.Row(elem_id=f"mixer-stem-{index}", equal_height=True):
+            with gr.Row(elem_id=f"mixer-stem-{index}", equal_height=True, elem_classes=["mixer-stem"]):
                 gr.Markdown(f"**{stem.name}**  \n{stem.source} · {'mono' if stem.channels == 1 else 'stereo'} · "
-                            f"{stem.audio.shape[0] / session.sample_rate:.1f} s", elem_id=f"mixer-stem-{index}-name")
-                gain = gr.Slider(-36, 12, value=stem.gain_db, step=0.5, label="Gain (dB)",
+                            f"{stem.audio.shape[0] / session.sample_rate:.1f} s", elem_id=f"mixer-stem-{index}-name",
+                            min_height=0)
+                gain = gr.Slider(-36, 12, value=stem.gain_db, step=0.5, label="Gain (dB)", scale=3, min_width=180,
                                  elem_id=f"mixer-stem-{index}-gain", key=f"gain-{index}-{stem.name}")
-                pan = gr.Slider(-1, 1, value=stem.pan, step=0.05, label="Pan (L-R)",
+                pan = gr.Slider(-1, 1, value=stem.pan, step=0.05, label="Pan (L-R)", scale=3, min_width=180,
                                 elem_id=f"mixer-stem-{index}-pan", key=f"pan-{index}-{stem.name}")
-                offset = gr.Number(value=stem.offset_s, label="Start (s)", minimum=0, precision=2,
-                                   elem_id=f"mixer-stem-{index}-offset", key=f"off-{index}-{stem.name}")
-                mute = gr.Checkbox(value=stem.mute, label="Mute", elem_id=f"mixer-stem-{index}-mute",
-                                   key=f"mute-{index}-{stem.name}")
-                solo = gr.Checkbox(value=stem.solo, label="Solo", elem_id=f"mixer-stem-{index}-solo",
-                                   key=f"solo-{index}-{stem.name}")
-                remove = gr.Button("Remove", size="sm", elem_id=f"mixer-stem-{index}-remove")
+                offset = gr.Number(value=stem.offset_s, label="Start (s)", minimum=0, precision=2, scale=1,
+                                   min_width=90, elem_id=f"mixer-stem-{index}-offset", key=f"off-{index}-{stem.name}")
+                with gr.Column(scale=1, min_width=90):
+                    mute = gr.Checkbox(value=stem.mute, label="Mute", elem_id=f"mixer-stem-{index}-mute",
+                                       key=f"mute-{index}-{stem.name}", container=False)
+                    solo = gr.Checkbox(value=stem.solo, label="Solo", elem_id=f"mixer-stem-{index}-solo",
+                                       key=f"solo-{index}-{stem.name}", container=False)
+                remove = gr.Button("Remove", size="sm", scale=0, min_width=80, elem_id=f"mixer-stem-{index}-remove")
 
             def setter(field: str, name: str = stem.name):
                 def apply(value, current: StemSession):

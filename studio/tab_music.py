@@ -27,6 +27,7 @@ SORTS = {"newest first": ("created", True), "oldest first": ("created", False), 
          "starred first": ("starred", True)}
 HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "created", "id"]
 DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str"]
+WIDTHS = ["150px", "34px", "170px", "90px", "150px", "70px", "56px", "60px", "110px", "100px", "80px"]
 RECIPE_ONLY_KEYS = ("model", "understood", "variation")
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
@@ -95,14 +96,15 @@ def _cache_dir(ctx: StudioContext, kind: str) -> Path:
     return folder
 
 
-def _waveform_path(ctx: StudioContext, take_id: str, *, audio=None) -> Path | None:
-    path = _cache_dir(ctx, "waveforms") / f"{take_id}.png"
+def _waveform_path(ctx: StudioContext, take_id: str, *, audio=None, thumb: bool = False) -> Path | None:
+    """The take's waveform picture (drawn once, cached in the project): 480x72, or a 140x28 thumbnail."""
+    path = _cache_dir(ctx, "waveforms") / f"{take_id}{'-thumb' if thumb else ''}.png"
     if not path.exists():
         try:
             if audio is None:
                 audio = _store(ctx).load(take_id).audio
-            write_waveform_png(audio, path, width_px=480, height_px=72)
-        except Exception:
+            write_waveform_png(audio, path, width_px=140 if thumb else 480, height_px=28 if thumb else 72)
+        except Exception:   # a take whose audio cannot be read shows without a picture; the list still works
             return None
     return path
 
@@ -121,14 +123,15 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
     takes = _store(ctx).list(starred=True if starred_only else None,
                              engine=None if engine in (None, "", "all") else engine,
                              text=(text or "").strip() or None, sort=key, descending=descending)
+    names = {take.id: take.name or take.id for take in takes}
     rows = []
     for take in takes:
-        wave = _waveform_path(ctx, take.id)
+        wave = _waveform_path(ctx, take.id, thumb=True)
         thumb = f"![waveform]({ab_player.file_url(wave)})" if wave else ""
         rows.append([thumb, "★" if take.starred else "", take.name or take.id, take.engine, _describe(take),
                      take.seed, round(float(take.duration_s), 1) if take.audio is not None else None,
                      None if take.loudness_lufs is None else round(float(take.loudness_lufs), 1),
-                     take.parent_id or "", take.created, take.id])
+                     names.get(take.parent_id, take.parent_id) if take.parent_id else "", take.created.replace("T", " ")[5:16], take.id])
     return rows
 
 
@@ -139,6 +142,15 @@ def _pick_choices(ctx: StudioContext) -> list[tuple[str, str]]:
 
 def _trash_choices(ctx: StudioContext) -> list[tuple[str, str]]:
     return [(f"{t.name or t.id} (seed {t.seed})", t.id) for t in _store(ctx).trashed()]
+
+
+def _short_params(params: dict[str, Any], *, limit: int = 12) -> str:
+    """The simple (scalar) parameters of a recipe, for reading; the full recipe is in the take's JSON."""
+    simple = [f"{k}={v}" for k, v in sorted(dict(params).items())
+              if isinstance(v, (str, int, float, bool)) and k not in RECIPE_ONLY_KEYS and len(str(v)) < 40]
+    more = len(params) - len(simple)
+    text = ", ".join(simple[:limit]) or "-"
+    return f"`{text}`" + (f" (+{more + max(0, len(simple) - limit)} more in the recipe)" if more > 0 else "")
 
 
 def _detail(ctx: StudioContext, take_id: str | None):
@@ -155,7 +167,7 @@ def _detail(ctx: StudioContext, take_id: str | None):
             f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
             + (f"{take.loudness_lufs:.1f} LUFS" if take.loudness_lufs is not None else "loudness not measured"),
             f"preset `{take.preset or '-'}` · prompt: {take.prompt or '-'}",
-            f"parameters `{json.dumps(dict(take.params), ensure_ascii=False)}`"]
+            "parameters " + _short_params(take.params)]
     if take.parent_id:
         info.append(f"{take.relation or 'child'} of `{take.parent_id}`")
     if take.summary:
@@ -256,6 +268,7 @@ def _run_job(ctx: StudioContext, stops: dict, session: str, engine_name: str, re
         _measure(take)
         store.save(take)
         _waveform_path(ctx, take.id, audio=take.audio)
+        _waveform_path(ctx, take.id, audio=take.audio, thumb=True)
         saved.append(take)
         events.put(("take", take))
 
@@ -311,7 +324,7 @@ def build_tab(ctx: StudioContext) -> None:
 
     with gr.Row(equal_height=False):
         # ---------------- generate ----------------
-        with gr.Column(scale=1, min_width=320):
+        with gr.Column(scale=1, min_width=300):
             engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
             engine_info = gr.Markdown(_engine_status(ctx, "composer"), elem_id="music-engine-status")
             preset = gr.Dropdown(presets, value=default_preset, label="Preset",
@@ -332,11 +345,11 @@ def build_tab(ctx: StudioContext) -> None:
                 model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
-                stop = gr.Button("Stop (keep finished takes)", variant="stop", elem_id="music-stop")
+                stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
             status = gr.Markdown("", elem_id="music-status")
 
         # ---------------- takes ----------------
-        with gr.Column(scale=2, min_width=520):
+        with gr.Column(scale=3, min_width=520):
             with gr.Row():
                 f_starred = gr.Checkbox(False, label="Starred only", elem_id="music-filter-starred")
                 f_engine = gr.Dropdown(["all", *ENGINES], value="all", label="Engine", elem_id="music-filter-engine")
@@ -345,6 +358,7 @@ def build_tab(ctx: StudioContext) -> None:
                 f_sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", elem_id="music-sort")
             table = gr.Dataframe(value=None, headers=HEADERS,
                                  datatype=DATATYPES, interactive=False, wrap=True, elem_id="music-takes-table",
+                                 column_widths=WIDTHS,
                                  label="Takes (click a row to select)", max_height=420)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):

@@ -1,0 +1,205 @@
+"""The whole creator loop in a real headless Chromium, on the embedded composer: generate three takes, star
+one, compare them loudness-matched with keys 1-3 and space, set a loop, continue from it, mix one take with
+a stem muted, export, and check the downloaded files (durations, channel counts, loudness)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+
+from engines.music.presets import all_presets
+from tests.conftest import open_tab
+
+pytestmark = pytest.mark.browser
+
+SEED = 7100                   # the three takes are lion-dance s7100, s7101, s7102 (unique in the shared studio)
+PRESET = "lion-dance"
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    if os.environ.get("LANTERN_SCREENSHOTS"):
+        shot = Path(os.environ["LANTERN_SCREENSHOTS"]) / name
+        shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    return shot
+
+
+def set_number(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def generate(page, *, takes: int, seed: int, preset: str = PRESET, duration_s: int = 4) -> None:
+    label = all_presets()[preset]["name"]          # the dropdown shows the preset's name
+    page.locator("#music-preset input").click()
+    page.get_by_role("option").filter(has_text=label).first.click()
+    set_number(page, "music-duration", duration_s)
+    set_number(page, "music-takes", takes)
+    page.locator("#music-seed-mode").get_by_label("fixed").check()
+    page.locator("#music-seed input").fill(str(seed))
+    page.locator("#music-generate").click()
+    page.wait_for_function(
+        "n => document.querySelector('#music-status').innerText.includes(`Done: ${n} of ${n}`)", arg=takes,
+        timeout=180_000)
+
+
+def take_cell(page, name: str):
+    """The visible table cell holding a take's name."""
+    return page.locator("#music-takes-table").get_by_text(name, exact=True).filter(visible=True).first
+
+
+def ab_state(page) -> dict:
+    return page.evaluate("window.lanternAB.state()")
+
+
+def take_folder(studio, take_id: str) -> Path:
+    return studio.project / "takes" / take_id
+
+
+def download(page, link) -> Path:
+    with page.expect_download() as info:
+        link.click()
+    return Path(info.value.path())
+
+
+def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
+    open_tab(page, "Music")
+    generate(page, takes=3, seed=SEED)
+    table = page.locator("#music-takes-table")
+    for offset in range(3):
+        take_cell(page, f"{PRESET} s{SEED + offset}").wait_for()
+
+    # select the second take and star it: the list shows the star, and the project keeps it
+    take_cell(page, f"{PRESET} s{SEED + 1}").click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=SEED + 1)
+    page.locator("#music-star").click()
+    page.wait_for_function("() => document.querySelector('#music-star').innerText.includes('Starred')")
+    starred = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    starred = [m for m in starred if m["seed"] == SEED + 1 and m["preset"] == PRESET]
+    assert len(starred) == 1 and starred[0]["starred"] is True
+    starred_id = starred[0]["id"]
+    page.locator("#music-filter-starred input").check()
+    page.wait_for_function("s => !document.querySelector('#music-takes-table').innerText.includes(`s${s}`)",
+                           arg=SEED)
+    assert f"{PRESET} s{SEED + 1}" in table.inner_text()
+    page.locator("#music-filter-starred input").uncheck()
+
+    # A/B/X: pick the three takes, compare; every preview is decoded and matched to -16 LUFS
+    for offset in range(3):
+        page.locator("#music-ab-pick label").filter(has_text=f"(seed {SEED + offset})").first.click()
+    page.locator("#music-ab-compare").click()
+    page.wait_for_function("() => window.lanternAB && window.lanternAB.state().loaded", timeout=120_000)
+    state = ab_state(page)
+    assert state["tracks"] == ["A", "B", "C"] and state["error"] is None
+    status = page.locator("#music-ab-status").inner_text()
+    levels = [float(line.split(":")[-1].split("LUFS")[0]) for line in status.splitlines() if "LUFS" in line]
+    assert len(levels) == 3 and all(abs(level + 16.0) <= 0.2 for level in levels), status
+
+    # keys: space plays, 2 and 3 switch at the running position without stopping
+    page.locator("#lantern-header").click()
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.lanternAB.state().playing && window.lanternAB.state().position_s > 0.3")
+    page.keyboard.press("2")
+    page.wait_for_timeout(300)
+    page.keyboard.press("3")
+    page.wait_for_timeout(200)
+    state = ab_state(page)
+    assert state["playing"] and state["active"] == 2
+    first, second = state["switches"][-2:]
+    assert (first["from"], first["to"], second["to"]) == (0, 1, 2)
+    assert first["playing"] and second["playing"]
+    # the play position kept running through both switches (no restart from zero, no jump)
+    assert 0.3 < first["position_s"] < second["position_s"] < state["position_s"]
+    assert second["position_s"] - first["position_s"] < 1.5
+    active_id = page.locator("#music-ab-active textarea, #music-ab-active input").first.input_value()
+    assert (take_folder(studio, active_id) / "take.json").exists()
+
+    # loop 1.0-2.5 s: L turns it on; playback stays inside; the region reaches the Python side
+    page.locator("#ab-loop-start").fill("1")
+    page.locator("#ab-loop-start").dispatch_event("change")
+    page.locator("#ab-loop-end").fill("2.5")
+    page.locator("#ab-loop-end").dispatch_event("change")
+    page.locator("#lantern-header").click()
+    page.keyboard.press("l")
+    page.wait_for_timeout(2200)                     # longer than the loop: it must have wrapped
+    state = ab_state(page)
+    assert state["loop"]["on"] and state["loop"]["start_s"] == 1 and state["loop"]["end_s"] == 2.5
+    assert 1.0 <= state["position_s"] < 2.5 and state["playing"]
+    assert abs(state["loop"]["length_s"] - 1.5) < 0.01
+    assert page.locator("#music-loop-region textarea, #music-loop-region input").first.input_value() == "1.00-2.50"
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !window.lanternAB.state().playing")
+
+    # continue from the loop: a new take whose parent is the take heard in the player
+    page.locator("#music-continue-loop").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')",
+                           timeout=180_000)
+    children = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    assert any(m["parent_id"] == active_id and m["relation"] == "continue" for m in children)
+    screenshot(page, tmp_path, "music-tab.png")
+
+    # mixer: load the starred take, mute its drum, render, export WAV + FLAC + MP3
+    take_cell(page, f"{PRESET} s{SEED + 1}").click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=SEED + 1)
+    open_tab(page, "Mixer")
+    page.locator("#mixer-use-selected").click()
+    page.wait_for_function("s => document.querySelector('#mixer-summary').innerText.includes(`seed ${s}`)",
+                           arg=SEED + 1)
+    page.locator("#mixer-stem-0-name").wait_for()
+    count = page.locator("[id^='mixer-stem-'][id$='-name']").count()
+    stem_names = [page.locator(f"#mixer-stem-{i}-name").inner_text().split("\n")[0].strip() for i in range(count)]
+    assert "drum" in stem_names
+    drum = stem_names.index("drum")
+    page.locator(f"#mixer-stem-{drum}-mute input").check()
+    page.wait_for_timeout(500)
+    page.locator("#mixer-render").click()
+    page.wait_for_function("() => document.querySelector('#mixer-meter').innerText.includes('LUFS')",
+                           timeout=120_000)
+    meter = page.locator("#mixer-meter").inner_text()
+    assert "-14.0 LUFS" in meter, meter
+    page.locator("#mixer-formats").get_by_label("flac").check()
+    page.locator("#mixer-formats").get_by_label("mp3").check()
+    page.locator("#mixer-export").click()
+    page.locator("#mixer-files a").first.wait_for(timeout=180_000)
+    screenshot(page, tmp_path, "mixer-tab.png")
+
+    take_audio, take_rate = sf.read(str(take_folder(studio, starred_id) / "audio.wav"), always_2d=True)
+    take_duration_s = take_audio.shape[0] / take_rate
+    base = f"{PRESET}-s{SEED + 1}_seed{SEED + 1}"
+    links = page.locator("#mixer-files a")
+    by_name = {}
+    for i in range(links.count()):
+        href = links.nth(i).get_attribute("href") or ""
+        by_name[Path(href.split("?")[0]).name] = links.nth(i)
+    assert f"{base}.zip" in by_name, sorted(by_name)
+    meter_ref = pyloudnorm.Meter(take_rate)
+    for fmt in ("wav", "flac", "mp3"):
+        path = download(page, by_name[f"{base}_mix.{fmt}"])
+        audio, rate = sf.read(str(path), always_2d=True, dtype="float64")
+        assert rate == take_rate and audio.shape[1] == 2
+        assert abs(audio.shape[0] / rate - take_duration_s) < (0.08 if fmt == "mp3" else 1e-6)
+        assert abs(meter_ref.integrated_loudness(audio) + 14.0) <= (0.3 if fmt == "mp3" else 0.2)
+    archive_path = download(page, by_name[f"{base}.zip"])
+    with zipfile.ZipFile(archive_path) as archive:
+        names = set(archive.namelist())
+        recipe = json.loads(archive.read(f"{base}_recipe.json"))
+        melody = archive.extract(f"{base}_stem-melody.wav", tmp_path / "unzipped")
+    assert f"{base}.mid" in names and f"{base}_mix.wav" in names
+    assert not any("stem-drum" in name for name in names)          # the muted stem is not exported
+    assert recipe["seed"] == SEED + 1 and {s["name"]: s["mute"] for s in recipe["stems"]}["drum"] is True
+    info = sf.info(melody)
+    assert info.channels == 2 and info.subtype == "PCM_24" and abs(info.duration - take_duration_s) < 1e-6
+    mixed = sf.read(str(download(page, by_name[f"{base}_mix.wav"])))[0]
+    assert np.max(np.abs(mixed)) <= 10 ** (-1.0 / 20) + 1e-3       # the ceiling held
