@@ -114,23 +114,30 @@ def _mix(a, b, c, wa, wb, wc, to_u8):
 
 
 @njit(cache=True, fastmath=True)
-def _mix_row(a, b, out, wa, wb, wc, ctile, to_u8):
-    """One row, flat (``W * C`` values), scalar weights: a vectorised loop."""
+def _mix_row(a, b, out, tmp, wa, wb, wc, ctile, to_u8):
+    """One row, flat (``W * C`` values), scalar weights. ``tmp`` (float32, the row's length) keeps the two
+    loops vectorised even when ``out`` is ``a`` or ``b`` (LLVM falls back to scalar code on overlap)."""
     for i in range(a.size):
-        value = a[i] * wa + b[i] * wb + ctile[i] * wc
-        if to_u8:
-            value = min(max(value + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
-        out[i] = value
+        tmp[i] = a[i] * wa + b[i] * wb + ctile[i] * wc
+    _store_row(tmp, out, to_u8)
 
 
 @njit(cache=True, fastmath=True)
-def _mix_row_columns(a, b, out, wa_e, wb_e, to_u8):
+def _mix_row_columns(a, b, out, tmp, wa_e, wb_e, to_u8):
     """One row, flat, with per-value weights (a left/right wipe: weights vary along the row)."""
     for i in range(a.size):
-        value = a[i] * wa_e[i] + b[i] * wb_e[i]
-        if to_u8:
-            value = min(max(value + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
-        out[i] = value
+        tmp[i] = a[i] * wa_e[i] + b[i] * wb_e[i]
+    _store_row(tmp, out, to_u8)
+
+
+@njit(cache=True, fastmath=True)
+def _store_row(tmp, out, to_u8):
+    if to_u8:
+        for i in range(tmp.size):
+            out[i] = min(max(tmp[i] + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+    else:
+        for i in range(tmp.size):
+            out[i] = tmp[i]
 
 
 @njit(parallel=True, cache=True)
@@ -153,12 +160,15 @@ def _transition_cpu(a, b, out, color, kind, t, direction, extent, soft_px, to_u8
             for c in range(channels):
                 wa_e[x * channels + c] = wa
                 wb_e[x * channels + c] = wb
-    for y in prange(height):
-        if along_x:
-            _mix_row_columns(a[y], b[y], out[y], wa_e, wb_e, to_u8)
-        else:
-            wa, wb, wc = _weights(kind, t, _position(direction, 0, y, width, height), extent, soft_px)
-            _mix_row(a[y], b[y], out[y], np.float32(wa), np.float32(wb), np.float32(wc), ctile, to_u8)
+    rows_per_task = 8
+    for task in prange((height + rows_per_task - 1) // rows_per_task):
+        tmp = np.empty(row_len, np.float32)
+        for y in range(task * rows_per_task, min(height, (task + 1) * rows_per_task)):
+            if along_x:
+                _mix_row_columns(a[y], b[y], out[y], tmp, wa_e, wb_e, to_u8)
+            else:
+                wa, wb, wc = _weights(kind, t, _position(direction, 0, y, width, height), extent, soft_px)
+                _mix_row(a[y], b[y], out[y], tmp, np.float32(wa), np.float32(wb), np.float32(wc), ctile, to_u8)
 
 
 @lru_cache(maxsize=1)
