@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+from numba import njit, prange
+
 BACKENDS: tuple[str, ...] = ("auto", "cpu", "cuda", "reference")
 
 #: Default CUDA threads per block for 1-D launches. Tests under the simulator lower it (through each
@@ -70,3 +73,42 @@ def resolve_backend(backend: str) -> str:
                          "use backend='auto' or 'cpu', or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA body "
                          "on numba's simulator")
     return backend
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _block_poison(a, lo, hi):
+    """Sum of (v - v) over rows [lo, hi): 0.0 when every value is finite, NaN otherwise (vectorised)."""
+    acc = 0.0
+    for i in range(lo, hi):
+        for c in range(a.shape[1]):
+            v = a[i, c]
+            acc += v - v
+    return acc
+
+
+@njit(parallel=True, cache=True)
+def first_nonfinite_row(a):
+    """Index of the first row of a 2-D array holding NaN or inf, or -1 (parallel, vectorised).
+
+    Kernels use it to turn non-finite samples into a ValueError that names the frame.
+    """
+    n = a.shape[0]
+    nblocks = (n + 65535) // 65536
+    found = np.full(nblocks, -1, dtype=np.int64)
+    for b in prange(nblocks):
+        lo = b * 65536
+        hi = min(n, lo + 65536)
+        if _block_poison(a, lo, hi) != 0.0:
+            for i in range(lo, hi):
+                bad = False
+                for c in range(a.shape[1]):
+                    v = a[i, c]
+                    if not (v - v == 0.0):
+                        bad = True
+                if bad:
+                    found[b] = i
+                    break
+    for b in range(nblocks):
+        if found[b] >= 0:
+            return found[b]
+    return -1

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from kernels.backend import cuda_simulated, resolve_backend
+from kernels.backend import cuda_simulated, first_nonfinite_row as _first_nonfinite, resolve_backend
 
 #: Threads per block for the CUDA bodies (tests under the simulator lower it).
 THREADS_PER_BLOCK = 128
@@ -102,42 +102,6 @@ def _number(name, value, *, lo=None, hi=None, lo_open=False):
     if hi is not None and v > hi:
         raise ValueError(f"{name} must be <= {hi}, got {v}")
     return v
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _block_poison(a, lo, hi):
-    """Sum of (v - v) over rows [lo, hi): 0.0 when every value is finite, NaN otherwise (vectorised)."""
-    acc = 0.0
-    for i in range(lo, hi):
-        for c in range(a.shape[1]):
-            v = a[i, c]
-            acc += v - v
-    return acc
-
-
-@njit(parallel=True, cache=True)
-def _first_nonfinite(a):
-    """Index of the first row of a 2-D array holding NaN or inf, or -1."""
-    n = a.shape[0]
-    nblocks = (n + 65535) // 65536
-    found = np.full(nblocks, -1, dtype=np.int64)
-    for b in prange(nblocks):
-        lo = b * 65536
-        hi = min(n, lo + 65536)
-        if _block_poison(a, lo, hi) != 0.0:
-            for i in range(lo, hi):
-                bad = False
-                for c in range(a.shape[1]):
-                    v = a[i, c]
-                    if not (v - v == 0.0):
-                        bad = True
-                if bad:
-                    found[b] = i
-                    break
-    for b in range(nblocks):
-        if found[b] >= 0:
-            return found[b]
-    return -1
 
 
 # --------------------------------------------------------------------------------------------------

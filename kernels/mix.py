@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
 
-from kernels.backend import resolve_backend
+from kernels.backend import first_nonfinite_row as _first_nonfinite_row, resolve_backend
 
 #: Threads per block for the CUDA bodies (tests under the simulator lower it).
 THREADS_PER_BLOCK = 128
@@ -146,8 +146,17 @@ def _key_active(left, right, threshold):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _duck_coef(active, c_attack, c_release):
-    return c_attack if active > 0.5 else c_release
+def _duck_decay(active, c_attack, c_release):
+    return 1.0 - c_attack if active > 0.5 else 1.0 - c_release
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_step(a, active, c_attack, c_release):
+    """One step of the activity smoother, ``a + c * (active - a)``, written as ``a * (1 - c) + c * active``
+    so the loop-carried dependency is a single fused multiply-add."""
+    if active > 0.5:
+        return a * (1.0 - c_attack) + c_attack
+    return a * (1.0 - c_release)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -458,9 +467,8 @@ def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
         x = 0.0
         if 0 <= k < n:
             x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
-        c = _duck_coef(x, c_att, c_rel)
-        p *= 1.0 - c
-        q = q + c * (x - q)
+        p *= _duck_decay(x, c_att, c_rel)
+        q = _duck_step(q, x, c_att, c_rel)
     return p, q
 
 
@@ -607,7 +615,7 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
                 xa = 0.0
                 if 0 <= k < kn:
                     xa = _key_active(key[k * kch], key[k * kch + kch - 1], threshold)
-                a += _duck_coef(xa, c_att, c_rel) * (xa - a)
+                a = _duck_step(a, xa, c_att, c_rel)
                 duck[m] = _duck_gain(a, depth_gain)
         for s in range(nstems):
             off = table[s, 0]
@@ -694,28 +702,6 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
     return out, finite
 
 
-@njit(parallel=True, cache=True)
-def _first_nonfinite_row(a):
-    """Index of the first row of a 2-D array holding NaN or inf, or -1."""
-    n = a.shape[0]
-    nblocks = (n + 65535) // 65536
-    found = np.full(nblocks, -1, dtype=np.int64)
-    for b in prange(nblocks):
-        for i in range(b * 65536, min(n, (b + 1) * 65536)):
-            bad = False
-            for c in range(a.shape[1]):
-                v = a[i, c]
-                if not (v - v == 0.0):
-                    bad = True
-            if bad:
-                found[b] = i
-                break
-    for b in range(nblocks):
-        if found[b] >= 0:
-            return found[b]
-    return -1
-
-
 def _mix_cpu_run(plan: _Plan) -> tuple[np.ndarray, bool]:
     if plan.length == 0:
         return np.zeros((0, 2), dtype=np.float32), True
@@ -785,7 +771,7 @@ def _cuda_kernels():
                 x = 0.0
                 if 0 <= k < n:
                     x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
-                a += _duck_coef(x, c_att, c_rel) * (x - a)
+                a = _duck_step(a, x, c_att, c_rel)
                 duck[j] = _duck_gain(a, depth_gain)
 
     @cuda.jit
