@@ -120,7 +120,9 @@ def _scan_hub_cache(cache: Path, source: str) -> list[ModelLocation]:
         snapshots = _snapshot_dirs(repo_dir)
         if snapshots:
             name = repo_dir.name[len("models--"):].replace("--", "/")
-            found.append(ModelLocation(name, snapshots[0], source))
+            location = ModelLocation(name, snapshots[0], source)
+            if _looks_like_musicgen(location):
+                found.append(location)
     return found
 
 
@@ -151,12 +153,12 @@ def find_models(models_dir: Path | None, *, hf_cache_dir: Path | None = None) ->
         found.extend(_scan_hub_cache(root, "models-dir"))
     cache = Path(hf_cache_dir) if hf_cache_dir is not None else default_hf_cache()
     found.extend(_scan_hub_cache(cache, "hf-cache"))
-    return [loc for loc in found if _looks_like_musicgen(loc)]
+    return found
 
 
 def _looks_like_musicgen(location: ModelLocation) -> bool:
-    # A hub cache holds other models too (T5, EnCodec, diffusers); only audiocraft checkpoints have both names
-    # or, for a published id, the musicgen name.
+    # A hub cache holds other models too (T5, EnCodec, diffusers): keep audiocraft checkpoints (both files) and
+    # published MusicGen ids (so a half-downloaded one is reported as damaged rather than missing).
     return (location.path / COMPRESSION_FILE).exists() or "musicgen" in location.name.lower()
 
 

@@ -127,13 +127,14 @@ def build_models(lm_cfg: dict[str, Any], compression_cfg: dict[str, Any], *, see
     from audiocraft.models import builders
 
 
-    torch.manual_seed(seed)
-    ccfg = OmegaConf.create({**compression_cfg, "device": device})
-    compression = builders.get_compression_model(ccfg).eval()
-    lcfg = OmegaConf.create({**lm_cfg, "device": device,
-                             "dtype": "float32" if device == "cpu" else "float16"})
-    with patched_demucs_loader(demucs_loader):
-        lm = builders.get_lm_model(lcfg).eval()
+    with torch.random.fork_rng(devices=[]):   # reproducible weights without touching the caller's random state
+        torch.manual_seed(seed)
+        ccfg = OmegaConf.create({**compression_cfg, "device": device})
+        compression = builders.get_compression_model(ccfg).eval()
+        lcfg = OmegaConf.create({**lm_cfg, "device": device,
+                                 "dtype": "float32" if device == "cpu" else "float16"})
+        with patched_demucs_loader(demucs_loader):
+            lm = builders.get_lm_model(lcfg).eval()
     lm.cfg = lcfg
     return lm, compression
 
@@ -163,13 +164,15 @@ def save_checkpoint(directory: str | os.PathLike, lm_cfg: dict[str, Any], compre
 def tiny_demucs(name: str = "htdemucs"):
     """A tiny HTDemucs with random weights and the real model's four sources, for melody conditioning.
 
-    Built from demucs's own class so audiocraft's chroma conditioner runs its real separation code path.
+    Built from demucs's own class (no cross-transformer layers, to stay fast) so audiocraft's chroma conditioner
+    runs its real separation code path.
     """
     import torch
     from demucs.htdemucs import HTDemucs
 
-    torch.manual_seed(0)
-    model = HTDemucs(sources=["drums", "bass", "other", "vocals"], audio_channels=2, channels=4, growth=2,
-                     nfft=512, depth=2, t_layers=1, t_heads=1, bottom_channels=0, dconv_depth=1,
-                     dconv_comp=2, segment=2, samplerate=44_100)
+    with torch.random.fork_rng(devices=[]):   # fixed weights without touching the caller's random state
+        torch.manual_seed(0)
+        model = HTDemucs(sources=["drums", "bass", "other", "vocals"], audio_channels=2, channels=4, growth=2,
+                         nfft=512, depth=2, t_layers=0, t_heads=1, bottom_channels=0, dconv_depth=1,
+                         dconv_comp=2, segment=2, samplerate=44_100)
     return model.eval()
