@@ -102,7 +102,7 @@ def run_writer_and_kill(root: Path, start: int, rng: random.Random) -> tuple[lis
     if not ready.wait(60):
         process.kill()
         raise AssertionError("the writer did not start: " + process.stderr.read())
-    delay = rng.uniform(0.0, 0.8)
+    delay = rng.uniform(0.0, 0.6)
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
@@ -200,3 +200,4 @@ def test_takes_survive_sigkill_at_random_points(tmp_path):
     print("\nkill-test figures: " + json.dumps(figures), flush=True)
     assert figures["kills"] == KILLS and figures["items_lost"] == 0
     assert len(reported) >= KILLS // 2, "the writer should finish takes between kills"
+
