@@ -219,8 +219,16 @@ def render(score: Score, params: dict[str, Any], *, sample_rate: int = SAMPLE_RA
         stem[-fade:] *= ramp
     mastered, gain, lufs = loudness.master(mix, sample_rate=sample_rate, target_lufs=float(params["target_lufs"]),
                                            ceiling_dbtp=float(params["ceiling_dbtp"]))
+    # the stems get the master's per-frame gain (loudness and limiting), so they add up to the mix
     for name in stems:
-        stems[name] = (stems[name] * np.float32(gain)).astype(np.float32)
+        stems[name] *= gain[:, None]
+    peak = max(float(np.max(np.abs(stem))) for stem in stems.values())
+    ceiling = 10.0 ** (float(params["ceiling_dbtp"]) / 20.0)
+    if peak > ceiling:
+        # a stem can peak above the mix where other stems cancel it: lower all stems together (they then
+        # add up to the mix times this factor) rather than clip one
+        for name in stems:
+            stems[name] *= np.float32(ceiling / peak)
     return mastered, stems, lufs
 
 

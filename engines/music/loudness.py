@@ -22,8 +22,9 @@ def master(mix: np.ndarray, *, sample_rate: int, target_lufs: float = -16.0, cei
     Returns
     -------
     (mastered, gain, lufs) : tuple
-        float32 (n, 2); the linear gain applied before the limiter (apply it to stems to keep them adding
-        up to the mix); the measured integrated loudness of the result.
+        float32 (n, 2); float32 (n,) the gain the master applied to every frame (loudness gain times the
+        limiter's gain reduction: multiply the stems by it and they still add up to the mastered mix); the
+        measured integrated loudness of the result.
 
     Raises
     ------
@@ -43,4 +44,19 @@ def master(mix: np.ndarray, *, sample_rate: int, target_lufs: float = -16.0, cei
         if abs(result - target_lufs) <= TOLERANCE_LU:
             break
         aim = min(0.0, aim + (target_lufs - result))
-    return out.astype(np.float32, copy=False), float(gain), float(result)
+    return out.astype(np.float32, copy=False), applied_gain(mix, out), float(result)
+
+
+def applied_gain(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(n,) float32 per-frame gain g with ``after ~= g * before`` (the limiter links channels, so one g per
+    frame). Frames where ``before`` is silent take the gain of their neighbours."""
+    energy = np.einsum("ij,ij->i", before, before, dtype=np.float64)
+    cross = np.einsum("ij,ij->i", after, before, dtype=np.float64)
+    known = energy > 1e-12
+    if not known.any():
+        return np.ones(len(before), dtype=np.float32)
+    gain = np.empty(len(before), dtype=np.float64)
+    gain[known] = cross[known] / energy[known]
+    frames = np.arange(len(before))
+    gain[~known] = np.interp(frames[~known], frames[known], gain[known])
+    return gain.astype(np.float32)
