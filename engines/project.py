@@ -618,9 +618,7 @@ def migrate(root: Path, manifest: dict[str, Any], version: int) -> dict[str, Any
                 continue
             os.replace(flat, audio)
         atomic_write_json(folder / TAKE_SIDECAR, _v1_take_sidecar(entry, audio))
-    created = manifest.get("created")
-    if isinstance(created, (int, float)) and not isinstance(created, bool):
-        created = _dt.datetime.fromtimestamp(created).isoformat(timespec="seconds")
+    created = _iso_time(manifest.get("created"))
     new = {key: value for key, value in manifest.items() if key not in ("version", "title", "takes", "created")}
     new.update({"schema_version": SCHEMA_VERSION, "name": str(manifest.get("title") or root.name),
                 "created": str(created or _now()), "modified": _now(), "migrated_from": version})
@@ -630,6 +628,18 @@ def migrate(root: Path, manifest: dict[str, Any], version: int) -> dict[str, Any
     return new
 
 
+def _iso_time(value: Any) -> str | None:
+    """Format 1 stored times as epoch seconds (or text); None when the value is missing or impossible."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return _dt.datetime.fromtimestamp(value).isoformat(timespec="seconds")
+        except (OverflowError, OSError, ValueError):   # out of the platform's range (found by fuzzing)
+            return None
+    return None
+
+
 def _v1_take_sidecar(entry: dict[str, Any], audio: Path) -> dict[str, Any]:
     import hashlib
 
@@ -637,9 +647,7 @@ def _v1_take_sidecar(entry: dict[str, Any], audio: Path) -> dict[str, Any]:
 
     info = sf.info(str(audio))
     digest = hashlib.sha256(audio.read_bytes()).hexdigest()
-    created = entry.get("created")
-    if isinstance(created, (int, float)) and not isinstance(created, bool):
-        created = _dt.datetime.fromtimestamp(created).isoformat(timespec="seconds")
+    created = _iso_time(entry.get("created"))
     seed = entry.get("seed")
     return {
         "id": str(entry["id"]), "engine": str(entry.get("engine") or "composer"), "model": entry.get("model"),
@@ -757,7 +765,10 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
             if not (staging / MANIFEST).is_file():
                 raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
                                  "Lantern Studio")
-            _read_manifest(staging / MANIFEST)
+            version = _schema_version(_read_manifest(staging / MANIFEST), staging / MANIFEST)
+            if version > SCHEMA_VERSION:
+                raise ProjectError(f"the zip holds a project of format {version}, made by a newer Lantern Studio; "
+                                   "update the studio to import it")
             os.rename(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -850,7 +861,10 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _schema_version(manifest: dict[str, Any], path: Path) -> int:
-    version = manifest.get("schema_version", manifest.get("version", 1))
+    version = manifest.get("schema_version", manifest.get("version"))
+    if version is None:        # another program's project.json: refuse rather than rewrite it
+        raise ProjectError(f"{path} has no schema_version, so it is not a Lantern Studio project (another program "
+                           "may use this folder); choose or create another folder")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ProjectError(f"{path} has an unreadable project format version {version!r}; restore it from a "
                            "backup or open another project folder")

@@ -197,3 +197,12 @@ def test_regression_sidecars_hypothesis_found_are_refused_not_crashing(tmp_path,
         assert "damaged" in str(error)
     else:
         assert take.id == "found"
+
+
+@pytest.mark.parametrize("created", [9.223372036854776e18, 6.77680361916768e16, -62135510401, float("1e308"), "x", []])
+def test_regression_v1_manifest_with_impossible_created_time_migrates(tmp_path, created):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "project.json").write_text(json.dumps({"version": 1, "created": created}))
+    project = Project.open(root)
+    assert project.manifest["schema_version"] == 2 and isinstance(project.manifest["created"], str)

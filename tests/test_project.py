@@ -77,6 +77,11 @@ def test_unreadable_or_newer_manifests_are_refused_with_advice(tmp_path):
     (root / "project.json").write_text('{"schema_version": "two"}')
     with pytest.raises(ProjectError, match="format version"):
         Project.open(root)
+    other_program = '{"name": "my-web-app", "dependencies": {}}'
+    (root / "project.json").write_text(other_program)
+    with pytest.raises(ProjectError, match="not a Lantern Studio project"):
+        Project.open(root)
+    assert (root / "project.json").read_text() == other_program      # refused, not rewritten
 
 
 def test_rename_display_name_and_folder(tmp_path):
@@ -335,3 +340,14 @@ def test_interrupted_imports_are_cleaned_after_an_hour(tmp_path):
     os.utime(old, (two_hours_ago, two_hours_ago))
     import_zip(archive, parent)
     assert not old.exists() and fresh.exists()
+
+
+def test_import_refuses_foreign_or_newer_manifests_and_leaves_nothing(tmp_path):
+    for manifest, message in (({"name": "web app"}, "not a Lantern Studio project"),
+                              ({"schema_version": 7}, "newer Lantern Studio")):
+        archive = tmp_path / "x.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            z.writestr("x/project.json", json.dumps(manifest))
+        with pytest.raises(ProjectError, match=message):
+            import_zip(archive, tmp_path / "projects")
+        assert not list((tmp_path / "projects").iterdir())
