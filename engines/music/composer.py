@@ -28,11 +28,11 @@ from typing import Any, Callable
 import numpy as np
 
 from engines.music import arrange
-from engines.music.base import (MAX_DURATION_S, EngineStatus, GenerationRequest, Progress, Cancel, Take)
+from engines.music.base import MAX_DURATION_S, Cancel, EngineStatus, GenerationRequest, Progress, Take
 from engines.music.midi import score_to_midi
-from engines.music.presets import DEFAULT_PRESET, all_presets, load_preset
+from engines.music.presets import all_presets, load_preset
 from engines.music.prompt import read_prompt
-from engines.music.score import FORM_NAMES, STREAMS, Part, Score, compose_melody, fit_form, stream
+from engines.music.score import FORM_NAMES, FORMS as FORMS_BY_NAME, STREAMS, Part, Score, compose_melody, fit_form
 from engines.music.synth import TAIL_S, Synth, place
 from engines.music.theory import KEY_NAMES, MODES, Scale, beats_per_bar, check_mode, pitch_class
 
@@ -399,17 +399,17 @@ def take_name(params: dict[str, Any], seed: int, mode: str, parent: Take | None)
 
 
 def describe(score: Score, params: dict[str, Any], understood: str) -> str:
+    """What was made, in a few lines for the user: preset, mode and key, meter, tempo, form, parts."""
     preset = load_preset(params["preset"])
-    tempo = (f"{score.tempo_bpm[0]:g} BPM" if score.tempo_bpm[0] == score.tempo_bpm[-1]
-             else f"{score.tempo_bpm[0]:.0f}->{score.tempo_bpm[-1]:.0f} BPM (accelerating)")
-    cycles = len(score.phrases) // max(1, len(FORM_NAMES[params["form"]].split()[0]) and 1)
+    first, last = float(score.tempo_bpm[0]), float(score.tempo_bpm[-1])
+    tempo = f"{first:g} BPM" if first == last else f"{first:.0f}->{last:.0f} BPM (accelerating)"
     parts = ", ".join(f"{p.name} {p.instrument.replace('_', ' ')}" for p in score.parts)
+    cycles = len(score.phrases) // len(FORMS_BY_NAME[params["form"]])
     lines = [f"{preset['name']} ({preset['name_zh']}): {score.scale.describe()}, {score.meter}, {tempo}",
-             f"form {FORM_NAMES[params['form']]}: {len(score.phrases)} phrases of {score.phrases[0].bars} bars"
-             + (f" after a {score.intro_bars}-bar intro" if score.intro_bars else "")
-             + f", {score.bars} bars, {score.duration_s:.1f} s",
+             f"form {FORM_NAMES[params['form']]} x{cycles}: {len(score.phrases)} phrases of {score.phrases[0].bars} "
+             f"bars" + (f" after a {score.intro_bars}-bar intro" if score.intro_bars else "")
+             + f", {score.bars} bars, {score.duration_s:.1f} s + {TAIL_S:g} s ring-out",
              f"parts: {parts}"]
-    del cycles
     if understood:
         lines.append(f"understood: {understood}")
     return "\n".join(lines)

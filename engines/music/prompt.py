@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.music.presets import DEFAULT_PRESET, all_presets
-from engines.music.theory import MODES
 
 TEMPO_RANGE = (40.0, 220.0)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, signal
 
-from engines.music.arrange import (BIG_GONG, CYMBAL_DAMPED, CYMBAL_OPEN, DRUM_CENTER, DRUM_RIM, FIRECRACKER,
+from engines.music.arrange import (BIG_GONG, CYMBAL_DAMPED, CYMBAL_OPEN, DRUM_CENTER, DRUM_RIM,
                                    SMALL_GONG)
 from engines.music.score import Note, Part, Score
 
@@ -187,6 +187,7 @@ class Synth:
         semis = np.zeros(m, dtype=np.float64)
         amp = np.zeros(m, dtype=np.float32)
         since = np.zeros(m, dtype=np.float32)
+        joined_prev = False          # the previous note ran straight into this one (legato)
         for i, (note, t0, t1) in enumerate(zip(notes, starts, ends)):
             a = int(t0 * sr) - first
             b = min(m, int(t1 * sr) - first)
@@ -203,8 +204,7 @@ class Synth:
             level = (note.velocity / 127.0) ** 1.2
             env = np.full(tail_end - a, level, dtype=np.float32)
             att = min(int(attack * sr), length)
-            env[:att] *= np.linspace(0.0, 1.0, att, dtype=np.float32) if not (i and joined_prev) else \
-                np.linspace(0.55, 1.0, att, dtype=np.float32)
+            env[:att] *= np.linspace(0.55 if joined_prev else 0.0, 1.0, att, dtype=np.float32)
             if not joined:
                 rel = tail_end - b
                 if rel > 0:
@@ -214,7 +214,6 @@ class Synth:
                 dip = min(int(0.018 * sr), length // 3)
                 env[length - dip:length] *= np.linspace(1.0, 0.45, dip, dtype=np.float32)
             amp[a:tail_end] = np.maximum(amp[a:tail_end], env)
-            joined_prev = joined
             # ornaments and idioms as pitch curves
             glide = None
             if note.ornament == "slide" and note.grace_midi is not None:
@@ -222,7 +221,7 @@ class Synth:
             elif note.ornament == "grace" and note.grace_midi is not None:
                 g = min(int(0.055 * sr), length // 2)
                 semis[a:a + g] = note.grace_midi
-            elif instrument == "erhu" and i and abs(note.midi - notes[i - 1].midi) >= 3 and joined_prev_note(notes, ends, starts, i):
+            elif instrument == "erhu" and joined_prev and abs(note.midi - notes[i - 1].midi) >= 3:
                 glide = (notes[i - 1].midi, 0.07)
             elif instrument == "suona" and note.velocity >= 92 and length > int(0.15 * sr):
                 glide = (note.midi - 1.0, 0.05)
@@ -230,6 +229,7 @@ class Synth:
                 g = min(int(glide[1] * sr), length // 2)
                 w = np.linspace(0.0, 1.0, g) ** 0.7
                 semis[a:a + g] = glide[0] + (note.midi - glide[0]) * w
+            joined_prev = joined
         # smooth every envelope step (tongued/bowed joins, velocity changes) over ~4 ms: no clicks
         amp = ndimage.uniform_filter1d(amp, size=int(0.004 * sr) | 1, mode="constant")
         t = (np.arange(m) + first) / sr
@@ -361,10 +361,6 @@ class Synth:
         if part.instrument in ("big_drum", "gongs", "cymbals"):
             return self.render_percussion(part, score, n)
         raise ValueError(f"instrument {part.instrument!r} is not one of {', '.join(INSTRUMENTS)}")
-
-
-def joined_prev_note(notes, ends, starts, i) -> bool:
-    return abs(starts[i] - ends[i - 1]) < 0.01
 
 
 def _voices(notes: list[Note]) -> list[list[Note]]:
