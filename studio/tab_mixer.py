@@ -93,7 +93,7 @@ def build_tab(ctx: StudioContext) -> None:
         if session is None or not session.stems:
             return
         for index, stem in enumerate(session.stems):
-            with gr.Row(elem_id=f"mixer-stem-{index}", equal_height=True, elem_classes=["mixer-stem"]):
+            with gr.Row(elem_id=f"mixer-stem-{index}", equal_height=False, elem_classes=["mixer-stem"]):
                 gr.Markdown(f"**{stem.name}**  \n{stem.source} · {'mono' if stem.channels == 1 else 'stereo'} · "
                             f"{stem.audio.shape[0] / session.sample_rate:.1f} s", elem_id=f"mixer-stem-{index}-name",
                             min_height=0)
@@ -137,8 +137,9 @@ def build_tab(ctx: StudioContext) -> None:
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            upload = gr.File(label="Add an audio file as a stem (WAV, FLAC, MP3, OGG)", file_count="single",
-                             type="filepath", elem_id="mixer-upload")
+            upload = gr.UploadButton("Add an audio file as a stem (WAV, FLAC, MP3, OGG)", file_count="single",
+                                     type="filepath", file_types=[".wav", ".flac", ".mp3", ".ogg"],
+                                     elem_id="mixer-upload")
             with gr.Row():
                 sfx_offset = gr.Number(value=0.0, label="Firecrackers at (s)", minimum=0, elem_id="mixer-sfx-offset")
                 add_sfx = gr.Button("Add firecrackers (one-shot)", elem_id="mixer-add-sfx")
@@ -183,7 +184,7 @@ def build_tab(ctx: StudioContext) -> None:
 
     def do_upload(path, current: StemSession | None, count, request: gr.Request):
         if not path:
-            return gr.update(), count, gr.update(), gr.update()
+            return count, gr.update(), gr.update()
         if current is None:
             raise gr.Error("Load a take first; added files join its stems")
         shown = Path(path).name
@@ -194,9 +195,9 @@ def build_tab(ctx: StudioContext) -> None:
             raise gr.Error(f"{error} (the mix is unchanged)") from None
         _save(ctx, current)
         gr.Info(f"Added {stem.name}" + (f": {note}" if note else ""))
-        return None, count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
+        return count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
 
-    upload.upload(do_upload, [upload, session_state, version], [upload, version, summary, duck_key], api_name=False)
+    upload.upload(do_upload, [upload, session_state, version], [version, summary, duck_key], api_name=False)
 
     def do_sfx(offset_s, current: StemSession | None, count):
         if current is None:

@@ -238,9 +238,8 @@ def restore_values(take: Take) -> tuple:
 def _measure(take: Take) -> None:
     if take.loudness_lufs is None:
         try:
-            from kernels import dsp
-            take.loudness_lufs = float(dsp.integrated_loudness(take.audio, take.sample_rate))
-        except Exception:
+            take.loudness_lufs = preview_engine.measure_lufs(take.audio, take.sample_rate)
+        except ValueError:           # unmeasurable (too short): the list shows it without a reading
             take.loudness_lufs = None
 
 

@@ -155,6 +155,12 @@ def match_loudness(audio: np.ndarray, sample_rate: int, *, target_lufs: float = 
     return matched, source_lufs, gain_db
 
 
+def measure_lufs(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Integrated loudness (LUFS, BS.1770) of a take's audio; None for silence."""
+    value = float(dsp.integrated_loudness(_stereo_float32(audio, "measure_lufs"), int(sample_rate)))
+    return value if np.isfinite(value) else None
+
+
 def preview_key(take_id: str, audio: np.ndarray, settings: PreviewSettings) -> str:
     """A short name that changes whenever the take's audio or the preview settings change."""
     digest = hashlib.blake2b(digest_size=8)
