@@ -592,8 +592,17 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
                 out[y, i] = _store(buf[i], to_u8)
 
 
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view: inputs always reach numba with one type, whether the caller's array is writable
+    or not (``np.asarray`` of a PIL image is not), so there is one compiled specialisation and the layer
+    list is homogeneous."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
-    images = numba.typed.List([image.reshape(-1) for image in packed.images])
+    images = numba.typed.List([_readonly(image.reshape(-1)) for image in packed.images])
     shapes = np.array([image.shape[:2] for image in packed.images], np.int64).reshape(-1, 2)
     height, width, channels = frame.shape
     frame_scale = np.float32(1.0 / 255.0 if frame.dtype == np.uint8 else 1.0)
@@ -601,9 +610,9 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
     if not np.shares_memory(flat_out, out):  # out was not contiguous: compute into a copy
         flat_out = np.empty((height, width * channels), out.dtype)
     with numba.parallel_chunksize(1):
-        _composite_cpu(frame.reshape(height, width * channels), flat_out, channels, images, shapes, packed.minv,
-                       packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8, _ROWS_PER_TASK,
-                       int(shapes[:, 1].max()))
+        _composite_cpu(_readonly(frame.reshape(height, width * channels)), flat_out, channels, images, shapes,
+                       packed.minv, packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8,
+                       _ROWS_PER_TASK, int(shapes[:, 1].max()))
     if not np.shares_memory(flat_out, out):
         out[...] = flat_out.reshape(out.shape)
 

@@ -303,8 +303,9 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
         out[...] = d_out.copy_to_host()
         return out
     flat = (height, width * channels)
-    a2 = np.ascontiguousarray(a).reshape(flat)
-    b2 = np.ascontiguousarray(b).reshape(flat)
+    a2 = np.ascontiguousarray(a).reshape(flat).view()
+    b2 = np.ascontiguousarray(b).reshape(flat).view()
+    a2.flags.writeable = b2.flags.writeable = False   # one numba type whether the caller's arrays are writable
     out2 = out.reshape(flat)
     if not np.shares_memory(out2, out):  # out was not contiguous: compute into a copy
         out2 = np.empty(flat, out.dtype)

@@ -151,6 +151,20 @@ def test_out_argument_and_in_place():
     assert not np.array_equal(frame, before)
 
 
+def test_read_only_and_writable_arrays_mix():
+    """np.asarray(PIL image) is read-only; such layers and frames mix with writable ones."""
+    rng = np.random.default_rng(12)
+    frame = random_frame(rng, 14, 18, 3, np.uint8)
+    frozen_frame = frame.copy()
+    frozen_frame.flags.writeable = False
+    layers = random_layers(rng, (14, 18), np.uint8, count=4)
+    frozen = layers[1].image.copy()
+    frozen.flags.writeable = False
+    mixed = [layers[0], Layer(frozen, layers[1].matrix, layers[1].opacity, layers[1].blend), *layers[2:]]
+    expected = composite(frame, layers, backend="reference")
+    assert_close(composite(frozen_frame, mixed, backend="cpu"), expected)
+
+
 def test_auto_backend_runs_without_a_gpu():
     rng = np.random.default_rng(5)
     frame = random_frame(rng, 9, 13, 3, np.uint8)
