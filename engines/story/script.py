@@ -342,6 +342,14 @@ def _parse_fountain(text: str) -> Script:
                 spans.append((len(elements), len(elements) + len(made)))
                 elements.extend(made)
                 continue
+            if len(sp_items) == before:
+                # nothing new: a synopsis (= ...) attached to the heading before it; never drop the text
+                synopsis = getattr(last, "synopsis", None)
+                kind, value = ("synopsis", synopsis) if synopsis else ("action", "\n".join(part).strip())
+                if synopsis:
+                    last.synopsis = None
+                elements.append(Element(kind, text=str(value).lstrip("= ").strip(), line=line_number))
+                continue
             for item in sp_items[before:]:
                 made = _from_screenplain(item, spt, line_number)
                 spans.append((len(elements), len(elements) + len(made)))

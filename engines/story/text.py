@@ -103,8 +103,14 @@ def missing_glyphs(text: str, *, bold: bool = False, language: str = "zh") -> li
     if cmap is not None:
         return [ch for ch in wanted if ord(ch) not in cmap]
     font = ImageFont.truetype(path, 24, index=index)
-    notdef = font.getmask("\U0010fffd").tobytes()
-    return [ch for ch in wanted if font.getmask(ch).tobytes() == notdef]
+    notdef = _glyph_bitmap(font, "\U0010fffd")
+    return [ch for ch in wanted if _glyph_bitmap(font, ch) == notdef]
+
+
+def _glyph_bitmap(font: ImageFont.FreeTypeFont, ch: str) -> bytes:
+    image = Image.new("L", (48, 48))
+    ImageDraw.Draw(image).text((8, 4), ch, font=font, fill=255)
+    return image.tobytes()
 
 
 def require_coverage(text: str, *, bold: bool = False, language: str = "zh") -> None:
