@@ -103,6 +103,20 @@ def test_take_is_48k_stereo_float32_with_recipe(engine, models_dir):
                            "window_s": WINDOW_S, "overlap_s": 8.0, "sample_rate_native": 8000}
 
 
+def test_a_takes_recipe_makes_it_again(engine):
+    take, = engine.generate(GenerationRequest(prompt="suona", duration_s=1.0, params={"temperature": 0.9}))
+    recipe = take.recipe()
+    again, = engine.generate(GenerationRequest(prompt=recipe["prompt"], duration_s=recipe["duration_s"],
+                                               seed=recipe["seed"], params=recipe["params"]))
+    np.testing.assert_array_equal(again.audio, take.audio)
+
+    import pyloudnorm
+
+    assert take.loudness_lufs == pytest.approx(
+        pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(take.audio.astype(np.float64)))
+    assert str(take.seed) in take.name
+
+
 def test_batch_gives_each_take_its_own_reproducible_seed(engine):
     seen = []
     takes = engine.generate(GenerationRequest(prompt="gongs", duration_s=1.0, seed=40, takes=3), on_take=seen.append)
@@ -350,10 +364,16 @@ def test_out_of_memory_mid_batch_frees_and_keeps_finished_takes(engine, monkeypa
     ({"top_p": 1.5}, "top_p"),
     ({"temperature": 0}, "temperature"),
     ({"overlap_s": 20.0}, "overlap_s"),
+    ({"context_s": -1.0}, "context_s"),
 ])
 def test_bad_settings_are_refused_with_a_message(engine, params, message):
     with pytest.raises(ValueError, match=message):
         engine.generate(GenerationRequest(prompt="x", duration_s=1.0, params=params))
+
+
+def test_duration_shorter_than_a_frame_is_refused(engine):
+    with pytest.raises(ValueError, match="shorter than one MusicGen frame"):
+        engine.generate(GenerationRequest(prompt="x", duration_s=0.05))
 
 
 def test_unload_and_switching_models(engine):

@@ -51,6 +51,8 @@ from engines.music.base import SAMPLE_RATE, EngineStatus, GenerationRequest, Tak
 
 DEFAULT_MODEL = "facebook/musicgen-small"
 PARAM_NAMES = ("model", "top_k", "top_p", "temperature", "cfg_coef", "overlap_s", "context_s")
+# what a take's params record about itself; accepted back (so "restore settings" can pass a recipe) and ignored
+RECIPE_ONLY = ("window_s", "sample_rate_native", "region_s", "variation_strength", "melody")
 DEFAULT_TOP_K = 250
 DEFAULT_CFG_COEF = 3.0
 DEFAULT_OVERLAP_FRACTION = 0.4          # audiocraft's default: 30 s windows advanced by 18 s -> 12 s overlap
@@ -217,7 +219,7 @@ class MusicGenEngine:
     def settings(self, request: GenerationRequest, info: models.ModelInfo) -> Settings:
         """The request's sampling settings, with defaults filled in and every value checked against the model."""
         params = dict(request.params)
-        unknown = sorted(set(params) - set(PARAM_NAMES))
+        unknown = sorted(set(params) - set(PARAM_NAMES) - set(RECIPE_ONLY))
         if unknown:
             raise ValueError(f"unknown MusicGen setting(s) {', '.join(unknown)}; the settings are "
                              f"{', '.join(PARAM_NAMES)}")
@@ -270,6 +272,9 @@ class MusicGenEngine:
 
     def _check_request(self, request: GenerationRequest, info: models.ModelInfo) -> None:
         request.validate()
+        if request.duration_s * info.frame_rate < 1:
+            raise ValueError(f"duration {request.duration_s:g} s is shorter than one MusicGen frame "
+                             f"({1 / info.frame_rate:g} s); ask for at least that")
         if request.melody is not None:
             if not info.melody:
                 raise ValueError(f"model '{info.location.name}' does not take a melody; choose a melody model "
@@ -518,11 +523,13 @@ class MusicGenEngine:
         summary = (f"MusicGen {settings.model}, seed {seed}, {audio.shape[0] / SAMPLE_RATE:.1f} s"
                    + (f", {relation} of {parent.id}" if parent is not None and relation else "")
                    + (", melody-conditioned" if request.melody is not None else ""))
-        return Take(engine=self.name, seed=int(seed), sample_rate=SAMPLE_RATE, audio=audio,
-                    prompt=effective_prompt(request),
-                    preset=request.preset, model=settings.model, params=params,
+        take = Take(engine=self.name, seed=int(seed), sample_rate=SAMPLE_RATE, audio=audio,
+                    prompt=effective_prompt(request), preset=request.preset, model=settings.model, params=params,
                     parent_id=None if parent is None or relation is None else parent.id, relation=relation,
-                    device=self.device, generation_s=round(seconds, 4), summary=summary)
+                    device=self.device, generation_s=round(seconds, 4), summary=summary,
+                    loudness_lufs=integrated_loudness(audio))
+        take.name = f"musicgen {settings.model.split('/')[-1]} {relation or 'new'} {seed}"
+        return take
 
 
 def effective_prompt(request: GenerationRequest) -> str:
@@ -530,6 +537,19 @@ def effective_prompt(request: GenerationRequest) -> str:
     if request.prompt.strip() or request.parent is None or request.mode == "new":
         return request.prompt
     return request.parent.prompt
+
+
+def integrated_loudness(audio: np.ndarray) -> float | None:
+    """ITU-R BS.1770 integrated loudness (LUFS) of 48 kHz (n, 2) audio with pyloudnorm; None when it has
+    none (silence, or shorter than one 400 ms gating block)."""
+    try:
+        import pyloudnorm
+    except ImportError:
+        return None
+    if audio.shape[0] < int(0.4 * SAMPLE_RATE):
+        return None
+    value = float(pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64)))
+    return value if np.isfinite(value) else None
 
 
 def to_studio_audio(native, sample_rate: int) -> np.ndarray:
