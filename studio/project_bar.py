@@ -68,8 +68,23 @@ def _recovery_note(project: Project) -> str:
     return f" Recovery: {project.recovery.summary()}."
 
 
+def served_roots(ctx: StudioContext) -> list[Path]:
+    """Folders whose files the studio's web server may hand to the browser (give them to ``launch(allowed_paths=)``):
+    the projects folder and the project the studio was started with."""
+    return [ctx.settings.projects_dir.resolve(), ctx.project.root.resolve()]
+
+
+def _served_note(roots: list[Path], project: Project) -> str:
+    root = project.root.resolve()
+    if any(root == r or r in root.parents for r in roots):
+        return ""
+    return (f" Note: this project is outside <code>{html.escape(str(roots[0]))}</code>, so the browser cannot play "
+            "its files until the studio is restarted with <code>--project</code> pointing at it.")
+
+
 def build_project_bar(ctx: StudioContext) -> None:
     """Build the project bar (call it inside the header of the studio's Blocks)."""
+    roots = served_roots(ctx)
     remember_project(ctx.settings.home, ctx.project)
     startup_note = _recovery_note(ctx.project)
     with gr.Column(elem_id=BAR_ID):
@@ -131,7 +146,8 @@ def build_project_bar(ctx: StudioContext) -> None:
             project = _switch(ctx, checked.root)
         except (ProjectError, ValueError, OSError) as error:
             return refuse(str(error))
-        return after_switch(project, f"Opened **{html.escape(project.name)}**.{note}", version_value)
+        return after_switch(project, f"Opened **{html.escape(project.name)}**.{note}{_served_note(roots, project)}",
+                            version_value)
 
     def do_create(name: str, version_value: float):
         try:

@@ -103,6 +103,18 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     _status(page, "Deleted 1 item(s)")
     assert ctx.project.trash_items() == []
 
+    # a project outside the projects folder opens, with a note that the browser cannot play its files yet
+    Project.open(tmp_path / "elsewhere").close()
+    page.locator("#project-recent input").first.fill(str(tmp_path / "elsewhere"))
+    page.keyboard.press("Enter")
+    page.locator("#project-open").click()
+    _status(page, "until the studio is restarted with")
+    assert ctx.project.root.name == "elsewhere"
+    page.locator("#project-recent input").first.fill(str(ctx.settings.projects_dir / "first-2"))
+    page.keyboard.press("Enter")
+    page.locator("#project-open").click()
+    _status(page, "Opened first.")
+
     # a bad path is refused with a message, and the current project stays
     page.locator("#project-recent input").first.fill(str(tmp_path / "nowhere"))
     page.keyboard.press("Enter")
