@@ -138,6 +138,18 @@ def test_vary_and_continue_make_related_takes(engine, lion):
     first = cont_score.melody.notes[0].midi
     assert abs(first - parent_score.melody.notes[-1].midi) <= 7           # picks up where the take ended
     assert cont_score.melody.notes[-1].midi % 12 == cont_score.scale.final_pc
+    # from the end of a loop region instead: the note sounding at 8 s, the tempo of that bar
+    region = engine.generate(GenerationRequest(mode="continue", parent=lion, seed=102, duration_s=6.0,
+                                               region_s=(4.0, 8.0)))[0]
+    starts = parent_score.bar_starts_s()
+    bar = int(np.searchsorted(starts, 8.0, side="right") - 1)
+    assert region.params["tempo_bpm"] == pytest.approx(parent_score.tempo_bpm[bar], abs=0.01)
+    beat = bar * 4 + (8.0 - starts[bar]) * parent_score.tempo_bpm[bar] / 60.0
+    at = [n for n in parent_score.melody.notes if n.start_beat <= beat][-1]
+    assert parent_score.scale.midi(region.params["start_step"]) == at.midi
+    assert "8 s" in region.summary
+    with pytest.raises(ValueError, match="region ends at 99 s"):
+        engine.generate(GenerationRequest(mode="continue", parent=lion, seed=1, region_s=(90.0, 99.0)))
 
 
 def test_progress_cancel_and_on_take(engine):

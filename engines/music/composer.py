@@ -279,18 +279,18 @@ class ComposerEngine:
                               f"changed {', '.join(changed) or 'nothing'}")
             else:
                 parent_score = compose(base)
+                step, tempo, where = continuation_point(parent_score, request.region_s)
                 params = base
                 for name in ("development", "rhythm", "ornament", "harmony", "percussion", "sound"):
                     params["seeds"][name] = derive_seed(seed, f"{base['preset']}/continue", name)
-                params["start_step"] = int(parent_score.last_step)
-                params["tempo_bpm"] = float(round(parent_score.tempo_bpm[-1], 3))
+                params["start_step"] = int(step)
+                params["tempo_bpm"] = float(round(tempo, 3))
                 params["accelerate"] = 1.0
                 params["intro_bars"] = 0
                 params["section"] = int(base.get("section", 0)) + 1
                 params["duration_s"] = float(request.duration_s)
-                understood = (f"continues {parent.name or parent.id} from its last note "
-                              f"({KEY_NAMES[parent_score.scale.midi(parent_score.last_step) % 12]}) at "
-                              f"{params['tempo_bpm']:g} BPM")
+                understood = (f"continues {parent.name or parent.id} from {where} "
+                              f"({KEY_NAMES[parent_score.scale.midi(step) % 12]}) at {params['tempo_bpm']:g} BPM")
             params.update({k: copy.deepcopy(v) for k, v in request.params.items() if k in PARAM_KEYS})
         else:
             overrides: dict[str, Any] = {}
@@ -388,6 +388,24 @@ def request_from_recipe(recipe: dict[str, Any]) -> GenerationRequest:
     params = {k: v for k, v in recipe["params"].items() if k in PARAM_KEYS}
     return GenerationRequest(prompt="", preset=recipe.get("preset"), duration_s=float(params["duration_s"]),
                              seed=int(recipe["seed"]), takes=1, params=params)
+
+
+def continuation_point(score: Score, region_s: tuple[float, float] | None) -> tuple[int, float, str]:
+    """Where a continuation starts: (melody scale step, tempo BPM, description). The end of the take, or
+    the end of ``region_s`` (seconds) when a region is given: the melody note sounding there."""
+    if region_s is None:
+        return score.last_step, float(score.tempo_bpm[-1]), "its last note"
+    end_s = float(region_s[1])
+    if not 0.0 < end_s <= score.duration_s + 1e-6:
+        raise ValueError(f"the region ends at {end_s:g} s, outside the take's music (0-{score.duration_s:.1f} s); "
+                         "choose a region inside the take")
+    starts = score.bar_starts_s()
+    bar = int(np.clip(np.searchsorted(starts, end_s, side="right") - 1, 0, score.bars - 1))
+    beat = bar * score.beats_per_bar + (end_s - starts[bar]) * score.tempo_bpm[bar] / 60.0
+    notes = score.melody.notes
+    sounding = [n for n in notes if n.start_beat <= beat + 1e-9 and not n.passing] or notes[:1]
+    step = score.scale.step_of_midi(sounding[-1].midi)
+    return int(step), float(score.tempo_bpm[bar]), f"{end_s:g} s"
 
 
 def take_name(params: dict[str, Any], seed: int, mode: str, parent: Take | None) -> str:

@@ -58,6 +58,9 @@ PHRASE_PLANS: dict[str, tuple[str, tuple[str, ...], int, tuple[int, ...]]] = {
     "chorus": ("S", ("D", "M", "A"), 2, (0,)),
 }
 
+# phrase dynamics (MIDI velocity offsets): the turn and the chorus push, the continuation eases back
+PHRASE_DYNAMICS = {"起": 0, "承": -4, "转": 8, "合": 4, "A": 0, "B": 6, "verse": -3, "chorus": 7}
+
 # four-beat rhythms are two two-beat cells (durations in beats)
 CELLS = ((1.0, 1.0), (0.5, 0.5, 1.0), (1.0, 0.5, 0.5), (0.5, 0.5, 0.5, 0.5), (1.5, 0.5), (0.75, 0.25, 1.0),
          (0.5, 1.0, 0.5))
@@ -348,9 +351,12 @@ def compose_melody(*, scale: Scale, beats_per_bar: int, form: str, cycles: int, 
                 unit = regroup(unit, rhy)
             if op != "C":
                 unit = _fit_range(unit, lo, hi)
+            # an arch across the phrase on top of its dynamic level; downbeats accented
+            arch = 6.0 * np.sin(np.pi * (u + 0.5) / len(ops))
             for t, d, s in unit:
                 accent = 12 if (t % beats_per_bar) == 0 else 0
-                notes.append(Note(beat + t, d, scale.midi(s), velocity=int(np.clip(84 + accent, 1, 127))))
+                velocity = 78 + PHRASE_DYNAMICS.get(label, 0) + arch + accent
+                notes.append(Note(beat + t, d, scale.midi(s), velocity=int(np.clip(round(velocity), 1, 127))))
             prev = unit[-1][2]
             beat += UNIT_BEATS
         phrases.append(Phrase(label=label, start_bar=start_bar, bars=phrase_bars, goal_step=goal))

@@ -284,7 +284,7 @@ class Synth:
             y = body + (0.8 if key == DRUM_CENTER else 1.5) * thump
         elif key in (BIG_GONG, SMALL_GONG):
             big = key == BIG_GONG
-            length = 4.0 if big else 1.3
+            length = 3.0 if big else 1.3
             t = np.arange(int(length * sr)) / sr
             f0 = (92.0 if big else 620.0) * (1.0 + 0.01 * (variant - 1))
             ratios = (1.0, 1.53, 2.08, 2.57, 3.11, 3.67, 4.26, 5.13) if big else (1.0, 1.46, 2.38, 3.71)
@@ -293,7 +293,7 @@ class Synth:
             base = np.cumsum(f0 * glide) * TWO_PI / sr
             for k, r in enumerate(ratios):
                 ph = r * base + rng.uniform(0, TWO_PI)
-                t60 = (3.2 if big else 1.0) / (1.0 + 0.35 * k)
+                t60 = (2.4 if big else 1.0) / (1.0 + 0.35 * k)
                 bloom = (1.0 - np.exp(-t / (0.04 + 0.05 * k))) if big and k >= 2 else 1.0
                 y += (0.85 ** k) * np.sin(ph) * np.exp(-t * 6.9 / t60) * bloom
             crash = signal.lfilter(*signal.butter(2, 2500 / (sr / 2), "high"), rng.standard_normal(len(t)))
