@@ -222,13 +222,29 @@ def request_from_controls(engine_name: str, preset_v: str | None, prompt_v: str 
                              seed=int(seed_v) if fixed else None, takes=int(takes_v), params=params_d)
 
 
+def _accepted_params(engine_name: str) -> tuple[str, ...] | None:
+    """The request params an engine takes (its recipe also records derived values it would refuse)."""
+    try:
+        if engine_name == "composer":
+            from engines.music.composer import PARAM_KEYS
+            return tuple(PARAM_KEYS)
+        if engine_name == "musicgen":
+            from engines.music.musicgen import PARAM_NAMES
+            return tuple(PARAM_NAMES)
+    except ImportError:
+        return None
+    return None
+
+
 def restore_values(take: Take) -> tuple:
     """Control values that make ``take`` again ("restore these settings"), in the order of ``controls``.
 
     The recipe's params hold every decision and seed; what the engine reports back about itself
     (``RECIPE_ONLY_KEYS``) is dropped. One take, fixed seed.
     """
-    params_d = {k: v for k, v in dict(take.params).items() if k not in RECIPE_ONLY_KEYS}
+    accepted = _accepted_params(take.engine)
+    params_d = {k: v for k, v in dict(take.params).items()
+                if k not in RECIPE_ONLY_KEYS and (accepted is None or k in accepted)}
     engine_name = take.engine if take.engine in ENGINES else "composer"
     duration_v = min(max(float(params_d.get("duration_s", take.duration_s)), 2.0), 300.0)
     return (engine_name, take.preset, take.prompt, duration_v, 1, "fixed", int(take.seed),
