@@ -257,3 +257,20 @@ def test_every_preset_file_is_complete():
     assert load_preset("Lion Dance")["id"] == load_preset("舞狮")["id"] == "lion-dance"
     with pytest.raises(ValueError, match="unknown preset 'polka'.*lion-dance"):
         load_preset("polka")
+
+
+def test_a_second_midi_parser_reads_the_same_notes_and_programs():
+    pretty_midi = pytest.importorskip("pretty_midi", reason="pretty_midi is the second parser (pip install pretty-midi)")
+    _, score = score_for("spring-festival", 6, duration_s=15.0)
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(score_to_midi(score)))
+    assert len(pm.instruments) == len(score.parts)
+    for part, inst in zip(score.parts, pm.instruments):
+        assert inst.is_drum == part.percussion
+        if not part.percussion:
+            assert inst.program == GM_PROGRAMS[part.instrument]
+        graces = sum(1 for n in part.notes if n.ornament == "grace")
+        assert len(part.notes) <= len(inst.notes) <= len(part.notes) + graces
+        seconds = score.seconds([n.start_beat for n in part.notes])
+        read = sorted(round(n.start, 3) for n in inst.notes)
+        assert all(round(float(t), 3) in read for t in seconds)
+    assert pm.estimate_tempo() > 0 and pm.get_tempo_changes()[1][0] == pytest.approx(score.tempo_bpm[0])
