@@ -1,18 +1,24 @@
 """Audio DSP kernels: biquad cascades, BS.1770-4 loudness and true peak, crossfeed, look-ahead limiter.
 
 Every function takes audio as float arrays ``(n,)`` mono or ``(n, c)`` with channels last, samples in
-[-1, 1], and a ``backend="auto"|"cpu"|"cuda"|"reference"``. Recursive filters are sequential in time, so
-the numba bodies parallelise across channels (``prange`` over channels on the CPU, one thread per channel on
-CUDA); the true-peak detector, the limiter's sliding minimum and its gain stage are parallel over samples.
+[-1, 1], and a ``backend="auto"|"cpu"|"cuda"|"reference"``.
+
+Parallelisation: recursive filters (biquads, K-weighting, the crossfeed low-pass) are sequential in time,
+so the numba bodies parallelise across channels (``prange`` over channels on the CPU, one thread per
+channel on CUDA). The true-peak detector, the limiter's sliding minimum and its gain application are
+parallel over frames; the limiter's release recursion is one sequential pass (one CUDA thread).
+
 State is carried explicitly, so block-by-block processing equals one-shot processing:
 
 * :func:`biquad_cascade` returns ``(out, state)``; pass ``state`` to the next block.
 * :class:`LoudnessMeter` accumulates blocks and reports the same loudness as :func:`integrated_loudness`.
 * :class:`CrossfeedStream` processes blocks with the same output as :func:`crossfeed`.
 
-The per-sample arithmetic (the biquad step, the true-peak interpolation, the limiter's gain recursion)
-is written once as small ``@njit`` functions that the CPU loops and the CUDA kernels both call. The
-``reference`` bodies use scipy/numpy and are the oracles for the tests.
+The per-sample arithmetic (the biquad step, the limiter's release step, the crossfeed sum) is written
+once as small ``@njit`` functions that the CPU loops and the CUDA kernels both call. The true peak is the
+exception: the CUDA body evaluates ``_tp_at`` per frame, while the CPU body accumulates the same taps
+across a block of frames so it vectorises (the one-frame form cannot). The ``reference`` bodies use
+scipy/numpy and are the oracles that every body is tested against.
 """
 
 from __future__ import annotations
@@ -118,7 +124,8 @@ def _biquad_step(x, b0, b1, b2, a1, a2, z0, z1):
 @njit(cache=True, fastmath=_FASTMATH)
 def _release_step(m, e_prev, c_release):
     """Limiter gain envelope: instant down to ``m``, one-pole recovery up towards it."""
-    return min(m, e_prev + c_release * (m - e_prev))
+    e = e_prev + c_release * (m - e_prev)
+    return m if m < e else e  # (builtin min/max do not compile for the CUDA target in numba 0.68)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -502,7 +509,9 @@ def _tp_at(x, i, ch, h):
                 j = lo + m
                 if 0 <= j < n:
                     v += x[j, ch] * h[p, m]
-        best = max(best, abs(v))
+        v = abs(v)
+        if v > best:
+            best = v
     return best
 
 
@@ -969,7 +978,9 @@ def _cuda_kernels():
         if i < x.shape[0]:
             best = 0.0
             for ch in range(x.shape[1]):
-                best = max(best, _tp_at_d(x, i, ch, h))
+                v = _tp_at_d(x, i, ch, h)
+                if v > best:
+                    best = v
             out[i] = best
 
     @cuda.jit
@@ -991,8 +1002,12 @@ def _cuda_kernels():
         i = cuda.grid(1)  # window is the look-ahead (a few hundred samples): a direct minimum per frame
         if i < r.shape[0]:
             best = 1.0
-            for j in range(max(0, i - window + 1), i + 1):
-                best = min(best, r[j])
+            j0 = i - window + 1
+            if j0 < 0:
+                j0 = 0
+            for j in range(j0, i + 1):
+                if r[j] < best:
+                    best = r[j]
             out[i] = best
 
     @cuda.jit

@@ -142,7 +142,7 @@ def _interp_at(xs, vs, lo, hi, t):
 @njit(cache=True, fastmath=_FASTMATH)
 def _key_active(left, right, threshold):
     """1.0 when the key frame's peak exceeds the linear threshold, else 0.0."""
-    return 1.0 if max(abs(left), abs(right)) > threshold else 0.0
+    return 1.0 if (abs(left) > threshold or abs(right) > threshold) else 0.0
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -756,7 +756,9 @@ def _cuda_kernels():
                 t0, t1 = 0, start
             else:
                 t0 = start + (c - 1) * chunk
-                t1 = min(t0 + chunk, start + length)
+                t1 = t0 + chunk
+                if t1 > start + length:  # (builtin min/max do not compile for the CUDA target in numba 0.68)
+                    t1 = start + length
             p, q = _duck_block_map_d(key, off, n, ch, threshold, c_att, c_rel, t0, t1)
             maps[c, 0] = p
             maps[c, 1] = q
@@ -766,7 +768,10 @@ def _cuda_kernels():
         c = cuda.grid(1)
         if c < starts.shape[0]:
             a = starts[c]
-            for j in range(c * chunk, min((c + 1) * chunk, length)):
+            j1 = (c + 1) * chunk
+            if j1 > length:
+                j1 = length
+            for j in range(c * chunk, j1):
                 k = start + j - off
                 x = 0.0
                 if 0 <= k < n:

@@ -233,6 +233,19 @@ def test_crossfeed_matches_reference_and_streams():
     np.testing.assert_allclose(np.concatenate(parts), cpu, atol=1e-7)
 
 
+@pytest.mark.parametrize("frames", [0, 1, 2, 15, 16, 17])
+def test_crossfeed_and_limiter_on_tiny_inputs(frames):
+    rng = np.random.default_rng(frames)
+    x = rng.uniform(-1.5, 1.5, (frames, 2)).astype(np.float32)
+    np.testing.assert_allclose(dsp.crossfeed(x, SR, delay_ms=0.3, backend="cpu"),
+                               dsp.crossfeed(x, SR, delay_ms=0.3, backend="reference"), atol=1e-6)
+    limited = dsp.limit(x, SR, ceiling_dbtp=-2.0, backend="cpu")
+    np.testing.assert_allclose(limited, dsp.limit(x, SR, ceiling_dbtp=-2.0, backend="reference"), atol=1e-6)
+    assert limited.shape == x.shape
+    if frames:
+        assert dsp.true_peak_db(limited, SR) <= -2.0 + 1e-4
+
+
 def test_crossfeed_physics():
     strength, delay_ms = 0.5, 0.5
     delay = round(delay_ms * SR / 1000)

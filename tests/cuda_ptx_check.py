@@ -1,0 +1,69 @@
+"""Compile every CUDA kernel of kernels.mix and kernels.dsp to PTX (needs libnvvm, not a GPU).
+
+The simulator runs the kernels' Python bodies; this checks that the same bodies - with their shared
+``@njit`` scalar helpers as device functions - also type and compile for a real GPU target.
+Prints "ptx ok" and exits 0 on success; exits 3 when libnvvm is unavailable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from numba import cuda, types as t
+
+    try:
+        from numba.cuda.cudadrv import nvvm
+
+        nvvm.NVVM()
+    except Exception as exc:  # noqa: BLE001 - any failure means there is no compiler to check with
+        print(f"libnvvm unavailable: {exc}")
+        return 3
+    import types as pytypes
+
+    import numba.cuda.dispatcher as cuda_dispatcher
+
+    # @njit helpers called from a kernel are compiled as device functions for the *current* device's
+    # compute capability; with no GPU here, pretend to have a cc 8.0 device (PTX generation needs no driver).
+    cuda_dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))
+    import kernels.dsp as dsp
+    import kernels.mix as mix
+
+    f4, f8, i8, b1 = t.float32, t.float64, t.int64, t.boolean
+    a1 = lambda dt: t.Array(dt, 1, "C")  # noqa: E731
+    a2 = lambda dt: t.Array(dt, 2, "C")  # noqa: E731
+    a3 = lambda dt: t.Array(dt, 3, "C")  # noqa: E731
+    _, duck_maps, duck_fill, mix_frames = mix._cuda_kernels()
+    k = dsp._cuda_kernels()
+    jobs = {
+        "mix.duck_maps": (duck_maps, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a2(f8))),
+        "mix.duck_fill": (duck_fill, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a1(f8), f8, a1(f4))),
+        "mix.mix_frames": (mix_frames, (a1(f4), a1(i8), a2(i8), a1(f8), a1(f8), a1(f8), a1(f8), i8, i8, a1(f4), b1,
+                                        a2(f4))),
+        "dsp.sos_channels": (k["sos_channels"], (a2(f4), a2(f8), a3(f8), a2(f4))),
+        "dsp.kweight_hops": (k["kweight_hops"], (a2(f4), a2(f8), i8, i8, a2(f8))),
+        "dsp.tp_track": (k["tp_track"], (a2(f4), a2(f8), a1(f8))),
+        "dsp.crossfeed_channels": (k["crossfeed_channels"], (a2(f4), a2(f4), i8, f8, f8, f8, a1(f8), a2(f4))),
+        "dsp.sliding_min": (k["sliding_min"], (a1(f8), i8, a1(f8))),
+        "dsp.limiter_gain": (k["limiter_gain"], (a1(f8), i8, f8, a1(f8), a1(f8))),
+        "dsp.apply_gain": (k["apply_gain"], (a2(f4), a1(f8), i8, a2(f4))),
+    }
+    failures = []
+    for name, (kernel, sig) in jobs.items():
+        try:
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
+            assert ".entry" in ptx
+        except Exception as exc:  # noqa: BLE001 - report every kernel that fails
+            failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print("ptx ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
