@@ -178,6 +178,13 @@ def test_bad_input_gets_clear_messages(engine, lion):
         engine.generate(GenerationRequest(prompt="lion dance at 400 BPM", seed=1))
     with pytest.raises(ValueError, match="unknown composer params bpm"):
         engine.generate(GenerationRequest(preset="lion-dance", params={"bpm": 100}))
+    with pytest.raises(ValueError, match="meter '3/4' is not one of 2/4, 4/4"):
+        engine.generate(GenerationRequest(preset="lion-dance", params={"meter": "3/4"}))
+    with pytest.raises(ValueError, match="phrase_bars 40 must be a whole number from 1 to 16"):
+        engine.generate(GenerationRequest(preset="lion-dance", params={"phrase_bars": 40}))
+    with pytest.raises(ValueError, match="instrument one of"):
+        engine.generate(GenerationRequest(preset="lion-dance", params={"parts": [
+            {"name": "melody", "role": "melody", "instrument": "banjo"}]}))
     with pytest.raises(ValueError, match="mode 'lydian'"):
         engine.generate(GenerationRequest(preset="lion-dance", params={"mode": "lydian"}))
     with pytest.raises(ValueError, match="needs a take"):

@@ -30,10 +30,10 @@ import numpy as np
 from engines.music import arrange
 from engines.music.base import MAX_DURATION_S, Cancel, EngineStatus, GenerationRequest, Progress, Take
 from engines.music.midi import score_to_midi
-from engines.music.presets import all_presets, load_preset
+from engines.music.presets import ROLES, all_presets, load_preset
 from engines.music.prompt import read_prompt
 from engines.music.score import FORM_NAMES, FORMS as FORMS_BY_NAME, STREAMS, Part, Score, compose_melody, fit_form
-from engines.music.synth import TAIL_S, Synth, place
+from engines.music.synth import INSTRUMENTS, TAIL_S, Synth, place
 from engines.music.theory import KEY_NAMES, MODES, Scale, beats_per_bar, check_mode, pitch_class
 
 ENGINE_NAME = "composer"
@@ -71,6 +71,16 @@ def check_params(params: dict[str, Any], *, max_duration_s: float = MAX_DURATION
         raise ValueError("ornament_density and rhythm_variation must be between 0 and 1")
     if not params["parts"] or sum(p["role"] == "melody" for p in params["parts"]) != 1:
         raise ValueError("a piece needs exactly one melody part; add one to 'parts'")
+    for part in params["parts"]:
+        if part.get("role") not in ROLES or part.get("instrument") not in INSTRUMENTS:
+            raise ValueError(f"part {part.get('name')!r}: role must be one of {', '.join(ROLES)} and instrument one "
+                             f"of {', '.join(INSTRUMENTS)}")
+    names = [part.get("name") for part in params["parts"]]
+    if len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"part names {names} must be present and distinct (they name the stems)")
+    for key, lo, hi in (("phrase_bars", 1, 16), ("intro_bars", 0, 8), ("melody_octave", 3, 6)):
+        if not isinstance(params[key], (int, np.integer)) or not lo <= params[key] <= hi:
+            raise ValueError(f"{key} {params[key]!r} must be a whole number from {lo} to {hi}")
     missing = [s for s in STREAMS if s not in params["seeds"]]
     if missing:
         raise ValueError(f"params.seeds lacks {', '.join(missing)}")

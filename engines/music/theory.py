@@ -42,7 +42,7 @@ PASSING_TONE_NAMES_ZH = {"qingjue": "清角", "biangong": "变宫"}
 PITCH_CLASSES = {"C": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "F": 5, "F#": 6, "GB": 6, "G": 7,
                  "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11}
 KEY_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-METERS = {"2/4": 2, "3/4": 3, "4/4": 4}
+METERS = {"2/4": 2, "4/4": 4}
 
 
 def check_mode(mode: str) -> str:
