@@ -10,7 +10,7 @@ from engines.project import Project
 from engines.settings import Settings
 from studio import tab_benchmarks, tab_mixer, tab_music, tab_storyboard, tab_system
 from studio.context import StudioContext
-from studio.project_bar import build_project_bar
+from studio.project_bar import build_project_bar, served_roots
 
 TABS = (
     ("Music", "tab-music", tab_music),
@@ -51,7 +51,7 @@ def serve(settings: Settings) -> int:
     print(f"Lantern Studio: http://{settings.host}:{settings.port}  (project {ctx.project.root})", flush=True)
     try:
         demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, auth=settings.auth,
-                    inbrowser=settings.open_browser, allowed_paths=[str(ctx.project.root)], css=CSS,
+                    inbrowser=settings.open_browser, allowed_paths=[str(root) for root in served_roots(ctx)], css=CSS,
                     footer_links=["gradio", "settings"], show_error=True, quiet=True)
     finally:
         shutil.rmtree(settings.temp_dir, ignore_errors=True)
