@@ -203,3 +203,59 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
     assert info.channels == 2 and info.subtype == "PCM_24" and abs(info.duration - take_duration_s) < 1e-6
     mixed = sf.read(str(download(page, by_name[f"{base}_mix.wav"])))[0]
     assert np.max(np.abs(mixed)) <= 10 ** (-1.0 / 20) + 1e-3       # the ceiling held
+
+
+def test_the_same_loop_on_musicgen_when_a_model_is_present(page, studio, tmp_path):
+    from engines.music import musicgen_tiny
+
+    # a tiny real checkpoint (audiocraft's builders, random weights) where the studio looks for models
+    musicgen_tiny.save_checkpoint(studio.home / "models" / "tiny-musicgen", musicgen_tiny.lm_config(),
+                                  musicgen_tiny.compression_config())
+    seed = 7400
+    open_tab(page, "Music")
+    page.locator("#music-engine").get_by_label("musicgen").check()
+    page.wait_for_function("() => document.querySelector('#music-engine-status').innerText.includes('tiny-musicgen')",
+                           timeout=120_000)
+    assert "ready" in page.locator("#music-engine-status").inner_text()
+    page.locator("#music-prompt textarea").fill("temple fair drums")
+    set_number(page, "music-duration", 3)
+    set_number(page, "music-takes", 2)
+    page.locator("#music-seed-mode").get_by_label("fixed").check()
+    page.locator("#music-seed input").fill(str(seed))
+    page.locator("#music-generate").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 2 of 2')",
+                           timeout=300_000)
+    metas = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    mine = sorted((m for m in metas if m["engine"] == "musicgen" and m["seed"] in (seed, seed + 1)),
+                  key=lambda m: m["seed"])
+    assert [m["model"] for m in mine] == ["tiny-musicgen", "tiny-musicgen"]
+    assert all(m["loudness_lufs"] is not None for m in mine)
+
+    for m in mine:
+        page.locator("#music-ab-pick label").filter(has_text=f"(seed {m['seed']})").first.click()
+    page.locator("#music-ab-compare").click()
+    page.wait_for_function("() => window.lanternAB && window.lanternAB.state().loaded", timeout=120_000)
+    page.locator("#lantern-header").click()
+    page.keyboard.press("Space")
+    page.wait_for_function("() => window.lanternAB.state().position_s > 0.3")
+    page.keyboard.press("2")
+    state = ab_state(page)
+    assert state["active"] == 1 and state["playing"] and state["tracks"] == ["A", "B"]
+    page.keyboard.press("Space")
+
+    take_cell(page, mine[0]["name"]).click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed)
+    open_tab(page, "Mixer")
+    page.locator("#mixer-use-selected").click()
+    page.wait_for_function("s => document.querySelector('#mixer-summary').innerText.includes(`seed ${s}`)", arg=seed)
+    assert page.locator("#mixer-stem-0-name").inner_text().startswith("musicgen")
+    page.locator("#mixer-export").click()
+    page.locator("#mixer-files a").first.wait_for(timeout=180_000)
+    links = page.locator("#mixer-files a")
+    mix_link = [links.nth(i) for i in range(links.count())
+                if (links.nth(i).get_attribute("href") or "").split("?")[0].endswith(f"_seed{seed}_mix.wav")]
+    assert len(mix_link) == 1
+    audio, rate = sf.read(str(download(page, mix_link[0])), always_2d=True)
+    assert rate == 48_000 and audio.shape == (int(round(3.0 * rate)), 2)
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 14.0) <= 0.2
