@@ -224,7 +224,11 @@ def make_motif(rng: np.random.Generator) -> tuple[tuple[float, int], ...]:
     return tuple(zip(rhythm, steps))
 
 
-def _unit_notes(op: str, motif, base: int, prev: int, goal: int | None, rng: np.random.Generator):
+BREATH_BEATS = 0.5      # the rest at the end of every phrase but the last: singers and wind players breathe
+
+
+def _unit_notes(op: str, motif, base: int, prev: int, goal: int | None, rng: np.random.Generator,
+                breath: float = 0.0):
     """(offset_beats, duration_beats, step) triples for one four-beat unit."""
     if op in ("M", "S", "R"):
         shift = 0
@@ -268,7 +272,7 @@ def _unit_notes(op: str, motif, base: int, prev: int, goal: int | None, rng: np.
         for i, dur in enumerate(closing):
             out.append((t, dur, approach[i % len(approach)] if len(closing) > 1 else goal))
             t += dur
-        out.append((t, UNIT_BEATS - t, goal))
+        out.append((t, UNIT_BEATS - t - breath, goal))
         return out
     raise AssertionError(op)
 
@@ -346,7 +350,8 @@ def compose_melody(*, scale: Scale, beats_per_bar: int, form: str, cycles: int, 
         start_bar = intro_bars + index * phrase_bars
         for u, op in enumerate(ops):
             goal_step = nearest_goal(goal, prev, lo, hi) if op == "C" else None
-            unit = _unit_notes(op, motif, phrase_base, prev, goal_step, dev)
+            breath = BREATH_BEATS if (op == "C" and not last_phrase) else 0.0
+            unit = _unit_notes(op, motif, phrase_base, prev, goal_step, dev, breath)
             if op != "C" and rhythm_variation > 0 and rhy.random() < rhythm_variation:
                 unit = regroup(unit, rhy)
             if op != "C":
