@@ -81,7 +81,6 @@ def _engine_vs_raw(engine, folder: Path, *, model_name: str, duration_s: float, 
                                                  f"{info.n_q} codebooks at {info.frame_rate:g} Hz)",
                          metric="fps", value=fps_value, spread=fps_spread, peers={"audiocraft (direct)": raw_fps},
                          device=device, realtime=fps_value >= info.frame_rate))
-    del raw
     return rows
 
 
@@ -94,7 +93,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     rows: list[dict] = []
     try:
         import torch
-        import audiocraft  # noqa: F401
+        from audiocraft.models import MusicGen  # noqa: F401 - checks audiocraft is usable
     except ImportError as error:
         return [make_row(family=FAMILY, scenario="MusicGen (audiocraft)", metric="realtime_factor", value=0.0,
                          spread=(0.0, 0.0), peers={}, device="cpu",

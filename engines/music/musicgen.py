@@ -338,8 +338,9 @@ class MusicGenEngine:
             self._check_request(request, info)
             settings = self.settings(request, info)
             device = self.device
-            needs_weights = self._info is None or self._info.location.name != info.location.name \
-                or self.memory_budget_bytes is not None
+            if self._info is not None and self._info.location.path != info.location.path:
+                self.unload()   # switching models: free the old one first so the memory check sees it free
+            needs_weights = self._info is None or self.memory_budget_bytes is not None
             estimate = info.estimate(device=device, duration_s=self._model_duration_s(request, info),
                                      include_weights=needs_weights)
             devices.check_fits(
@@ -454,8 +455,6 @@ class MusicGenEngine:
 
     def _prompt_tokens(self, request: GenerationRequest, settings: Settings, info: models.ModelInfo):
         """(prompt tokens for the LM, tokens kept in front of the result) for the request's mode."""
-        import torch
-
         parent = request.parent
         if parent is None or request.mode == "new":
             return None, None
@@ -504,7 +503,8 @@ class MusicGenEngine:
         wav = torch.from_numpy(np.ascontiguousarray(melody.reshape(melody.shape[0], -1).T))
         return convert_audio(wav, int(request.melody_sample_rate), model.sample_rate, model.audio_channels)
 
-    def _make_take(self, request, settings: Settings, info: models.ModelInfo, seed: int, native, seconds: float) -> Take:
+    def _make_take(self, request, settings: Settings, info: models.ModelInfo, seed: int, native,
+                   seconds: float) -> Take:
         parent = request.parent
         relation = None if request.mode == "new" else request.mode
         params = {"model": settings.model, "top_k": settings.top_k, "top_p": settings.top_p,

@@ -224,15 +224,16 @@ class ModelInfo:
     melody: bool
     text_encoder: str | None        # e.g. "t5-base"; None for a lookup-table conditioner
     compression_pretrained: str | None
+    codec_filters: int = 64         # EnCodec decoder channels at the full sample rate
 
     def estimate(self, *, device: str, duration_s: float, include_weights: bool = True) -> MemoryEstimate:
         """Peak memory to generate ``duration_s`` of one take on ``device``.
 
         Weights (LM + EnCodec + text encoder) in the device's precision; the LM's key/value cache for one
-        window with classifier-free guidance (batch 2), per layer: 2 x dim values per token; EnCodec
-        decoding of the whole take at once (the widest layers hold about 32 float32 values per output
-        sample and channel, measured order of magnitude); a fixed 256 MiB for the runtime (CUDA context,
-        workspaces).
+        window with classifier-free guidance (batch 2), per layer: 2 x dim values per token (x1.5 for the
+        copies streaming attention makes); EnCodec decoding of the whole take at once in float32 (about three
+        live tensors of ``codec_filters`` channels at the full sample rate); a fixed 256 MiB for the runtime
+        (CUDA context, workspaces).
         """
         per = bytes_per_parameter(device)
         parts: dict[str, int] = {}
@@ -242,7 +243,7 @@ class ModelInfo:
             parts["weights"] = int((self.lm_parameters + text_params) * per + self.compression_parameters * 4)
         window_tokens = self.frame_rate * min(duration_s, self.window_s) + self.n_q
         parts["attention cache"] = int(2 * 2 * self.num_layers * self.dim * per * window_tokens * 1.5)
-        parts["decoding"] = int(duration_s * self.sample_rate * self.channels * 32 * 4)
+        parts["decoding"] = int(duration_s * self.sample_rate * self.channels * 3 * self.codec_filters * 4)
         parts["runtime"] = 256 * 2**20
         return MemoryEstimate(parts)
 
@@ -315,6 +316,7 @@ def inspect_model(location: ModelLocation) -> ModelInfo:
     except Exception as error:
         raise CheckpointError(f"{lm_path} has a config this studio cannot read as MusicGen ({error}).") from error
     pretrained = codec_package.get("pretrained")
+    codec_filters = 64
     if pretrained is not None:
         sample_rate, frame_rate = PRETRAINED_CODEC_FRAME_RATES.get(str(pretrained), (32_000, 50))
         codec_params = 60_000_000
@@ -323,6 +325,7 @@ def inspect_model(location: ModelLocation) -> ModelInfo:
         try:
             sample_rate = int(codec_cfg.encodec.sample_rate)
             frame_rate = sample_rate / math.prod(int(r) for r in codec_cfg.seanet.ratios)
+            codec_filters = int(codec_cfg.seanet.n_filters)
             codec_params = sum(t.numel() for t in codec_package["best_state"].values() if hasattr(t, "numel"))
         except Exception as error:
             raise CheckpointError(f"{codec_path} has a config this studio cannot read as EnCodec "
@@ -331,7 +334,8 @@ def inspect_model(location: ModelLocation) -> ModelInfo:
                      dim=int(transformer.dim), num_layers=int(transformer.num_layers), n_q=int(transformer.n_q),
                      card=int(transformer.card), window_s=window_s, sample_rate=sample_rate,
                      frame_rate=float(frame_rate), channels=2 if stereo else 1, melody=melody,
-                     text_encoder=text_encoder, compression_pretrained=None if pretrained is None else str(pretrained))
+                     text_encoder=text_encoder, compression_pretrained=None if pretrained is None else str(pretrained),
+                     codec_filters=codec_filters)
 
 
 # ------------------------------------------------------------------------------------------------- loading

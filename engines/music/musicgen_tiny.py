@@ -110,8 +110,8 @@ def musicgen_small_shape_config() -> tuple[dict[str, Any], dict[str, Any]]:
     """
     lm = lm_config(dim=1024, num_heads=16, num_layers=24, n_q=4, card=2048, segment_duration_s=30.0,
                    text_bins=2048, memory_efficient=True)
-    compression = compression_config(sample_rate=32_000, n_filters=64, ratios=(8, 5, 4, 4), dimension=128, n_q=4, bins=2048,
-                                     n_residual_layers=1, lstm=2)
+    compression = compression_config(sample_rate=32_000, n_filters=64, ratios=(8, 5, 4, 4), dimension=128, n_q=4,
+                                     bins=2048, n_residual_layers=1, lstm=2)
     return lm, compression
 
 
