@@ -597,7 +597,8 @@ def migrate(root: Path, manifest: dict[str, Any], version: int) -> dict[str, Any
     takes = manifest.get("takes") or []
     if not isinstance(takes, list):
         raise ProjectError(f"{root / MANIFEST}: 'takes' is not a list; restore the manifest from a backup")
-    missing = []
+    missing: list[str] = []
+    damaged: list[str] = []
     for entry in takes:
         if not isinstance(entry, dict):
             continue
@@ -617,13 +618,20 @@ def migrate(root: Path, manifest: dict[str, Any], version: int) -> dict[str, Any
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
             os.replace(flat, audio)
-        atomic_write_json(folder / TAKE_SIDECAR, _v1_take_sidecar(entry, audio))
+        try:
+            sidecar = _v1_take_sidecar(entry, audio)
+        except (RuntimeError, OSError):   # unreadable audio: left without a sidecar, recovery trashes it marked
+            damaged.append(take_id)
+            continue
+        atomic_write_json(folder / TAKE_SIDECAR, sidecar)
     created = _iso_time(manifest.get("created"))
     new = {key: value for key, value in manifest.items() if key not in ("version", "title", "takes", "created")}
     new.update({"schema_version": SCHEMA_VERSION, "name": str(manifest.get("title") or root.name),
                 "created": str(created or _now()), "modified": _now(), "migrated_from": version})
     if missing:
         new["migration_missing_takes"] = missing
+    if damaged:
+        new["migration_damaged_takes"] = damaged
     atomic_write_json(root / MANIFEST, new)
     return new
 
@@ -641,25 +649,35 @@ def _iso_time(value: Any) -> str | None:
 
 
 def _v1_take_sidecar(entry: dict[str, Any], audio: Path) -> dict[str, Any]:
+    """The format-2 sidecar of a format-1 take entry. Values of the wrong type (format 1 was written by hand-rolled
+    code) fall back to the defaults; the audio decides frames, rate and channels. Raises RuntimeError/OSError when
+    the audio cannot be read."""
     import hashlib
 
     import soundfile as sf
 
     info = sf.info(str(audio))
     digest = hashlib.sha256(audio.read_bytes()).hexdigest()
-    created = _iso_time(entry.get("created"))
-    seed = entry.get("seed")
+
+    def pick(key: str, types: tuple[type, ...], default: Any) -> Any:
+        value = entry.get(key, default)
+        if isinstance(value, bool) and bool not in types:
+            return default
+        return value if isinstance(value, types) else default
+
+    parent = pick("parent", (str,), None)
+    rating = pick("rating", (int,), 0)
+    elapsed = pick("elapsed_s", (int, float), 0.0)
     return {
-        "id": str(entry["id"]), "engine": str(entry.get("engine") or "composer"), "model": entry.get("model"),
-        "prompt": str(entry.get("prompt") or ""), "preset": entry.get("preset"),
-        "seed": int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0,
-        "duration_s": round(info.frames / info.samplerate, 6), "params": dict(entry.get("params") or {}),
-        "parent_id": entry.get("parent"), "relation": "vary" if entry.get("parent") else None,
-        "name": str(entry.get("name") or ""), "created": str(created or _now()), "sample_rate": int(info.samplerate),
-        "device": "cpu", "generation_s": float(entry.get("elapsed_s") or 0.0), "stems": [], "has_midi": False,
-        "summary": "", "starred": bool(entry.get("favorite", False)), "rating": int(entry.get("rating") or 0),
-        "notes": str(entry.get("notes") or ""), "loudness_lufs": None, "frames": int(info.frames),
-        "channels": int(info.channels), "subtype": str(info.subtype),
+        "id": str(entry["id"]), "engine": pick("engine", (str,), "") or "composer", "model": pick("model", (str,), None),
+        "prompt": pick("prompt", (str,), ""), "preset": pick("preset", (str,), None), "seed": pick("seed", (int,), 0),
+        "duration_s": round(info.frames / info.samplerate, 6), "params": pick("params", (dict,), {}),
+        "parent_id": parent, "relation": "vary" if parent else None, "name": pick("name", (str,), ""),
+        "created": _iso_time(entry.get("created")) or _now(), "sample_rate": int(info.samplerate), "device": "cpu",
+        "generation_s": float(elapsed) if elapsed == elapsed and abs(elapsed) < 1e9 else 0.0, "stems": [],
+        "has_midi": False, "summary": "", "starred": pick("favorite", (bool,), False),
+        "rating": rating if 0 <= rating <= 5 else 0, "notes": pick("notes", (str,), ""), "loudness_lufs": None,
+        "frames": int(info.frames), "channels": int(info.channels), "subtype": str(info.subtype),
         "files": {"audio.wav": {"bytes": audio.stat().st_size, "sha256": digest}}, "store_format": 1,
     }
 

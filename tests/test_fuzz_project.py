@@ -206,3 +206,29 @@ def test_regression_v1_manifest_with_impossible_created_time_migrates(tmp_path, 
     (root / "project.json").write_text(json.dumps({"version": 1, "created": created}))
     project = Project.open(root)
     assert project.manifest["schema_version"] == 2 and isinstance(project.manifest["created"], str)
+
+
+@pytest.mark.parametrize("entry", [{"elapsed_s": [None]}, {"params": True}, {"seed": "7"}, {"parent": 3},
+                                   {"rating": 99}, {"favorite": "yes"}, {"model": {}}, {"elapsed_s": 1e300}])
+def test_regression_v1_take_entries_with_wrong_types_migrate_with_defaults(tmp_path, entry):
+    import soundfile as sf
+
+    root = tmp_path / "p"
+    (root / "takes").mkdir(parents=True)
+    sf.write(str(root / "takes" / "0.wav"), np.zeros((100, 2), np.float32), 48_000)
+    (root / "project.json").write_text(json.dumps({"version": 1, "takes": [{"id": "0", **entry}]}))
+    store = TakeStore(Project.open(root))
+    assert store.ids() == ["0"] and store.verify("0") == []
+    take = store.load("0")
+    assert 0 <= take.rating <= 5 and isinstance(take.params, dict) and isinstance(take.seed, int)
+
+
+def test_regression_v1_take_with_unreadable_audio_is_trashed_marked(tmp_path):
+    root = tmp_path / "p"
+    (root / "takes").mkdir(parents=True)
+    (root / "takes" / "bad.wav").write_bytes(b"RIFF not really")
+    (root / "project.json").write_text(json.dumps({"version": 1, "takes": [{"id": "bad"}]}))
+    project = Project.open(root)
+    assert project.manifest["migration_damaged_takes"] == ["bad"]
+    assert TakeStore(project).ids() == []
+    assert [item.original for item in project.trash_items()] == ["takes/bad"]
