@@ -114,7 +114,7 @@ def test_a_takes_recipe_makes_it_again(engine):
 
     assert take.loudness_lufs == pytest.approx(
         pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(take.audio.astype(np.float64)))
-    assert str(take.seed) in take.name
+    assert take.name == "musicgen tiny"
 
 
 def test_batch_gives_each_take_its_own_reproducible_seed(engine):
@@ -295,6 +295,10 @@ def test_stereo_model_gives_two_channels_equal_to_raw(engine, models_dir):
     take, = engine.generate(GenerationRequest(prompt="stereo", duration_s=1.0, seed=6, params={"model": "tiny-stereo"}))
     assert not np.array_equal(take.audio[:, 0], take.audio[:, 1])
     assert engine.loaded_model == "tiny-stereo"
+    engine.unload()
+    # continuing a take uses the parent's model unless the request names another
+    follow, = engine.generate(GenerationRequest(duration_s=1.0, mode="continue", parent=take, seed=1))
+    assert follow.model == "tiny-stereo" and follow.params["sample_rate_native"] == 8000
 
 
 # ------------------------------------------------------------------------------------- cancel, memory

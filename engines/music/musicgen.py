@@ -250,13 +250,23 @@ class MusicGenEngine:
         return Settings(model=info.location.name, top_k=top_k, top_p=top_p, temperature=temperature,
                         cfg_coef=cfg_coef, overlap_s=overlap_s, context_s=context_s)
 
+    def requested_model(self, request: GenerationRequest) -> str:
+        """The model a request names; else, for vary/continue/extend of a MusicGen take, the parent's model;
+        else the engine's default."""
+        if request.params.get("model"):
+            return str(request.params["model"])
+        parent = request.parent
+        if parent is not None and request.mode != "new" and parent.engine == self.name and parent.model:
+            return parent.model
+        return self.default_model
+
     def estimate(self, request: GenerationRequest) -> devices.MemoryEstimate:
         """Peak memory for the request's longest take (weights included) on the engine's device."""
         info = self._info_for(request)
         return info.estimate(device=self.device, duration_s=self._model_duration_s(request, info))
 
     def _info_for(self, request: GenerationRequest) -> models.ModelInfo:
-        wanted = models.canonical_name(request.params.get("model") or self.default_model)
+        wanted = models.canonical_name(self.requested_model(request))
         if self._info is not None and wanted == self._info.location.name:
             return self._info
         location = models.resolve_model(wanted, self.models_dir, hf_cache_dir=self.hf_cache_dir)
@@ -412,7 +422,7 @@ class MusicGenEngine:
         import torch
 
         with self._lock:
-            info = self.load(request.params.get("model"))
+            info = self.load(self.requested_model(request))
             if settings is None:
                 self._check_request(request, info)
                 settings = self.settings(request, info)
@@ -528,7 +538,7 @@ class MusicGenEngine:
                     parent_id=None if parent is None or relation is None else parent.id, relation=relation,
                     device=self.device, generation_s=round(seconds, 4), summary=summary,
                     loudness_lufs=integrated_loudness(audio))
-        take.name = f"musicgen {settings.model.split('/')[-1]} {relation or 'new'} {seed}"
+        take.name = f"musicgen {settings.model.split('/')[-1]}" + (f" {relation}" if relation else "")
         return take
 
 
