@@ -154,7 +154,7 @@ def test_vary_and_continue_make_related_takes(engine, lion):
 
 def test_progress_cancel_and_on_take(engine):
     seen, made = [], []
-    takes = engine.generate(GenerationRequest(preset="mid-autumn", seed=1, duration_s=6.0, takes=2),
+    takes = engine.generate(GenerationRequest(preset="lion-dance", seed=1, duration_s=8.0, takes=2),
                             progress=lambda f, m: seen.append(f), on_take=made.append)
     assert len(takes) == 2 and made == takes and [t.seed for t in takes] == [1, 2]
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
@@ -163,13 +163,17 @@ def test_progress_cancel_and_on_take(engine):
     def cancel():
         calls["n"] += 1
         return calls["n"] > 3
-    assert len(engine.generate(GenerationRequest(preset="mid-autumn", seed=1, duration_s=6.0, takes=3),
+    assert len(engine.generate(GenerationRequest(preset="lion-dance", seed=1, duration_s=8.0, takes=3),
                                cancel=cancel)) < 3
 
 
 def test_bad_input_gets_clear_messages(engine, lion):
     with pytest.raises(ValueError, match="unknown preset 'polka'; choose one of: .*lion-dance"):
         engine.generate(GenerationRequest(preset="polka", seed=1))
+    with pytest.raises(ValueError, match="2 s is too short for a whole 起承转合.*at 66 BPM: the shortest piece is 17.0 s"):
+        engine.generate(GenerationRequest(preset="mid-autumn", duration_s=2.0))
+    with pytest.raises(ValueError, match="would end above 260 BPM"):
+        engine.generate(GenerationRequest(preset="lion-dance", params={"tempo_bpm": 220.0}))
     with pytest.raises(ValueError, match="duration 900 s is outside 0-600 s"):
         engine.generate(GenerationRequest(preset="lion-dance", duration_s=900.0))
     with pytest.raises(ValueError, match="prompt is empty"):

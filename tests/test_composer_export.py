@@ -75,7 +75,7 @@ def test_cli_compose_writes_files_and_prints_what_it_made(tmp_path, capsys):
 
 
 def test_cli_prompt_shows_what_was_understood(tmp_path, capsys):
-    code = run(compose_args(prompt="舞狮，越来越快", seed=3, duration=6.0, out=str(tmp_path)), settings=None)
+    code = run(compose_args(prompt="舞狮，越来越快", seed=3, duration=8.0, out=str(tmp_path)), settings=None)
     out = capsys.readouterr().out
     assert code == 0 and "understood: 舞狮 -> preset Lion Dance" in out
 
@@ -83,6 +83,7 @@ def test_cli_prompt_shows_what_was_understood(tmp_path, capsys):
 @pytest.mark.parametrize("kw,message", [
     (dict(preset="polka"), "unknown preset 'polka'"),
     (dict(preset="lion-dance", duration=5000.0), "duration 5000 s is outside"),
+    (dict(preset="mid-autumn", duration=1.0), "1 s is too short"),
     (dict(prompt="  "), "--prompt is empty"),
     (dict(preset="lion-dance", takes=20), "number of takes 20"),
 ])
@@ -100,7 +101,7 @@ def test_cli_musicgen_without_the_engine_says_so(tmp_path, capsys, monkeypatch):
 
 def test_launch_py_compose_end_to_end(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "launch.py"), "compose", "--preset", "mid-autumn", "--seed",
-                             "5", "--duration", "6", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
+                             "5", "--duration", "12", "--out", str(tmp_path)], cwd=ROOT, capture_output=True,
                             text=True, timeout=300, env={"LANTERN_HOME": str(tmp_path / "home"),
                                                          "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]

@@ -64,6 +64,9 @@ def check_params(params: dict[str, Any], *, max_duration_s: float = MAX_DURATION
         raise ValueError(f"tempo {params['tempo_bpm']} BPM is outside 40-220 BPM")
     if not 1.0 <= float(params["accelerate"]) <= 2.0:
         raise ValueError(f"accelerate x{params['accelerate']} is outside 1-2 (1 keeps the tempo steady)")
+    if float(params["tempo_bpm"]) * float(params["accelerate"]) > 260.0:
+        raise ValueError(f"accelerating x{float(params['accelerate']):g} from {float(params['tempo_bpm']):g} BPM would end "
+                         "above 260 BPM; start slower or accelerate less")
     if not 0 < float(params["duration_s"]) <= max_duration_s:
         raise ValueError(f"duration {params['duration_s']:g} s is outside 0-{max_duration_s:g} s; choose a shorter "
                          "duration (longer pieces can be built with 'continue')")
@@ -164,6 +167,12 @@ def compose(params: dict[str, Any]) -> Score:
         ornament_density=float(params["ornament_density"]), passing_tones=bool(params["passing_tones"]),
         instrument=melody_spec["instrument"], start_step=params.get("start_step"), step_range=STEP_RANGE)
     bars = intro_bars + len(phrases) * phrase_bars
+    shortest_s = len(FORMS_BY_NAME[params["form"]]) * 4 * 60.0 / float(params["tempo_bpm"]) + TAIL_S
+    asked_s = float(params["duration_s"])
+    if shortest_s > max(1.5 * asked_s, asked_s + 4.0):
+        raise ValueError(f"{asked_s:g} s is too short for a whole {FORM_NAMES[params['form']]} at "
+                         f"{float(params['tempo_bpm']):g} BPM: the shortest piece is {shortest_s:.1f} s. Ask for at "
+                         "least that, or a faster tempo")
     score = Score(scale=scale, meter=params["meter"], beats_per_bar=bpb, bars=bars, intro_bars=intro_bars,
                   tempo_bpm=arrange.tempo_map(bars=bars, tempo_bpm=float(params["tempo_bpm"]),
                                               accelerate=float(params["accelerate"])),
@@ -285,6 +294,8 @@ class ComposerEngine:
             base = copy.deepcopy(parent.params)
             if request.mode == "vary":
                 params, changed = vary_params(base, strength=float(request.variation_strength), seed=seed)
+                # as long as the take it varies (a short request may have made a longer whole form)
+                params["duration_s"] = max(float(params["duration_s"]), round(float(parent.duration_s), 3))
                 understood = (f"variation of {parent.name or parent.id} at strength {request.variation_strength:g}: "
                               f"changed {', '.join(changed) or 'nothing'}")
             else:
@@ -294,7 +305,7 @@ class ComposerEngine:
                 for name in ("development", "rhythm", "ornament", "harmony", "percussion", "sound"):
                     params["seeds"][name] = derive_seed(seed, f"{base['preset']}/continue", name)
                 params["start_step"] = int(step)
-                params["tempo_bpm"] = float(round(tempo, 3))
+                params["tempo_bpm"] = float(round(min(tempo, 220.0), 3))
                 params["accelerate"] = 1.0
                 params["intro_bars"] = 0
                 params["section"] = int(base.get("section", 0)) + 1
