@@ -118,7 +118,7 @@ def build_tab(ctx: StudioContext) -> None:
         renderer = gr.Radio(list(RENDERERS), value=RENDERERS[0], label="Renderer", elem_id="story-renderer")
         panel_size = gr.Dropdown(list(PANEL_SIZES), value=list(PANEL_SIZES)[0], label="Panel size",
                                  elem_id="story-panel-size")
-    with gr.Accordion("Diffusers settings (local model)", open=False):
+    with gr.Accordion("Diffusers settings (local model)", open=False, elem_id="story-diffusers"):
         from engines.story.diffusers_panels import DiffusersOptions, find_local_models
 
         found = [str(p) for p in find_local_models(ctx.settings.models_dir)]
@@ -128,17 +128,19 @@ def build_tab(ctx: StudioContext) -> None:
                                     elem_id="story-model-dir")
             style = gr.Dropdown(list(STYLES), value="Manga", label="Style", elem_id="story-style")
         with gr.Row():
-            steps = gr.Slider(1, 60, value=DiffusersOptions.steps, step=1, label="Steps")
+            steps = gr.Slider(1, 60, value=DiffusersOptions.steps, step=1, label="Steps", elem_id="story-steps")
             guidance = gr.Slider(0, 15, value=DiffusersOptions.guidance_scale, step=0.5,
-                                 label="Guidance (0 for SD-Turbo)")
-            batch = gr.Slider(1, 8, value=1, step=1, label="Batch size")
+                                 label="Guidance (0 for SD-Turbo)", elem_id="story-guidance")
+            batch = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="story-batch")
         with gr.Row():
-            gen_w = gr.Number(value=DiffusersOptions.size[0], label="Width (px, multiple of 8)", precision=0)
-            gen_h = gr.Number(value=DiffusersOptions.size[1], label="Height (px, multiple of 8)", precision=0)
-            fp16 = gr.Checkbox(value=True, label="fp16 on GPU")
+            gen_w = gr.Number(value=DiffusersOptions.size[0], label="Width (px, multiple of 8)", precision=0,
+                              elem_id="story-gen-w")
+            gen_h = gr.Number(value=DiffusersOptions.size[1], label="Height (px, multiple of 8)", precision=0,
+                              elem_id="story-gen-h")
+            fp16 = gr.Checkbox(value=True, label="fp16 on GPU", elem_id="story-fp16")
             slicing = gr.Checkbox(value=False, label="Attention slicing (less memory)")
             offload = gr.Checkbox(value=False, label="CPU offload (small GPUs)")
-        negative = gr.Textbox(label="Negative prompt (added to the style's)", lines=1)
+        negative = gr.Textbox(label="Negative prompt (added to the style's)", lines=1, elem_id="story-negative")
     with gr.Row():
         render_button = gr.Button("Render panels", variant="primary", elem_id="story-render-panels")
         cancel_button = gr.Button("Cancel", elem_id="story-cancel")

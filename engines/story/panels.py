@@ -340,7 +340,7 @@ def _camera(shot: Shot, staged, focus: str | None, size: tuple[int, int]) -> Cam
 def _gradient(size: tuple[int, int], top, bottom) -> Image.Image:
     column = Image.linear_gradient("L").resize((1, size[1]))
     return Image.composite(Image.new("RGB", (1, size[1]), bottom), Image.new("RGB", (1, size[1]), top),
-                           column).resize(size)
+                           column).resize(size, Image.Resampling.NEAREST)
 
 
 def _rand(key: str, n: int) -> list[float]:
@@ -822,7 +822,7 @@ def draw_header(image: Image.Image, shot: Shot, board: Storyboard) -> int:
     unit = min(w, h)
     size = max(10, int(unit * 0.036))
     small = max(9, int(size * 0.62))
-    bar = int(size * 1.45 + small * 1.4)
+    bar = int(size * 0.3 + size * 1.3 + small * 1.6)
     layer = Image.new("RGBA", (w, bar), (16, 18, 26, 205))
     draw = ImageDraw.Draw(layer)
     font = get_font(size, bold=True, language=board.language)

@@ -327,7 +327,7 @@ def draw_bubble(image: Image.Image, fit: TextFit, box: tuple[int, int, int, int]
             py = (tail[0][1] + tail[1][1]) / 2 + (tail[2][1] - (tail[0][1] + tail[1][1]) / 2) * step
             r = max(3, h * 0.08 * (1.1 - step))
             draw.ellipse(s([(px - r, py - r), (px + r, py + r)]), fill=PAPER, outline=INK, width=o)
-    layer = layer.resize((right - left, bottom - top), Image.Resampling.LANCZOS)
+    layer = layer.resize((right - left, bottom - top), Image.Resampling.BOX)     # an exact 2x box filter
     image.alpha_composite(layer, (left, top)) if _inside(image, left, top) else _paste_clipped(image, layer, left, top)
     text_box = (x0 + (w - fit.width_px) // 2, y0 + (h - fit.height_px) // 2,
                 x0 + (w + fit.width_px) // 2, y0 + (h + fit.height_px) // 2)
