@@ -89,3 +89,13 @@ def test_empty_prompt_is_refused_with_a_message(prompt):
 def test_out_of_range_tempo_is_refused_not_clamped():
     with pytest.raises(ValueError, match="tempo 400 BPM in the prompt is outside 40-220"):
         read_prompt("lion dance 400 BPM")
+
+
+def test_with_a_chosen_preset_the_prompt_refines_it_and_a_named_festival_is_only_pointed_out():
+    reading = read_prompt("舞狮，古筝，100 BPM", preset="mid-autumn")
+    assert reading.preset == "mid-autumn"
+    assert reading.overrides["tempo_bpm"] == 100.0
+    assert {p["role"]: p["instrument"] for p in reading.overrides["parts"]}["melody"] == "guzheng"
+    assert "舞狮 names Lion Dance" in reading.summary() and "pick that preset" in reading.summary()
+    with pytest.raises(ValueError, match="unknown preset 'polka'"):
+        read_prompt("lion", preset="polka")

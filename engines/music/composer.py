@@ -318,9 +318,9 @@ class ComposerEngine:
             if request.preset:
                 preset = load_preset(request.preset)
                 if request.prompt.strip():
-                    reading = read_prompt(request.prompt)
-                    overrides = {k: v for k, v in reading.overrides.items()}
-                    understood = reading.summary() + f" (preset {preset['id']} chosen explicitly)"
+                    reading = read_prompt(request.prompt, preset=preset["id"])
+                    overrides = reading.overrides
+                    understood = reading.summary()
             elif request.prompt.strip():
                 reading = read_prompt(request.prompt)
                 preset = load_preset(reading.preset)

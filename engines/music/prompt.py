@@ -71,8 +71,12 @@ def _find(text: str, words) -> str | None:
     return None
 
 
-def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None) -> PromptReading:
+def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: str | None = None) -> PromptReading:
     """Map a text prompt to a preset and parameter overrides.
+
+    With ``preset`` (an id the user chose explicitly) the prompt refines that preset (tempo, mood,
+    instruments, mode, key, duration) and a festival it names only shows up in the account of what was
+    understood, with a hint to pick that preset.
 
     Raises
     ------
@@ -84,6 +88,7 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None) -> Promp
                          "night, erhu solo') or pick a preset instead")
     text = " ".join(str(prompt).lower().split())
     presets = presets or all_presets()
+    chosen_id = preset
     # preset: weighted keyword hits, longest keyword first so "lion dance" is not also counted as "lion"
     scores: dict[str, float] = {}
     hits: dict[str, list[str]] = {}
@@ -96,7 +101,18 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None) -> Promp
                 hits.setdefault(pid, []).append(word)
                 remaining = remaining.replace(found, " ")
     reading = PromptReading(prompt=str(prompt), preset=DEFAULT_PRESET)
-    if scores:
+    if chosen_id is not None:
+        if chosen_id not in presets:
+            raise ValueError(f"unknown preset {chosen_id!r}; choose one of: {', '.join(presets)}")
+        reading.preset = chosen_id
+        chosen = presets[chosen_id]
+        reading.understood.append(f"preset {chosen['name']} ({chosen['name_zh']}) as chosen")
+        named = max(scores, key=lambda pid: scores[pid]) if scores else None
+        if named is not None and named != chosen_id:
+            other = presets[named]
+            reading.understood.append(f"{' / '.join(hits[named])} names {other['name']} ({other['name_zh']}): "
+                                      f"pick that preset to use it")
+    elif scores:
         best = max(scores, key=lambda pid: (scores[pid], -list(presets).index(pid)))
         reading.preset = best
         p = presets[best]
