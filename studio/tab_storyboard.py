@@ -97,7 +97,8 @@ def build_tab(ctx: StudioContext) -> None:
             status = gr.Markdown(elem_id="story-status")
 
     gr.Markdown("### Shot list\nEdit any cell (size: EWS WS MS MCU CU ECU; move: static push_in pull_out pan_left "
-                "pan_right tilt_up tilt_down shake; transition: cut dissolve dip wipe), then save.")
+                "pan_right tilt_up tilt_down shake; transition: cut dissolve dip wipe); each edit is saved to "
+                "the project as you make it.")
     shots = gr.Dataframe(value=initial_rows, headers=SHOT_HEADERS, type="array", interactive=True, wrap=True,
                          datatype=["number", "str", "str", "str", "number"] + ["str"] * 8,
                          column_widths=["3%", "11%", "5%", "7%", "6%", "9%", "6%", "16%", "7%", "16%", "5%", "4%",
@@ -198,6 +199,28 @@ def build_tab(ctx: StudioContext) -> None:
         return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(),
                 f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project.")
 
+    def autosave_shots(rows, state):
+        """Every cell edit is saved at once; a value that is not valid yet is reported, not raised."""
+        if not state or not state.get("shots"):
+            return gr.update(), ""
+        try:
+            board = apply_shot_rows(Storyboard.from_dict(state), rows or [])
+            store.save_storyboard(ctx.project, board)
+        except ValueError as error:
+            return gr.update(), f"Not saved yet: {error}"
+        return board.to_dict(), f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project."
+
+    def autosave_bible(rows, state):
+        if not state or not state.get("shots"):
+            return gr.update()
+        try:
+            board = Storyboard.from_dict(state)
+            board.characters = apply_bible_rows(rows or [])
+            store.save_storyboard(ctx.project, board)
+        except ValueError:
+            return gr.update()
+        return board.to_dict()
+
     def do_save_bible(rows, state):
         board = _board(state)
         try:
@@ -231,6 +254,8 @@ def build_tab(ctx: StudioContext) -> None:
             ok, message = made.available()
             if not ok:
                 raise gr.Error(message)
+            for old in _renderers.values():       # one pipeline in memory at a time
+                old.unload()
             _renderers.clear()
             _renderers[str(model)] = made
         return made
@@ -317,7 +342,9 @@ def build_tab(ctx: StudioContext) -> None:
                        outputs=[shots, bible, storyboard_state, status])
     save_shots.click(do_save_shots, inputs=[shots, storyboard_state],
                      outputs=[shots, bible, storyboard_state, shots_status])
+    shots.input(autosave_shots, inputs=[shots, storyboard_state], outputs=[storyboard_state, shots_status])
     save_bible.click(do_save_bible, inputs=[bible, storyboard_state], outputs=[bible, storyboard_state])
+    bible.input(autosave_bible, inputs=[bible, storyboard_state], outputs=storyboard_state)
     render_button.click(do_render, inputs=[storyboard_state, renderer, panel_size, *diffusers_inputs],
                         outputs=gallery, concurrency_id=GPU_JOBS)
     regen_button.click(do_regenerate, inputs=[storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],

@@ -55,7 +55,7 @@ def test_chinese_sample_to_edited_shot_list_pages_and_pdf(page, studio, tmp_path
     page.keyboard.press("Control+a")
     page.keyboard.type("CU")
     page.keyboard.press("Enter")
-    page.locator("#story-save-shots").click()
+    # the edit is saved into the project as it is made, without pressing Save
     page.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
     saved = json.loads((studio.project / "story" / "storyboard.json").read_text(encoding="utf-8"))
     assert saved["shots"][2]["size"] == "CU"
