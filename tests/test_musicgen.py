@@ -117,6 +117,17 @@ def test_a_takes_recipe_makes_it_again(engine):
     assert take.name == "musicgen tiny"
 
 
+def test_a_composer_preset_becomes_the_prompt_when_none_is_typed(engine):
+    take, = engine.generate(GenerationRequest(preset="dragon-boat", duration_s=1.0, seed=5))
+    assert take.prompt.startswith("Dragon Boat drums") and "bpm" in take.prompt and take.preset == "dragon-boat"
+    same, = engine.generate(GenerationRequest(prompt=take.prompt, duration_s=1.0, seed=5))
+    np.testing.assert_array_equal(same.audio, take.audio)
+    typed, = engine.generate(GenerationRequest(prompt="erhu solo", preset="dragon-boat", duration_s=1.0, seed=5))
+    assert typed.prompt == "erhu solo" and typed.preset is None
+    with pytest.raises(ValueError, match="unknown preset"):
+        engine.generate(GenerationRequest(preset="no-such-festival", duration_s=1.0))
+
+
 def test_batch_gives_each_take_its_own_reproducible_seed(engine):
     seen = []
     takes = engine.generate(GenerationRequest(prompt="gongs", duration_s=1.0, seed=40, takes=3), on_take=seen.append)

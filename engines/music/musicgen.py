@@ -21,7 +21,8 @@ The story of one request, top to bottom:
 
 Modes (``GenerationRequest.mode``):
 
-An empty prompt in vary/continue/extend keeps the parent's prompt.
+An empty prompt in vary/continue/extend keeps the parent's prompt; an empty prompt with a composer preset
+uses the preset's description as the prompt (a typed prompt wins over the preset, which is then not recorded).
 
 - ``"new"``: text prompt, optionally a melody (melody models) — "arrange my melody in this style".
 - ``"vary"``: the parent's prompt and settings with a new seed, keeping the first
@@ -282,6 +283,7 @@ class MusicGenEngine:
 
     def _check_request(self, request: GenerationRequest, info: models.ModelInfo) -> None:
         request.validate()
+        effective_prompt(request)   # an unknown preset fails here, before any work
         if request.duration_s * info.frame_rate < 1:
             raise ValueError(f"duration {request.duration_s:g} s is shorter than one MusicGen frame "
                              f"({1 / info.frame_rate:g} s); ask for at least that")
@@ -534,7 +536,9 @@ class MusicGenEngine:
                    + (f", {relation} of {parent.id}" if parent is not None and relation else "")
                    + (", melody-conditioned" if request.melody is not None else ""))
         take = Take(engine=self.name, seed=int(seed), sample_rate=SAMPLE_RATE, audio=audio,
-                    prompt=effective_prompt(request), preset=request.preset, model=settings.model, params=params,
+                    prompt=effective_prompt(request),
+                    preset=request.preset if not request.prompt.strip() and request.mode == "new" else None,
+                    model=settings.model, params=params,
                     parent_id=None if parent is None or relation is None else parent.id, relation=relation,
                     device=self.device, generation_s=round(seconds, 4), summary=summary,
                     loudness_lufs=integrated_loudness(audio))
@@ -543,10 +547,28 @@ class MusicGenEngine:
 
 
 def effective_prompt(request: GenerationRequest) -> str:
-    """The text prompt a take is made with: the request's, or (when empty) the parent take's."""
-    if request.prompt.strip() or request.parent is None or request.mode == "new":
+    """The text prompt a take is made with: the request's; else (vary/continue/extend) the parent take's;
+    else the preset's description (MusicGen has no presets of its own, so a composer preset becomes words)."""
+    if request.prompt.strip():
         return request.prompt
-    return request.parent.prompt
+    if request.parent is not None and request.mode != "new":
+        parent = request.parent
+        return parent.prompt or (preset_prompt(parent.preset) if parent.preset else "")
+    if request.preset:
+        return preset_prompt(request.preset)
+    return request.prompt
+
+
+def preset_prompt(preset: str) -> str:
+    """A composer preset as a MusicGen text prompt: its name, description and tempo."""
+    from engines.music import presets
+
+    spec = presets.load_preset(preset)   # ValueError listing the presets there are
+    parts = [spec.get("name", preset), spec.get("description", "")]
+    if spec.get("tempo_bpm"):
+        parts.append(f"{spec['tempo_bpm']} bpm")
+    parts.append("Chinese traditional instruments, festive")
+    return ". ".join(part.strip().rstrip(".") for part in parts if part)
 
 
 def integrated_loudness(audio: np.ndarray) -> float | None:
