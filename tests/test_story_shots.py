@@ -227,3 +227,15 @@ def test_shot_model_keeps_old_lists_loading():
     shot = Shot.from_dict(old)
     assert shot.kind == "action" and shot.dual_speaker == ""
     assert Storyboard.from_dict({"shots": [old]}).shots[0].size == "CU"
+
+
+def test_narration_is_a_voice_without_a_figure():
+    script = parse_script("第一场 外景 江边 黄昏\n旁白：那一年，小雨二十岁。\n小雨：奶奶，我走啦！\n")
+    board = plan_shots(script)
+    narration = board.shots[0]
+    assert narration.speaker == "旁白" and narration.characters == ["小雨"]
+    assert list(board.characters) == ["小雨"]            # the narrator gets no bible entry and no figure
+    from engines.story.panels import PrevizRenderer
+
+    panel = PrevizRenderer().render(narration, board, size=(270, 480))
+    assert set(panel.anchors) == {"小雨"}

@@ -32,6 +32,7 @@ from PIL import Image
 
 from engines.story.bible import character_prompt
 from engines.story.model import Shot, Storyboard
+from engines.story.shots import is_narrator
 from engines.story.panels import RenderCancelled, RenderedPanel, RendererBase, is_cancelled, letter_panel, \
     parse_setting
 
@@ -194,6 +195,7 @@ class DiffusersRenderer(RendererBase):
         place = f"{'interior' if setting.interior else 'exterior'}, {setting.key}, {setting.time}"
         names = list(dict.fromkeys(([shot.speaker] if shot.speaker else []) + list(shot.characters) +
                                    ([shot.dual_speaker] if shot.dual_speaker else [])))
+        names = [n for n in names if not is_narrator(n)]
         people = [character_prompt(board.characters[n]) if n in board.characters else n for n in names]
         parts = [style, SIZE_WORDS.get(shot.size, "")]
         if people:
@@ -208,7 +210,8 @@ class DiffusersRenderer(RendererBase):
 
     def seed_for(self, shot: Shot, board: Storyboard, *, variation: int = 0) -> int:
         """The main character's bible seed (or a seed from the scene when nobody is in the shot)."""
-        main = shot.speaker or (shot.characters[0] if shot.characters else "")
+        speaker = "" if is_narrator(shot.speaker) else shot.speaker
+        main = speaker or (shot.characters[0] if shot.characters else "")
         if main and main in board.characters:
             base = int(board.characters[main].seed)
         else:
@@ -305,7 +308,8 @@ def guess_anchors(shot: Shot, size: tuple[int, int]) -> dict[str, tuple[float, f
     width, height = size
     names = list(dict.fromkeys(([shot.speaker] if shot.speaker else []) + list(shot.characters) +
                                ([shot.dual_speaker] if shot.dual_speaker else [])))
-    if shot.size in ("MCU", "CU", "ECU") and shot.speaker and not shot.dual_speaker:
+    names = [n for n in names if not is_narrator(n)]
+    if shot.size in ("MCU", "CU", "ECU") and shot.speaker in names and not shot.dual_speaker:
         names = [shot.speaker]
     y = height * _HEAD_Y.get(shot.size, 0.4)
     return {name: (width * (i + 1) / (len(names) + 1), y) for i, name in enumerate(names)}

@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from engines.story.bible import appearance
 from engines.story.model import Character, Shot, Storyboard
@@ -269,8 +269,11 @@ class Camera:
 
 
 def _cast(shot: Shot, board: Storyboard) -> list[Character]:
+    from engines.story.shots import is_narrator
+
     names = list(dict.fromkeys(([shot.speaker] if shot.speaker else []) + list(shot.characters) +
                                ([shot.dual_speaker] if shot.dual_speaker else [])))
+    names = [n for n in names if not is_narrator(n)]
     cast = []
     for name in names:
         character = board.characters.get(name)
@@ -697,7 +700,7 @@ def _hair(draw, style: str, hair, body, hx, hy, r, facing, out) -> None:
             draw.rounded_rectangle([hx + side * r * 0.72 - r * 0.32, hy - r * 0.4, hx + side * r * 0.72 + r * 0.32,
                                     hy + r * 0.55], radius=r * 0.25, fill=hair)
     if style == "bun":
-        draw.ellipse([hx - r * 0.42 - facing * r * 0.4, hy - r * 1.62, hx + r * 0.42 - facing * r * 0.4,
+        draw.ellipse([hx - r * 0.34 - facing * r * 0.4, hy - r * 1.5, hx + r * 0.34 - facing * r * 0.4,
                       hy - r * 0.82], fill=hair, outline=INK, width=out)
     if style == "spiky":
         for k in range(5):
@@ -865,6 +868,16 @@ def letter_panel(image: Image.Image, shot: Shot, board: Storyboard, anchors: dic
     if shot.dual_speaker:
         voices.append((shot.dual_speaker, shot.dual_dialogue, "", ""))
     voices = [v for v in voices if v[1]]
+    from engines.story.shots import is_narrator
+
+    narration = [v for v in voices if is_narrator(v[0])]
+    voices = [v for v in voices if not is_narrator(v[0])]
+    for speaker, words, parenthetical, _ in narration:     # narration: a caption at the top, no bubble
+        box = (margin, top_px + margin, w - margin, top_px + margin + int(h * 0.22))
+        drawn = draw_caption(image, words, box=box, max_size_px=int(text_size * 0.85), language=language,
+                             anchor="top")
+        boxes["narration"] = drawn
+        top_px = drawn[3]
     top = top_px + margin
     for index, (speaker, words, parenthetical, extension) in enumerate(voices):
         if parenthetical:
@@ -934,7 +947,8 @@ class PrevizRenderer(RendererBase):
                 small_cam = Camera(cam.zoom, cam.cx, cam.cy, max(16, width // factor), max(16, height // factor))
                 small = Image.new("RGB", (small_cam.width, small_cam.height))
                 _draw_background(small, small_cam, setting, pal, board.language)
-                background = small.resize((width, height), Image.Resampling.BILINEAR)
+                background = small.filter(ImageFilter.GaussianBlur(1.0)).resize((width, height),
+                                                                                 Image.Resampling.BILINEAR)
             else:
                 _draw_background(background, cam, setting, pal, board.language)
             image.paste(background, (0, 0))

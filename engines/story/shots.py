@@ -214,6 +214,14 @@ def sfx_in(text: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+NARRATORS = ("旁白", "画外音", "独白", "解说", "NARRATOR", "Narrator", "narrator", "NARRATION")
+
+
+def is_narrator(name: str) -> bool:
+    """A voice with no body on screen: 旁白, 画外音, NARRATOR."""
+    return name.strip() in NARRATORS
+
+
 def is_exterior(scene: str) -> bool:
     head = scene.strip().upper()
     return head.startswith(("EXT", "I/E", "INT./EXT", "INT/EXT")) or "外景" in scene
@@ -245,7 +253,8 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
         raise ValueError("plan_shots needs a Script from engines.story.script.parse_script")
     options.validate()
     language = script.language
-    speakers = list(dict.fromkeys(e.speaker for e in script.elements if e.kind == "dialogue" and e.speaker))
+    speakers = list(dict.fromkeys(e.speaker for e in script.elements
+                                  if e.kind == "dialogue" and e.speaker and not is_narrator(e.speaker)))
     names = sorted(speakers, key=len, reverse=True)       # "MR. STEEL" before "STEEL"
     cast_by_scene = _cast_by_scene(script.elements, names)
 
@@ -326,6 +335,15 @@ def _shot_for(element: Element, *, number: int, scene: str, first_in_scene: bool
         return Shot(number=number, scene=scene, size=size or "WS", move=move or "static",
                     duration_s=_clamp(options.title_duration_s, options), action=element.text, notes=notes,
                     kind="title", source_line=element.line)
+    if element.kind == "dialogue" and is_narrator(element.speaker):
+        # narration is heard, not seen: a caption over whoever the text names, no figure for the narrator
+        return Shot(number=number, scene=scene, size=size or ("EWS" if first_in_scene and is_exterior(scene)
+                                                              else "WS" if first_in_scene else "MS"),
+                    move=move or "static",
+                    duration_s=dialogue_duration_s(element.text, language=language, options=options),
+                    characters=mentioned(element.text, names), speaker=element.speaker, dialogue=element.text,
+                    parenthetical=element.parenthetical, extension=element.extension, notes=notes,
+                    kind="dialogue", source_line=element.line)
     if element.kind == "dialogue":
         characters = list(dict.fromkeys([element.speaker] + mentioned(element.parenthetical, names)))
         return Shot(number=number, scene=scene, size=size or "MCU", move=move or "static",

@@ -365,21 +365,22 @@ def _paste_clipped(image: Image.Image, layer: Image.Image, left: int, top: int) 
 
 
 def draw_caption(image: Image.Image, text: str, *, box: tuple[int, int, int, int], max_size_px: int,
-                 language: str = "zh", fill=CAPTION_FILL) -> tuple[int, int, int, int]:
+                 language: str = "zh", fill=CAPTION_FILL, anchor: str = "bottom") -> tuple[int, int, int, int]:
     """A narration/action caption: a pale box with an ink border and left-aligned text, shrunk to its text.
 
-    Returns the box actually drawn (it keeps ``box``'s left, top and width, and is no taller than ``box``).
+    Returns the box actually drawn: ``box``'s width, no taller than ``box``, sitting on ``box``'s bottom edge
+    (``anchor="bottom"``) or hanging from its top edge (``"top"``).
     """
     x0, y0, x1, y1 = box
     pad = max(8, max_size_px // 2)
     fit = fit_text(text, max_width_px=x1 - x0 - 2 * pad, max_height_px=y1 - y0 - 2 * pad,
                    max_size_px=max_size_px, min_size_px=max(9, max_size_px // 3), language=language)
     height = fit.height_px + 2 * pad
-    drawn = (x0, y1 - height, x1, y1)
+    drawn = (x0, y1 - height, x1, y1) if anchor == "bottom" else (x0, y0, x1, y0 + height)
     draw = ImageDraw.Draw(image)
     border = max(2, max_size_px // 12)
     draw.rectangle(drawn, fill=fill, outline=INK, width=border)
-    draw_lines(draw, fit, (x0 + pad, drawn[1] + pad, x1 - pad, y1 - pad), align="left")
+    draw_lines(draw, fit, (x0 + pad, drawn[1] + pad, x1 - pad, drawn[3] - pad), align="left")
     return drawn
 
 
