@@ -68,8 +68,13 @@ def music_clip(seconds=1.3, sample_rate=44_100, seed=0):
 
 
 def decode_frames(path: Path) -> list[np.ndarray]:
+    """Decoded RGB frames: FFmpeg's H.264 decoder, then OpenCV's exact BT.601 limited-range YUV -> RGB
+    (swscale's default fast path is off by up to 2 levels, which would blur the PSNR oracle)."""
     with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        stream = container.streams.video[0]
+        assert stream.codec_context.colorspace == 6      # tagged with the matrix the encoder used (BT.601)
+        return [cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2RGB_I420)
+                for frame in container.decode(video=0)]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -358,3 +363,16 @@ def test_bad_options_are_refused(tmp_path):
         render_animatic(board(), out_path=tmp_path / "x.mp4", panels={})
     with pytest.raises(ValueError, match="ducking_db"):
         render_animatic(sb, out_path=tmp_path / "x.mp4", panels=panels, ducking_db=6.0, preview=True)
+
+
+def test_yuv_conversion_matches_swscale_bt601_limited_range():
+    from engines.story.encode import to_video_frame
+
+    rng = np.random.default_rng(3)
+    smooth = cv2.resize((rng.random((12, 8, 3)) * 255).astype(np.uint8), (360, 640), interpolation=cv2.INTER_CUBIC)
+    ours = to_video_frame(smooth).to_ndarray()
+    ffmpeg = av.VideoFrame.from_ndarray(smooth, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    assert ours.shape == ffmpeg.shape == (960, 360)
+    assert np.abs(ours[:640].astype(int) - ffmpeg[:640]).max() <= 1          # luma
+    assert np.abs(ours[640:].astype(int) - ffmpeg[640:]).mean() < 1.0        # chroma (filters differ slightly)
+    assert ours[:640].min() >= 16 and ours[:640].max() <= 235

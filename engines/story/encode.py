@@ -13,8 +13,9 @@ Everything goes through PyAV (its wheels carry FFmpeg with libx264 and the nativ
   path only when everything succeeded (:func:`engines.atomic.atomic_output_path`).
 * :func:`write_gif` decodes the finished MP4 at a low frame rate and size and writes a looping GIF.
 
-Colours: frames are converted from RGB with the BT.709 matrix (limited range) and the stream is tagged
-BT.709, which is what players assume for HD video.
+Colours: frames are converted from RGB to limited-range YUV 4:2:0 with the BT.601 matrix (OpenCV's SIMD
+conversion and 2x2 chroma averaging, ~6 ms for 1080x1920 against ~25 ms through swscale) and the stream's colour description
+says so (matrix SMPTE 170M, BT.709/sRGB primaries and transfer), so players convert back exactly.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class VideoSettings:
 
     def key(self) -> dict:
         return {"codec": "h264", "width": self.width, "height": self.height, "fps": self.fps,
-                "preset": self.preset, "crf": self.crf, "colour": "bt709-limited", "pyav": av.__version__}
+                "preset": self.preset, "crf": self.crf, "colour": "bt601-limited", "pyav": av.__version__}
 
 
 def _open_video(path: Path, settings: VideoSettings):
@@ -84,8 +85,8 @@ def _open_video(path: Path, settings: VideoSettings):
     stream.height = settings.height
     stream.pix_fmt = "yuv420p"
     context = stream.codec_context
-    context.colorspace = 1          # AVCOL_SPC_BT709
-    context.color_primaries = 1     # AVCOL_PRI_BT709
+    context.colorspace = 6          # AVCOL_SPC_SMPTE170M: the BT.601 matrix the frames were converted with
+    context.color_primaries = 1     # AVCOL_PRI_BT709 (sRGB primaries)
     context.color_trc = 1           # AVCOL_TRC_BT709
     context.color_range = 1         # AVCOL_RANGE_MPEG (limited)
     stream.options = {"preset": settings.preset, "crf": str(settings.crf),
@@ -93,10 +94,35 @@ def _open_video(path: Path, settings: VideoSettings):
     return container, stream
 
 
+try:  # OpenCV's SIMD colour conversion and area resize: ~6 ms for 1080x1920 against ~25 ms through swscale
+    import cv2 as _cv2
+except ImportError:  # pragma: no cover - OpenCV is optional; swscale gives the same BT.601 result
+    _cv2 = None
+
+# full-range (JPEG) BT.601 YCbCr -> limited ("video") range: Y 16..235, Cb/Cr 16..240
+_Y_LIMITED = np.round(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+_C_LIMITED = np.round(128 + (np.arange(256) - 128) * 224 / 255).astype(np.uint8)
+
+
 def to_video_frame(rgb: np.ndarray) -> av.VideoFrame:
-    """An ``(H, W, 3)`` uint8 RGB frame as a BT.709 limited-range yuv420p PyAV frame."""
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    return frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG")
+    """An ``(H, W, 3)`` uint8 RGB frame as a BT.601 limited-range yuv420p PyAV frame.
+
+    With OpenCV: ``COLOR_RGB2YCrCb`` (BT.601), chroma averaged over 2x2 blocks (``INTER_AREA``), both
+    mapped to limited range by lookup tables. Without it: swscale (same matrix and range, slower).
+    """
+    if _cv2 is None:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        return frame.reformat(format="yuv420p", dst_colorspace="itu601", dst_color_range="MPEG")
+    height, width = rgb.shape[:2]
+    y, cr, cb = _cv2.split(_cv2.cvtColor(rgb, _cv2.COLOR_RGB2YCrCb))
+    planes = np.empty((height * 3 // 2, width), np.uint8)
+    planes[:height] = _cv2.LUT(y, _Y_LIMITED)
+    chroma = planes[height:].reshape(-1)
+    half = (width // 2, height // 2)
+    quarter = half[0] * half[1]
+    chroma[:quarter] = _cv2.LUT(_cv2.resize(cb, half, interpolation=_cv2.INTER_AREA), _C_LIMITED).reshape(-1)
+    chroma[quarter:] = _cv2.LUT(_cv2.resize(cr, half, interpolation=_cv2.INTER_AREA), _C_LIMITED).reshape(-1)
+    return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
 _BEGIN, _FRAME, _END, _STOP, _ABORT = range(5)
