@@ -368,6 +368,19 @@ def test_out_of_memory_mid_batch_frees_and_keeps_finished_takes(engine, monkeypa
     with pytest.raises(devices.InsufficientMemoryError, match="Ran out of memory") as error:
         engine.generate(GenerationRequest(prompt="x", duration_s=1.0, seed=1, takes=3), on_take=saved.append)
     assert error.value.finished_takes == saved and len(saved) == 1
+    assert "CUDA out of memory" in str(error.value) and "1 finished take(s) are kept" in str(error.value)
+
+
+def test_out_of_memory_while_loading_is_reported_and_nothing_stays_loaded(models_dir, monkeypatch):
+    fresh = MusicGenEngine(models_dir, device="cpu", default_model="tiny")
+
+    def load_musicgen(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 6.00 GiB")
+
+    monkeypatch.setattr(models, "load_musicgen", load_musicgen)
+    with pytest.raises(devices.InsufficientMemoryError, match="while loading 'tiny'"):
+        fresh.generate(GenerationRequest(prompt="x", duration_s=1.0))
+    assert fresh.loaded_model is None
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -193,16 +193,20 @@ class MusicGenEngine:
                                device=device, what=f"loading MusicGen model '{info.location.name}'",
                                advice="Choose a smaller model (facebook/musicgen-small), close other programs "
                                       "using the GPU, or run on the CPU with --device cpu.")
+            failure = None
             try:
                 self._model = models.load_musicgen(info, device=device, demucs_loader=self.demucs_loader)
             except Exception as error:
-                if devices.is_out_of_memory(error):
-                    self.unload()
-                    raise devices.InsufficientMemoryError(
-                        f"Ran out of memory on {device} while loading '{info.location.name}' (it needs about "
-                        f"{estimate.describe()}). Memory was freed. Choose a smaller model or --device cpu."
-                    ) from error
-                raise
+                if not devices.is_out_of_memory(error):
+                    raise
+                failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            if failure is not None:
+                # outside the except block, so the traceback (and the tensors its frames hold) is gone
+                self.unload()
+                devices.release_memory(device)
+                raise devices.InsufficientMemoryError(
+                    f"Ran out of memory on {device} while loading '{info.location.name}' (it needs about "
+                    f"{estimate.describe()}; {failure}). Memory was freed. Choose a smaller model or --device cpu.")
             self._info = info
             return info
 
@@ -392,6 +396,7 @@ class MusicGenEngine:
                 report(index, fraction, seed)
 
             take_start = time.perf_counter()
+            failure = None
             try:
                 native = self.render(request, seed=seed, settings=settings, on_step=on_step)
             except _Cancelled:
@@ -399,13 +404,16 @@ class MusicGenEngine:
             except Exception as error:
                 if not devices.is_out_of_memory(error):
                     raise
+                failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            if failure is not None:
+                # recover outside the except block: the exception's traceback holds the take's tensors
                 devices.release_memory(self.device)
-                failure = devices.InsufficientMemoryError(
-                    f"Ran out of memory on {self.device} during take {index + 1} (seed {seed}); memory was freed "
-                    f"and the {len(finished)} finished take(s) are kept. Choose a shorter duration, a smaller model "
-                    "or --device cpu.")
-                failure.finished_takes = finished
-                raise failure from error
+                oom = devices.InsufficientMemoryError(
+                    f"Ran out of memory on {self.device} during take {index + 1} (seed {seed}): {failure}. Memory "
+                    f"was freed and the {len(finished)} finished take(s) are kept. Choose a shorter duration, a "
+                    "smaller model or --device cpu.")
+                oom.finished_takes = finished
+                raise oom
             take = self._make_take(request, settings, info, seed, native, time.perf_counter() - take_start)
             finished.append(take)
             if on_take is not None:
