@@ -147,7 +147,27 @@ def build_tab(ctx: StudioContext) -> None:
         cancel_button = gr.Button("Cancel", elem_id="story-cancel")
         regen_shot = gr.Number(value=1, precision=0, label="Shot #", minimum=1, elem_id="story-regen-shot")
         regen_button = gr.Button("Regenerate this panel", elem_id="story-regenerate")
-    gallery = gr.Gallery(label="Panels", columns=6, height=420, object_fit="contain", elem_id="story-panels")
+
+    def gallery_items(board: Storyboard) -> list[tuple[str, str]]:
+        found = store.load_panels(ctx.project, board)
+        return [(str(found[s.number]), f"{s.number} · {s.size} · {s.duration_s:.1f} s") for s in board.shots
+                if s.number in found]
+
+    def initial_panels() -> list[tuple[str, str]]:
+        state = initial_board()
+        return gallery_items(Storyboard.from_dict(state)) if state else []
+
+    def initial_pages() -> list[tuple[str, str]]:
+        folder = store.story_folder(ctx.project) / "pages"
+        return [(str(p), f"page {i}") for i, p in enumerate(sorted(folder.glob("page_*.png")), 1)]
+
+    def initial_downloads() -> list[str]:
+        folder = store.story_folder(ctx.project)
+        found = [folder / name for name in ("pages.pdf", "pages.cbz", "storyboard-sheet.pdf")]
+        return [str(p) for p in found if p.is_file()] or None
+
+    gallery = gr.Gallery(value=initial_panels, label="Panels", columns=6, height=420, object_fit="contain",
+                         elem_id="story-panels")
 
     gr.Markdown("### Pages")
     with gr.Row():
@@ -155,8 +175,9 @@ def build_tab(ctx: StudioContext) -> None:
                              elem_id="story-layout")
         rtl = gr.Checkbox(value=False, label="Right-to-left (manga order)", elem_id="story-rtl")
         pages_button = gr.Button("Render pages", variant="primary", elem_id="story-render-pages")
-    pages_gallery = gr.Gallery(label="Pages", columns=4, height=520, object_fit="contain", elem_id="story-pages")
-    downloads = gr.File(label="Downloads: PDF, CBZ, director's sheet, PNG pages", file_count="multiple",
+    pages_gallery = gr.Gallery(value=initial_pages, label="Pages", columns=4, height=520, object_fit="contain", elem_id="story-pages")
+    downloads = gr.File(value=initial_downloads, label="Downloads: PDF, CBZ, director's sheet, PNG pages",
+                        file_count="multiple",
                         interactive=False, elem_id="story-downloads")
 
     # ---- handlers ---------------------------------------------------------------------------------
@@ -262,11 +283,6 @@ def build_tab(ctx: StudioContext) -> None:
 
     def save_rendered(panels: list[RenderedPanel]) -> list[str]:
         return [str(store.save_panel(ctx.project, p.shot_number, p.image.convert("RGB"))) for p in panels]
-
-    def gallery_items(board: Storyboard) -> list[tuple[str, str]]:
-        found = store.load_panels(ctx.project, board)
-        return [(str(found[s.number]), f"{s.number} · {s.size} · {s.duration_s:.1f} s") for s in board.shots
-                if s.number in found]
 
     def do_render(state, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg, request: gr.Request,
                   progress=gr.Progress()):
