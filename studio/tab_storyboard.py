@@ -20,7 +20,7 @@ from PIL import Image
 from engines.story import store
 from engines.story.bible import BIBLE_HEADERS, apply_bible_rows, bible_rows
 from engines.story.model import Storyboard
-from engines.story.pages import LAYOUTS, PageSpec, export_pages
+from engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, export_pages
 from engines.story.panels import PrevizRenderer, RenderCancelled, RenderedPanel
 from engines.story.script import ScriptError, parse_script, read_script_file
 from engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
@@ -173,6 +173,7 @@ def build_tab(ctx: StudioContext) -> None:
     with gr.Row():
         layout = gr.Dropdown(list(LAYOUTS), value="2x2", label="Layout (rows x columns, or webtoon strip)",
                              elem_id="story-layout")
+        page_size = gr.Dropdown(list(PAGE_SIZES), value="A4", label="Page size", elem_id="story-page-size")
         rtl = gr.Checkbox(value=False, label="Right-to-left (manga order)", elem_id="story-rtl")
         pages_button = gr.Button("Render pages", variant="primary", elem_id="story-render-pages")
     pages_gallery = gr.Gallery(value=initial_pages, label="Pages", columns=4, height=520, object_fit="contain", elem_id="story-pages")
@@ -326,7 +327,7 @@ def build_tab(ctx: StudioContext) -> None:
         _flag(request).set()
         gr.Info("Cancelling after the current step…")
 
-    def do_pages(state, layout_name, right_to_left, choice, progress=gr.Progress()):
+    def do_pages(state, layout_name, page_name, right_to_left, choice, progress=gr.Progress()):
         board = _board(state)
         art = None
         if choice != RENDERERS[0]:
@@ -342,7 +343,8 @@ def build_tab(ctx: StudioContext) -> None:
                     art[number] = RenderedPanel(number, image, guess_anchors(shot, image.size), "diffusers")
         try:
             result = export_pages(board, store.story_folder(ctx.project),
-                                  spec=PageSpec(layout=layout_name, rtl=bool(right_to_left)),
+                                  spec=PageSpec(layout=layout_name, rtl=bool(right_to_left),
+                                                page_size=PAGE_SIZES.get(page_name, PAGE_SIZES["A4"])),
                                   art=art, progress=_progress_cb(progress))
         except (ValueError, OSError) as error:
             raise gr.Error(str(error)) from None
@@ -366,7 +368,7 @@ def build_tab(ctx: StudioContext) -> None:
     regen_button.click(do_regenerate, inputs=[storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
                        outputs=gallery, concurrency_id=GPU_JOBS)
     cancel_button.click(do_cancel, queue=False)
-    pages_button.click(do_pages, inputs=[storyboard_state, layout, rtl, renderer],
+    pages_button.click(do_pages, inputs=[storyboard_state, layout, page_size, rtl, renderer],
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
 
     # ---- the animatic section (its own issue adds studio/tab_animatic.py) --------------------------

@@ -34,6 +34,8 @@ from engines.story.text import INK, draw_lines, fit_text, get_font
 
 LAYOUTS = {"2x2": (2, 2), "3x2": (3, 2), "3x3": (3, 3), "webtoon": (None, 1)}
 A4_150DPI = (1240, 1754)
+# page sizes in pixels at 150 dpi (the phone page is a 9:16 screen)
+PAGE_SIZES = {"A4": A4_150DPI, "US Letter": (1275, 1650), "B5 (manga)": (1039, 1476), "Phone 9:16": (1080, 1920)}
 
 
 @dataclass(frozen=True)
