@@ -333,3 +333,12 @@ def test_cli_writes_shot_list_panels_and_pages(tmp_path, capsys):
     args.script = str(empty)
     assert run(args, None) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_bubble_near_the_edges_is_clipped_not_an_error():
+    image = Image.new("RGBA", (200, 150), (0, 0, 0, 255))
+    fit, box = layout_bubble("Hello there, far corner", anchor_x=190, top=100, max_width_px=180,
+                             max_height_px=60, frame=(200, 150), max_size_px=20)
+    bubble = draw_bubble(image, fit, box, tail_to=(260.0, 400.0))
+    assert image.size == (200, 150) and bubble.tail_tip is not None
+    assert image.getpixel((min(199, (box[0] + box[2]) // 2), min(149, (box[1] + box[3]) // 2)))[:3] != (0, 0, 0)

@@ -273,12 +273,10 @@ def _split_messy_paragraph(lines: list[str]) -> list[list[str]]:
 def _paragraphs(body_lines: list[str]) -> list[tuple[int, list[str]]]:
     """Group lines into blank-separated paragraphs: ``(first line number, lines)``."""
     out = []
-    number = 0
     for blank, group in itertools.groupby(enumerate(body_lines), key=lambda item: item[1] in ("", " ")):
         group = list(group)
         if not blank:
             out.append((group[0][0], [line for _, line in group]))
-        number += len(group)
     return out
 
 

@@ -317,8 +317,8 @@ def draw_bubble(image: Image.Image, fit: TextFit, box: tuple[int, int, int, int]
     if tail is not None and kind != "thought":
         draw.polygon(s(tail), fill=INK)
         draw.line(s(tail + [tail[0]]), fill=INK, width=o * 2, joint="curve")
-        shrink = [(p[0] + (tail[2][0] - p[0]) * 0.0, p[1]) for p in tail]
-        draw.polygon(s(shrink[:2] + [_toward(tail[2], tail[0], tail[1], outline_px * 1.2)]), fill=PAPER)
+        # the white inside of the tail, pulled back from the tip so the ink outline shows all round
+        draw.polygon(s(tail[:2] + [_toward(tail[2], tail[0], tail[1], outline_px * 1.2)]), fill=PAPER)
     if kind != "radio":
         draw.rounded_rectangle(inner, radius * scale, fill=PAPER)
     if tail is not None and kind == "thought":
@@ -328,7 +328,7 @@ def draw_bubble(image: Image.Image, fit: TextFit, box: tuple[int, int, int, int]
             r = max(3, h * 0.08 * (1.1 - step))
             draw.ellipse(s([(px - r, py - r), (px + r, py + r)]), fill=PAPER, outline=INK, width=o)
     layer = layer.resize((right - left, bottom - top), Image.Resampling.BOX)     # an exact 2x box filter
-    image.alpha_composite(layer, (left, top)) if _inside(image, left, top) else _paste_clipped(image, layer, left, top)
+    _paste_clipped(image, layer, left, top)
     text_box = (x0 + (w - fit.width_px) // 2, y0 + (h - fit.height_px) // 2,
                 x0 + (w + fit.width_px) // 2, y0 + (h + fit.height_px) // 2)
     draw_lines(ImageDraw.Draw(image), fit, box)
@@ -354,14 +354,14 @@ def _jagged(draw: ImageDraw.ImageDraw, box, fill) -> None:
     draw.polygon(points, fill=fill)
 
 
-def _inside(image: Image.Image, left: int, top: int) -> bool:
-    return left >= 0 and top >= 0
-
-
 def _paste_clipped(image: Image.Image, layer: Image.Image, left: int, top: int) -> None:
+    """Composite ``layer`` at (left, top), cutting off whatever falls outside ``image``."""
     crop_x, crop_y = max(0, -left), max(0, -top)
-    image.alpha_composite(layer.crop((crop_x, crop_y, layer.width, layer.height)),
-                          (max(0, left), max(0, top)))
+    right = min(layer.width, image.width - left)
+    bottom = min(layer.height, image.height - top)
+    if right <= crop_x or bottom <= crop_y:
+        return
+    image.alpha_composite(layer.crop((crop_x, crop_y, right, bottom)), (max(0, left), max(0, top)))
 
 
 def draw_caption(image: Image.Image, text: str, *, box: tuple[int, int, int, int], max_size_px: int,
