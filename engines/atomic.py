@@ -30,6 +30,10 @@ def atomic_output_path(final_path: str | os.PathLike, *, suffix: str | None = No
                                          dir=final.parent)
     os.close(handle)
     temp = Path(temp_name)
+    # mkstemp creates owner-only files; give the final file the mode an ordinary open() would
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
     try:
         yield temp
         _fsync_path(temp)
