@@ -44,19 +44,23 @@ def master(mix: np.ndarray, *, sample_rate: int, target_lufs: float = -16.0, cei
         if abs(result - target_lufs) <= TOLERANCE_LU:
             break
         aim = min(0.0, aim + (target_lufs - result))
-    return out.astype(np.float32, copy=False), applied_gain(mix, out), float(result)
+    return out.astype(np.float32, copy=False), applied_gain(mix, out, silent_gain=gain), float(result)
 
 
-def applied_gain(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+def applied_gain(before: np.ndarray, after: np.ndarray, *, silent_gain: float | None = None) -> np.ndarray:
     """(n,) float32 per-frame gain g with ``after ~= g * before`` (the limiter links channels, so one g per
-    frame). Frames where ``before`` is silent take the gain of their neighbours."""
-    energy = np.einsum("ij,ij->i", before, before, dtype=np.float64)
-    cross = np.einsum("ij,ij->i", after, before, dtype=np.float64)
-    known = energy > 1e-12
+    frame). Silent frames of ``before`` get ``silent_gain`` (default: the median gain of the others)."""
+    before = np.asarray(before, dtype=np.float32)
+    after = np.asarray(after, dtype=np.float32)
+    energy = before[:, 0] * before[:, 0]
+    cross = after[:, 0] * before[:, 0]
+    for c in range(1, before.shape[1]):
+        energy += before[:, c] * before[:, c]
+        cross += after[:, c] * before[:, c]
+    known = energy > np.float32(1e-10)
     if not known.any():
         return np.ones(len(before), dtype=np.float32)
-    gain = np.empty(len(before), dtype=np.float64)
-    gain[known] = cross[known] / energy[known]
-    frames = np.arange(len(before))
-    gain[~known] = np.interp(frames[~known], frames[known], gain[known])
-    return gain.astype(np.float32)
+    gain = np.divide(cross, energy, out=np.zeros_like(energy), where=known)
+    fill = float(np.median(gain[known])) if silent_gain is None else float(silent_gain)
+    gain[~known] = fill
+    return gain
