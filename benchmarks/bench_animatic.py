@@ -18,7 +18,6 @@ Metric: ``realtime_factor`` (video seconds per second of work); > 1 is faster th
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import tempfile
 import time

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr

@@ -3,7 +3,6 @@ subtitle wrapping measured with PIL."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -34,9 +32,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engines.story.encode import (CRF_FINAL, CRF_PREVIEW, PRESET_FINAL, PRESET_PREVIEW, AudioTrackJob,
-                                  EncodeCancelled, SegmentEncoder, VideoSettings, explain_write_error, mux_final, write_gif)
+                                  EncodeCancelled, SegmentEncoder, VideoSettings, explain_write_error, mux_final,
+                                  write_gif)
 from engines.story.model import Shot, Storyboard
-from engines.story.soundtrack import SAMPLE_RATE, build_soundtrack
+from engines.story.soundtrack import build_soundtrack
 from engines.story.subtitles import Cue, SubtitleStyle, build_cues, load_font, render_subtitle, write_srt
 from engines.story.timeline import (FORMATS, FPS_CHOICES, Segment, Timeline, build_timeline, camera_matrix,
                                     frame_size, transition_progress)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.story.model import CAMERA_MOVES, TRANSITIONS, Shot, Storyboard
+from engines.story.model import CAMERA_MOVES, Shot, Storyboard
 
 #: Output formats: name -> (width, height) in pixels.
 FORMATS: dict[str, tuple[int, int]] = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
