@@ -186,6 +186,8 @@ def test_bad_input_gets_clear_messages(engine, lion):
         engine.generate(GenerationRequest(preset="lion-dance", params={"meter": "3/4"}))
     with pytest.raises(ValueError, match="phrase_bars 40 must be a whole number from 1 to 16"):
         engine.generate(GenerationRequest(preset="lion-dance", params={"phrase_bars": 40}))
+    with pytest.raises(ValueError, match="cycles 0 must be a whole number from 1 to 64"):
+        engine.generate(GenerationRequest(preset="lion-dance", params={"cycles": 0}))
     with pytest.raises(ValueError, match="instrument one of"):
         engine.generate(GenerationRequest(preset="lion-dance", params={"parts": [
             {"name": "melody", "role": "melody", "instrument": "banjo"}]}))

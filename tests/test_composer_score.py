@@ -279,3 +279,16 @@ def test_a_second_midi_parser_reads_the_same_notes_and_programs():
         read = sorted(round(n.start, 3) for n in inst.notes)
         assert all(round(float(t), 3) in read for t in seconds)
     assert pm.estimate_tempo() > 0 and pm.get_tempo_changes()[1][0] == pytest.approx(score.tempo_bpm[0])
+
+
+def test_bar_count_meter_and_tempo_can_be_chosen_directly():
+    for form, meter, cycles, phrase_bars in (("aaba", "2/4", 2, 4), ("verse-chorus", "4/4", 3, 2),
+                                             ("qichengzhuanhe", "4/4", 1, 8)):
+        params, score = score_for("pentatonic-pop", 4, form=form, meter=meter, cycles=cycles,
+                                  phrase_bars=phrase_bars, intro_bars=1, tempo_bpm=84.0)
+        assert score.bars == 1 + cycles * len(FORMS[form]) * phrase_bars
+        assert score.beats_per_bar == int(meter[0]) and set(score.tempo_bpm) == {84.0}
+        assert [p.label for p in score.phrases] == list(FORMS[form]) * cycles
+        assert score.melody.notes[-1].midi % 12 == score.scale.final_pc
+    with pytest.raises(ValueError, match="phrase_bars 3 in 2/4 is not a whole number of four-beat units"):
+        score_for("pentatonic-pop", 4, meter="2/4", cycles=1, phrase_bars=3)

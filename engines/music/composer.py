@@ -32,7 +32,7 @@ from engines.music.base import MAX_DURATION_S, Cancel, EngineStatus, GenerationR
 from engines.music.midi import score_to_midi
 from engines.music.presets import ROLES, all_presets, load_preset
 from engines.music.prompt import read_prompt
-from engines.music.score import FORM_NAMES, FORMS as FORMS_BY_NAME, STREAMS, Part, Score, compose_melody, fit_form
+from engines.music.score import FORM_NAMES, FORMS as FORMS_BY_NAME, STREAMS, UNIT_BEATS, Part, Score, compose_melody, fit_form
 from engines.music.synth import INSTRUMENTS, TAIL_S, Synth, place
 from engines.music.theory import KEY_NAMES, MODES, Scale, beats_per_bar, check_mode, pitch_class
 
@@ -45,7 +45,7 @@ VARIATION_LEVELS = (("ornaments", 0.0), ("rhythm", 0.2), ("motif development", 0
                     ("re-harmonisation", 0.65), ("mode, tempo and motif", 0.85))
 PARAM_KEYS = ("preset", "mode", "key", "tempo_bpm", "meter", "form", "phrase_bars", "intro_bars", "accelerate",
               "melody_octave", "ornament_density", "passing_tones", "mood", "parts", "percussion", "duration_s",
-              "seeds", "rhythm_variation", "start_step", "section", "target_lufs", "ceiling_dbtp")
+              "seeds", "rhythm_variation", "start_step", "section", "target_lufs", "ceiling_dbtp", "cycles")
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,6 +81,10 @@ def check_params(params: dict[str, Any], *, max_duration_s: float = MAX_DURATION
     names = [part.get("name") for part in params["parts"]]
     if len(set(names)) != len(names) or not all(names):
         raise ValueError(f"part names {names} must be present and distinct (they name the stems)")
+    if params.get("cycles") is not None and (not isinstance(params["cycles"], (int, np.integer))
+                                             or not 1 <= params["cycles"] <= 64):
+        raise ValueError(f"cycles {params['cycles']!r} must be a whole number from 1 to 64 (or null to fit the "
+                         "duration)")
     for key, lo, hi in (("phrase_bars", 1, 16), ("intro_bars", 0, 8), ("melody_octave", 3, 6)):
         if not isinstance(params[key], (int, np.integer)) or not lo <= params[key] <= hi:
             raise ValueError(f"{key} {params[key]!r} must be a whole number from {lo} to {hi}")
@@ -106,7 +110,7 @@ def preset_params(preset: dict, *, seed: int, duration_s: float) -> dict[str, An
         "passing_tones": bool(preset.get("passing_tones", False)), "mood": preset.get("mood", ""),
         "parts": copy.deepcopy(preset["parts"]), "percussion": copy.deepcopy(preset["percussion"]),
         "duration_s": float(duration_s), "seeds": {name: derive_seed(seed, preset["id"], name) for name in STREAMS},
-        "rhythm_variation": 0.0, "start_step": None, "section": 0,
+        "rhythm_variation": 0.0, "start_step": None, "section": 0, "cycles": None,
         "target_lufs": TARGET_LUFS, "ceiling_dbtp": CEILING_DBTP,
     }
 
@@ -155,11 +159,18 @@ def compose(params: dict[str, Any]) -> Score:
     seeds = params["seeds"]
     bpb = beats_per_bar(params["meter"])
     scale = Scale.make(params["mode"], params["key"], octave=int(params["melody_octave"]))
-    music_s = max(1.0, float(params["duration_s"]) - TAIL_S)
-    cycles, phrase_bars, intro_bars = fit_form(
-        duration_s=music_s, tempo_bpm=float(params["tempo_bpm"]), beats_per_bar=bpb, form=params["form"],
-        phrase_bars=int(params["phrase_bars"]), intro_bars=int(params["intro_bars"]),
-        accelerate=float(params["accelerate"]))
+    if params.get("cycles"):
+        # the bar count asked for directly: intro + cycles x phrases x phrase_bars (duration_s is ignored)
+        cycles, phrase_bars, intro_bars = int(params["cycles"]), int(params["phrase_bars"]), int(params["intro_bars"])
+        if (phrase_bars * bpb) % UNIT_BEATS:
+            raise ValueError(f"phrase_bars {phrase_bars} in {params['meter']} is not a whole number of four-beat "
+                             f"units; use a multiple of {UNIT_BEATS // bpb}")
+    else:
+        music_s = max(1.0, float(params["duration_s"]) - TAIL_S)
+        cycles, phrase_bars, intro_bars = fit_form(
+            duration_s=music_s, tempo_bpm=float(params["tempo_bpm"]), beats_per_bar=bpb, form=params["form"],
+            phrase_bars=int(params["phrase_bars"]), intro_bars=int(params["intro_bars"]),
+            accelerate=float(params["accelerate"]))
     melody_spec = next(p for p in params["parts"] if p["role"] == "melody")
     notes, phrases, motif, last_step = compose_melody(
         scale=scale, beats_per_bar=bpb, form=params["form"], cycles=cycles, phrase_bars=phrase_bars,
@@ -169,7 +180,7 @@ def compose(params: dict[str, Any]) -> Score:
     bars = intro_bars + len(phrases) * phrase_bars
     shortest_s = len(FORMS_BY_NAME[params["form"]]) * 4 * 60.0 / float(params["tempo_bpm"]) + TAIL_S
     asked_s = float(params["duration_s"])
-    if shortest_s > max(1.5 * asked_s, asked_s + 4.0):
+    if not params.get("cycles") and shortest_s > max(1.5 * asked_s, asked_s + 4.0):
         raise ValueError(f"{asked_s:g} s is too short for a whole {FORM_NAMES[params['form']]} at "
                          f"{float(params['tempo_bpm']):g} BPM: the shortest piece is {shortest_s:.1f} s. Ask for at "
                          "least that, or a faster tempo")
@@ -308,6 +319,7 @@ class ComposerEngine:
                 params["tempo_bpm"] = float(round(min(tempo, 220.0), 3))
                 params["accelerate"] = 1.0
                 params["intro_bars"] = 0
+                params["cycles"] = None
                 params["section"] = int(base.get("section", 0)) + 1
                 params["duration_s"] = float(request.duration_s)
                 understood = (f"continues {parent.name or parent.id} from {where} "
