@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engines.music.score import UNIT_BEATS, Note, Part, Score, stream
+from engines.music.score import UNIT_BEATS, Note, Score, stream
 
 # GM percussion keys (channel 10) for the studio's percussion. General MIDI has no gongs: the nearest
 # metallic sounds are used so a DAW plays something sensible, and the synthesis maps them back.
@@ -81,7 +81,8 @@ def _unit_roots(score: Score, rng: np.random.Generator) -> list[tuple[float, int
     return roots
 
 
-def drone(score: Score, part: Part, *, octave_shift: int, seed: int) -> list[Note]:
+def drone(score: Score, *, octave_shift: int, seed: int) -> list[Note]:
+    """Open fifths held a unit at a time (tied across units on the same pitches) over each unit's root."""
     rng = stream(seed, "harmony")
     notes = []
     for start, root in _unit_roots(score, rng):
@@ -122,6 +123,7 @@ def harmony(score: Score, melody: Sequence[Note], *, octave_shift: int) -> list[
 
 
 def ostinato(score: Score, *, octave_shift: int, seed: int, slots_per_beat: int = 2) -> list[Note]:
+    """A repeating figure in scale steps (one pattern per phrase) on every slot of every unit, over the root."""
     rng = stream(seed, "harmony")
     notes = []
     patterns = [OSTINATO_PATTERNS[rng.integers(len(OSTINATO_PATTERNS))] for _ in score.phrases]

@@ -198,7 +198,7 @@ def compose(params: dict[str, Any]) -> Score:
         if spec["role"] == "melody":
             part.notes = notes
         elif spec["role"] == "drone":
-            part.notes = arrange.drone(score, part, octave_shift=shift, seed=seeds["harmony"])
+            part.notes = arrange.drone(score, octave_shift=shift, seed=seeds["harmony"])
         elif spec["role"] == "harmony":
             part.notes = arrange.harmony(score, notes, octave_shift=shift)
         elif spec["role"] == "ostinato":
@@ -224,8 +224,26 @@ def mix_stems(stems: list[np.ndarray], *, sample_rate: int) -> np.ndarray:
 def render(score: Score, params: dict[str, Any], *, sample_rate: int = SAMPLE_RATE,
            progress: Progress | None = None, cancel: Cancel | None = None
            ) -> tuple[np.ndarray, dict[str, np.ndarray], float] | None:
-    """Synthesise a score. Returns (mix (n, 2) float32, stems name -> (n, 2) float32, loudness LUFS), or
-    None when cancelled."""
+    """Synthesise a score into a mastered mix and its stems.
+
+    Parameters
+    ----------
+    score : Score
+        From :func:`compose`.
+    params : dict
+        The take's params (seeds, loudness target and ceiling).
+    sample_rate : int
+        Hz.
+    progress, cancel : callable, optional
+        ``progress(fraction, message)``; ``cancel()`` is checked before every part.
+
+    Returns
+    -------
+    (mix, stems, lufs) or None
+        ``mix`` float32 (n, 2) with n = (score duration + 2.5 s ring-out) x sample_rate, at the target
+        loudness with true peaks under the ceiling; ``stems`` part name -> float32 (n, 2), which add up to the
+        mix; ``lufs`` the measured integrated loudness. None when cancelled.
+    """
     from engines.music import loudness
 
     synth = Synth(sample_rate=sample_rate, seed=params["seeds"]["sound"])

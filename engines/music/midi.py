@@ -40,7 +40,8 @@ def _ticks(beats: float) -> int:
 
 
 def score_to_midi(score: Score) -> bytes:
-    """The score as Standard MIDI File (type 1) bytes."""
+    """The score as Standard MIDI File (type 1) bytes: a conductor track (tempo map, 4/4 or 2/4, key
+    signature, mode and phrase markers) and one track per part at 480 ticks per beat."""
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     mid.tracks.append(conductor)

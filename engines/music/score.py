@@ -325,7 +325,40 @@ def compose_melody(*, scale: Scale, beats_per_bar: int, form: str, cycles: int, 
                    intro_bars: int, seeds: dict[str, int], rhythm_variation: float, ornament_density: float,
                    passing_tones: bool, instrument: str, start_step: int | None = None,
                    step_range: tuple[int, int] = (-3, 8)) -> tuple[list[Note], list[Phrase], tuple, int]:
-    """Write the melody. Returns (notes, phrases, motif, last_step)."""
+    """Write the melody: one motif, developed unit by unit through the phrases of ``cycles`` cycles of ``form``.
+
+    Parameters
+    ----------
+    scale : Scale
+        Mode and final; every main note is a scale step of it.
+    beats_per_bar : int
+        2 or 4.
+    form : str
+        A key of :data:`FORMS`.
+    cycles, phrase_bars, intro_bars : int
+        How many times the form runs, bars per phrase (a whole number of four-beat units), bars of intro
+        before the melody enters.
+    seeds : dict
+        Seed per random stream (``motif``, ``development``, ``rhythm``, ``ornament``).
+    rhythm_variation : float
+        0-1, the share of units whose rhythm is regrouped (variations).
+    ornament_density : float
+        0-1, how often notes are ornamented.
+    passing_tones : bool
+        Allow 清角/变宫 as marked passing tones.
+    instrument : str
+        The melody instrument (its idiomatic ornaments).
+    start_step : int, optional
+        Where the motif starts (a continuation starts where its take ended).
+    step_range : (int, int)
+        Lowest and highest scale step.
+
+    Returns
+    -------
+    (notes, phrases, motif, last_step) : tuple
+        ``notes`` list of :class:`Note` in time order (beats from the start of the piece); ``phrases`` list of
+        :class:`Phrase`; the motif as (duration beats, relative step) pairs; the last note's scale step.
+    """
     motif = make_motif(stream(seeds["motif"], "motif"))
     dev = stream(seeds["development"], "development")
     rhy = stream(seeds["rhythm"], "rhythm")

@@ -66,7 +66,13 @@ PLUCK = {  # t60 at 220 Hz (s), lowpass blend b, excitation brightness, pluck po
 
 def karplus_strong(freq_hz: float, *, sample_rate: int, length_s: float, t60_s: float, blend: float,
                    bright: float, position: float, rng: np.random.Generator) -> np.ndarray:
-    """(n,) float32 plucked-string tone at ``freq_hz``, peak 1, computed a period at a time."""
+    """(n,) float32 plucked-string tone at ``freq_hz``, peak 1, n = ``length_s`` x ``sample_rate``.
+
+    ``t60_s``: decay time at 220 Hz (higher strings ring shorter); ``blend``: the loop lowpass (0.5 is the
+    classic average; lower is brighter); ``bright``: excitation brightness (0-1); ``position``: pluck point
+    along the string (0-0.5), which notches the partials it sits on. Computed a period at a time, then
+    resampled to the exact pitch.
+    """
     period = sample_rate / freq_hz
     n_delay = max(2, int(period - blend))
     actual_hz = sample_rate / (n_delay + blend)
