@@ -275,21 +275,123 @@ def _hop_count(n, fs):
     return (n * 10) // fs
 
 
+_KW_BLOCK = 32
+
+
+@lru_cache(maxsize=8)
+def _kweight_block_matrices(fs: int):
+    """The K-weighting cascade as one 4-state linear system, lifted to blocks of _KW_BLOCK samples.
+
+    The state is ``(z00, z01, z10, z11)``, the direct-form-II-transposed states of both sections (the
+    layout of ``zi``). With ``s' = A s + B x`` and ``y = C s + D x`` per sample, a block of L samples is
+    ``y = O s0 + T x`` and ``s_L = P s0 + Q x`` with ``O[k] = C A^k``, ``T[k, j] = C A^(k-1-j) B`` (``D`` on
+    the diagonal), ``P = A^L`` and ``Q[:, j] = A^(L-1-j) B``. Matrices come from the shared scalar step.
+    """
+    sos = k_weighting_sos(fs)
+
+    def step(state, x):
+        y1, z00, z01 = _biquad_step.py_func(x, *sos[0, [0, 1, 2, 4, 5]], state[0], state[1])
+        y2, z10, z11 = _biquad_step.py_func(y1, *sos[1, [0, 1, 2, 4, 5]], state[2], state[3])
+        return np.array([z00, z01, z10, z11]), y2
+
+    a = np.zeros((4, 4))
+    c = np.zeros(4)
+    for j in range(4):
+        a[:, j], c[j] = step(np.eye(4)[j], 0.0)
+    b, d = step(np.zeros(4), 1.0)
+    n = _KW_BLOCK
+    o = np.empty((n, 4))
+    power = np.eye(4)
+    impulse = np.empty(n)  # impulse[m] = C A^(m-1) B, impulse[0] = D
+    impulse[0] = d
+    ab = b.copy()
+    for k in range(n):
+        o[k] = c @ power
+        power = a @ power
+        if k + 1 < n:
+            impulse[k + 1] = c @ ab
+            ab = a @ ab
+    t = np.zeros((n, n))
+    for k in range(n):
+        t[k, :k + 1] = impulse[k::-1]
+    q = np.empty((4, n))
+    ab = b.copy()
+    for j in range(n - 1, -1, -1):
+        q[:, j] = ab
+        ab = a @ ab
+    return np.ascontiguousarray(o), np.ascontiguousarray(t), np.ascontiguousarray(power), np.ascontiguousarray(q)
+
+
+@njit(cache=True, fastmath=_FASTMATH | {"reassoc"})  # reductions vectorise; the input is checked finite
+def _kw_blocks(x, ch, i0, nbk, xt, y, u, st, obs, toeplitz, apow, q):
+    """``nbk`` consecutive blocks of the lifted K-weighting system starting at frame ``i0`` of channel ``ch``.
+
+    The parts that do not depend on the state (``T x`` and ``Q x``) are computed for all blocks at once with
+    blocks along the contiguous axis (so the loops vectorise across blocks); only the 4x4 state update runs
+    block by block. Advances ``st`` and returns the sum of squares of the outputs.
+    """
+    nb = obs.shape[0]
+    for b in range(nbk):
+        base = i0 + b * nb
+        for j in range(nb):
+            xt[j, b] = x[base + j, ch]
+    for k in range(nb):
+        for b in range(nbk):
+            y[k, b] = 0.0
+        for j in range(k + 1):
+            w = toeplitz[k, j]
+            for b in range(nbk):
+                y[k, b] += w * xt[j, b]
+    for r in range(4):
+        for b in range(nbk):
+            u[r, b] = 0.0
+        for j in range(nb):
+            w = q[r, j]
+            for b in range(nbk):
+                u[r, b] += w * xt[j, b]
+    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+    for b in range(nbk):  # u[:, b] becomes the state at the start of block b
+        n0 = apow[0, 0] * s0 + apow[0, 1] * s1 + apow[0, 2] * s2 + apow[0, 3] * s3 + u[0, b]
+        n1 = apow[1, 0] * s0 + apow[1, 1] * s1 + apow[1, 2] * s2 + apow[1, 3] * s3 + u[1, b]
+        n2 = apow[2, 0] * s0 + apow[2, 1] * s1 + apow[2, 2] * s2 + apow[2, 3] * s3 + u[2, b]
+        n3 = apow[3, 0] * s0 + apow[3, 1] * s1 + apow[3, 2] * s2 + apow[3, 3] * s3 + u[3, b]
+        u[0, b], u[1, b], u[2, b], u[3, b] = s0, s1, s2, s3
+        s0, s1, s2, s3 = n0, n1, n2, n3
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    total = 0.0
+    for k in range(nb):
+        o0, o1, o2, o3 = obs[k, 0], obs[k, 1], obs[k, 2], obs[k, 3]
+        for b in range(nbk):
+            v = y[k, b] + o0 * u[0, b] + o1 * u[1, b] + o2 * u[2, b] + o3 * u[3, b]
+            total += v * v
+    return total
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _kweight_hops_cpu(x, sos, fs, hop0, nhops, zi, pos0):
+def _kweight_hops_cpu(x, sos, fs, hop0, nhops, zi, pos0, obs, toeplitz, apow, q):
     """K-weight every channel (the two sections of ``sos``) and sum squares per 100 ms hop.
 
     ``pos0`` is the absolute index of x[0] (for streaming); hops are numbered from ``hop0`` and only
     ``nhops`` complete ones are written. Returns (hop sums (nhops, c), partial sum of the unfinished hop
-    per channel, final state).
+    per channel, final state). Whole blocks go through the block matrices of
+    :func:`_kweight_block_matrices` (:func:`_kw_blocks`: vectorised across the blocks of a hop, one 4x4
+    state update per block); samples before a hop boundary that do not fill a block take the per-sample
+    biquad step.
     """
     n, c = x.shape
+    nb = obs.shape[0]
     sums = np.zeros((nhops, c))
     partial = np.zeros(c)
     zf = zi.copy()
     b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
     b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    hop_max = (fs + 9) // 10 + 1
+    nbk_max = hop_max // nb + 1
     for ch in prange(c):
+        xt = np.empty((nb, nbk_max))
+        yy = np.empty((nb, nbk_max))
+        uu = np.empty((4, nbk_max))
+        st = np.empty(4)
         z00 = zi[0, 0, ch]
         z01 = zi[0, 1, ch]
         z10 = zi[1, 0, ch]
@@ -300,6 +402,12 @@ def _kweight_hops_cpu(x, sos, fs, hop0, nhops, zi, pos0):
         while True:
             boundary = ((hop0 + h + 1) * fs) // 10 - pos0   # end of the current hop, relative to x[0]
             end = min(boundary, n)
+            nbk = (end - i) // nb
+            if nbk > 0:
+                st[0], st[1], st[2], st[3] = z00, z01, z10, z11
+                acc += _kw_blocks(x, ch, i, nbk, xt, yy, uu, st, obs, toeplitz, apow, q)
+                z00, z01, z10, z11 = st[0], st[1], st[2], st[3]
+                i += nbk * nb
             for j in range(i, end):
                 v = np.float64(x[j, ch])
                 v, z00, z01 = _biquad_step(v, b00, b01, b02, a01, a02, z00, z01)
@@ -333,14 +441,20 @@ def _kweight_hops_reference(x, fs):
 
 
 def _hop_sums(x, fs, which):
+    """K-weighted sums of squares per 100 ms hop, shape (hops, c); raises for NaN/inf in ``x``."""
     nh = _hop_count(x.shape[0], fs)
     if which == "reference":
-        return _kweight_hops_reference(x, fs)
-    zi = np.zeros((2, 2, x.shape[1]))
-    if which == "cpu":
-        sums, _, _ = _kweight_hops_cpu(x, k_weighting_sos(fs), fs, 0, nh, zi, 0)
-        return sums
-    return _kweight_hops_cuda(x, fs, nh)
+        with np.errstate(invalid="ignore", over="ignore"):
+            sums = _kweight_hops_reference(x, fs)
+    elif which == "cpu":
+        zi = np.zeros((2, 2, x.shape[1]))
+        sums, partial, _ = _kweight_hops_cpu(x, k_weighting_sos(fs), fs, 0, nh, zi, 0, *_kweight_block_matrices(fs))
+        sums = sums if np.isfinite(partial).all() else np.full_like(sums, np.nan)
+    else:
+        sums = _kweight_hops_cuda(x, fs, nh)
+    if not np.isfinite(sums).all() or x.shape[0] > (nh * fs) // 10 and _first_nonfinite(x[(nh * fs) // 10:]) >= 0:
+        _as_audio(x)  # names the first bad frame
+    return sums
 
 
 def _loudness_from_hops(hops: np.ndarray, fs: int) -> dict:
@@ -378,7 +492,8 @@ def _loudness_from_hops(hops: np.ndarray, fs: int) -> dict:
 
 def _loudness_input(audio, sample_rate):
     fs = _check_rate(sample_rate)
-    x, _ = _as_audio(audio, max_channels=len(_CHANNEL_WEIGHTS))
+    # NaN/inf poison the hop sums, so the finiteness scan only runs when a sum comes out non-finite
+    x, _ = _as_audio(audio, max_channels=len(_CHANNEL_WEIGHTS), check_finite=False)
     if x.shape[0] < (4 * fs) // 10:
         raise ValueError(f"audio has {x.shape[0]} frames ({x.shape[0] / fs:.3f} s); loudness needs at least "
                          f"one 400 ms gating block ({(4 * fs) // 10} frames at {fs} Hz)")
@@ -456,7 +571,7 @@ class LoudnessMeter:
         end_hops = _hop_count(self._frames + m, fs)
         new = end_hops - self._hop_count
         sums, partial, self._state = _kweight_hops_cpu(x, self._sos, fs, self._hop_count, new, self._state,
-                                                       self._frames)
+                                                       self._frames, *_kweight_block_matrices(fs))
         if new > 0:
             sums[0] += self._partial
             self._hops.append(sums)

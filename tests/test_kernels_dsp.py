@@ -166,6 +166,15 @@ def test_silence_is_minus_infinity_and_short_audio_is_refused():
         dsp.integrated_loudness(np.zeros(4000), 4000)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("frame", [0, 7777, SR + 4799])  # inside a hop, and in the tail after the last hop
+def test_loudness_reports_non_finite_samples(backend, frame):
+    x = (np.random.default_rng(1).standard_normal((SR + 4800 + 100, 2)) * 0.1).astype(np.float32)
+    x[frame, 1] = np.inf if frame else np.nan
+    with pytest.raises(ValueError, match=f"NaN or inf at frame {frame}"):
+        dsp.integrated_loudness(x, SR, backend=backend)
+
+
 def test_loudness_stats_windows():
     tone = _sine(1000, 10, 10 ** (-23 / 20))
     tone[: 5 * SR] *= 10 ** (-10 / 20)
