@@ -292,3 +292,16 @@ def test_bar_count_meter_and_tempo_can_be_chosen_directly():
         assert score.melody.notes[-1].midi % 12 == score.scale.final_pc
     with pytest.raises(ValueError, match="phrase_bars 3 in 2/4 is not a whole number of four-beat units"):
         score_for("pentatonic-pop", 4, meter="2/4", cycles=1, phrase_bars=3)
+
+
+def test_heterophony_follows_the_melody_an_octave_away_with_small_liberties_in_the_mode():
+    params, score = score_for("mid-autumn", 8, duration_s=40.0)
+    melody, other = score.melody.notes, score.part("heterophony").notes
+    allowed = score.scale.pitch_classes
+    assert {n.midi % 12 for n in other} <= allowed
+    melody_at = {n.start_beat: n.midi for n in melody}
+    shared = [n for n in other if n.start_beat in melody_at]
+    assert len(shared) >= 0.6 * len(other)
+    assert all(n.midi - melody_at[n.start_beat] == 12 for n in shared)       # octave_shift +1 in the preset
+    assert len(other) != len(melody) or any(a.duration_beats != b.duration_beats for a, b in zip(other, melody))
+    assert other[-1].end_beat == pytest.approx(melody[-1].end_beat)

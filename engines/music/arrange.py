@@ -5,6 +5,9 @@
 - ``harmony``: simple parallel harmony: the melody's strong-beat notes a fifth lower (a fourth where the
   fifth would leave the mode), one octave down.
 - ``ostinato``: a repeating plucked figure in scale steps over the current root (a pattern per phrase).
+- ``heterophony`` (支声): a second instrument plays the melody with its own small liberties, as in 丝竹
+  ensembles: quick notes folded into the one before, some long notes turned with an upper neighbour in the
+  mode, an octave away.
 - percussion in 锣鼓经 (luogujing) syllables, one syllable per grid slot: 仓 big gong + cymbals + drum,
   才 cymbals, 七 damped cymbals, 台 small gong, 令 soft small gong, 冬 big drum, 大 accented big drum,
   八 drum rim, 0 rest. Patterns live in the preset files; lion-dance presets accelerate through the tempo map.
@@ -120,6 +123,31 @@ def harmony(score: Score, melody: Sequence[Note], *, octave_shift: int) -> list[
         midi = fifth_below(score, base.midi) + 12 * octave_shift
         notes.append(Note(float(beat), 2.0, midi, velocity=70))
     return notes
+
+
+def heterophony(score: Score, melody: Sequence[Note], *, octave_shift: int, seed: int) -> list[Note]:
+    """The melody's notes with a second player's liberties (all pitches stay in the mode)."""
+    rng = stream(seed, "harmony")
+    shift = 12 * octave_shift
+    out: list[Note] = []
+    for note in melody:
+        if note.passing:
+            continue
+        if (out and note.duration_beats <= 0.5 and abs(out[-1].end_beat - note.start_beat) < 1e-9
+                and rng.random() < 0.5):
+            last = out[-1]
+            out[-1] = Note(last.start_beat, last.duration_beats + note.duration_beats, last.midi, last.velocity)
+            continue
+        step = score.scale.step_of_midi(note.midi)
+        if note.duration_beats >= 1.0 and step is not None and rng.random() < 0.4:
+            held = note.duration_beats - 0.5
+            upper = score.scale.midi(step + 1) + shift
+            out.append(Note(note.start_beat, held, note.midi + shift, velocity=max(1, note.velocity - 14)))
+            out.append(Note(note.start_beat + held, 0.25, upper, velocity=max(1, note.velocity - 18)))
+            out.append(Note(note.start_beat + held + 0.25, 0.25, note.midi + shift, velocity=max(1, note.velocity - 18)))
+            continue
+        out.append(Note(note.start_beat, note.duration_beats, note.midi + shift, velocity=max(1, note.velocity - 14)))
+    return out
 
 
 def ostinato(score: Score, *, octave_shift: int, seed: int, slots_per_beat: int = 2) -> list[Note]:

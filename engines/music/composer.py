@@ -199,6 +199,8 @@ def compose(params: dict[str, Any]) -> Score:
             part.notes = notes
         elif spec["role"] == "drone":
             part.notes = arrange.drone(score, octave_shift=shift, seed=seeds["harmony"])
+        elif spec["role"] == "heterophony":
+            part.notes = arrange.heterophony(score, notes, octave_shift=shift, seed=seeds["harmony"])
         elif spec["role"] == "harmony":
             part.notes = arrange.harmony(score, notes, octave_shift=shift)
         elif spec["role"] == "ostinato":

@@ -17,7 +17,7 @@ from engines.music.theory import METERS, MODES, pitch_class
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "presets"
 DEFAULT_PRESET = "spring-festival"
-ROLES = ("melody", "ostinato", "harmony", "drone", "drum", "gong", "cymbal", "firecrackers")
+ROLES = ("melody", "heterophony", "ostinato", "harmony", "drone", "drum", "gong", "cymbal", "firecrackers")
 REQUIRED = ("id", "name", "name_zh", "mode", "key", "tempo_bpm", "meter", "form", "phrase_bars", "intro_bars",
             "parts", "percussion")
 
