@@ -127,13 +127,14 @@ class Synth:
     # --------------------------------------------------------------------------------------------
     def pluck(self, instrument: str, midi: int) -> np.ndarray:
         key = (instrument, midi, self.sample_rate)
-        if key not in self._cache:
+        sample = self._cache.get(key)          # one lookup: another take's thread may clear the cache
+        if sample is None:
             p = PLUCK[instrument]
-            self._cache[key] = karplus_strong(float(midi_hz(midi)), sample_rate=self.sample_rate,
-                                              length_s=p["length_s"], t60_s=p["t60_s"], blend=p["blend"],
-                                              bright=p["bright"], position=p["position"],
-                                              rng=_rng(11, midi, len(instrument)))
-        return self._cache[key]
+            sample = karplus_strong(float(midi_hz(midi)), sample_rate=self.sample_rate, length_s=p["length_s"],
+                                    t60_s=p["t60_s"], blend=p["blend"], bright=p["bright"],
+                                    position=p["position"], rng=_rng(11, midi, len(instrument)))
+            self._cache[key] = sample
+        return sample
 
     def render_plucked(self, part: Part, score: Score, n: int) -> np.ndarray:
         sr = self.sample_rate
@@ -273,8 +274,9 @@ class Synth:
     # --------------------------------------------------------------------------------------------
     def hit(self, key: int, variant: int) -> np.ndarray:
         cache_key = ("hit", key, variant, self.sample_rate)
-        if cache_key in self._cache:
-            return self._cache[cache_key]
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
         sr = self.sample_rate
         rng = _rng(31, key, variant)
         if key in (DRUM_CENTER, DRUM_RIM):
