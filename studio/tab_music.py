@@ -398,7 +398,7 @@ def build_tab(ctx: StudioContext) -> None:
                         vary = gr.Button("Vary", elem_id="music-vary")
                     continue_btn = gr.Button("Continue (next section)", elem_id="music-continue")
                     delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete")
-                    with gr.Accordion("Trash", open=False):
+                    with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
                         trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
                         untrash = gr.Button("Restore from trash", elem_id="music-untrash")
 

@@ -39,7 +39,7 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
-def generate(page, *, takes: int, seed: int, preset: str = PRESET, duration_s: int = 4) -> None:
+def generate(page, *, takes: int, seed: int, preset: str = PRESET, duration_s: int = 11) -> None:
     label = all_presets()[preset]["name"]          # the dropdown shows the preset's name
     page.locator("#music-preset input").click()
     page.get_by_role("option").filter(has_text=label).first.click()
@@ -49,8 +49,11 @@ def generate(page, *, takes: int, seed: int, preset: str = PRESET, duration_s: i
     page.locator("#music-seed input").fill(str(seed))
     page.locator("#music-generate").click()
     page.wait_for_function(
-        "n => document.querySelector('#music-status').innerText.includes(`Done: ${n} of ${n}`)", arg=takes,
-        timeout=180_000)
+        "n => document.querySelector('#music-status').innerText.includes(`Done: ${n} of ${n}`) || "
+        "document.querySelector('.toast-body.error, .toast-body')", arg=takes, timeout=180_000)
+    status = page.locator("#music-status").inner_text()
+    toasts = " | ".join(page.locator(".toast-body").all_inner_texts())
+    assert f"Done: {takes} of {takes}" in status, f"generation failed: {status} {toasts}"
 
 
 def take_cell(page, name: str):
@@ -259,3 +262,78 @@ def test_the_same_loop_on_musicgen_when_a_model_is_present(page, studio, tmp_pat
     audio, rate = sf.read(str(download(page, mix_link[0])), always_2d=True)
     assert rate == 48_000 and audio.shape == (int(round(3.0 * rate)), 2)
     assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 14.0) <= 0.2
+
+
+def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp_path):
+    seed = 7500
+    open_tab(page, "Music")
+    generate(page, takes=1, seed=seed, preset="spring-festival")
+    take_cell(page, f"spring-festival s{seed}").click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed)
+    sidecars = {json.loads(p.read_text())["seed"]: p for p in (studio.project / "takes").glob("*/take.json")}
+    sidecar = sidecars[seed]
+    take_id = json.loads(sidecar.read_text())["id"]
+
+    page.locator("#music-name textarea, #music-name input").first.fill("moon over the river 月")
+    page.locator("#music-rename").click()
+    take_cell(page, "moon over the river 月").wait_for()
+    page.locator("#music-notes textarea").fill("use for episode 3")
+    page.locator("#music-save-notes").click()
+    page.wait_for_function("() => document.querySelector('#music-notes textarea').value === 'use for episode 3'")
+    for _ in range(50):                 # the save is a server round trip
+        meta = json.loads(sidecar.read_text())
+        if meta["notes"]:
+            break
+        page.wait_for_timeout(100)
+    assert meta["name"] == "moon over the river 月" and meta["notes"] == "use for episode 3"
+
+    # vary: a child take whose parent column names this take
+    set_number(page, "music-takes", 1)
+    page.locator("#music-vary").click()
+    child = None
+    for _ in range(1800):               # the take's sidecar is written last: it exists when the take is done
+        metas = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+        child = next((m for m in metas if m["parent_id"] == take_id and m["relation"] == "vary"), None)
+        if child is not None:
+            break
+        page.wait_for_timeout(100)
+    assert child is not None, page.locator("#music-status").inner_text()
+    take_cell(page, child["name"]).wait_for()
+
+    # restore these settings: fixed seed and the take's seed come back into the controls
+    page.locator("#music-seed-mode").get_by_label("random").check()
+    page.locator("#music-seed input").fill("1")
+    set_number(page, "music-duration", 30)
+    page.locator("#music-restore").click()
+    page.wait_for_function("s => document.querySelector('#music-seed input').value === String(s)", arg=seed)
+    page.wait_for_function("() => document.querySelector('#music-duration input[type=number]').value === '11'")
+    assert page.locator("#music-seed-mode").get_by_label("fixed").is_checked()
+    assert page.locator("#music-takes input[type=number]").input_value() == "1"
+
+    # delete: gone from the list, in the trash, restorable
+    page.locator("#music-delete").click()
+    take_cell(page, "moon over the river 月").wait_for(state="detached")
+    assert not sidecar.exists()
+    page.locator("#music-trash-panel").get_by_text("Trash").first.click()       # open the accordion
+    page.locator("#music-trash input").click()
+    page.get_by_role("option", name=f"moon over the river 月 (seed {seed})", exact=True).click()
+    page.locator("#music-untrash").click()
+    take_cell(page, "moon over the river 月").wait_for()
+    assert json.loads(sidecar.read_text())["notes"] == "use for episode 3"
+
+    # Stop keeps the takes finished so far
+    before = len(list((studio.project / "takes").glob("*/take.json")))
+    page.locator("#music-seed-mode").get_by_label("random").check()
+    set_number(page, "music-takes", 8)
+    set_number(page, "music-duration", 60)
+    page.locator("#music-generate").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Saved 1 of 8')",
+                           timeout=180_000)
+    page.locator("#music-stop").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Stopped')",
+                           timeout=180_000)
+    status = page.locator("#music-status").inner_text()
+    kept = int(status.split("Stopped: ")[1].split(" of ")[0])
+    assert 1 <= kept < 8
+    assert len(list((studio.project / "takes").glob("*/take.json"))) == before + kept
