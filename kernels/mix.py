@@ -53,8 +53,10 @@ from kernels.backend import first_nonfinite_row as _first_nonfinite_row, resolve
 
 #: Threads per block for the CUDA bodies (tests under the simulator lower it).
 THREADS_PER_BLOCK = 128
-#: Output frames per CPU work item (and per ducking-envelope block).
+#: Output frames per CPU work item (and per ducking-envelope block of the CUDA body).
 CHUNK_FRAMES = 2048
+#: Timeline frames per ducking-envelope block of the CPU body (fixed so windows are bit-identical).
+DUCK_GRID_FRAMES = 4096
 
 _FASTMATH = {"contract", "arcp", "nsz", "afn"}  # no nnan/ninf: NaN must propagate so it can be reported
 _LN10_OVER_20 = math.log(10.0) / 20.0
@@ -472,26 +474,52 @@ def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
     return p, q
 
 
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_fill(duck, p, q, entering, depth_gain):
+    for m in range(duck.shape[0]):
+        duck[m] = _duck_gain(p[m] * entering + q[m], depth_gain)
+
+
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _duck_starts_cpu(key, off, n, ch, threshold, c_att, c_rel, start, length, chunk):
-    """Activity at the first frame of every output chunk (state carried from timeline frame 0)."""
-    nchunks = (length + chunk - 1) // chunk
-    maps = np.empty((nchunks + 1, 2))
-    # maps[0]: the prefix [0, start); maps[c + 1]: chunk c
-    for c in prange(nchunks + 1):
-        if c == 0:
-            p, q = _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, 0, start)
-        else:
-            t0 = start + (c - 1) * chunk
-            p, q = _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, min(t0 + chunk, start + length))
-        maps[c, 0] = p
-        maps[c, 1] = q
-    starts = np.empty(nchunks)
-    a = maps[0, 1]
-    for c in range(nchunks):
-        starts[c] = a
-        a = maps[c + 1, 0] * a + maps[c + 1, 1]
-    return starts
+def _duck_envelope_cpu(key, off, n, ch, threshold, c_att, c_rel, start, length, grid):
+    """The ducking activity over the output window as per-frame affine coefficients.
+
+    The recursion runs once, over blocks of ``grid`` frames aligned to the *timeline* (parallel over
+    blocks, from frame 0 up to the end of the window). For every output frame ``j`` it stores ``P[j], Q[j]``
+    with ``activity[j] = P[j] * A[block] + Q[j]``, where ``A`` (returned) is the activity entering each
+    timeline block, found by a short sequential scan over the block maps. The blocks do not depend on the
+    window, so any window of the mix gets bit-identical ducking.
+    """
+    end = start + length
+    nblocks = (end + grid - 1) // grid
+    maps = np.empty((nblocks, 2))
+    pw = np.empty(length, dtype=np.float32)
+    qw = np.empty(length, dtype=np.float32)
+    for b in prange(nblocks):
+        t0 = b * grid
+        t1 = min(t0 + grid, end)
+        p = 1.0
+        q = 0.0
+        for t in range(t0, t1):
+            k = t - off
+            x = 0.0
+            if 0 <= k < n:
+                x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
+            p *= _duck_decay(x, c_att, c_rel)
+            if p < 1e-30:
+                p = 0.0  # stay out of denormals (time constants near one sample)
+            q = _duck_step(q, x, c_att, c_rel)
+            if t >= start:
+                pw[t - start] = p
+                qw[t - start] = q
+        maps[b, 0] = p
+        maps[b, 1] = q
+    entering = np.empty(nblocks)
+    a = 0.0
+    for b in range(nblocks):
+        entering[b] = a
+        a = maps[b, 0] * a + maps[b, 1]
+    return pw, qw, entering
 
 
 # Within a piece the CPU body anchors exact values at the piece start (the shared scalars above) and
@@ -585,8 +613,8 @@ def _fade_line(k, n, n_in, n_out):
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_starts, threshold,
-             depth_gain, c_att, c_rel):
+def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_p, duck_q, duck_entering,
+             duck_grid, depth_gain):
     """One pass over the output in chunks; returns (bus, per-chunk finiteness flags)."""
     chunk_grid = 1
     while chunk_grid * 2 <= chunk:
@@ -605,18 +633,13 @@ def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_
         ones = np.ones(m_count, dtype=np.float32)
         duck = np.ones(m_count, dtype=np.float32)
         if duck_key >= 0:
-            key = stems[duck_key]
-            koff = table[duck_key, 0]
-            kn = table[duck_key, 1]
-            kch = table[duck_key, 2]
-            a = duck_starts[ci]
-            for m in range(m_count):
-                k = t0 + m - koff
-                xa = 0.0
-                if 0 <= k < kn:
-                    xa = _key_active(key[k * kch], key[k * kch + kch - 1], threshold)
-                a = _duck_step(a, xa, c_att, c_rel)
-                duck[m] = _duck_gain(a, depth_gain)
+            m = 0
+            while m < m_count:  # split at timeline-block edges: one entering activity per run
+                blk = (t0 + m) // duck_grid
+                m_end = min(m_count, (blk + 1) * duck_grid - t0)
+                _duck_fill(duck[m:m_end], duck_p[j0 + m:j0 + m_end], duck_q[j0 + m:j0 + m_end],
+                           duck_entering[blk], depth_gain)
+                m = m_end
         for s in range(nstems):
             off = table[s, 0]
             n = table[s, 1]
@@ -710,17 +733,17 @@ def _mix_cpu_run(plan: _Plan) -> tuple[np.ndarray, bool]:
     chunk = CHUNK_FRAMES
     if plan.duck_key >= 0:
         k = plan.duck_key
-        starts = _duck_starts_cpu(plan.stems[k].reshape(-1), plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
-                                  plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release,
-                                  plan.start, plan.length, chunk)
+        duck_p, duck_q, entering = _duck_envelope_cpu(
+            plan.stems[k].reshape(-1), plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
+            plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release, plan.start, plan.length, DUCK_GRID_FRAMES)
     else:
-        starts = np.zeros(1)
+        duck_p = duck_q = np.zeros(1, np.float32)
+        entering = np.zeros(1)
     gx = plan.gain_x if plan.gain_x.size else np.zeros(1)
     out, finite = _mix_cpu(stems, table, gx, plan.gain_v if plan.gain_v.size else np.zeros(1),
                            plan.pan_x if plan.pan_x.size else np.zeros(1),
                            plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, plan.length, chunk,
-                           plan.duck_key, starts, plan.duck_threshold, plan.duck_depth_gain, plan.duck_c_attack,
-                           plan.duck_c_release)
+                           plan.duck_key, duck_p, duck_q, entering, DUCK_GRID_FRAMES, plan.duck_depth_gain)
     return out, bool(finite.all())
 
 
