@@ -95,7 +95,9 @@ def test_take_is_48k_stereo_float32_with_recipe(engine, models_dir):
     expected = resample_48k(raw.generate(["temple fair"])[0], 8000)
 
     assert take.audio.dtype == np.float32 and take.audio.shape == (int(1.5 * SAMPLE_RATE), 2)
-    np.testing.assert_array_equal(take.audio, expected)
+    # exact at the model's rate (test above); here only the resampler's float rounding may differ, as its
+    # convolution can pick another algorithm once other libraries (numba) are loaded in the process
+    np.testing.assert_allclose(take.audio, expected, rtol=0, atol=1e-6)
     assert take.sample_rate == SAMPLE_RATE and take.seed == 3 and take.engine == "musicgen"
     assert take.model == "tiny" and take.prompt == "temple fair" and take.device == "cpu"
     assert take.generation_s > 0 and take.parent_id is None and take.relation is None
@@ -113,7 +115,7 @@ def test_a_takes_recipe_makes_it_again(engine):
     import pyloudnorm
 
     assert take.loudness_lufs == pytest.approx(
-        pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(take.audio.astype(np.float64)))
+        pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(take.audio.astype(np.float64)), abs=0.1)
     assert take.name == "musicgen tiny"
 
 

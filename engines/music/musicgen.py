@@ -580,8 +580,12 @@ def preset_prompt(preset: str) -> str:
 
 
 def integrated_loudness(audio: np.ndarray) -> float | None:
-    """ITU-R BS.1770 integrated loudness (LUFS) of 48 kHz (n, 2) audio with pyloudnorm; None when it has
-    none (silence, or shorter than one 400 ms gating block)."""
+    """ITU-R BS.1770 integrated loudness (LUFS) of 48 kHz (n, 2) audio with pyloudnorm; None when it has none
+    (silence, or shorter than one 400 ms gating block).
+
+    Not the studio's numba meter on purpose: running numba's OpenMP kernels in this process resets the OpenMP
+    thread count torch shares, which slowed MusicGen decoding 10x on this machine.
+    """
     try:
         import pyloudnorm
     except ImportError:
