@@ -107,3 +107,8 @@ def test_launch_py_compose_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mid-autumn s5" in result.stdout
     assert (tmp_path / "mid-autumn-s5_recipe.json").exists()
+    # another process, the same recipe and seed: byte-identical MIDI and audio files
+    here = ComposerEngine().generate(GenerationRequest(preset="mid-autumn", seed=5, duration_s=12.0))[0]
+    export_take(here, tmp_path / "here", formats=("wav",))
+    for name in ("mid-autumn-s5.mid", "mid-autumn-s5_mix.wav", "mid-autumn-s5_stem-melody.wav"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / name).read_bytes(), name
