@@ -59,9 +59,6 @@ CHUNK_FRAMES = 2048
 DUCK_GRID_FRAMES = 4096
 
 _FASTMATH = {"contract", "arcp", "nsz", "afn"}  # no nnan/ninf: NaN must propagate so it can be reported
-_LN10_OVER_20 = math.log(10.0) / 20.0
-_QUARTER_PI = math.pi / 4.0
-_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True)
