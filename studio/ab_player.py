@@ -399,6 +399,9 @@ window.lanternAB = {
                  switches: S.switches.slice(), context_state: S.ctx ? S.ctx.state : null,
                  sample_rate: S.ctx ? S.ctx.sampleRate : null}),
   play: play, pause: pause, select: select, seek: seek, setLoop: setLoop, toggleLoop: toggleLoop,
+  // the samples the loop plays for one take and channel (tests compare them with the Python recipe)
+  loopSamples: (track, channel) => S.loopBuffers[track] ? Array.from(S.loopBuffers[track].getChannelData(channel || 0)) : null,
+  revealed: () => (S.xRevealed && S.x !== null) ? S.tracks[S.x].label : null,
 };
 
 watch('value', () => load(parseConfig(props.value)));

@@ -120,8 +120,8 @@ def build_tab(ctx: StudioContext) -> None:
                         raise gr.Error(str(error)) from None
                 return apply
 
-            gain.release(setter("gain_db"), [gain, session_state], None, api_name=False)
-            pan.release(setter("pan"), [pan, session_state], None, api_name=False)
+            gain.change(setter("gain_db"), [gain, session_state], None, api_name=False)
+            pan.change(setter("pan"), [pan, session_state], None, api_name=False)
             offset.change(setter("offset_s"), [offset, session_state], None, api_name=False)
             mute.change(setter("mute"), [mute, session_state], None, api_name=False)
             solo.change(setter("solo"), [solo, session_state], None, api_name=False)

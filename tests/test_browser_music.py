@@ -14,6 +14,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
+from engines.audio.preview import loop_region
 from engines.music.presets import all_presets
 from tests.conftest import open_tab
 
@@ -143,6 +144,27 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
     assert page.locator("#music-loop-region textarea, #music-loop-region input").first.input_value() == "1.00-2.50"
     page.keyboard.press("Space")
     page.wait_for_function("() => !window.lanternAB.state().playing")
+    # the loop the browser plays is the Python recipe (equal-power crossfade into the audio before the start),
+    # computed here from the very preview file the player decoded
+    preview_file = sorted((studio.project / ".cache" / "previews").glob(f"{active_id}-*.wav"))[-1]
+    decoded, rate = sf.read(str(preview_file), dtype="float32", always_2d=True)
+    expected = loop_region(decoded, rate, start_s=1.0, end_s=2.5, crossfade_s=0.02)
+    for channel in (0, 1):
+        played = np.array(page.evaluate("c => window.lanternAB.loopSamples(2, c)", channel), dtype=np.float32)
+        assert played.shape == (expected.shape[0],)
+        # Chromium decodes 16-bit PCM as x/32767 for positive x (soundfile: x/32768): 3.1e-5 relative,
+        # a few 1e-6 absolute inside the crossfade; a wrong recipe is off by 1e-2 or more
+        np.testing.assert_allclose(played, expected[:, channel], rtol=4e-5, atol=1e-5)
+    # X: a hidden take, revealed on request
+    page.keyboard.press("x")
+    assert ab_state(page)["active"] == "x"
+    page.locator("#ab-reveal").click()
+    assert page.evaluate("window.lanternAB.revealed()") in ("A", "B", "C")
+    assert page.locator("#ab-reveal").inner_text().startswith("X was ")
+    page.locator("#lantern-header").click()
+    page.keyboard.press("3")                        # back to C, the take the loop continues from
+    page.wait_for_function("id => document.querySelector('#music-ab-active textarea, #music-ab-active input')"
+                           ".value === id", arg=active_id)
 
     # continue from the loop: a new take whose parent is the take heard in the player
     page.locator("#music-continue-loop").click()
