@@ -20,7 +20,7 @@ from tests.conftest import StudioServer
 gradio_client = pytest.importorskip("gradio_client")
 
 CLIENTS = int(os.environ.get("LANTERN_LOAD_CLIENTS", "20"))
-DURATION_S = 2
+DURATION_S = 6           # the composer rounds up to a whole verse-chorus loop (7.3 s for the default preset)
 SEED_BASE = 424_200
 
 
@@ -89,7 +89,7 @@ def test_twenty_concurrent_clients_all_served_and_the_project_holds_exactly_thei
     assert [t.seed for t in takes] == expected
     for take in takes:
         assert take.engine == "composer" and store.verify(take.id) == []
-        assert take.duration_s >= DURATION_S      # the composer rounds up to whole bars
+        assert 0.5 * DURATION_S <= take.duration_s <= 2 * DURATION_S     # the composer rounds to whole bars
         assert take.prompt == f"load client {take.seed}"
     figures = {"clients": CLIENTS, "served": len(results), "errors": len(errors), "takes_in_project": len(takes),
                "max_queue_rank_seen": max(max(s) for s in ranks.values() if s)}
