@@ -92,3 +92,18 @@ def test_english_wraps_between_words():
     font = load_font(40, "en")
     lines = wrap_text("Grandma, it is me! I brought the dumplings you like.", font, 400)
     assert len(lines) >= 2 and " ".join(lines) == "Grandma, it is me! I brought the dumplings you like."
+
+
+def test_prune_cache_keeps_recent_parts_and_drops_the_oldest(tmp_path):
+    import os
+
+    from engines.story.animatic import prune_cache
+
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"{i}.mp4"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + i, 1000 + i))
+        paths.append(path)
+    assert prune_cache(tmp_path, keep=[paths[0]], max_bytes=2500) == 3
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["0.mp4", "4.mp4"]

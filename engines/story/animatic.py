@@ -40,7 +40,8 @@ from engines.story.subtitles import Cue, SubtitleStyle, build_cues, load_font, r
 from engines.story.timeline import (FORMATS, FPS_CHOICES, Segment, Timeline, build_timeline, camera_matrix,
                                     frame_size, transition_progress)
 
-__all__ = ["AnimaticResult", "render_animatic", "RENDER_VERSION", "PREVIEW_SCALE", "AnimaticCancelled"]
+__all__ = ["AnimaticResult", "render_animatic", "prune_cache", "RENDER_VERSION", "PREVIEW_SCALE",
+           "AnimaticCancelled"]
 
 #: Bumped whenever the rendering changes, so old cache entries are not reused.
 RENDER_VERSION = 1
@@ -48,6 +49,8 @@ RENDER_VERSION = 1
 PREVIEW_SCALE = 1 / 3
 #: Panels are requested this much larger than the frame, so a full push-in stays sharp.
 PANEL_OVERSCAN = 1.18
+#: A cache folder is trimmed to this size after each render, oldest unused parts first.
+CACHE_MAX_BYTES = 4 * 1024**3
 #: Card colours (RGB): a deep lantern red fading to near-black.
 CARD_TOP = (122, 18, 24)
 CARD_BOTTOM = (18, 8, 10)
@@ -378,6 +381,8 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
             raise AnimaticCancelled("the render was cancelled; nothing was written")
         report(0.92, "writing the MP4")
         mux_final(parts, out_path, settings=settings, audio_file=audio_file, cancel=is_cancelled)
+        if temp_cache is None:
+            prune_cache(cache, keep=parts)
         written_srt = None
         if srt_path is not None:
             try:
@@ -400,6 +405,37 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
                           shots_rendered=tuple(sorted(stats["shots_rendered"])), cues=len(cues),
                           loudness_lufs=soundtrack.loudness_lufs, render_s=time.perf_counter() - started,
                           timeline=timeline)
+
+
+def prune_cache(cache_dir: str | os.PathLike, *, keep=(), max_bytes: int = CACHE_MAX_BYTES) -> int:
+    """Trim a render cache to ``max_bytes``: parts in ``keep`` are marked as just used, then the least
+    recently used parts are deleted until the folder fits. Returns the number of files deleted."""
+    cache = Path(cache_dir)
+    now = time.time()
+    for path in keep:
+        try:
+            os.utime(path, (now, now))
+        except OSError:
+            pass
+    parts = []
+    for path in cache.glob("*.mp4"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        parts.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in parts)
+    deleted = 0
+    for _, size, path in sorted(parts):
+        if total <= max_bytes:
+            break
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        total -= size
+        deleted += 1
+    return deleted
 
 
 def _cancel_check(cancel) -> Callable[[], bool]:
