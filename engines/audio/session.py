@@ -41,7 +41,7 @@ MAX_UPLOAD_S = 15 * 60.0
 MAX_UPLOAD_BYTES = 1 << 30
 MAX_STEMS = 32
 EXPORT_FORMATS = ("wav", "flac", "mp3")
-_SUBTYPES = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24"), "mp3": ("MP3", "MPEG_LAYER_III")}
+MP3_BITRATE_KBPS = 320
 SESSION_FILE = "session.json"
 
 Progress = Callable[[float, str], None]
@@ -678,8 +678,8 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
 
     File names carry the take name and seed: ``<take>_seed<seed>_mix.wav``,
     ``<take>_seed<seed>_stem-<name>.flac``, ``<take>_seed<seed>.mid``, ``<take>_seed<seed>_recipe.json``
-    and ``<take>_seed<seed>.zip`` holding all of them. WAV and FLAC are 24-bit; MP3 is 320 kbit/s class
-    (libsndfile's LAME at its highest quality). Stems are written as the mixer hears them (gain, pan,
+    and ``<take>_seed<seed>.zip`` holding all of them. WAV and FLAC are 24-bit; MP3 is 320 kbit/s (all
+    written by ``engines.audio.io.write_audio``). Stems are written as the mixer hears them (gain, pan,
     ducking) at the master gain, without the master limiter, so they sum back to the unlimited mix (a
     stem louder than full scale at that gain is clipped: lower the master target if that happens).
 
@@ -744,11 +744,12 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
 
 
 def write_audio_file(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, fmt: str) -> Path:
-    """Write float audio as WAV (24-bit PCM), FLAC (24-bit) or MP3, atomically. Returns the path."""
-    if fmt not in _SUBTYPES:
+    """Write float audio as WAV (24-bit PCM), FLAC (24-bit) or MP3 through ``engines.audio.io.write_audio``
+    (atomic). Samples beyond full scale are clipped first. Returns the path."""
+    if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown audio format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
-    container, subtype = _SUBTYPES[fmt]
-    path = Path(path)
-    with atomic_output_path(path, suffix=path.suffix) as temp:
-        sf.write(str(temp), np.clip(audio, -1.0, 1.0), int(sample_rate), subtype=subtype, format=container)
-    return path
+    from engines.audio.io import write_audio
+
+    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    return write_audio(path, clipped, int(sample_rate), format=fmt, bit_depth=16 if fmt == "mp3" else 24,
+                       mp3_bitrate_kbps=MP3_BITRATE_KBPS)
