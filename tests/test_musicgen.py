@@ -96,7 +96,7 @@ def test_take_is_48k_stereo_float32_with_recipe(engine, models_dir):
 
     assert take.audio.dtype == np.float32 and take.audio.shape == (int(1.5 * SAMPLE_RATE), 2)
     # exact at the model's rate (test above); here only the resampler's float rounding may differ, as its
-    # convolution can pick another algorithm once other libraries (numba) are loaded in the process
+    # convolution picks another algorithm when the process's thread count differs (e.g. after numba ran)
     np.testing.assert_allclose(take.audio, expected, rtol=0, atol=1e-6)
     assert take.sample_rate == SAMPLE_RATE and take.seed == 3 and take.engine == "musicgen"
     assert take.model == "tiny" and take.prompt == "temple fair" and take.device == "cpu"
@@ -112,10 +112,6 @@ def test_a_takes_recipe_makes_it_again(engine):
                                                seed=recipe["seed"], params=recipe["params"]))
     np.testing.assert_array_equal(again.audio, take.audio)
 
-    import pyloudnorm
-
-    assert take.loudness_lufs == pytest.approx(
-        pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(take.audio.astype(np.float64)), abs=0.1)
     assert take.name == "musicgen tiny"
 
 
