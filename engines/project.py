@@ -669,7 +669,8 @@ def _v1_take_sidecar(entry: dict[str, Any], audio: Path) -> dict[str, Any]:
     rating = pick("rating", (int,), 0)
     elapsed = pick("elapsed_s", (int, float), 0.0)
     return {
-        "id": str(entry["id"]), "engine": pick("engine", (str,), "") or "composer", "model": pick("model", (str,), None),
+        "id": str(entry["id"]), "engine": pick("engine", (str,), "") or "composer",
+        "model": pick("model", (str,), None),
         "prompt": pick("prompt", (str,), ""), "preset": pick("preset", (str,), None), "seed": pick("seed", (int,), 0),
         "duration_s": round(info.frames / info.samplerate, 6), "params": pick("params", (dict,), {}),
         "parent_id": parent, "relation": "vary" if parent else None, "name": pick("name", (str,), ""),

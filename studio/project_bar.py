@@ -1,9 +1,9 @@
 """The project bar in the studio's header: open, create, rename and switch projects, the recent list, export and
 import a whole project as a zip, and the trash.
 
-Handlers are thin: everything is done by ``engines.project``; this module only turns results into components and
-refusals into a warning toast and a status line. New projects and imports go under the studio's projects folder; any existing project
-folder can be opened by path. Exports are written to the studio's temp folder, which Gradio serves for download.
+Handlers are thin: everything is done by ``engines.project``; this module only turns results into components
+and refusals into a warning toast and a status line. New projects and imports go under the studio's projects
+folder; any existing project folder can be opened by path. Exports are written to the studio's temp folder, which Gradio serves for download.
 
 ``build_project_bar(ctx)`` publishes ``ctx.shared["project_version"]``, a hidden number that changes whenever the
 current project changes, so tabs can refresh their lists (``.change``) after a switch.

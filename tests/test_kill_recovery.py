@@ -1,5 +1,5 @@
-"""Kill tests: a subprocess saves takes (and autosaves the manifest, and deletes takes) in a loop and is killed
-with SIGKILL at random points. After every kill the project opens, every take the writer reported finished is
+"""Kill tests: a subprocess saves takes (and autosaves the manifest, streams "renders", deletes takes) in a loop
+and is killed with SIGKILL at random points. After every kill the project opens, every take the writer reported finished is
 intact (checked against the generator that made it, not only against the store's own checksums), and no
 partial file sits under a final name.
 
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL 
 WRITER = r"""
 import sys
 import numpy as np
+from engines.atomic import atomic_output_path
 from engines.music.base import Take
 from engines.music.takes import TakeStore
 from engines.project import Project
@@ -46,6 +47,9 @@ def audio_for(n):
     rng = np.random.default_rng(n)
     frames = int(rng.integers(4_800, 48_000))
     return rng.uniform(-0.9, 0.9, (frames, 2)).astype(np.float32)
+
+def render_chunk(n, chunk):
+    return np.random.default_rng([n, chunk]).bytes(32_768)
 
 MIDI = bytes.fromhex("4d546864000000060001000101e04d54726b0000000d00903c5a8360803c0000ff2f00")
 root, start = sys.argv[1], int(sys.argv[2])
@@ -64,6 +68,13 @@ while True:
     if n % 3 == 0:
         store.update(take.id, starred=True, rating=n % 6, notes="x" * (n % 50))
         print(f"updated {take.id}", flush=True)
+    if n % 2 == 0:   # a "render": an encoder streaming chunks into renders/ through atomic_output_path
+        with atomic_output_path(project.renders_dir / f"render-{n:06d}.bin") as temp:
+            with open(temp, "wb") as stream:
+                for chunk in range(8):
+                    stream.write(render_chunk(n, chunk))
+                    stream.flush()
+        print(f"rendered {n}", flush=True)
     if n % 7 == 0 and f"take-{n - 2:06d}" in store:
         store.delete(f"take-{n - 2:06d}")
         print(f"deleted take-{n - 2:06d}", flush=True)
@@ -75,6 +86,10 @@ def expected_audio(n: int) -> np.ndarray:
     rng = np.random.default_rng(n)
     frames = int(rng.integers(4_800, 48_000))
     return rng.uniform(-0.9, 0.9, (frames, 2)).astype(np.float32)
+
+
+def expected_render(n: int) -> bytes:
+    return b"".join(np.random.default_rng([n, chunk]).bytes(32_768) for chunk in range(8))
 
 
 def delete_target(n: int) -> bool:
@@ -129,6 +144,7 @@ def test_takes_survive_sigkill_at_random_points(tmp_path):
     Project.open(root).close()
     rng = random.Random(20261125)
     reported: set[str] = set()
+    rendered: set[int] = set()
     deleted: set[str] = set()
     last_manifest = -1
     figures = {"kills": 0, "takes_reported": 0, "kills_mid_write": 0, "partials_removed": 0,
@@ -143,6 +159,8 @@ def test_takes_survive_sigkill_at_random_points(tmp_path):
                 reported.add(value)
             elif word == "deleted":
                 deleted.add(value)
+            elif word == "rendered":
+                rendered.add(int(value))
             elif word == "manifest":
                 last_manifest = max(last_manifest, int(value))
 
@@ -172,6 +190,11 @@ def test_takes_survive_sigkill_at_random_points(tmp_path):
             else:
                 figures["items_lost"] += 1
                 pytest.fail(f"{take_id} was reported finished and is gone")
+        # every render on disk is whole (finished renders only appear under their final names)
+        for path in project.renders_dir.glob("render-*.bin"):
+            assert path.read_bytes() == expected_render(int(path.stem.split("-")[1])), f"{path.name} is damaged"
+        for n in rendered:
+            assert (project.renders_dir / f"render-{n:06d}.bin").is_file(), f"render {n} was reported and is gone"
         highest = max((int(i.split("-")[1]) for i in store.ids() + list(trashed)), default=-1)
         start = highest + 1
         project.close()
@@ -196,6 +219,7 @@ def test_takes_survive_sigkill_at_random_points(tmp_path):
     for take_id in store.ids():
         assert store.verify(take_id) == []
     figures["takes_reported"] = len(reported)
+    figures["renders_reported"] = len(rendered)
     figures["takes_in_store"] = len(store.ids())
     print("\nkill-test figures: " + json.dumps(figures), flush=True)
     assert figures["kills"] == KILLS and figures["items_lost"] == 0

@@ -48,7 +48,8 @@ MAX_NOTES_CHARS = 20_000
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PART_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # keys of the sidecar that are not constructor fields of Take
-_DERIVED_KEYS = {"audio", "midi", "duration_s", "stems", "has_midi", "frames", "channels", "files", "store_format", "subtype"}
+_DERIVED_KEYS = {"audio", "midi", "duration_s", "stems", "has_midi", "frames", "channels", "files", "store_format",
+                 "subtype"}
 
 
 class TakeNotFound(KeyError):
