@@ -102,7 +102,8 @@ def test_take_is_48k_stereo_float32_with_recipe(engine, models_dir):
     assert take.model == "tiny" and take.prompt == "temple fair" and take.device == "cpu"
     assert take.generation_s > 0 and take.parent_id is None and take.relation is None
     assert take.params == {"model": "tiny", "top_k": 32, "top_p": 0.0, "temperature": 1.0, "cfg_coef": 3.0,
-                           "window_s": WINDOW_S, "overlap_s": 8.0, "sample_rate_native": 8000}
+                           "window_s": WINDOW_S, "overlap_s": 8.0, "sample_rate_native": 8000,
+                           "precision": "float32"}
 
 
 def test_a_takes_recipe_makes_it_again(engine):

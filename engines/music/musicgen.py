@@ -54,7 +54,7 @@ from engines.music.base import SAMPLE_RATE, EngineStatus, GenerationRequest, Tak
 DEFAULT_MODEL = "facebook/musicgen-small"
 PARAM_NAMES = ("model", "top_k", "top_p", "temperature", "cfg_coef", "overlap_s", "context_s")
 # what a take's params record about itself; accepted back (so "restore settings" can pass a recipe) and ignored
-RECIPE_ONLY = ("window_s", "sample_rate_native", "region_s", "variation_strength", "melody")
+RECIPE_ONLY = ("window_s", "sample_rate_native", "region_s", "variation_strength", "melody", "precision")
 DEFAULT_TOP_K = 250
 DEFAULT_CFG_COEF = 3.0
 DEFAULT_OVERLAP_FRACTION = 0.4          # audiocraft's default: 30 s windows advanced by 18 s -> 12 s overlap
@@ -531,7 +531,8 @@ class MusicGenEngine:
         params = {"model": settings.model, "top_k": settings.top_k, "top_p": settings.top_p,
                   "temperature": settings.temperature, "cfg_coef": settings.cfg_coef,
                   "window_s": info.window_s, "overlap_s": settings.overlap_s,
-                  "sample_rate_native": int(self._model.sample_rate)}
+                  "sample_rate_native": int(self._model.sample_rate),
+                  "precision": str(next(self._model.lm.parameters()).dtype).replace("torch.", "")}
         if request.mode in ("continue", "extend") and parent is not None:
             params["context_s"] = settings.context_s
         if request.mode == "continue" and request.region_s is not None:

@@ -244,6 +244,8 @@ class ModelInfo:
         window_tokens = self.frame_rate * min(duration_s, self.window_s) + self.n_q
         parts["attention cache"] = int(2 * 2 * self.num_layers * self.dim * per * window_tokens * 1.5)
         parts["decoding"] = int(duration_s * self.sample_rate * self.channels * 3 * self.codec_filters * 4)
+        if self.melody:   # htdemucs (~84M parameters) separating the melody, plus its activations
+            parts["melody separation"] = int(84e6 * 4 + min(duration_s, self.window_s) * 44_100 * 2 * 4 * 64)
         parts["runtime"] = 256 * 2**20
         return MemoryEstimate(parts)
 
