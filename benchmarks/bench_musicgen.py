@@ -53,7 +53,7 @@ def _raw_generate(model, prompt: str, duration_s: float, seed: int, top_k: int):
 
     model.set_generation_params(top_k=top_k, duration=duration_s)
     torch.manual_seed(seed)
-    return model.generate([prompt])
+    return model.generate([prompt]).cpu()   # on a GPU, waits for the queued work as the engine's copy does
 
 
 def _engine_vs_raw(engine, folder: Path, *, model_name: str, duration_s: float, repeats: int, device: str,
