@@ -132,3 +132,25 @@ def test_checkpoint_with_a_t5_text_encoder_that_is_not_cached(checkpoint, tmp_pa
     assert info.text_encoder == "t5-base"
     with pytest.raises(models.ModelNotFoundError, match="text encoder 't5-base'"):
         models.check_dependencies(info, demucs_loader=None, hf_cache_dir=tmp_path / "hf")
+
+
+def test_downloads_only_when_the_user_allowed_them(checkpoint, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def snapshot_download(repo_id, allow_patterns=None, cache_dir=None):
+        calls.append(repo_id)
+        return str(hub_layout(tmp_path / "hf", repo_id, checkpoint))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    engine = MusicGenEngine(tmp_path / "models", device="cpu", hf_cache_dir=tmp_path / "hf")
+    monkeypatch.delenv("LANTERN_ALLOW_DOWNLOADS", raising=False)
+    with pytest.raises(models.ModelNotFoundError):
+        engine.load("small")
+    assert calls == []
+
+    monkeypatch.setenv("LANTERN_ALLOW_DOWNLOADS", "1")
+    info = engine.load("small")
+    assert calls == ["facebook/musicgen-small"] and info.location.name == "facebook/musicgen-small"
+    assert engine.loaded_model == "facebook/musicgen-small"
