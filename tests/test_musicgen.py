@@ -279,6 +279,23 @@ def test_melody_conditioning_equals_raw_generate_with_chroma(engine, models_dir)
     assert take.params["melody"] is True and take.model == "tiny-melody"
 
 
+def test_melody_from_a_takes_stem(engine):
+    from engines.music.base import Take
+    from engines.music.musicgen import melody_from_take
+
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tune = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    composer_take = Take(engine="composer", seed=1, sample_rate=SAMPLE_RATE, audio=np.stack([tune, tune], 1),
+                         stems={"melody": tune, "drums": np.zeros_like(tune)})
+    audio, rate = melody_from_take(composer_take, stem="melody")
+    assert rate == SAMPLE_RATE and np.array_equal(audio, tune)
+    with pytest.raises(ValueError, match="no stem 'guzheng'.*drums, melody"):
+        melody_from_take(composer_take, stem="guzheng")
+    take, = engine.generate(GenerationRequest(prompt="x", duration_s=1.0, seed=1, melody=audio,
+                                              melody_sample_rate=rate, params={"model": "tiny-melody"}))
+    assert take.params["melody"] is True
+
+
 def test_melody_on_a_text_only_model_is_refused(engine):
     with pytest.raises(ValueError, match="does not take a melody"):
         engine.generate(GenerationRequest(prompt="x", duration_s=1.0, melody=np.zeros(8000, np.float32),

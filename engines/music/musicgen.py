@@ -553,6 +553,25 @@ class MusicGenEngine:
         return take
 
 
+def melody_from_take(take: Take, *, stem: str | None = None) -> tuple[np.ndarray, int]:
+    """The audio to give as ``GenerationRequest.melody``: a take's mix, or one of its stems (e.g. the composer's
+    ``"melody"`` stem, for "arrange my melody in this style").
+
+    Returns
+    -------
+    (audio, sample_rate)
+        float32 (n,) or (n, 2) audio and its rate in Hz, for ``melody`` and ``melody_sample_rate``.
+    """
+    if stem is None:
+        audio = take.audio
+    elif stem in take.stems:
+        audio = take.stems[stem]
+    else:
+        have = ", ".join(sorted(take.stems)) or "none"
+        raise ValueError(f"take {take.id} has no stem {stem!r} (its stems: {have}); use the mix or another stem")
+    return np.asarray(audio, dtype=np.float32), int(take.sample_rate)
+
+
 def effective_prompt(request: GenerationRequest) -> str:
     """The text prompt a take is made with: the request's; else (vary/continue/extend) the parent take's;
     else the preset's description (MusicGen has no presets of its own, so a composer preset becomes words)."""
