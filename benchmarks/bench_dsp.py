@@ -116,9 +116,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from benchmarks.runner import format_table, machine_info
 
+    load_before = os.getloadavg()[0]
     rows = run(quick=args.quick, device=args.device)
     print(format_table(rows, machine_info()))
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; 1-minute load average "
+          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after ({os.cpu_count()} cores)")
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.1f}x" for k, v in row["ratios"].items())
         print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}")

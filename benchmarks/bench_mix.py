@@ -155,9 +155,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from benchmarks.runner import format_table, machine_info
 
+    load_before = os.getloadavg()[0]
     rows = run(quick=args.quick, device=args.device)
     print(format_table(rows, machine_info()))
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; copy bandwidth measured in-run")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; copy bandwidth measured in-run; "
+          f"1-minute load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
+          f"({os.cpu_count()} cores: other work on the machine lowers every figure, ours most)")
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.2f}x" for k, v in row["ratios"].items())
         print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}; "
