@@ -7,6 +7,7 @@ import shutil
 import gradio as gr
 
 from engines.project import Project
+from engines.safety import Limits
 from engines.settings import Settings
 from studio import tab_benchmarks, tab_mixer, tab_music, tab_storyboard, tab_system
 from studio.context import StudioContext
@@ -52,7 +53,8 @@ def serve(settings: Settings) -> int:
     try:
         demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, auth=settings.auth,
                     inbrowser=settings.open_browser, allowed_paths=[str(root) for root in served_roots(ctx)], css=CSS,
-                    footer_links=["gradio", "settings"], show_error=True, quiet=True)
+                    footer_links=["gradio", "settings"], show_error=True, quiet=True,
+                    max_file_size=Limits.from_environ().max_upload_bytes)
     finally:
         shutil.rmtree(settings.temp_dir, ignore_errors=True)
     return 0
