@@ -75,6 +75,8 @@ def realtime_of(row: dict) -> bool | None:
 
 def verdict(row: dict) -> str:
     value, metric = row["value"], row["metric"]
+    if not value > 0:
+        return "no figure (the scenario did not run)"
     if metric == "realtime_factor":
         if value >= 1.0:
             return f"{value:,.0f}× real time — real time with {value:,.0f}× headroom"
@@ -105,7 +107,8 @@ def table_rows(rows: Iterable[dict]) -> list[list[str]]:
         skipped = row.get("skipped") or {}
         if skipped:
             peers = ", ".join(filter(None, [peers, *(f"{name} skipped ({why})" for name, why in skipped.items())]))
-        ratios = ", ".join(f"{ratio:,.1f}× {name}" for name, ratio in row["ratios"].items())
+        ratios = ", ".join(f"{ratio:,.1f}× {name}" if ratio is not None else f"n/a {name}"
+                           for name, ratio in row["ratios"].items())
         out.append([row["family"], row["scenario"], _figure(row["value"], row["metric"]), peers, ratios,
                     verdict(row)])
     return out

@@ -64,8 +64,10 @@ def figure(timing: Timing, metric: str, *, amount: float = 1.0) -> tuple[float, 
     return amount / timing.median, (amount / slowest, amount / fastest)
 
 
-def ratio(value: float, peer_value: float, metric: str) -> float:
+def ratio(value: float, peer_value: float, metric: str) -> float | None:
     """This project's figure over the peer's, oriented so that larger is better for this project."""
+    if not (value > 0 and peer_value > 0):
+        return None                  # a scenario that did not run has no ratio (JSON null)
     if metric == "seconds":
         return peer_value / value
     return value / peer_value

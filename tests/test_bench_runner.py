@@ -35,6 +35,7 @@ def test_ratios_are_oriented_so_larger_is_better_for_us():
     assert timing.ratio(1000.0, 25.0, "realtime_factor") == 40.0
     assert timing.ratio(60.0, 20.0, "fps") == 3.0
     assert timing.ratio(2.0, 10.0, "seconds") == 5.0       # we take 2 s where the peer takes 10 s
+    assert timing.ratio(0.0, 10.0, "fps") is None          # a scenario that did not run has no ratio
 
 
 def test_measure_warms_up_then_times_each_repeat():
@@ -62,6 +63,7 @@ def test_make_row_has_the_documented_shape():
     ({"metric": "realtime_factor", "value": 0.5}, "NOT real time"),
     ({"metric": "fps", "value": 72.0}, "real time at 24 fps with 3.0× headroom"),
     ({"metric": "fps", "value": 12.0}, "NOT real time"),
+    ({"metric": "realtime_factor", "value": 0.0}, "did not run"),
 ])
 def test_verdicts(row, expected):
     assert expected in runner.verdict(row)
