@@ -25,9 +25,9 @@ from studio.context import GPU_JOBS, StudioContext
 ENGINES = ("composer", "musicgen")
 SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
          "starred first": ("starred", True)}
-HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "created", "id"]
-DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str"]
-WIDTHS = ["150px", "34px", "170px", "90px", "150px", "70px", "56px", "60px", "110px", "100px", "80px"]
+HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "notes", "created", "id"]
+DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str", "str"]
+WIDTHS = ["150px", "44px", "170px", "90px", "150px", "70px", "56px", "60px", "110px", "120px", "100px", "80px"]
 RECIPE_ONLY_KEYS = ("model", "understood", "variation")
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
@@ -128,10 +128,13 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
     for take in takes:
         wave = _waveform_path(ctx, take.id, thumb=True)
         thumb = f"![waveform]({ab_player.file_url(wave)})" if wave else ""
-        rows.append([thumb, "★" if take.starred else "", take.name or take.id, take.engine, _describe(take),
+        stars = ("★" if take.starred else "") + (str(take.rating) if take.rating else "")
+        notes = (take.notes or "").strip().replace("\n", " ")
+        rows.append([thumb, stars, take.name or take.id, take.engine, _describe(take),
                      take.seed, round(float(take.duration_s), 1) if take.audio is not None else None,
                      None if take.loudness_lufs is None else round(float(take.loudness_lufs), 1),
-                     names.get(take.parent_id, take.parent_id) if take.parent_id else "", take.created.replace("T", " ")[5:16], take.id])
+                     names.get(take.parent_id, take.parent_id) if take.parent_id else "",
+                     notes[:40] + ("…" if len(notes) > 40 else ""), take.created.replace("T", " ")[5:16], take.id])
     return rows
 
 
