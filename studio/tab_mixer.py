@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
