@@ -232,7 +232,7 @@ def build_tab(ctx: StudioContext) -> None:
         except ValueError as error:
             raise gr.Error(str(error)) from None
         _save(ctx, current)
-        folder = ctx.project.root / ".cache" / "mixes"
+        folder = Path(gr.utils.get_upload_folder()) / "lantern" / "mixes"     # served; cleaned when the studio stops
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         base = folder / f"{safe_filename(current.take_name or 'mix')}-{stamp}"
         from engines.audio.session import write_audio_file

@@ -7,6 +7,7 @@ moment the engine finishes it (``on_take``), so Stop keeps what is done.
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -90,6 +91,19 @@ def _store(ctx: StudioContext) -> TakeStore:
     return TakeStore(ctx.project)
 
 
+def _served_dir(kind: str) -> Path:
+    """A folder under Gradio's upload folder (the studio's temp folder, cleaned on exit): files there are
+    served to the browser whichever project is open, and never end up in a project's export."""
+    folder = Path(gr.utils.get_upload_folder()) / "lantern" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _thumb_markdown(path: Path) -> str:
+    """A small PNG inlined as a data URI, so the list needs no file serving."""
+    return f"![waveform](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
+
+
 def _cache_dir(ctx: StudioContext, kind: str) -> Path:
     folder = ctx.project.root / ".cache" / kind
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +141,7 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
     rows = []
     for take in takes:
         wave = _waveform_path(ctx, take.id, thumb=True)
-        thumb = f"![waveform]({ab_player.file_url(wave)})" if wave else ""
+        thumb = _thumb_markdown(wave) if wave else ""
         stars = ("★" if take.starred else "") + (str(take.rating) if take.rating else "")
         notes = (take.notes or "").strip().replace("\n", " ")
         rows.append([thumb, stars, take.name or take.id, take.engine, _describe(take),
@@ -586,7 +600,7 @@ def build_tab(ctx: StudioContext) -> None:
             settings = preview_engine.PreviewSettings(target_lufs=float(target),
                                                       crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
             previews = preview_engine.prepare_previews(
-                takes, _cache_dir(ctx, "previews"), settings=settings,
+                takes, _served_dir("previews"), settings=settings,
                 progress=lambda f, m: progress(f, desc=m))
         except (ValueError, KeyError) as error:
             raise gr.Error(str(error)) from None
