@@ -267,3 +267,14 @@ def build_tab(ctx: StudioContext) -> None:
     root = gr.context.Context.root_block
     if root is not None:
         root.load(lambda: gr.update(choices=_take_choices(ctx)), None, take_pick, api_name=False)
+
+    # another project was opened in the header: its takes fill the list; the loaded session (saved) is closed
+    project_version = ctx.shared.get("project_version")
+    if project_version is not None:
+        def on_project_switch(count):
+            return (None, count + 1, _summary(None), gr.update(choices=_take_choices(ctx), value=None),
+                    gr.update(choices=[NO_KEY], value=NO_KEY), "", None, None, None)
+
+        project_version.change(on_project_switch, version,
+                               [session_state, version, summary, take_pick, duck_key, meter, mix_wave, mix_audio,
+                                files], api_name=False)

@@ -622,6 +622,15 @@ def build_tab(ctx: StudioContext) -> None:
     if root is not None:
         root.load(on_page_load, filters, [table, ab_pick, trash], api_name=False)
 
+    # another project was opened in the header: its takes replace the list, the selection is cleared
+    project_version = ctx.shared.get("project_version")
+    if project_version is not None:
+        def on_project_switch(*filter_values):
+            return (None, *on_page_load(*filter_values), *_detail(ctx, None))
+
+        project_version.change(on_project_switch, filters, [selected, table, ab_pick, trash, *detail_outputs],
+                               api_name=False)
+
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "default"
