@@ -186,32 +186,27 @@ function select(which) {
 }
 
 function buildLoopBuffer(buffer, startS, endS, fadeS) {
+  // same recipe as engines.audio.preview.loop_region; a take shorter than the region reads as silence past
+  // its end, so every take's loop has the same length and the takes stay in step
   const sr = buffer.sampleRate;
   const start = Math.round(startS * sr);
-  const end = Math.min(Math.round(endS * sr), buffer.length);
+  const end = Math.round(endS * sr);
   const n = end - start;
-  let fade = Math.min(Math.round(fadeS * sr), Math.floor(n / 2));
-  const pre = Math.min(fade, start);
-  const usePre = (pre === fade);
+  const fade = Math.min(Math.round(fadeS * sr), Math.floor(n / 2));
+  const usePre = (Math.min(fade, start) === fade);
   const outLen = usePre ? n : n - fade;
   const out = S.ctx.createBuffer(buffer.numberOfChannels, Math.max(outLen, 1), sr);
   for (let c = 0; c < buffer.numberOfChannels; c++) {
     const src = buffer.getChannelData(c);
+    const at = (i) => (i >= 0 && i < src.length) ? src[i] : 0;
     const dst = out.getChannelData(c);
-    if (usePre) {
-      dst.set(src.subarray(start, end));
-      for (let i = 0; i < fade; i++) {
-        const t = (i + 0.5) / fade;
-        const k = n - fade + i;
-        dst[k] = dst[k] * Math.cos(0.5 * Math.PI * t) + src[start - fade + i] * Math.sin(0.5 * Math.PI * t);
-      }
-    } else {
-      dst.set(src.subarray(start + fade, end));
-      for (let i = 0; i < fade; i++) {
-        const t = (i + 0.5) / fade;
-        const k = outLen - fade + i;
-        dst[k] = dst[k] * Math.cos(0.5 * Math.PI * t) + src[start + i] * Math.sin(0.5 * Math.PI * t);
-      }
+    const head = usePre ? start : start + fade;
+    for (let i = 0; i < outLen; i++) dst[i] = at(head + i);
+    for (let i = 0; i < fade; i++) {
+      const t = (i + 0.5) / fade;
+      const k = outLen - fade + i;
+      const other = usePre ? at(start - fade + i) : at(start + i);
+      dst[k] = dst[k] * Math.cos(0.5 * Math.PI * t) + other * Math.sin(0.5 * Math.PI * t);
     }
   }
   return out;
@@ -238,7 +233,7 @@ function setLoop(startS, endS, fadeS) {
   if (!(endS - startS > 0.05)) { status('The loop end must be after its start (at least 0.05 s).'); return false; }
   const at = position();
   S.loop.start = startS; S.loop.end = endS;
-  S.loopBuffers = S.buffers.map(b => buildLoopBuffer(b, startS, Math.min(endS, b.duration), S.loop.fade_s));
+  S.loopBuffers = S.buffers.map(b => buildLoopBuffer(b, startS, endS, S.loop.fade_s));
   if (S.playing) startSources(S.loop.on ? ((at >= startS && at < endS) ? at : startS) : at);
   mirrorLoop();
   render();

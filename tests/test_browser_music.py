@@ -149,12 +149,19 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
     preview_file = sorted((studio.home / "tmp" / "lantern" / "previews").glob(f"{active_id}-*.wav"))[-1]
     decoded, rate = sf.read(str(preview_file), dtype="float32", always_2d=True)
     expected = loop_region(decoded, rate, start_s=1.0, end_s=2.5, crossfade_s=0.02)
+    def played(channel: int) -> np.ndarray:
+        return np.array(page.evaluate("c => window.lanternAB.loopSamples(2, c)", channel), dtype=np.float32)
+
     for channel in (0, 1):
-        played = np.array(page.evaluate("c => window.lanternAB.loopSamples(2, c)", channel), dtype=np.float32)
-        assert played.shape == (expected.shape[0],)
+        assert played(channel).shape == (expected.shape[0],)
         # Chromium decodes 16-bit PCM as x/32767 for positive x (soundfile: x/32768): 3.1e-5 relative,
         # a few 1e-6 absolute inside the crossfade; a wrong recipe is off by 1e-2 or more
-        np.testing.assert_allclose(played, expected[:, channel], rtol=4e-5, atol=1e-5)
+        np.testing.assert_allclose(played(channel), expected[:, channel], rtol=4e-5, atol=1e-5)
+    # a loop from 0 has nothing before it: the tail blends into the head, which the loop then skips
+    assert page.evaluate("window.lanternAB.setLoop(0, 1.5)")
+    from_zero = loop_region(decoded, rate, start_s=0.0, end_s=1.5, crossfade_s=0.02)
+    np.testing.assert_allclose(played(1), from_zero[:, 1], rtol=4e-5, atol=1e-5)
+    assert page.evaluate("window.lanternAB.setLoop(1, 2.5)")
     # X: a hidden take, revealed on request
     page.keyboard.press("x")
     assert ab_state(page)["active"] == "x"
