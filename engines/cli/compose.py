@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engines.music.base import GenerationRequest
 
 DEFAULT_DURATION_S = 30.0
@@ -41,9 +43,26 @@ def build_request(args: Any) -> GenerationRequest:
         raise ValueError("--prompt is empty; describe the tune (e.g. --prompt '舞狮，越来越快') or use --preset")
     melody, melody_rate = None, None
     if getattr(args, "melody", None):
+        if args.engine != "musicgen":
+            raise ValueError("--melody is for MusicGen melody models; add --engine musicgen --model <a melody model> "
+                             "or leave --melody out")
         from engines.audio.io import read_audio
 
-        melody, melody_rate = read_audio(args.melody)
+        path = Path(args.melody).expanduser()
+        if not path.is_file():
+            raise ValueError(f"--melody {args.melody}: no such file; give an audio file (WAV, FLAC, MP3, Ogg)")
+        melody, melody_rate = read_audio(path)
+        if melody.ndim == 2 and melody.shape[1] > 2:          # surround: the melody's pitch is in every channel
+            melody = melody.mean(axis=1, dtype=np.float32)
+    extend_to = getattr(args, "extend_to", None)
+    if extend_to is not None:
+        if args.engine != "musicgen":
+            raise ValueError("--extend-to is a MusicGen action (long form); with the composer, ask for the whole "
+                             "--duration at once")
+        duration = float(args.duration if args.duration is not None else DEFAULT_DURATION_S)
+        if not float(extend_to) > duration:
+            raise ValueError(f"--extend-to {float(extend_to):g} s must be longer than the take's --duration "
+                             f"{duration:g} s")
     preset = args.preset
     if not preset and not prompt and args.engine == "composer":
         preset = DEFAULT_PRESET
@@ -52,6 +71,41 @@ def build_request(args: Any) -> GenerationRequest:
                              duration_s=float(args.duration if args.duration is not None else DEFAULT_DURATION_S),
                              params={"model": args.model} if args.engine == "musicgen" and args.model else {},
                              melody=melody, melody_sample_rate=melody_rate)
+
+
+def take_loudness_lufs(take: Any) -> float | None:
+    """The take's integrated loudness in LUFS: the engine's reading, else measured here (BS.1770, the same meter
+    as the Music tab); None for silence. Stored on the take so its exported sidecar has it too."""
+    if take.loudness_lufs is None:
+        from engines.audio.preview import measure_lufs
+
+        try:
+            take.loudness_lufs = measure_lufs(take.audio, take.sample_rate)
+        except ValueError:          # too short to measure
+            take.loudness_lufs = None
+    return take.loudness_lufs
+
+
+def extend_requests(takes: list[Any], args: Any) -> list[GenerationRequest]:
+    """For ``--extend-to SECONDS``: one long-form request per take, with the take as its parent."""
+    seconds = getattr(args, "extend_to", None)
+    if seconds is None:
+        return []
+    return [GenerationRequest(mode="extend", parent=take, duration_s=float(seconds), seed=take.seed, takes=1,
+                              params={"model": take.model} if take.model else {}) for take in takes]
+
+
+def _report(take: Any, files: list[Path]) -> None:
+    lufs = take_loudness_lufs(take)
+    print(f"\n{take.name}  (seed {take.seed}, {take.duration_s:.1f} s, "
+          + (f"{lufs:.1f} LUFS" if lufs is not None else "silent: no loudness")
+          + f", made in {take.generation_s:.2f} s)")
+    if take.parent_id:
+        print(f"  {take.relation or 'child'} of {take.parent_id}")
+    if take.summary:
+        print("  " + take.summary.replace("\n", "\n  "))
+    for path in files:
+        print(f"  wrote {path}")
 
 
 def run(args: Any, settings: Any) -> int:
@@ -68,19 +122,16 @@ def run(args: Any, settings: Any) -> int:
             return 2
         print(f"{engine.name}: {status.message}", file=sys.stderr)
         takes = engine.generate(request, progress=_progress)
+        if not takes:
+            print("error: no take was made", file=sys.stderr)
+            return 1
+        extended = []
+        for job in extend_requests(takes, args):
+            extended.extend(engine.generate(job, progress=_progress))
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not takes:
-        print("error: no take was made", file=sys.stderr)
-        return 1
-    for take in takes:
-        files = export_take(take, out)
-        print(f"\n{take.name}  (seed {take.seed}, {take.duration_s:.1f} s, "
-              f"{take.loudness_lufs if take.loudness_lufs is not None else float('nan'):.1f} LUFS, "
-              f"made in {take.generation_s:.2f} s)")
-        if take.summary:
-            print("  " + take.summary.replace("\n", "\n  "))
-        for path in files:
-            print(f"  wrote {path}")
+    for take in [*takes, *extended]:
+        take_loudness_lufs(take)
+        _report(take, export_take(take, out))
     return 0
