@@ -396,7 +396,7 @@ def _print_table(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="12 frames per size, MoviePy at 1080x1920 only")
+    parser.add_argument("--quick", action="store_true", help="12 of the 120 frames per size (MoviePy: 6, at 1080x1920 only)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--check", action="store_true", help="also print how far each peer's frame is from ours")
     args = parser.parse_args(argv)
