@@ -25,13 +25,25 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default()
 
 
+LABEL_CHARS = 62
+
+
+def _label(scenario: str, peer: str) -> str:
+    """'<scenario> vs <peer>', shortening the scenario (never the peer) to fit the label column."""
+    suffix = f" vs {peer}"
+    room = LABEL_CHARS - len(suffix)
+    if len(scenario) > room:
+        scenario = scenario[: max(room - 1, 8)].rstrip(" ,x@") + "…"
+    return scenario + suffix
+
+
 def ratio_bars(rows: list[dict]) -> list[tuple[str, float]]:
     """(label, ratio) for every peer ratio of every row, in table order."""
     bars = []
     for row in rows:
         for peer, ratio in (row.get("ratios") or {}).items():
             if ratio and ratio > 0 and math.isfinite(ratio):
-                bars.append((f"{row['scenario']} vs {peer}", float(ratio)))
+                bars.append((_label(row["scenario"], peer), float(ratio)))
     return bars
 
 
@@ -39,7 +51,7 @@ def ratio_chart(rows: list[dict], *, width: int = 1100, bar_height: int = 26) ->
     """Ratios (this project / peer) as bars on a log10 axis; 1× is the peer's speed."""
     bars = ratio_bars(rows)
     font, small = _font(15), _font(13)
-    label_width = 430
+    label_width = 470
     top, bottom = 40, 40
     height = top + bottom + max(1, len(bars)) * (bar_height + 8)
     image = Image.new("RGB", (width, height), BACKGROUND)
@@ -62,7 +74,7 @@ def ratio_chart(rows: list[dict], *, width: int = 1100, bar_height: int = 26) ->
     one = x_of(1.0)
     for index, (label, ratio) in enumerate(bars):
         y = top + index * (bar_height + 8)
-        draw.text((10, y + 4), label[:60], fill=INK, font=small)
+        draw.text((10, y + 4), label, fill=INK, font=small)
         x = x_of(ratio)
         left, right = sorted((one, x))
         draw.rectangle([left, y, max(right, left + 2), y + bar_height], fill=FASTER if ratio >= 1 else SLOWER)

@@ -109,8 +109,10 @@ def table_rows(rows: Iterable[dict]) -> list[list[str]]:
             peers = ", ".join(filter(None, [peers, *(f"{name} skipped ({why})" for name, why in skipped.items())]))
         ratios = ", ".join(f"{ratio:,.1f}× {name}" if ratio is not None else f"n/a {name}"
                            for name, ratio in row["ratios"].items())
-        out.append([row["family"], row["scenario"], _figure(row["value"], row["metric"]), peers, ratios,
-                    verdict(row)])
+        figure = _figure(row["value"], row["metric"])
+        if row.get("roofline_fraction") is not None:
+            figure += f" ({row['roofline_fraction']:.0%} of the memory roofline)"
+        out.append([row["family"], row["scenario"], figure, peers, ratios, verdict(row)])
     return out
 
 

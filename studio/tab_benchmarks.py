@@ -37,8 +37,8 @@ def build_tab(ctx: StudioContext) -> None:
         device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device", elem_id="bench-device")
     run_button = gr.Button("Run quick benchmarks", variant="primary", elem_id="bench-run")
     table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, elem_id="bench-table")
-    chart = gr.Image(label="Ratios against the peers (log scale)", type="pil", elem_id="bench-chart",
-                     interactive=False)
+    chart = gr.Image(label="Ratios against the peers (log scale)", show_label=False, type="pil",
+                     elem_id="bench-chart", interactive=False)
     with gr.Accordion("History", open=False):
         history = gr.Dataframe(value=lambda: _history_rows(ctx), headers=HISTORY_HEADERS, interactive=False,
                                wrap=True, elem_id="bench-history")
