@@ -8,7 +8,6 @@ With ``--project`` the script and the storyboard are also saved into that projec
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -48,6 +47,13 @@ def run(args: Any, settings: Any) -> int:
     except (ScriptError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        # checked before anything is written, so a wrong --music costs nothing
+        music = None if getattr(args, "no_video", False) else _music_source(getattr(args, "music", None), args,
+                                                                              settings)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     counts = script.dialogue_counts()
     print(f"{script_path.name}: {script.format} script ({script.language}), {len(script.scenes)} scenes, "
           f"{sum(counts.values())} dialogue lines, {len(board.characters)} characters, {len(board.shots)} shots, "
@@ -75,16 +81,8 @@ def run(args: Any, settings: Any) -> int:
 
     if getattr(args, "no_video", False):
         return 0
-    if importlib.util.find_spec("engines.story.animatic") is None:
-        print("video export is not available yet (engines.story.animatic is not installed); "
-              "the pages above are complete", flush=True)
-        return 0
     from engines.story import animatic
 
-    music = getattr(args, "music", None)
-    if music and not Path(music).is_file():
-        print(f"error: music file {music} does not exist; pass an audio file or leave --music out", file=sys.stderr)
-        return 2
     video = out / "animatic.mp4"
     try:
         made = animatic.render_animatic(
@@ -96,5 +94,29 @@ def run(args: Any, settings: Any) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:          # a full disk (encode.DiskFullError) or an unwritable folder
+        print(f"error: the animatic could not be written: {error}", file=sys.stderr)
+        return 1
     print(f"wrote the animatic {getattr(made, 'video_path', video)}", flush=True)
     return 0
+
+
+def _music_source(music: str | None, args: Any, settings: Any) -> Path | None:
+    """``--music`` is an audio file, or the id of a take in the project (``--project`` or the default one)."""
+    if not music:
+        return None
+    if Path(music).is_file():
+        return Path(music)
+    from engines.music.takes import TakeStore
+    from engines.project import Project, ProjectError
+
+    root = Path(getattr(args, "project", None) or settings.project_dir)
+    try:
+        store = TakeStore(Project.open(root, create=False))
+        path = store.audio_path(music)
+    except (ProjectError, KeyError, ValueError, OSError):
+        path = None
+    if path is None or not Path(path).is_file():
+        raise ValueError(f"--music {music!r} is neither an audio file nor a take in the project {root}; pass an "
+                         "audio file, a take id from the Music tab (with --project), or leave --music out")
+    return Path(path)
