@@ -112,3 +112,30 @@ def first_nonfinite_row(a):
         if found[b] >= 0:
             return found[b]
     return -1
+
+
+# ----------------------------------------------------------------------------------------------------
+# scalar helpers usable from both bodies: numba 0.68's CUDA target cannot compile the builtin min/max,
+# so per-element code shared with @cuda.jit kernels uses these instead.
+
+
+@njit(cache=True, inline="always")
+def smaller(a, b):
+    """min(a, b) that also compiles as a CUDA device function."""
+    return a if a < b else b
+
+
+@njit(cache=True, inline="always")
+def larger(a, b):
+    """max(a, b) that also compiles as a CUDA device function."""
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always")
+def clamp(value, low, high):
+    """``value`` limited to [low, high]; compiles for the CPU and as a CUDA device function."""
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value

@@ -55,7 +55,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from kernels.backend import resolve_backend
+from kernels.backend import clamp, resolve_backend, smaller
 
 __all__ = ["BLEND_MODES", "Layer", "composite", "affine", "premultiply", "reference", "CUDA_BLOCK"]
 
@@ -370,15 +370,15 @@ def _blend(mode, sr, sg, sb, sa, br, bg, bb, ba):
     # add (linear dodge, clipped per colour)
     ib = one - ba
     k = sa * ba
-    return (sr * ib + br * ia + min(k, ba * sr + sa * br), sg * ib + bg * ia + min(k, ba * sg + sa * bg),
-            sb * ib + bb * ia + min(k, ba * sb + sa * bb), oa)
+    return (sr * ib + br * ia + smaller(k, ba * sr + sa * br), sg * ib + bg * ia + smaller(k, ba * sg + sa * bg),
+            sb * ib + bb * ia + smaller(k, ba * sb + sa * bb), oa)
 
 
 @njit(cache=True, fastmath=True)
 def _store(value, to_u8):
     """Frame value (0..1) to the output's range: rounded and clipped to 0..255 for uint8 frames."""
     if to_u8:
-        return min(max(value * np.float32(255.0) + np.float32(0.5), np.float32(0.0)), np.float32(255.0))
+        return clamp(value * np.float32(255.0) + np.float32(0.5), np.float32(0.0), np.float32(255.0))
     return value
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from kernels.backend import cuda_simulated, resolve_backend
+from kernels.backend import clamp, cuda_simulated, resolve_backend
 from kernels.composite import Layer, affine, composite
 from kernels.transition import color_value
 
@@ -99,7 +99,7 @@ def _gradient_geometry(height: int, width: int, angle_deg: float) -> tuple[float
 def _gradient_t(x, y, width, height, dx, dy, half):
     """Position 0..1 of pixel (x, y)'s centre along the gradient (0 at the start colour's corner/side)."""
     s = (x + 0.5 - 0.5 * width) * dx + (y + 0.5 - 0.5 * height) * dy
-    return min(max((s + half) / (2.0 * half), 0.0), 1.0)
+    return clamp((s + half) / (2.0 * half), 0.0, 1.0)
 
 
 @njit(parallel=True, cache=True)
@@ -121,6 +121,7 @@ def _gradient_cuda_kernel():
     from numba import cuda
 
     gradient_t = _gradient_t.py_func if cuda_simulated() else _gradient_t
+    clamp_ = clamp.py_func if cuda_simulated() else clamp
 
     @cuda.jit
     def kernel(out, c0, c1, dx, dy, half, to_u8):
@@ -133,7 +134,7 @@ def _gradient_cuda_kernel():
         for c in range(out.shape[2]):
             value = c0[c] + (c1[c] - c0[c]) * t
             if to_u8:
-                value = min(max(value + 0.5, 0.0), 255.0)
+                value = clamp_(value + 0.5, 0.0, 255.0)
             out[y, x, c] = value
 
     return kernel

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from kernels.backend import cuda_simulated, resolve_backend
+from kernels.backend import clamp, cuda_simulated, resolve_backend
 
 __all__ = ["TRANSITION_KINDS", "WIPE_DIRECTIONS", "transition", "reference", "color_value"]
 
@@ -83,7 +83,7 @@ def _weights(kind, t, pos, extent, soft_px):
         return 0.0, 2.0 * t - 1.0, 2.0 - 2.0 * t
     if soft_px > 0.0:
         wb = (t * (extent + soft_px) - pos) / soft_px
-        wb = min(max(wb, 0.0), 1.0)
+        wb = clamp(wb, 0.0, 1.0)
     else:
         wb = 1.0 if pos < t * extent else 0.0
     return 1.0 - wb, wb, 0.0
@@ -105,7 +105,7 @@ def _position(direction, x, y, width, height):
 def _mix(a, b, c, wa, wb, wc, to_u8):
     value = a * wa + b * wb + c * wc
     if to_u8:
-        return min(max(value + 0.5, 0.0), 255.0)
+        return clamp(value + 0.5, 0.0, 255.0)
     return value
 
 
