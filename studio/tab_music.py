@@ -8,6 +8,7 @@ moment the engine finishes it (``on_take``), so Stop keeps what is done.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import queue
 import threading
@@ -18,7 +19,7 @@ import gradio as gr
 
 from engines.audio import preview as preview_engine
 from engines.audio.waveform import write_waveform_png
-from engines.music.base import MAX_TAKES, GenerationRequest, Take
+from engines.music.base import MAX_DURATION_S, MAX_TAKES, GenerationRequest, Take
 from engines.music.takes import TakeStore
 from studio import ab_player
 from studio.context import GPU_JOBS, StudioContext
@@ -30,6 +31,10 @@ HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUF
 DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str", "str"]
 WIDTHS = ["150px", "44px", "170px", "90px", "150px", "70px", "56px", "60px", "110px", "120px", "100px", "80px"]
 RECIPE_ONLY_KEYS = ("model", "understood", "variation")
+MELODY_SOURCES = ("none", "uploaded file", "selected take's melody stem")
+MELODY_STEM = "melody"
+EXTEND_IS_MUSICGEN = ("Extend is a MusicGen action (one long piece grown from the take); this take is from the "
+                      "{engine}. Use 'Continue (next section)' to write the section that follows it.")
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
 
@@ -342,6 +347,86 @@ def _run_job(ctx: StudioContext, stops: dict, session: str, engine_name: str, re
 
 
 # ------------------------------------------------------------------------------------------------
+# extend and melody (MusicGen)
+# ------------------------------------------------------------------------------------------------
+
+def extend_request(parent: Take, extend_to_s: float | None) -> GenerationRequest:
+    """The long-form request that grows ``parent`` (a MusicGen take) to ``extend_to_s`` seconds.
+
+    Raises ``gr.Error`` for a composer take (Continue writes its next section) or a length that is not longer.
+    """
+    if parent.engine != "musicgen":
+        raise gr.Error(EXTEND_IS_MUSICGEN.format(engine=parent.engine))
+    if extend_to_s is None:
+        raise gr.Error("Type how long the extended piece should be, in seconds")
+    target = float(extend_to_s)
+    if not float(parent.duration_s) < target <= MAX_DURATION_S:
+        raise gr.Error(f"Extend to {target:g} s: choose a length above this take's {float(parent.duration_s):.1f} s "
+                       f"and at most {MAX_DURATION_S:g} s")
+    return GenerationRequest(prompt=parent.prompt, preset=parent.preset, duration_s=target, seed=None, takes=1,
+                             params={}, mode="extend", parent=parent)
+
+
+def load_melody(ctx: StudioContext, source: str | None, upload_path: str | None,
+                take_id: str | None) -> tuple[Any, int, str]:
+    """The melody to condition on: (float32 (n,) or (n, 2) audio, sample rate in Hz, what it is, for messages).
+
+    ``source`` is one of ``MELODY_SOURCES`` other than "none": an uploaded audio file (checked by its content
+    with ``engines.safety.check_upload``) or the selected take's melody stem (composer takes have one).
+    """
+    if source == "uploaded file":
+        if not upload_path:
+            raise gr.Error("Upload an audio file with the melody first (WAV, FLAC, MP3 or Ogg)")
+        from engines.audio.io import read_audio
+        from engines.safety import check_upload
+        try:
+            check_upload(upload_path, kind="audio", name=Path(upload_path).name)
+            audio, rate = read_audio(upload_path)
+        except ValueError as error:
+            raise gr.Error(f"That melody file cannot be used: {error}") from None
+        if audio.ndim == 2 and audio.shape[1] > 2:        # more than stereo: the pitch is in every channel
+            audio = audio.mean(axis=1, dtype="float32")
+        return audio, int(rate), f"the uploaded file {Path(upload_path).name}"
+    if source == MELODY_SOURCES[2]:
+        if not take_id:
+            raise gr.Error("Select a take in the list first: its melody stem is the melody")
+        from engines.music.musicgen import melody_from_take
+        try:
+            take = _store(ctx).load(take_id)
+            audio, rate = melody_from_take(take, stem=MELODY_STEM)
+        except (ValueError, KeyError, OSError) as error:
+            raise gr.Error(f"The selected take has no usable melody stem ({error}). Composer takes have one; "
+                           "or upload the melody as a file") from None
+        return audio, rate, f"the melody stem of {take.name or take.id}"
+    raise gr.Error("Choose where the melody comes from: an uploaded file or the selected take's melody stem")
+
+
+def check_melody_model(ctx: StudioContext, request: GenerationRequest) -> str:
+    """The name of the model ``request`` will use, after checking it takes a melody (``gr.Error`` if not)."""
+    from engines.music import musicgen_models as models
+    engine = _engine(ctx, "musicgen")
+    name = engine.requested_model(request)
+    try:
+        info = models.inspect_model(models.resolve_model(models.canonical_name(name), engine.models_dir,
+                                                         hf_cache_dir=engine.hf_cache_dir))
+    except (ValueError, OSError, RuntimeError) as error:
+        raise gr.Error(f"MusicGen model {name!r} cannot be used: {error}") from None
+    if not info.melody:
+        melody_models = []
+        for location in engine.list_models():
+            try:
+                if models.inspect_model(location).melody:
+                    melody_models.append(location.name)
+            except Exception:   # an unreadable folder is simply not offered
+                continue
+        have = (f"Melody models here: {', '.join(melody_models)}." if melody_models else
+                "No melody model is in the models folder; add facebook/musicgen-melody (or -stereo-melody).")
+        raise gr.Error(f"MusicGen model '{info.location.name}' is not a melody model, so it cannot follow a "
+                       f"melody. Choose a melody model under 'Engine parameters', or set Melody to 'none'. {have}")
+    return info.location.name
+
+
+# ------------------------------------------------------------------------------------------------
 # the tab
 # ------------------------------------------------------------------------------------------------
 
@@ -375,6 +460,13 @@ def build_tab(ctx: StudioContext) -> None:
                 params = gr.Textbox(value="{}", label="Parameters (JSON, passed to the engine)", lines=2,
                                     elem_id="music-params")
                 model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
+            with gr.Accordion("Melody (MusicGen melody models): arrange my melody in this style", open=False,
+                              elem_id="music-melody-panel"):
+                melody_source = gr.Radio(list(MELODY_SOURCES), value="none", label="Melody from",
+                                         elem_id="music-melody-source")
+                melody_file = gr.Audio(label="Melody file", type="filepath", sources=["upload"],
+                                       elem_id="music-melody-file")
+                generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
@@ -414,6 +506,10 @@ def build_tab(ctx: StudioContext) -> None:
                                              elem_id="music-vary-strength")
                         vary = gr.Button("Vary", elem_id="music-vary")
                     continue_btn = gr.Button("Continue (next section)", elem_id="music-continue")
+                    with gr.Row():
+                        extend_to = gr.Number(value=60, minimum=1, maximum=MAX_DURATION_S, precision=1,
+                                              label="Extend to (s), MusicGen takes", elem_id="music-extend-to")
+                        extend_btn = gr.Button("Extend", elem_id="music-extend")
                     delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete")
                     with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
                         trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
@@ -515,6 +611,41 @@ def build_tab(ctx: StudioContext) -> None:
                        api_name=False)
     continue_loop.click(do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs,
                         concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
+
+    def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                  progress=gr.Progress()):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        try:
+            parent = _store(ctx).load(take_id)
+        except Exception as error:
+            raise gr.Error(f"That take cannot be loaded: {error}") from None
+        job = extend_request(parent, extend_to_v)
+        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def do_generate_melody(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                           model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
+                           request: gr.Request, progress=gr.Progress()):
+        if engine_name != "musicgen":
+            raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
+                           "(the composer writes its own melodies)")
+        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                    params_v, model_v)
+        if source_v in (None, "", "none"):
+            raise gr.Error("Choose where the melody comes from (an uploaded file or the selected take's melody "
+                           "stem), or use Generate for a take without one")
+        model_name = check_melody_model(ctx, job)
+        audio, rate, what = load_melody(ctx, source_v, file_v, take_id)
+        job = dataclasses.replace(job, melody=audio, melody_sample_rate=rate)
+        gr.Info(f"{model_name} follows {what}")
+        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    extend_btn.click(do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS,
+                     concurrency_limit=1, api_name=False)
+    generate_melody.click(do_generate_melody, [*controls, melody_source, melody_file, selected, *filters],
+                          job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
 
     def do_stop(request: gr.Request):
         event = stops.get(_session(request))
