@@ -612,21 +612,23 @@ def build_tab(ctx: StudioContext) -> None:
     continue_loop.click(do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs,
                         concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
 
-    def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
-                  progress=gr.Progress()):
+    def extend_job(take_id, extend_to_v) -> GenerationRequest:
         if not take_id:
             raise gr.Error("Select a take in the list first")
         try:
             parent = _store(ctx).load(take_id)
         except Exception as error:
             raise gr.Error(f"That take cannot be loaded: {error}") from None
-        job = extend_request(parent, extend_to_v)
+        return extend_request(parent, extend_to_v)
+
+    def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                  progress=gr.Progress()):
+        job = extend_job(take_id, extend_to_v)
         yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
                             progress)
 
-    def do_generate_melody(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
-                           model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
-                           request: gr.Request, progress=gr.Progress()):
+    def melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
+                   source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
         if engine_name != "musicgen":
             raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
                            "(the composer writes its own melodies)")
@@ -637,15 +639,26 @@ def build_tab(ctx: StudioContext) -> None:
                            "stem), or use Generate for a take without one")
         model_name = check_melody_model(ctx, job)
         audio, rate, what = load_melody(ctx, source_v, file_v, take_id)
-        job = dataclasses.replace(job, melody=audio, melody_sample_rate=rate)
-        gr.Info(f"{model_name} follows {what}")
+        return dataclasses.replace(job, melody=audio, melody_sample_rate=rate), f"{model_name} follows {what}"
+
+    def do_generate_melody(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                           model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
+                           request: gr.Request, progress=gr.Progress()):
+        job, message = melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                  params_v, model_v, source_v, file_v, take_id)
+        gr.Info(message)
         yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
                             progress)
 
-    extend_btn.click(do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS,
-                     concurrency_limit=1, api_name=False)
-    generate_melody.click(do_generate_melody, [*controls, melody_source, melody_file, selected, *filters],
-                          job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
+    # checked first without outputs, so a refusal is a message, not an error mark over the takes list
+    extend_btn.click(lambda *values: extend_job(*values) and None, [selected, extend_to], None,
+                     api_name=False).success(
+        do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
+    melody_inputs = [*controls, melody_source, melody_file, selected]
+    generate_melody.click(lambda *values: melody_job(*values) and None, melody_inputs, None, api_name=False).success(
+        do_generate_melody, [*melody_inputs, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
 
     def do_stop(request: gr.Request):
         event = stops.get(_session(request))

@@ -7,6 +7,8 @@ its melody stem is refused on a model that is not a melody model with a message 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -38,7 +40,6 @@ def wait_for_take(page, studio, match, what: str, *, timeout_s: float = 120) -> 
             return found
         page.wait_for_timeout(100)
     toasts = " | ".join(page.locator(".toast-body").all_inner_texts())
-    page.screenshot(path="/tmp/ci/fail.png", full_page=True)
     raise AssertionError(f"no {what} appeared: {page.locator('#music-status').inner_text()} {toasts}")
 
 
@@ -50,11 +51,7 @@ def select_take_by_seed(page, seed: int) -> None:
 
 
 def error_toast(page, text: str) -> str:
-    try:
-        page.locator(".toast-body").filter(has_text=text).first.wait_for(timeout=60_000)
-    except Exception:
-        page.screenshot(path="/tmp/ci/fail.png", full_page=True)
-        raise
+    page.locator(".toast-body").filter(has_text=text).first.wait_for(timeout=60_000)
     message = " | ".join(page.locator(".toast-body").all_inner_texts())
     for close in page.locator(".toast-close").all():       # clear them for the next check
         try:
@@ -64,7 +61,7 @@ def error_toast(page, text: str) -> str:
     return message
 
 
-def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studio):
+def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studio, tmp_path):
     from engines.music import musicgen_tiny
 
     musicgen_tiny.save_checkpoint(studio.home / "models" / MODEL, musicgen_tiny.lm_config(),
@@ -140,3 +137,7 @@ def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studi
     message = error_toast(page, "is not a melody model")
     assert MODEL in message and "melody model" in message
     assert len(take_metas(studio)) == before
+    shot = Path(os.environ.get("LANTERN_SCREENSHOTS", tmp_path)) / "music-extend-melody.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
