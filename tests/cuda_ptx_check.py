@@ -11,17 +11,15 @@ import sys
 from pathlib import Path
 
 
-def main() -> int:
+def prepare_compiler() -> str | None:
+    """Make numba compile CUDA device code for a cc 8.0 target with no GPU; return why not, or None."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from numba import cuda, types as t
-
     try:
         from numba.cuda.cudadrv import nvvm
 
         nvvm.NVVM()
     except Exception as exc:  # noqa: BLE001 - any failure means there is no compiler to check with
-        print(f"libnvvm unavailable: {exc}")
-        return 3
+        return f"libnvvm unavailable: {exc}"
     import types as pytypes
 
     import numba.cuda.dispatcher as cuda_dispatcher
@@ -29,6 +27,34 @@ def main() -> int:
     # @njit helpers called from a kernel are compiled as device functions for the *current* device's
     # compute capability; with no GPU here, pretend to have a cc 8.0 device (PTX generation needs no driver).
     cuda_dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))
+    return None
+
+
+def compile_all(jobs: dict) -> int:
+    """Compile each ``name: (kernel, signature)`` to PTX; print failures or "ptx ok"; return the exit status."""
+    from numba import cuda
+
+    failures = []
+    for name, (kernel, sig) in jobs.items():
+        try:
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
+            assert ".entry" in ptx
+        except Exception as exc:  # noqa: BLE001 - report every kernel that fails
+            failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
+    if failures:
+        print("\n".join(failures))
+        return 1
+    print("ptx ok")
+    return 0
+
+
+def main() -> int:
+    problem = prepare_compiler()
+    if problem:
+        print(problem)
+        return 3
+    from numba import types as t
+
     import kernels.dsp as dsp
     import kernels.mix as mix
 
@@ -51,18 +77,7 @@ def main() -> int:
         "dsp.limiter_gain": (k["limiter_gain"], (a1(f8), i8, f8, a1(f8), a1(f8))),
         "dsp.apply_gain": (k["apply_gain"], (a2(f4), a1(f8), i8, a2(f4))),
     }
-    failures = []
-    for name, (kernel, sig) in jobs.items():
-        try:
-            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
-            assert ".entry" in ptx
-        except Exception as exc:  # noqa: BLE001 - report every kernel that fails
-            failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
-    if failures:
-        print("\n".join(failures))
-        return 1
-    print("ptx ok")
-    return 0
+    return compile_all(jobs)
 
 
 if __name__ == "__main__":
