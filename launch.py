@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--takes", type=int, default=1, help="number of takes (1-8)")
     compose.add_argument("--model", default=None, help="MusicGen model name or directory")
     compose.add_argument("--melody", default=None, help="audio file to use as the melody (melody models)")
+    compose.add_argument("--extend-to", dest="extend_to", type=float, default=None, metavar="SECONDS",
+                         help="MusicGen: also extend each take to this many seconds (long form)")
     compose.add_argument("--out", required=True, metavar="DIR", help="output folder")
 
     storyboard = sub.add_parser("storyboard", help="turn a script into a shot list, pages and an animatic")

@@ -88,6 +88,8 @@ def test_no_command_means_studio_and_options_parse():
     assert args.command == "test" and args.pytest_args == ["-k", "mix", "-x"]
     args = launch.parse_args(["compose", "--preset", "lion-dance", "--seed", "7", "--duration", "60", "--out", "o"])
     assert (args.preset, args.seed, args.duration, args.out) == ("lion-dance", 7, 60.0, "o")
+    args = launch.parse_args(["compose", "--engine", "musicgen", "--extend-to", "45", "--out", "o"])
+    assert (args.engine, args.extend_to) == ("musicgen", 45.0)
 
 
 def test_help_lists_subcommands_and_studio_options_on_a_bare_python():
