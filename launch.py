@@ -219,8 +219,10 @@ def ensure_environment(args: argparse.Namespace, argv: list[str]) -> None:
         run_steps(steps)
         python = str(venv_python(VENV_DIR))
         print(f"[set-up] continuing in {VENV_DIR}", flush=True)
-        completed = subprocess.run([python, str(ROOT / "launch.py"), *argv])
-        sys.exit(completed.returncode)
+        command = [python, str(ROOT / "launch.py"), *argv]
+        if os.name == "posix":
+            os.execv(python, command)      # become the venv's Python: signals reach the studio directly
+        sys.exit(subprocess.run(command).returncode)
     if steps:
         run_steps(steps)
         write_stamp(Path(sys.prefix), wanted)

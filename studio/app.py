@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import sys
 
 import gradio as gr
 
@@ -48,6 +50,8 @@ def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Bl
 def serve(settings: Settings) -> int:
     """Start the studio and block until it is stopped (Ctrl+C)."""
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    # a polite kill (SIGTERM) stops like Ctrl+C, so the temp folder is still emptied below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     demo, ctx = build_app(settings)
     print(f"Lantern Studio: http://{settings.host}:{settings.port}  (project {ctx.project.root})", flush=True)
     try:
