@@ -22,6 +22,16 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/b
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 SERVER_START_TIMEOUT_S = 180
+# the project's shared sample inputs sit beside the checkout (../shared/samples), in CI too
+SAMPLES_DIR = ROOT.parent / "shared" / "samples"
+
+
+def shared_sample(name: str) -> Path:
+    """Path of a shared sample input; skips the test with the reason when the samples are not beside the checkout."""
+    path = SAMPLES_DIR / name
+    if not path.is_file():
+        pytest.skip(f"shared sample {path} is not here")
+    return path
 
 
 def in_ci() -> bool:

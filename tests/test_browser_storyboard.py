@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import open_tab
+from tests.conftest import SAMPLES_DIR, open_tab
 
 pytestmark = pytest.mark.browser
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = SAMPLES_DIR
 CHINESE_SAMPLE = SAMPLES / "nianyefan.txt"
 
 

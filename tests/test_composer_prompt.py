@@ -5,15 +5,11 @@ The expectations are written by hand from reading each sample line (the oracle i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engines.music.prompt import read_prompt
+from tests.conftest import shared_sample
 
-SAMPLES = Path("/work/shared/samples/festival-prompts.txt")
-if not SAMPLES.exists():  # the samples travel with the repository's shared folder
-    SAMPLES = Path(__file__).resolve().parents[1] / "shared" / "samples" / "festival-prompts.txt"
 
 # line -> (preset, melody instrument, tempo or None, accelerating, words that must be echoed back)
 EXPECTED = {
@@ -28,7 +24,8 @@ EXPECTED = {
 
 
 def sample_lines() -> list[str]:
-    return [line.strip() for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = shared_sample("festival-prompts.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def test_the_sample_file_is_the_one_these_expectations_were_written_for():

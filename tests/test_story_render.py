@@ -23,16 +23,13 @@ from engines.story.script import parse_script
 from engines.story.shots import plan_shots
 from engines.story.text import (TextFit, draw_bubble, fit_text, font_path, get_font, layout_bubble, missing_glyphs,
                                 require_coverage, wrap_text)
+from tests.conftest import shared_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 NO_START = set("，。！？、；：」』）》")
 
 
 def _sample(name: str) -> str:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared sample {path} is not here")
-    return path.read_text(encoding="utf-8")
+    return shared_sample(name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import pytest
 from engines.story.script import (MAX_SCRIPT_BYTES, ScriptError, check_script_text, decode_script_bytes,
                                   detect_format, extract_hints, parse_script, read_script_file)
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+from tests.conftest import SAMPLES_DIR
+
+SAMPLES = SAMPLES_DIR
 FOUNTAIN = SAMPLES / "brick-and-steel.fountain"
 CHINESE = SAMPLES / "nianyefan.txt"
 

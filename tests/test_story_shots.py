@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from pathlib import Path
 
 import pytest
 
@@ -16,15 +15,11 @@ from engines.story.model import Character, Shot, Storyboard
 from engines.story.script import parse_script
 from engines.story.shots import (SHOT_HEADERS, PlanOptions, apply_shot_rows, dialogue_duration_s, move_from_hints,
                                  plan_shots, shots_to_csv, shots_to_rows, size_from_hints, spoken_units)
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+from tests.conftest import shared_sample
 
 
 def _sample(name: str) -> str:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared sample {path} is not here")
-    return path.read_text(encoding="utf-8")
+    return shared_sample(name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
