@@ -17,7 +17,6 @@ Metric: ``realtime_factor`` (video seconds per second of work); > 1 is faster th
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -239,14 +238,9 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 s at 360x640 instead of 60 s at 1080x1920")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
-    from benchmarks.runner import format_table, machine_info
+    from benchmarks.runner import run_standalone
 
-    rows = run(quick=args.quick, device=args.device)
-    print(format_table(rows, machine_info()))
+    rows = run_standalone(run, __doc__, quick_help="4 s at 360x640 instead of 60 s at 1080x1920", argv=argv)
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.2f}x" for k, v in row["ratios"].items()) or "none"
         seconds = float(row["scenario"].split(" -> ")[1].split(" s ")[0]) / row["value"]

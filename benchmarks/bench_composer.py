@@ -18,7 +18,6 @@ Run standalone: ``python -m benchmarks.bench_composer [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import io
 import time
 
@@ -86,14 +85,9 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one 20 s take instead of 60 s and 180 s")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
-    from benchmarks.runner import format_table, machine_info
+    from benchmarks.runner import run_standalone
 
-    rows = run(quick=args.quick, device=args.device)
-    print(format_table(rows, machine_info()))
+    rows = run_standalone(run, __doc__, quick_help="one 20 s take instead of 60 s and 180 s", argv=argv)
     for row in rows:
         peers = ", ".join(f"{k}: {v:.3f} s" for k, v in row["peers"].items())
         print(f"{row['scenario']}: {row['value']:.3f} s (min {row['spread'][0]:.3f}, max {row['spread'][1]:.3f}); "

@@ -12,8 +12,6 @@ Run standalone: ``python -m benchmarks.bench_dsp [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
-import argparse
-import os
 
 import numpy as np
 
@@ -110,17 +108,9 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20 s instead of 180 s")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
-    from benchmarks.runner import format_table, machine_info
+    from benchmarks.runner import run_standalone
 
-    load_before = os.getloadavg()[0]
-    rows = run(quick=args.quick, device=args.device)
-    print(format_table(rows, machine_info()))
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; 1-minute load average "
-          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after ({os.cpu_count()} cores)")
+    rows = run_standalone(run, __doc__, quick_help="20 s instead of 180 s", argv=argv)
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.1f}x" for k, v in row["ratios"].items())
         print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}")

@@ -16,8 +16,6 @@ Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
 import numpy as np
@@ -149,18 +147,10 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="16 stems x 20 s instead of 16 and 64 x 180 s")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
-    from benchmarks.runner import format_table, machine_info
+    from benchmarks.runner import run_standalone
 
-    load_before = os.getloadavg()[0]
-    rows = run(quick=args.quick, device=args.device)
-    print(format_table(rows, machine_info()))
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; copy bandwidth measured in-run; "
-          f"1-minute load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
-          f"({os.cpu_count()} cores: other work on the machine lowers every figure, ours most)")
+    rows = run_standalone(run, __doc__, quick_help="16 stems x 20 s instead of 16 and 64 x 180 s", argv=argv)
+    print("the copy bandwidth behind the roofline was measured in this run")
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.2f}x" for k, v in row["ratios"].items())
         print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}; "

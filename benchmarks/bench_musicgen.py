@@ -21,7 +21,6 @@ Standalone: ``python -m benchmarks.bench_musicgen [--quick] [--device auto|cpu|c
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -164,14 +163,9 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s takes (10 s on a GPU) instead of 20 s (30 s)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    args = parser.parse_args(argv)
-    from benchmarks.runner import format_table, machine_info
+    from benchmarks.runner import run_standalone
 
-    rows = run(quick=args.quick, device=args.device)
-    print(format_table(rows, machine_info()))
+    rows = run_standalone(run, __doc__, quick_help="5 s takes (10 s on a GPU) instead of 20 s (30 s)", argv=argv)
     for row in rows:
         for name, reason in row.get("skipped", {}).items():
             print(f"skipped {name}: {reason}")

@@ -8,6 +8,7 @@ table with the machine it ran on, writes ``--json`` and appends every run to the
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import importlib
 import json
@@ -203,6 +204,23 @@ def read_history(path: Path) -> list[dict]:
         except ValueError:
             continue
     return runs
+
+
+def run_standalone(run: Callable[..., list[dict]], doc: str, *, quick_help: str,
+                   argv: list[str] | None = None) -> list[dict]:
+    """The shared body of ``python -m benchmarks.bench_<family> [--quick] [--device ...]``: parse the options,
+    run the family, print the table and the load the machine was under, and return the rows."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+    rows = run(quick=args.quick, device=args.device)
+    print(format_table(rows, machine_info()))
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; 1-minute load average "
+          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after ({os.cpu_count()} cores: other work on "
+          "the machine lowers every figure)")
+    return rows
 
 
 def main(args, settings) -> int:
