@@ -8,12 +8,13 @@ arrays, and runs one of three bodies that compute the same thing:
 ``reference``
     numpy, float64, one stem at a time: the obviously-right oracle.
 ``cpu``
-    numba ``prange`` over chunks of output frames; each chunk walks every stem once, splitting it into
-    *pieces* where gain (dB), pan and fades are linear in time, and accumulates into two small
-    chunk-local buffers that are written to the bus once. No per-stem temporaries. Exact gain and pan
-    are computed at each piece start with the shared scalars; inside a piece the ramps are followed by
-    short Taylor series (argument <= 0.25, error < 2e-8), so no transcendental function runs per sample
-    and the loops vectorise.
+    numba ``prange`` over timeline-aligned blocks of output frames; each block walks every stem once,
+    splitting it into *pieces* where gain (dB), pan and fades are linear in time, and accumulates into
+    one small block-local interleaved (left, right) buffer that is written to the bus once. No per-stem
+    temporaries. Exact gain and pan are computed at each piece start with the shared scalars; inside a
+    piece the ramps are followed by short Taylor series (argument <= 0.25, error < 2e-8), so no
+    transcendental function runs per sample and the loops vectorise. The ducking envelope runs as eight
+    interleaved recursion lanes per block (two passes: lane maps, then per-frame values).
 ``cuda``
     one thread per output frame, looping over the stems (segment lookup by binary search).
 
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
+import numba
 import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
@@ -53,10 +55,11 @@ from kernels.backend import first_nonfinite_row as _first_nonfinite_row, resolve
 
 #: Threads per block for the CUDA bodies (tests under the simulator lower it).
 THREADS_PER_BLOCK = 128
-#: Output frames per CPU work item (and per ducking-envelope block of the CUDA body).
+#: Output frames per ducking-envelope block of the CUDA body.
 CHUNK_FRAMES = 2048
-#: Timeline frames per ducking-envelope block of the CPU body (fixed so windows are bit-identical).
-DUCK_GRID_FRAMES = 4096
+#: Timeline frames per CPU work item and ducking-envelope block (a multiple of 8). Blocks are aligned to
+#: the timeline, not to the window, so any window of the mix is bit-identical to the whole mix.
+BLOCK_FRAMES = 4096
 
 _FASTMATH = {"contract", "arcp", "nsz", "afn"}  # no nnan/ninf: NaN must propagate so it can be reported
 
@@ -471,52 +474,161 @@ def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
     return p, q
 
 
+# The ducking envelope on the CPU. The one-pole smoother ``a -> a * d + e`` (``d = 1 - c``, ``e = c * x``)
+# is a chain of dependent multiply-adds, so it is run as _DUCK_LANES independent chains, one per lane of
+# ``BLOCK_FRAMES // _DUCK_LANES`` timeline frames: the latency of one chain hides behind the others.
+# Pass 1 (parallel over blocks) composes each lane's affine map; a short sequential scan gives the
+# activity entering every lane; pass 2 (inside each mix block) runs the lanes again, storing per frame.
+
+_DUCK_LANES = 8
+_FLT_MAX = 3.4028234663852886e38
+# Activities entering a lane below _TINY are flushed to 0. Inside a lane nothing can reach a denormal:
+# d >= e^-1 (the shortest time constant is one sample), so over a lane of up to 512 frames d ** lane >= 1e-222.
+_TINY = 1e-30
+
+
 @njit(cache=True, fastmath=_FASTMATH)
-def _duck_fill(duck, p, q, entering, depth_gain):
-    for m in range(duck.shape[0]):
-        duck[m] = _duck_gain(p[m] * entering + q[m], depth_gain)
+def _duck_activity(key, off, n, ch, threshold, t0, t1, act):
+    """Whether the key is active (1) or not (0) on timeline frames [t0, t1), into ``act`` (uint8; 0 after
+    t1). Returns True when a key sample there is NaN or inf."""
+    lo = min(max(off, t0), t1)
+    hi = max(min(off + n, t1), lo)
+    act[:lo - t0] = 0
+    act[hi - t0:] = 0
+    # loops from 0 over slices: numba's index checks would otherwise keep them from vectorising
+    out = act[lo - t0:hi - t0]
+    xs = key[(lo - off) * ch:(hi - off) * ch]
+    bad = 0
+    if ch == 2:
+        for i in range(out.shape[0]):
+            al = abs(xs[2 * i])
+            ar = abs(xs[2 * i + 1])
+            out[i] = (al > threshold) | (ar > threshold)
+            bad |= not ((al <= _FLT_MAX) & (ar <= _FLT_MAX))
+    else:
+        for i in range(out.shape[0]):
+            al = abs(xs[i])
+            out[i] = al > threshold
+            bad |= not (al <= _FLT_MAX)
+    return bad != 0
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _duck_d(active, d_att, d_rel):
+    return d_att if active else d_rel
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _duck_e(active, c_att):
+    return c_att if active else 0.0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_lane_maps(act, lane, d_att, d_rel, c_att, maps):
+    """The affine map ``a_out = p * a_in + q`` of each of the 8 lanes of ``act`` into ``maps[l]``."""
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 1.0
+    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
+    for i in range(lane):
+        x = act[i]
+        d = _duck_d(x, d_att, d_rel)
+        p0 *= d
+        q0 = q0 * d + _duck_e(x, c_att)
+        x = act[lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p1 *= d
+        q1 = q1 * d + _duck_e(x, c_att)
+        x = act[2 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p2 *= d
+        q2 = q2 * d + _duck_e(x, c_att)
+        x = act[3 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p3 *= d
+        q3 = q3 * d + _duck_e(x, c_att)
+        x = act[4 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p4 *= d
+        q4 = q4 * d + _duck_e(x, c_att)
+        x = act[5 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p5 *= d
+        q5 = q5 * d + _duck_e(x, c_att)
+        x = act[6 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p6 *= d
+        q6 = q6 * d + _duck_e(x, c_att)
+        x = act[7 * lane + i]
+        d = _duck_d(x, d_att, d_rel)
+        p7 *= d
+        q7 = q7 * d + _duck_e(x, c_att)
+    maps[0, 0], maps[0, 1] = p0, q0
+    maps[1, 0], maps[1, 1] = p1, q1
+    maps[2, 0], maps[2, 1] = p2, q2
+    maps[3, 0], maps[3, 1] = p3, q3
+    maps[4, 0], maps[4, 1] = p4, q4
+    maps[5, 0], maps[5, 1] = p5, q5
+    maps[6, 0], maps[6, 1] = p6, q6
+    maps[7, 0], maps[7, 1] = p7, q7
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _flush(a):
+    return a if a > _TINY else 0.0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _duck_lane_values(act, lane, d_att, d_rel, c_att, entering, depth_gain, gains):
+    """Run the 8 lanes from their entering activities, storing each frame's ducking gain (float32)."""
+    a0, a1, a2, a3 = entering[0], entering[1], entering[2], entering[3]
+    a4, a5, a6, a7 = entering[4], entering[5], entering[6], entering[7]
+    for i in range(lane):
+        x = act[i]
+        a0 = a0 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[i] = _duck_gain(a0, depth_gain)
+        x = act[lane + i]
+        a1 = a1 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[lane + i] = _duck_gain(a1, depth_gain)
+        x = act[2 * lane + i]
+        a2 = a2 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[2 * lane + i] = _duck_gain(a2, depth_gain)
+        x = act[3 * lane + i]
+        a3 = a3 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[3 * lane + i] = _duck_gain(a3, depth_gain)
+        x = act[4 * lane + i]
+        a4 = a4 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[4 * lane + i] = _duck_gain(a4, depth_gain)
+        x = act[5 * lane + i]
+        a5 = a5 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[5 * lane + i] = _duck_gain(a5, depth_gain)
+        x = act[6 * lane + i]
+        a6 = a6 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[6 * lane + i] = _duck_gain(a6, depth_gain)
+        x = act[7 * lane + i]
+        a7 = a7 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        gains[7 * lane + i] = _duck_gain(a7, depth_gain)
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _duck_envelope_cpu(key, off, n, ch, threshold, c_att, c_rel, start, length, grid):
-    """The ducking activity over the output window as per-frame affine coefficients.
-
-    The recursion runs once, over blocks of ``grid`` frames aligned to the *timeline* (parallel over
-    blocks, from frame 0 up to the end of the window). For every output frame ``j`` it stores ``P[j], Q[j]``
-    with ``activity[j] = P[j] * A[block] + Q[j]``, where ``A`` (returned) is the activity entering each
-    timeline block, found by a short sequential scan over the block maps. The blocks do not depend on the
-    window, so any window of the mix gets bit-identical ducking.
-    """
-    end = start + length
-    nblocks = (end + grid - 1) // grid
-    maps = np.empty((nblocks, 2))
-    pw = np.empty(length, dtype=np.float32)
-    qw = np.empty(length, dtype=np.float32)
-    for b in prange(nblocks):
-        t0 = b * grid
-        t1 = min(t0 + grid, end)
-        p = 1.0
-        q = 0.0
-        for t in range(t0, t1):
-            k = t - off
-            x = 0.0
-            if 0 <= k < n:
-                x = _key_active(key[k * ch], key[k * ch + ch - 1], threshold)
-            p *= _duck_decay(x, c_att, c_rel)
-            if p < 1e-30:
-                p = 0.0  # stay out of denormals (time constants near one sample)
-            q = _duck_step(q, x, c_att, c_rel)
-            if t >= start:
-                pw[t - start] = p
-                qw[t - start] = q
-        maps[b, 0] = p
-        maps[b, 1] = q
-    entering = np.empty(nblocks)
+def _duck_entering_cpu(key, off, n, ch, threshold, d_att, d_rel, c_att, end, block, tasks):
+    """Pass 1: the activity entering every lane of every timeline block up to ``end``, and whether the
+    key holds NaN or inf anywhere before ``end`` (the envelope reads all of it)."""
+    nblocks = (end + block - 1) // block
+    lane = block // _DUCK_LANES
+    maps = np.empty((nblocks * _DUCK_LANES, 2))
+    bad = np.zeros(nblocks, dtype=np.bool_)
+    ntasks = min(nblocks, tasks)
+    for task in prange(ntasks):
+        act = np.empty(block, dtype=np.uint8)  # once per task (see _mix_cpu)
+        for b in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
+            t0 = b * block
+            bad[b] = _duck_activity(key, off, n, ch, threshold, t0, min(t0 + block, end), act)
+            _duck_lane_maps(act, lane, d_att, d_rel, c_att, maps[b * _DUCK_LANES:(b + 1) * _DUCK_LANES])
+    entering = np.empty(nblocks * _DUCK_LANES)
     a = 0.0
-    for b in range(nblocks):
-        entering[b] = a
-        a = maps[b, 0] * a + maps[b, 1]
-    return pw, qw, entering
+    for i in range(entering.shape[0]):
+        entering[i] = a
+        a = _flush(maps[i, 0] * a + maps[i, 1])
+    return entering, bad.any()
 
 
 # Within a piece the CPU body anchors exact values at the piece start (the shared scalars above) and
@@ -551,25 +663,58 @@ def _sin_near0(a):
     return a * (_F1 - a2 * (_F6 - a2 * (_F120 - a2 * _F5040)))
 
 
-# The accumulate loops index from 0 over slices (no wraparound checks) and use float32 throughout, so
-# LLVM vectorises them; gl/gr/g0/beta/... arrive as float32.
+# The accumulate loops add one stem's piece into the block's interleaved (left, right) accumulator. They
+# index from 0 over slices (no wraparound checks) and use float32 throughout, so LLVM vectorises them;
+# gains and ramp coefficients arrive as float32. One loop per case keeps the common ones lean: constant
+# gains (with or without ducking), fades (static gains), and gain/pan ramps.
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_static_stereo(al, ar, xs, r0, gl, gr, fa, fb, ga, gb, dk):
-    for r in range(al.shape[0]):
+def _acc_const_stereo(acc, xs, gl, gr):
+    for r in range(acc.shape[0] // 2):
+        acc[2 * r] += xs[2 * r] * gl
+        acc[2 * r + 1] += xs[2 * r + 1] * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_const_mono(acc, xs, gl, gr):
+    for r in range(acc.shape[0] // 2):
+        v = xs[r]
+        acc[2 * r] += v * gl
+        acc[2 * r + 1] += v * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_ducked_stereo(acc, xs, gl, gr, dk):
+    for r in range(acc.shape[0] // 2):
+        g = dk[r]
+        acc[2 * r] += xs[2 * r] * (gl * g)
+        acc[2 * r + 1] += xs[2 * r + 1] * (gr * g)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_ducked_mono(acc, xs, gl, gr, dk):
+    for r in range(acc.shape[0] // 2):
+        v = xs[r] * dk[r]
+        acc[2 * r] += v * gl
+        acc[2 * r + 1] += v * gr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_faded_stereo(acc, xs, r0, gl, gr, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
         fr = np.float32(r0 + r)
         f = (fa + fb * fr) * (ga + gb * fr) * dk[r]
-        al[r] += xs[2 * r] * (gl * f)
-        ar[r] += xs[2 * r + 1] * (gr * f)
+        acc[2 * r] += xs[2 * r] * (gl * f)
+        acc[2 * r + 1] += xs[2 * r + 1] * (gr * f)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_static_mono(al, ar, xs, r0, gl, gr, fa, fb, ga, gb, dk):
-    for r in range(al.shape[0]):
+def _acc_faded_mono(acc, xs, r0, gl, gr, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
         fr = np.float32(r0 + r)
         v = xs[r] * ((fa + fb * fr) * (ga + gb * fr) * dk[r])
-        al[r] += v * gl
-        ar[r] += v * gr
+        acc[2 * r] += v * gl
+        acc[2 * r + 1] += v * gr
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -582,20 +727,123 @@ def _ramp_gains(fr, g0, beta, c0, s0, delta, fa, fb, ga, gb, d):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_stereo(al, ar, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
-    for r in range(al.shape[0]):
+def _acc_ramp_stereo(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
         gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
-        al[r] += xs[2 * r] * gl
-        ar[r] += xs[2 * r + 1] * gr
+        acc[2 * r] += xs[2 * r] * gl
+        acc[2 * r + 1] += xs[2 * r + 1] * gr
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_mono(al, ar, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
-    for r in range(al.shape[0]):
+def _acc_ramp_mono(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
         gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
         v = xs[r]
-        al[r] += v * gl
-        ar[r] += v * gr
+        acc[2 * r] += v * gl
+        acc[2 * r + 1] += v * gr
+
+
+# Gentle ramps (most automation) take a cheaper route. The gain pair is one complex number,
+# ``left + i right = g * e^(i theta)``, which follows ``e^(z u)`` with ``z = beta + i delta`` per frame.
+# From the exact anchor it is stepped across sub-cells of ``C`` frames by complex multiplication in float64
+# (a few steps per block: no drift), and inside a sub-cell it is the quadratic Taylor polynomial in the
+# offset, with ``|z| C <= _QUAD_MAX`` so the truncation error is below 1e-7 (relative). Ramps too steep
+# for sub-cells of _QUAD_MIN_CELL frames use the per-sample series above on a finer anchor grid.
+_QUAD_MAX = 1.0 / 128.0
+_QUAD_MIN_CELL = 32
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_plain_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        acc[2 * r] += xs[2 * r] * (l0 + w * (l1 + w * l2))
+        acc[2 * r + 1] += xs[2 * r + 1] * (q0 + w * (q1 + w * q2))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_plain_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        v = xs[r]
+        acc[2 * r] += v * (l0 + w * (l1 + w * l2))
+        acc[2 * r + 1] += v * (q0 + w * (q1 + w * q2))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_ducked_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2, dk):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        f = dk[r]
+        acc[2 * r] += xs[2 * r] * ((l0 + w * (l1 + w * l2)) * f)
+        acc[2 * r + 1] += xs[2 * r + 1] * ((q0 + w * (q1 + w * q2)) * f)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_ducked_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, dk):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        v = xs[r] * dk[r]
+        acc[2 * r] += v * (l0 + w * (l1 + w * l2))
+        acc[2 * r + 1] += v * (q0 + w * (q1 + w * q2))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        f = (fa + fb * w) * (ga + gb * w) * dk[r]
+        acc[2 * r] += xs[2 * r] * ((l0 + w * (l1 + w * l2)) * f)
+        acc[2 * r + 1] += xs[2 * r + 1] * ((q0 + w * (q1 + w * q2)) * f)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb, dk):
+    for r in range(acc.shape[0] // 2):
+        w = np.float32(w0 + r)
+        v = xs[r] * ((fa + fb * w) * (ga + gb * w) * dk[r])
+        acc[2 * r] += v * (l0 + w * (l1 + w * l2))
+        acc[2 * r + 1] += v * (q0 + w * (q1 + w * q2))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, n, n_in, n_out, dk, plain):
+    """Add a gentle ramp over timeline frames [t, t + len(dk)) whose exact gains at ``anchor`` are
+    ``gl``, ``gr`` (see above); ``acc``, ``xs`` and ``dk`` start at frame ``t``; ``plain``: not ducked."""
+    growth = math.exp(beta * cell)
+    er = growth * math.cos(delta * cell)   # e^(z C)
+    ei = growth * math.sin(delta * cell)
+    ar, ai = gl, gr
+    u = anchor
+    while u + cell <= t:                   # step to the sub-cell holding t (the same steps any window takes)
+        ar, ai = ar * er - ai * ei, ar * ei + ai * er
+        u += cell
+    end = t + dk.shape[0]
+    while t < end:
+        stop = min(end, u + cell)
+        br, bi = ar * beta - ai * delta, ar * delta + ai * beta            # A z
+        cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)  # A z^2 / 2
+        fa, fb, ga, gb = _fade_line(u - off, n, n_in, n_out)
+        m0 = t - (end - dk.shape[0])
+        m1 = stop - (end - dk.shape[0])
+        coeffs = (np.float32(ar), np.float32(br), np.float32(cr), np.float32(ai), np.float32(bi), np.float32(ci))
+        if fb == 0.0 and gb == 0.0 and plain:  # no fade, not ducked: the polynomial alone
+            if stereo:
+                _acc_quad_plain_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs)
+            else:
+                _acc_quad_plain_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs)
+        elif fb == 0.0 and gb == 0.0:  # no fade, ducked
+            if stereo:
+                _acc_quad_ducked_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs, dk[m0:m1])
+            else:
+                _acc_quad_ducked_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs, dk[m0:m1])
+        elif stereo:
+            _acc_quad_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs, fa, fb, ga, gb, dk[m0:m1])
+        else:
+            _acc_quad_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs, fa, fb, ga, gb, dk[m0:m1])
+        ar, ai = ar * er - ai * ei, ar * ei + ai * er
+        u += cell
+        t = stop
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -609,138 +857,192 @@ def _fade_line(k, n, n_in, n_out):
     return np.float32(fa), np.float32(fb), np.float32(ga), np.float32(gb)
 
 
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _mix_cpu(stems, table, gx, gv, px, pv, start, length, chunk, duck_key, duck_p, duck_q, duck_entering,
-             duck_grid, depth_gain):
-    """One pass over the output in chunks; returns (bus, per-chunk finiteness flags)."""
-    chunk_grid = 1
-    while chunk_grid * 2 <= chunk:
-        chunk_grid *= 2
-    out = np.empty((length, 2), dtype=np.float32)
-    nchunks = (length + chunk - 1) // chunk
-    finite = np.empty(nchunks, dtype=np.bool_)
-    nstems = table.shape[0]
-    for ci in prange(nchunks):
-        j0 = ci * chunk
-        m_count = min(chunk, length - j0)
-        t0 = start + j0
-        t1 = t0 + m_count
-        acc_l = np.zeros(m_count, dtype=np.float32)
-        acc_r = np.zeros(m_count, dtype=np.float32)
-        ones = np.ones(m_count, dtype=np.float32)
-        duck = np.ones(m_count, dtype=np.float32)
-        if duck_key >= 0:
-            m = 0
-            while m < m_count:  # split at timeline-block edges: one entering activity per run
-                blk = (t0 + m) // duck_grid
-                m_end = min(m_count, (blk + 1) * duck_grid - t0)
-                _duck_fill(duck[m:m_end], duck_p[j0 + m:j0 + m_end], duck_q[j0 + m:j0 + m_end],
-                           duck_entering[blk], depth_gain)
-                m = m_end
-        for s in range(nstems):
-            off = table[s, 0]
-            n = table[s, 1]
-            ch = table[s, 2]
-            if table[s, 3] == 0:
-                continue
-            a_t = max(t0, off)
-            b_t = min(t1, off + n)
-            if a_t >= b_t:
-                continue
-            x = stems[s]
-            dk = duck if (table[s, 4] != 0 and duck_key >= 0) else ones
-            n_in = table[s, 5]
-            n_out = table[s, 6]
-            stereo = ch == 2
-            scale = 1.0 if ch == 1 else 1.4142135623730951
-            t = a_t
-            while t < b_t:
-                g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, table[s, 7], table[s, 8], t)
-                p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, table[s, 9], table[s, 10], t)
-                piece_end = min(b_t, g_next, p_next)
-                piece_start = max(off, g_first, p_first)
-                k_now = t - off
-                if n_in > 0:
-                    if k_now < n_in:
-                        piece_end = min(piece_end, off + n_in)
-                    else:
-                        piece_start = max(piece_start, off + n_in)
-                if n_out > 0:
-                    if k_now < n - n_out:
-                        piece_end = min(piece_end, off + n - n_out)
-                    else:
-                        piece_start = max(piece_start, off + n - n_out)
-                beta = g_slope * 0.11512925464970229      # d ln(gain) / d frame
-                delta = p_slope * 0.7853981633974483      # d theta / d frame
-                steep = max(abs(beta), abs(delta))
-                # Anchors sit on a fixed timeline grid (a power of two no longer than the Taylor range
-                # allows) or at the piece start, never at a chunk or window edge: any window of the
-                # mix computes bit-identical samples.
-                grid = chunk_grid
-                if steep > 0.0:
-                    limit = _TAYLOR_MAX / steep
-                    while grid > 1 and grid > limit:
-                        grid //= 2
-                cell = t // grid
-                anchor = max(piece_start, cell * grid)
-                sub_end = min(piece_end, (cell + 1) * grid)
-                g_db = g_base + (anchor - g_x0) * g_slope
-                pan = p_base + (anchor - p_x0) * p_slope
-                g0 = _db_to_gain(g_db)
-                fa, fb, ga, gb = _fade_line(anchor - off, n, n_in, n_out)
-                r0 = t - anchor
-                m0 = t - t0
-                m1 = sub_end - t0
-                k0 = t - off
-                al = acc_l[m0:m1]
-                ar = acc_r[m0:m1]
-                dd = dk[m0:m1]
-                if steep == 0.0:
-                    gl = np.float32(g0 * _pan_left(pan, scale))
-                    gr = np.float32(g0 * _pan_right(pan, scale))
+@njit(cache=True, fastmath=_FASTMATH)
+def _store_block(acc, out):
+    """Copy the block's accumulator to the bus; False when it holds NaN or inf."""
+    bad = 0
+    for i in range(acc.shape[0]):
+        v = acc[i]
+        bad |= not (abs(v) <= _FLT_MAX)
+        out[i] = v
+    return bad == 0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, dk, ducked,
+              block_grid):
+    """Add stem ``x`` (flat, ``ch`` channels, starting at timeline frame ``off``) to the block's
+    accumulator over timeline frames [t0, t1), piece by piece."""
+    a_t = max(t0, off)
+    b_t = min(t1, off + n)
+    stereo = ch == 2
+    scale = 1.0 if ch == 1 else 1.4142135623730951
+    t = a_t
+    while t < b_t:
+        g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, g_lo, g_hi, t)
+        p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, p_lo, p_hi, t)
+        piece_end = min(b_t, g_next, p_next)
+        piece_start = max(off, g_first, p_first)
+        k_now = t - off
+        if n_in > 0:
+            if k_now < n_in:
+                piece_end = min(piece_end, off + n_in)
+            else:
+                piece_start = max(piece_start, off + n_in)
+        if n_out > 0:
+            if k_now < n - n_out:
+                piece_end = min(piece_end, off + n - n_out)
+            else:
+                piece_start = max(piece_start, off + n - n_out)
+        beta = g_slope * 0.11512925464970229      # d ln(gain) / d frame
+        delta = p_slope * 0.7853981633974483      # d theta / d frame
+        steep = max(abs(beta), abs(delta))
+        # Anchors sit on a fixed timeline grid (the block grid, or for steep ramps a power of two no
+        # longer than the Taylor range allows) or at the piece start, never at a window edge: any window
+        # of the mix computes bit-identical samples.
+        grid = block_grid
+        quad_cell = block_grid
+        if steep > 0.0:
+            zabs = math.sqrt(beta * beta + delta * delta)
+            while quad_cell > 1 and zabs * quad_cell > _QUAD_MAX:
+                quad_cell //= 2
+            if quad_cell < _QUAD_MIN_CELL:
+                limit = _TAYLOR_MAX / steep
+                while grid > 1 and grid > limit:
+                    grid //= 2
+        cell = t // grid
+        anchor = max(piece_start, cell * grid)
+        sub_end = min(piece_end, (cell + 1) * grid)
+        g_db = g_base + (anchor - g_x0) * g_slope
+        pan = p_base + (anchor - p_x0) * p_slope
+        g0 = _db_to_gain(g_db)
+        fa, fb, ga, gb = _fade_line(anchor - off, n, n_in, n_out)
+        r0 = t - anchor
+        m0 = t - t0
+        m1 = sub_end - t0
+        k0 = t - off
+        ac = acc[2 * m0:2 * m1]
+        dd = dk[m0:m1]
+        xs = x[ch * k0:ch * (k0 + m1 - m0)]
+        if steep == 0.0:
+            gl = np.float32(g0 * _pan_left(pan, scale))
+            gr = np.float32(g0 * _pan_right(pan, scale))
+            if fb == 0.0 and gb == 0.0:  # no fade: constant gains (fa = ga = 1)
+                if ducked:
                     if stereo:
-                        _acc_static_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], r0, gl, gr, fa, fb, ga, gb, dd)
+                        _acc_ducked_stereo(ac, xs, gl, gr, dd)
                     else:
-                        _acc_static_mono(al, ar, x[k0:k0 + m1 - m0], r0, gl, gr, fa, fb, ga, gb, dd)
+                        _acc_ducked_mono(ac, xs, gl, gr, dd)
+                elif stereo:
+                    _acc_const_stereo(ac, xs, gl, gr)
                 else:
-                    g0f = np.float32(g0 * scale)
-                    c0 = np.float32(_pan_left(pan, 1.0))
-                    s0 = np.float32(_pan_right(pan, 1.0))
-                    if stereo:
-                        _acc_ramp_stereo(al, ar, x[2 * k0:2 * (k0 + m1 - m0)], r0, g0f, np.float32(beta), c0, s0,
-                                         np.float32(delta), fa, fb, ga, gb, dd)
-                    else:
-                        _acc_ramp_mono(al, ar, x[k0:k0 + m1 - m0], r0, g0f, np.float32(beta), c0, s0,
-                                       np.float32(delta), fa, fb, ga, gb, dd)
-                t = sub_end
-        check = np.float32(0.0)
-        for m in range(m_count):
-            out[j0 + m, 0] = acc_l[m]
-            out[j0 + m, 1] = acc_r[m]
-            check += (acc_l[m] - acc_l[m]) + (acc_r[m] - acc_r[m])
-        finite[ci] = check == 0.0
-    return out, finite
+                    _acc_const_mono(ac, xs, gl, gr)
+            elif stereo:
+                _acc_faded_stereo(ac, xs, r0, gl, gr, fa, fb, ga, gb, dd)
+            else:
+                _acc_faded_mono(ac, xs, r0, gl, gr, fa, fb, ga, gb, dd)
+        elif quad_cell >= _QUAD_MIN_CELL:
+            _acc_ramp_cells(ac, xs, stereo, anchor, t, quad_cell, g0 * _pan_left(pan, scale),
+                            g0 * _pan_right(pan, scale), beta, delta, off, n, n_in, n_out, dd, not ducked)
+        else:
+            g0f = np.float32(g0 * scale)
+            c0 = np.float32(_pan_left(pan, 1.0))
+            s0 = np.float32(_pan_right(pan, 1.0))
+            if stereo:
+                _acc_ramp_stereo(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb, dd)
+            else:
+                _acc_ramp_mono(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb, dd)
+        t = sub_end
 
 
-def _mix_cpu_run(plan: _Plan) -> tuple[np.ndarray, bool]:
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, key, key_off, key_n, key_ch,
+             threshold, d_att, d_rel, c_att, entering, depth_gain):
+    """One pass over the bus ``out`` (length, 2) in timeline-aligned blocks; returns per-block finiteness.
+
+    ``out`` comes from numpy, whose large allocations use transparent huge pages: first-touching an
+    NRT-allocated bus costs about 2 ns per byte here (4 KiB page faults), more than the mix itself."""
+    block_grid = 1
+    while block_grid * 2 <= block:
+        block_grid *= 2
+    lane = block // _DUCK_LANES
+    length = out.shape[0]
+    flat_out = out.reshape(-1)
+    end = start + length
+    b_first = start // block
+    nblocks = (end - 1) // block - b_first + 1
+    finite = np.empty(nblocks, dtype=np.bool_)
+    nstems = table.shape[0]
+    # scratch is allocated once per task, not per block: small allocations freed and made again in a
+    # parallel loop make glibc return and re-fault their pages, which at first cost as much as the mix
+    ntasks = min(nblocks, tasks)
+    for task in prange(ntasks):
+        acc_buf = np.empty(2 * block, dtype=np.float32)
+        ones = np.ones(block, dtype=np.float32)
+        duck_buf = np.empty(block, dtype=np.float32)
+        act = np.empty(block, dtype=np.uint8)
+        for bi in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
+            b = b_first + bi
+            block_start = b * block
+            t0 = max(start, block_start)
+            t1 = min(end, block_start + block)
+            m_count = t1 - t0
+            acc = acc_buf[:2 * m_count]
+            acc[:] = 0.0
+            duck = ones[:m_count]
+            if duck_key >= 0:
+                _duck_activity(key, key_off, key_n, key_ch, threshold, block_start, t1, act)
+                _duck_lane_values(act, lane, d_att, d_rel, c_att, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
+                                  depth_gain, duck_buf)
+                duck = duck_buf[t0 - block_start:t1 - block_start]
+            for s in range(nstems):
+                off = table[s, 0]
+                n = table[s, 1]
+                if table[s, 3] == 0 or max(t0, off) >= min(t1, off + n):
+                    continue
+                ducked = table[s, 4] != 0 and duck_key >= 0
+                _acc_stem(acc, stems[s], off, n, table[s, 2], t0, t1, table[s, 5], table[s, 6], gx, gv,
+                          table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10],
+                          duck if ducked else ones[:m_count], ducked, block_grid)
+            finite[bi] = _store_block(acc, flat_out[2 * (t0 - start):2 * (t1 - start)])
+    return finite
+
+
+def _tasks() -> int:
+    """Parallel work items of the CPU passes: a few per thread, so a stalled thread delays little."""
+    return 4 * numba.get_num_threads()
+
+
+def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]:
     if plan.length == 0:
-        return np.zeros((0, 2), dtype=np.float32), True
+        return (np.zeros((0, 2), dtype=np.float32) if out is None else out), True
     stems = NumbaList([a.reshape(-1) for a in plan.stems]) if plan.stems else NumbaList([np.zeros(0, np.float32)])
     table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
-    chunk = CHUNK_FRAMES
-    if plan.duck_key >= 0:
-        k = plan.duck_key
-        duck_p, duck_q, entering = _duck_envelope_cpu(
-            plan.stems[k].reshape(-1), plan.table[k, _OFF], plan.table[k, _LEN], plan.table[k, _CH],
-            plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release, plan.start, plan.length, DUCK_GRID_FRAMES)
+    block = BLOCK_FRAMES
+    if block % _DUCK_LANES:
+        raise ValueError(f"BLOCK_FRAMES must be a multiple of {_DUCK_LANES}, got {block}")
+    k = plan.duck_key
+    if k >= 0:
+        key = plan.stems[k].reshape(-1)
+        key_args = (int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
+                    plan.duck_threshold, 1.0 - plan.duck_c_attack, 1.0 - plan.duck_c_release, plan.duck_c_attack)
+        entering, key_bad = _duck_entering_cpu(key, *key_args, plan.start + plan.length, block, _tasks())
+        if key_bad:
+            _require_finite(plan, k, 0, plan.start + plan.length)
     else:
-        duck_p = duck_q = np.zeros(1, np.float32)
+        key = np.zeros(1, np.float32)
+        key_args = (0, 0, 1, 0.0, 1.0, 1.0, 0.0)
         entering = np.zeros(1)
-    gx = plan.gain_x if plan.gain_x.size else np.zeros(1)
-    out, finite = _mix_cpu(stems, table, gx, plan.gain_v if plan.gain_v.size else np.zeros(1),
+    if out is None:
+        out = np.empty((plan.length, 2), dtype=np.float32)
+        # first-touched here, not by the numba threads: faulting a fresh bus in from the parallel loop
+        # was measured 5-20x slower than this fill (page-fault contention while the stems stream in)
+        out.fill(0.0)
+    finite = _mix_cpu(out, stems, table, plan.gain_x if plan.gain_x.size else np.zeros(1),
+                           plan.gain_v if plan.gain_v.size else np.zeros(1),
                            plan.pan_x if plan.pan_x.size else np.zeros(1),
-                           plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, plan.length, chunk,
-                           plan.duck_key, duck_p, duck_q, entering, DUCK_GRID_FRAMES, plan.duck_depth_gain)
+                           plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, block, _tasks(),
+                           k, key, *key_args, entering, plan.duck_depth_gain)
     return out, bool(finite.all())
 
 
@@ -873,7 +1175,7 @@ def _mix_cuda_run(plan: _Plan) -> np.ndarray:
 def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None, offsets_s=None, mute=None,
         solo=None, gain_automation=None, pan_automation=None, fade_in_s=None, fade_out_s=None,
         ducking: Ducking | None = None, length_s: float | None = None, start_s: float = 0.0,
-        stem_sample_rates=None, backend: str = "auto") -> np.ndarray:
+        stem_sample_rates=None, out: np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
     """Mix stems into a stereo bus.
 
     Parameters
@@ -900,12 +1202,15 @@ def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None
         and concatenating them gives exactly the whole mix (the ducking state is carried).
     stem_sample_rates : sequence of int, optional
         The rate each stem was recorded at; any that differs from ``sample_rate`` is an error.
+    out : ndarray, optional
+        A C-contiguous float32 ``(length, 2)`` array to mix into (overwritten), e.g. a player's reused
+        buffer; by default a new array.
     backend : {"auto", "cpu", "cuda", "reference"}
 
     Returns
     -------
     ndarray, float32, shape (length, 2)
-        The stereo bus (not clipped; apply :func:`kernels.dsp.limit` for a ceiling).
+        The stereo bus (``out`` when given; not clipped: apply :func:`kernels.dsp.limit` for a ceiling).
 
     Raises
     ------
@@ -918,23 +1223,31 @@ def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None
                  solo=solo, gain_automation=gain_automation, pan_automation=pan_automation, fade_in_s=fade_in_s,
                  fade_out_s=fade_out_s, ducking=ducking, length_s=length_s, start_s=start_s,
                  stem_sample_rates=stem_sample_rates)
-    if plan.duck_key >= 0:
+    if out is not None and not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
+                                and out.flags.writeable and out.shape == (plan.length, 2)):
+        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"out must be a writable C-contiguous float32 array of shape ({plan.length}, 2), got "
+                         f"{got}; pass out=None to get a new array")
+    if plan.duck_key >= 0 and which != "cpu":  # the CPU body checks the key while it reads it
         _require_finite(plan, plan.duck_key, 0, plan.start + plan.length)
     if which == "cpu":
-        out, finite = _mix_cpu_run(plan)
+        bus, finite = _mix_cpu_run(plan, out)
     else:
         if which == "reference":
             with np.errstate(invalid="ignore", over="ignore"):
-                out = _mix_reference(plan)
+                bus = _mix_reference(plan)
         else:
-            out = _mix_cuda_run(plan)
-        finite = not out.size or _first_nonfinite_row(out) < 0
+            bus = _mix_cuda_run(plan)
+        finite = not bus.size or _first_nonfinite_row(bus) < 0
+        if out is not None:
+            out[...] = bus
+            bus = out
     if not finite:
         for s in range(len(plan.stems)):
             if plan.table[s, _AUD]:
                 _require_finite(plan, s, plan.start, plan.start + plan.length)
         raise ValueError("the mix overflowed to inf; a gain is far too high (check gain_db and gain_automation)")
-    return out
+    return bus
 
 
 def _require_finite(plan: _Plan, s: int, t0: int, t1: int) -> None:

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 
-def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | None = None):
-    """A random session at 1 kHz: odd-sized mono/stereo stems (some empty or one frame), every option."""
+def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | None = None, sample_rate: int = 1000):
+    """A random session (1 kHz by default): odd-sized mono/stereo stems (some empty or one frame), every option.
+
+    At 48 kHz with tens of thousands of frames the automation ramps are gentle, as in real sessions."""
     from kernels.mix import Ducking
 
-    sr = 1000
+    sr = sample_rate
     count = int(rng.integers(2, 7))
     stems, gains, pans, offsets, gautos, pautos, fins, fouts, mutes, solos = ([] for _ in range(10))
     for i in range(count):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import kernels.mix as km
 from kernels.mix import Ducking, mix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,52 @@ def test_cpu_matches_reference_on_random_sessions(seed):
     assert cpu.dtype == np.float32 and cpu.shape == ref.shape
     assert np.abs(ref).max() > 0.05  # the case really mixes something
     np.testing.assert_allclose(cpu, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
+    # seconds-long stems at 48 kHz: many timeline blocks and ducking lanes, gentle ramps (the sub-cell path)
+    stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=120_001, ducking=True,
+                                sample_rate=48000)
+    ref = mix(stems, backend="reference", **kwargs)
+    cpu = mix(stems, backend="cpu", **kwargs)
+    assert ref.shape[0] > 10 * km.BLOCK_FRAMES
+    np.testing.assert_allclose(cpu, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_blocks_match_reference_and_windows(monkeypatch, seed):
+    # a block of 64 frames (8 frames per ducking lane) puts block, lane and anchor edges everywhere
+    monkeypatch.setattr(km, "BLOCK_FRAMES", 64)
+    stems, kwargs = random_case(np.random.default_rng(200 + seed), max_frames=1500, ducking=True)
+    ref = mix(stems, backend="reference", **kwargs)
+    whole = mix(stems, backend="cpu", **kwargs)
+    np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+    sr, n = kwargs["sample_rate"], whole.shape[0]
+    edges = [0, 5, 64, 100, n // 2 + 3, n]
+    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
+             for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_out_buffer_is_reused_and_overwritten(backend):
+    stems, kwargs = random_case(np.random.default_rng(7), max_frames=2000, ducking=True)
+    expected = mix(stems, backend=backend, **kwargs)
+    out = np.full_like(expected, 123.0)  # stale contents must not leak into the mix
+    got = mix(stems, backend=backend, out=out, **kwargs)
+    assert got is out
+    np.testing.assert_array_equal(out, expected)
+    for bad in (np.zeros((expected.shape[0], 2), np.float64), np.zeros((expected.shape[0] + 1, 2), np.float32),
+                np.zeros((2, expected.shape[0]), np.float32).T):
+        with pytest.raises(ValueError, match="out must be a writable C-contiguous float32 array"):
+            mix(stems, backend=backend, out=bad, **kwargs)
+
+
+def test_block_size_must_suit_the_ducking_lanes(monkeypatch):
+    monkeypatch.setattr(km, "BLOCK_FRAMES", 100)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        mix([np.ones(10, np.float32)], sample_rate=100, backend="cpu")
 
 
 def test_empty_and_one_sample_stems():
