@@ -65,8 +65,8 @@ _BLEND_CODE = {name: code for code, name in enumerate(BLEND_MODES)}
 #: Default CUDA block (threads in x, threads in y) for the 2-D launch.
 CUDA_BLOCK: tuple[int, int] = (16, 16)
 
-#: Rows handled by one CPU task (one float32 row buffer per task; tasks are scheduled dynamically).
-_ROWS_PER_TASK = 4
+#: Rows per band of the CPU body (bands are dealt to the tasks in turn).
+_ROWS_PER_BAND = 4
 
 
 @dataclass(frozen=True)
@@ -459,17 +459,12 @@ def _blend_run_inside(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _rowwise_loop(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
+def _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, mode):
     """Horizontal half of :func:`_blend_run_rowwise`: lerp between two texels of ``tmp``, blend."""
     one = np.float32(1.0)
     for x in range(x0, x1):
-        u = ub + x * du
-        fu = math.floor(u)
-        iu = int(fu)
-        if iu < c0 - 1 or iu >= c1:
-            continue
-        ax = np.float32(u - fu)
-        j0 = np.uint64((iu + 1) * 4)
+        j0 = np.uint64(col_i[x])
+        ax = col_w[x]
         r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
         g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
         b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
@@ -485,13 +480,31 @@ def _rowwise_loop(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
 
 
 @njit(cache=True, fastmath=True)
-def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, sm):
+def _row_columns(ub, du, x0, x1, c0, c1, col_i, col_w):
+    """For frame columns [x0, x1): the ``tmp`` index of the left texel and the horizontal weight. Columns
+    whose taps fall outside the padded span read the transparent padding texel with weight 0."""
+    for x in range(x0, x1):
+        u = ub + x * du
+        fu = math.floor(u)
+        iu = int(fu)
+        if iu < c0 - 1 or iu >= c1:
+            col_i[x] = c0 * 4
+            col_w[x] = np.float32(0.0)
+        else:
+            col_i[x] = (iu + 1) * 4
+            col_w[x] = np.float32(u - fu)
+
+
+@njit(cache=True, fastmath=True)
+def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, sm, col_i, col_w, cached):
     """Blend a layer row whose ``v`` does not change along the frame row (no rotation or shear).
 
     Same bilinear arithmetic, split in two: the two source rows are blended once into ``tmp`` (a
     zero-padded float32 row, contiguous and vectorised), then each column interpolates horizontally
     between two ``tmp`` texels. Axis-aligned layers (pans, zooms, sprites, captions) take this path;
-    rotated ones take :func:`_blend_run_inside` and :func:`_blend_run`.
+    rotated ones take :func:`_blend_run_inside` and :func:`_blend_run`. The column indices and weights
+    (``col_i``, ``col_w``) depend only on ``ub``, ``du`` and the span, which are the same on every row of
+    an unrotated layer: they are computed once and kept while ``cached`` = (ub, x0, x1) still matches.
     """
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -520,31 +533,48 @@ def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, s
     t = tmp[(c0 + 1) * 4:(c1 + 1) * 4]
     for e in range(t.size):
         t[e] = w0 * p0[e] + w1 * p1[e]
+    if not (cached[0] == ub and cached[1] == x0 and cached[2] == x1):
+        _row_columns(ub, du, x0, x1, c0, c1, col_i, col_w)
+        cached[0] = ub
+        cached[1] = x0
+        cached[2] = x1
     if channels == 3:
         if mode == 0:
-            _rowwise_loop(buf, 3, tmp, ub, du, x0, x1, c0, c1, 0)
+            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, 0)
         else:
-            _rowwise_loop(buf, 3, tmp, ub, du, x0, x1, c0, c1, mode)
+            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, mode)
     else:
         if mode == 0:
-            _rowwise_loop(buf, 4, tmp, ub, du, x0, x1, c0, c1, 0)
+            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, 0)
         else:
-            _rowwise_loop(buf, 4, tmp, ub, du, x0, x1, c0, c1, mode)
+            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, mode)
 
 
 @njit(parallel=True, cache=True, fastmath=True)
 def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxes, frame_scale, to_u8,
-                   rows_per_task, max_w):
-    """``frame``/``out``: ``(H, W * channels)`` views; one float32 row buffer per task of rows."""
+                   rows_per_band, n_tasks, max_w):
+    """``frame``/``out``: ``(H, W * channels)`` views; one float32 row buffer per task.
+
+    Rows go to ``n_tasks`` tasks in bands of ``rows_per_band``, dealt out in turn (task k takes bands k,
+    k + n_tasks, ...): numba's prange hands each thread a contiguous range of tasks, so contiguous row
+    ranges would leave a thread idle whenever the layers sit in one part of the frame (sprites near the
+    bottom), and scratch allocated per task rather than per band avoids page faults in the loop.
+    """
     height = frame.shape[0]
     row_len = frame.shape[1]
     n = len(images)
-    n_tasks = (height + rows_per_task - 1) // rows_per_task
+    n_bands = (height + rows_per_band - 1) // rows_per_band
+    n_tasks = min(n_tasks, n_bands)
     for task in prange(n_tasks):
         buf = np.empty(row_len, np.float32)
         tmp = np.empty((max_w + 2) * 4, np.float32)
-        y_end = min(height, (task + 1) * rows_per_task)
-        for y in range(task * rows_per_task, y_end):
+        col_i = np.empty((n, row_len // channels), np.int64)
+        col_w = np.empty((n, row_len // channels), np.float32)
+        cached = np.full((n, 3), -1.0)  # (ub, x0, x1); x0 = -1 never matches (and no NaN under fastmath)
+        for j in range((n_bands - task + n_tasks - 1) // n_tasks * rows_per_band):
+            y = (task + (j // rows_per_band) * n_tasks) * rows_per_band + j % rows_per_band
+            if y >= height:
+                continue
             for i in range(row_len):
                 buf[i] = frame[y, i] * frame_scale
             py = y + 0.5
@@ -566,7 +596,8 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
                 if te <= ts:
                     continue
                 if dv == 0.0:
-                    _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, vb, ts, te, blend[k], smul[k])
+                    _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, vb, ts, te, blend[k], smul[k], col_i[k],
+                                       col_w[k], cached[k])
                     continue
                 # columns where all four taps are inside: 0 <= u < w - 1 and 0 <= v < h - 1, checked
                 # with the loop's own arithmetic at both ends (u and v are monotonic in x)
@@ -609,10 +640,9 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
     flat_out = out.reshape(height, width * channels)
     if not np.shares_memory(flat_out, out):  # out was not contiguous: compute into a copy
         flat_out = np.empty((height, width * channels), out.dtype)
-    with numba.parallel_chunksize(1):
-        _composite_cpu(_readonly(frame.reshape(height, width * channels)), flat_out, channels, images, shapes,
-                       packed.minv, packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8,
-                       _ROWS_PER_TASK, int(shapes[:, 1].max()))
+    _composite_cpu(_readonly(frame.reshape(height, width * channels)), flat_out, channels, images, shapes,
+                   packed.minv, packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8,
+                   _ROWS_PER_BAND, 4 * numba.get_num_threads(), int(shapes[:, 1].max()))
     if not np.shares_memory(flat_out, out):
         out[...] = flat_out.reshape(out.shape)
 
