@@ -12,9 +12,11 @@ arrays, and runs one of three bodies that compute the same thing:
     splitting it into *pieces* where gain (dB), pan and fades are linear in time, and accumulates into
     one small block-local interleaved (left, right) buffer that is written to the bus once. No per-stem
     temporaries. Exact gain and pan are computed at each piece start with the shared scalars; inside a
-    piece the ramps are followed by short Taylor series (argument <= 0.25, error < 2e-8), so no
-    transcendental function runs per sample and the loops vectorise. The ducking envelope runs as eight
-    interleaved recursion lanes per block (two passes: lane maps, then per-frame values).
+    piece, gentle ramps (most automation) follow a quadratic polynomial per sub-cell, stepped exactly
+    between sub-cells (error < 1e-7), and steep ones short per-sample Taylor series (argument <= 0.25,
+    error < 2e-8), so no transcendental function runs per sample and the loops vectorise. The ducking
+    envelope runs as eight interleaved recursion lanes per block (two passes: lane maps, then per-frame
+    values).
 ``cuda``
     one thread per output frame, looping over the stems (segment lookup by binary search).
 
