@@ -479,6 +479,63 @@ def _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, mode):
             buf[j + _U3] = a
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _run_loop(buf, channels, tmp, ub, du, k, xs, xe, mode):
+    """Columns [xs, xe) whose left texel is column ``x + k``: contiguous loads that vectorise."""
+    one = np.float32(1.0)
+    for x in range(xs, xe):
+        ax = np.float32(ub + x * du - (x + k))
+        j0 = np.uint64((x + k + 1) * 4)
+        r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
+        g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
+        b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
+        a = tmp[j0 + _U3] + ax * (tmp[j0 + _U7] - tmp[j0 + _U3])
+        j = np.uint64(x * channels)
+        ba = buf[j + _U3] if channels == 4 else one
+        r, g, b, a = _blend(mode, r, g, b, a, buf[j], buf[j + _U1], buf[j + _U2], ba)
+        buf[j] = r
+        buf[j + _U1] = g
+        buf[j + _U2] = b
+        if channels == 4:
+            buf[j + _U3] = a
+
+
+@njit(cache=True, fastmath=True)
+def _rowwise_runs(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
+    """Horizontal half of :func:`_blend_run_rowwise` for a scale near 1 (``|du - 1|`` small): the left
+    texel of column ``x`` is ``x + k`` with ``k = floor(ub + x * (du - 1))`` constant over long runs, so
+    each run is one contiguous loop instead of a gather per column."""
+    g = du - 1.0
+    x = x0
+    while x < x1:
+        k = int(math.floor(ub + x * du)) - x
+        if x + k < c0 - 1 or x + k >= c1:
+            x += 1   # no tap inside the padded span: the layer adds nothing here
+            continue
+        xe = min(x1, c1 - k)
+        if g > 0.0:
+            xe = min(xe, int(math.ceil((k + 1 - ub) / g)))
+        elif g < 0.0:
+            xe = min(xe, int(math.floor((k - ub) / g)) + 1)
+        xe = max(xe, x + 1)
+        if channels == 3:
+            if mode == 0:
+                _run_loop(buf, 3, tmp, ub, du, k, x, xe, 0)
+            else:
+                _run_loop(buf, 3, tmp, ub, du, k, x, xe, mode)
+        else:
+            if mode == 0:
+                _run_loop(buf, 4, tmp, ub, du, k, x, xe, 0)
+            else:
+                _run_loop(buf, 4, tmp, ub, du, k, x, xe, mode)
+        x = xe
+
+
+#: Horizontal scales within this of 1 take the contiguous runs of :func:`_rowwise_runs` (runs of 32+
+#: columns); other scales gather per column, which is faster when runs would be short.
+_RUNS_MAX_SLOPE = 1.0 / 32.0
+
+
 @njit(cache=True, fastmath=True)
 def _row_columns(ub, du, x0, x1, c0, c1, col_i, col_w):
     """For frame columns [x0, x1): the ``tmp`` index of the left texel and the horizontal weight. Columns
@@ -533,6 +590,9 @@ def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, s
     t = tmp[(c0 + 1) * 4:(c1 + 1) * 4]
     for e in range(t.size):
         t[e] = w0 * p0[e] + w1 * p1[e]
+    if abs(du - 1.0) <= _RUNS_MAX_SLOPE:
+        _rowwise_runs(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode)
+        return
     if not (cached[0] == ub and cached[1] == x0 and cached[2] == x1):
         _row_columns(ub, du, x0, x1, c0, c1, col_i, col_w)
         cached[0] = ub

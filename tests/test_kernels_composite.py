@@ -92,6 +92,25 @@ def test_cpu_matches_reference_on_random_layers(frame_dtype, layer_dtype, channe
         assert_close(composite(frame, layers, backend="cpu"), expected)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("layer_dtype", [np.uint8, np.float32])
+def test_near_unit_scales_match_reference(channels, layer_dtype):
+    # sprites that breathe, captions, slow zooms: horizontal scales within 1/32 of 1 take contiguous runs
+    rng = np.random.default_rng([channels, layer_dtype == np.uint8, 32])
+    height, width = 61, 307
+    frame = random_frame(rng, height, width, channels, np.uint8)
+    layers = []
+    for i, sx in enumerate((1.0, 0.991, 1.012, 1 / 1.031, 1.0 / 0.97, 0.9, 1.0004)):
+        w = int(rng.integers(150, 400))
+        matrix = affine(scale=(sx, float(rng.uniform(0.8, 1.2))),
+                        translate=(float(rng.uniform(-w / 2, width - w / 2)), float(rng.uniform(-20, height - 10))))
+        layers.append(Layer(random_layer_pixels(rng, 40, w, layer_dtype), matrix, opacity=float(rng.uniform(0.3, 1.0)),
+                            blend=BLEND_MODES[i % len(BLEND_MODES)]))
+    expected = composite(frame, layers, backend="reference")
+    assert not np.array_equal(expected, frame)
+    assert_close(composite(frame, layers, backend="cpu"), expected)
+
+
 def test_cpu_matches_reference_for_mixed_layer_dtypes_and_large_layers():
     rng = np.random.default_rng(7)
     frame = random_frame(rng, 41, 67, 3, np.uint8)
