@@ -7,7 +7,8 @@ small sub-pixel motions, one 800x300 speech bubble and a subtitle strip; 120 fra
 
 Pipelines, each rendering the same frames from the same premultiplied/straight sources:
 
-* ``lantern``: :func:`kernels.composite.composite` + :func:`kernels.transition.transition`.
+* ``lantern``: :func:`kernels.composite.composite` + :func:`kernels.transition.transition`; the
+  backgrounds are declared ``opaque`` (as the animatic's panels are).
 * ``opencv+numpy``: ``cv2.warpAffine`` (INTER_LINEAR) of each layer into its bounding box, premultiplied
   "over" with ``cv2.multiply``/``cv2.add`` on uint8, ``cv2.addWeighted`` for the dissolve.
 * ``pil``: ``Image.transform`` (AFFINE, BILINEAR) per layer, ``Image.alpha_composite`` into the frame,
@@ -160,7 +161,8 @@ def lantern_pipeline(sources: Sources, backend: str) -> Callable[[int], np.ndarr
     buf_a, buf_b, out = np.empty_like(black), np.empty_like(black), np.empty_like(black)
 
     def layers(frame: int, shot: str) -> list[Layer]:
-        return [Layer(sources.premult[name], m) for name, m in scene(sources, frame, shot)]
+        # the backgrounds are opaque, and say so (the OpenCV pipeline likewise warps them as plain RGB)
+        return [Layer(sources.premult[name], m, opaque=name.startswith("bg_")) for name, m in scene(sources, frame, shot)]
 
     def render(frame: int) -> np.ndarray:
         shots = shots_at(frame)

@@ -65,6 +65,8 @@ _BLEND_CODE = {name: code for code, name in enumerate(BLEND_MODES)}
 #: Default CUDA block (threads in x, threads in y) for the 2-D launch.
 CUDA_BLOCK: tuple[int, int] = (16, 16)
 
+#: Internal blend code of the CPU body: an opaque layer replacing the row (see ``Layer.opaque``).
+_REPLACE = 4
 #: Rows per band of the CPU body (bands are dealt to the tasks in turn).
 _ROWS_PER_BAND = 4
 
@@ -85,12 +87,19 @@ class Layer:
         0..1, multiplies the layer's premultiplied pixels.
     blend : str
         One of :data:`BLEND_MODES`.
+    opaque : bool
+        A promise that every pixel's alpha is full (255 or 1.0), as for a background panel. With
+        ``opacity=1`` and the normal blend, rows the layer covers edge to edge then skip everything below
+        it (the layers and the frame) and skip the alpha arithmetic: a faster draw with the same pixels.
+        The promise is not checked: a layer with transparent pixels drawn as opaque covers what is under
+        it there.
     """
 
     image: np.ndarray
     matrix: np.ndarray
     opacity: float = 1.0
     blend: str = "normal"
+    opaque: bool = False
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -186,6 +195,7 @@ class _Packed:
     smul: np.ndarray        # (n,) float32: opacity / 255 (uint8 pixels) or opacity (float32)
     blend: np.ndarray       # (n,) int64 blend codes
     boxes: np.ndarray       # (n, 4) int64: y0, y1, x0, x1 in frame pixels (half-open)
+    opaque: np.ndarray      # (n,) bool: promised opaque, opacity 1, normal blend (may replace what is under)
 
 
 def _check_frame(frame: np.ndarray, name: str = "frame") -> None:
@@ -265,7 +275,7 @@ def _pack(frame_shape: tuple[int, ...], layers: Sequence[Layer]) -> _Packed:
             continue  # wholly off-frame
         visible.append((layer, matrix, code, box))
     use_float = any(layer.image.dtype == np.float32 for layer, *_ in visible)
-    images, minv, smul, blend, boxes = [], [], [], [], []
+    images, minv, smul, blend, boxes, opaque = [], [], [], [], [], []
     for layer, matrix, code, box in visible:
         image = layer.image
         if use_float and image.dtype == np.uint8:
@@ -275,9 +285,10 @@ def _pack(frame_shape: tuple[int, ...], layers: Sequence[Layer]) -> _Packed:
         smul.append(float(layer.opacity) / (255.0 if image.dtype == np.uint8 else 1.0))
         blend.append(code)
         boxes.append(box)
+        opaque.append(bool(layer.opaque) and code == 0 and float(layer.opacity) == 1.0)
     n = len(images)
     return _Packed(images, np.array(minv, np.float64).reshape(n, 6), np.array(smul, np.float32),
-                   np.array(blend, np.int64), np.array(boxes, np.int64).reshape(n, 4))
+                   np.array(blend, np.int64), np.array(boxes, np.int64).reshape(n, 4), np.array(opaque, np.bool_))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -361,6 +372,8 @@ def _blend(mode, sr, sg, sb, sa, br, bg, bb, ba):
     oa = sa + ba * ia
     if mode == 0:  # normal
         return sr + br * ia, sg + bg * ia, sb + bb * ia, oa
+    if mode == _REPLACE:  # an opaque layer over the whole row (CPU only): the backdrop is not read
+        return sr, sg, sb, one
     if mode == 1:  # multiply
         ib = one - ba
         return (sr * br + sr * ib + br * ia, sg * bg + sg * ib + bg * ia,
@@ -521,11 +534,15 @@ def _rowwise_runs(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
         if channels == 3:
             if mode == 0:
                 _run_loop(buf, 3, tmp, ub, du, k, x, xe, 0)
+            elif mode == _REPLACE:
+                _run_loop(buf, 3, tmp, ub, du, k, x, xe, _REPLACE)
             else:
                 _run_loop(buf, 3, tmp, ub, du, k, x, xe, mode)
         else:
             if mode == 0:
                 _run_loop(buf, 4, tmp, ub, du, k, x, xe, 0)
+            elif mode == _REPLACE:
+                _run_loop(buf, 4, tmp, ub, du, k, x, xe, _REPLACE)
             else:
                 _run_loop(buf, 4, tmp, ub, du, k, x, xe, mode)
         x = xe
@@ -601,17 +618,35 @@ def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, s
     if channels == 3:
         if mode == 0:
             _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, 0)
+        elif mode == _REPLACE:
+            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, _REPLACE)
         else:
             _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, mode)
     else:
         if mode == 0:
             _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, 0)
+        elif mode == _REPLACE:
+            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, _REPLACE)
         else:
             _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, mode)
 
 
+@njit(cache=True, fastmath=True)
+def _covers_row(m, h, w, py, width):
+    """Whether an unrotated layer (inverse matrix ``m``) has all four bilinear taps inside itself on every
+    column of the frame row at ``py``."""
+    if m[3] != 0.0 or m[0] == 0.0:
+        return False
+    v = m[4] * py + m[5] - 0.5
+    if not (v >= 0.0 and v < h - 1.0):
+        return False
+    u0 = m[0] * 0.5 + m[1] * py + m[2] - 0.5
+    u1 = u0 + (width - 1) * m[0]
+    return min(u0, u1) >= 0.0 and max(u0, u1) < w - 1.0
+
+
 @njit(parallel=True, cache=True, fastmath=True)
-def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxes, frame_scale, to_u8,
+def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxes, opaque, frame_scale, to_u8,
                    rows_per_band, n_tasks, max_w):
     """``frame``/``out``: ``(H, W * channels)`` views; one float32 row buffer per task.
 
@@ -635,10 +670,19 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
             y = (task + (j // rows_per_band) * n_tasks) * rows_per_band + j % rows_per_band
             if y >= height:
                 continue
-            for i in range(row_len):
-                buf[i] = frame[y, i] * frame_scale
             py = y + 0.5
-            for k in range(n):
+            # the topmost opaque layer that covers this row edge to edge hides everything under it
+            k_start = 0
+            replace = False
+            for k in range(n - 1, -1, -1):
+                if opaque[k] and _covers_row(minv[k], shapes[k, 0], shapes[k, 1], py, row_len // channels):
+                    k_start = k
+                    replace = True
+                    break
+            if not replace:
+                for i in range(row_len):
+                    buf[i] = frame[y, i] * frame_scale
+            for k in range(k_start, n):
                 if y < boxes[k, 0] or y >= boxes[k, 1]:
                     continue
                 pix = images[k]
@@ -656,7 +700,8 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
                 if te <= ts:
                     continue
                 if dv == 0.0:
-                    _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, vb, ts, te, blend[k], smul[k], col_i[k],
+                    mode = _REPLACE if (replace and k == k_start) else blend[k]
+                    _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, vb, ts, te, mode, smul[k], col_i[k],
                                        col_w[k], cached[k])
                     continue
                 # columns where all four taps are inside: 0 <= u < w - 1 and 0 <= v < h - 1, checked
@@ -701,8 +746,8 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
     if not np.shares_memory(flat_out, out):  # out was not contiguous: compute into a copy
         flat_out = np.empty((height, width * channels), out.dtype)
     _composite_cpu(_readonly(frame.reshape(height, width * channels)), flat_out, channels, images, shapes,
-                   packed.minv, packed.smul, packed.blend, packed.boxes, frame_scale, out.dtype == np.uint8,
-                   _ROWS_PER_BAND, 4 * numba.get_num_threads(), int(shapes[:, 1].max()))
+                   packed.minv, packed.smul, packed.blend, packed.boxes, packed.opaque, frame_scale,
+                   out.dtype == np.uint8, _ROWS_PER_BAND, 4 * numba.get_num_threads(), int(shapes[:, 1].max()))
     if not np.shares_memory(flat_out, out):
         out[...] = flat_out.reshape(out.shape)
 

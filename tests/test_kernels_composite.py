@@ -111,6 +111,43 @@ def test_near_unit_scales_match_reference(channels, layer_dtype):
     assert_close(composite(frame, layers, backend="cpu"), expected)
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("zoom", [1.0, 0.9, 1.13], ids=["unit", "zoom-in", "zoom-out"])
+def test_opaque_background_matches_reference(channels, zoom):
+    # a declared-opaque background 20% larger than the frame, a layer under it (hidden) and layers over it
+    rng = np.random.default_rng([channels, int(zoom * 100)])
+    height, width = 47, 83
+    frame = random_frame(rng, height, width, channels, np.uint8)
+    bg = rng.integers(0, 256, (int(height * 1.3), int(width * 1.3), 4), dtype=np.uint8)
+    bg[..., 3] = 255
+    under = Layer(random_layer_pixels(rng, 30, 30, np.uint8), affine(translate=(5.5, 3.2)))
+    background = Layer(bg, affine(scale=zoom, translate=(-4.37, -6.81)), opaque=True)
+    over = [Layer(random_layer_pixels(rng, 20, 60, np.uint8), affine(scale=1.004, translate=(10.3, 20.6))),
+            Layer(random_layer_pixels(rng, 9, 17, np.uint8), affine(rotation_deg=20, translate=(40.0, 5.0)),
+                  blend="screen")]
+    layers = [under, background, *over]
+    expected = composite(frame, layers, backend="reference")
+    assert_close(composite(frame, layers, backend="cpu"), expected)
+    # rows the background covers do not depend on the frame or the hidden layer any more
+    other = composite(random_frame(rng, height, width, channels, np.uint8), layers[1:], backend="cpu")
+    np.testing.assert_array_equal(other, composite(frame, layers, backend="cpu"))
+
+
+def test_opaque_is_a_promise_applied_only_to_rows_covered_edge_to_edge():
+    rng = np.random.default_rng(3)
+    frame = random_frame(rng, 20, 30, 3, np.uint8)
+    half = np.zeros((40, 60, 4), np.uint8)
+    half[..., 0] = half[..., 3] = 128          # premultiplied 50% red: not opaque, declared opaque
+    covering = Layer(half, affine(translate=(-5.0, -5.0)), opaque=True)
+    got = composite(frame, [covering], backend="cpu")
+    assert (got[..., 0] == 128).all() and (got[..., 1:] == 0).all()   # drawn as if opaque: the frame is hidden
+    narrow = Layer(half[:, :20], affine(translate=(3.0, -5.0)), opaque=True)   # does not span a row: no effect
+    assert_close(composite(frame, [narrow], backend="cpu"), composite(frame, [narrow], backend="reference"))
+    # opacity below 1 or another blend mode turn the promise off
+    faded = Layer(half, affine(translate=(-5.0, -5.0)), opacity=0.5, opaque=True)
+    assert_close(composite(frame, [faded], backend="cpu"), composite(frame, [faded], backend="reference"))
+
+
 def test_cpu_matches_reference_for_mixed_layer_dtypes_and_large_layers():
     rng = np.random.default_rng(7)
     frame = random_frame(rng, 41, 67, 3, np.uint8)

@@ -250,7 +250,7 @@ class _SegmentState:
         matrix = camera_matrix(self.move, t_s * (duration_s / span_s) if k < seg.frames else t_s, duration_s,
                                panel_size=(self.panel.shape[1], self.panel.shape[0]), frame_size=frame_wh,
                                seed=self.seed)
-        layers = [Layer(self.panel, matrix)]
+        layers = [Layer(self.panel, matrix, opaque=True)]   # panels are flattened to opaque
         cue_index = -1
         for i, (start, end, image, (x, y)) in enumerate(self.cues):
             if start <= k < end and image.size:
