@@ -686,60 +686,44 @@ def _acc_const_mono(acc, xs, gl, gr):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ducked_stereo(acc, xs, gl, gr, dk):
-    for r in range(acc.shape[0] // 2):
-        g = dk[r]
-        acc[2 * r] += xs[2 * r] * (gl * g)
-        acc[2 * r + 1] += xs[2 * r + 1] * (gr * g)
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _acc_ducked_mono(acc, xs, gl, gr, dk):
-    for r in range(acc.shape[0] // 2):
-        v = xs[r] * dk[r]
-        acc[2 * r] += v * gl
-        acc[2 * r + 1] += v * gr
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _acc_faded_stereo(acc, xs, r0, gl, gr, fa, fb, ga, gb, dk):
+def _acc_faded_stereo(acc, xs, r0, gl, gr, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
         fr = np.float32(r0 + r)
-        f = (fa + fb * fr) * (ga + gb * fr) * dk[r]
+        f = (fa + fb * fr) * (ga + gb * fr)
         acc[2 * r] += xs[2 * r] * (gl * f)
         acc[2 * r + 1] += xs[2 * r + 1] * (gr * f)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_faded_mono(acc, xs, r0, gl, gr, fa, fb, ga, gb, dk):
+def _acc_faded_mono(acc, xs, r0, gl, gr, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
         fr = np.float32(r0 + r)
-        v = xs[r] * ((fa + fb * fr) * (ga + gb * fr) * dk[r])
+        v = xs[r] * ((fa + fb * fr) * (ga + gb * fr))
         acc[2 * r] += v * gl
         acc[2 * r + 1] += v * gr
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _ramp_gains(fr, g0, beta, c0, s0, delta, fa, fb, ga, gb, d):
+def _ramp_gains(fr, g0, beta, c0, s0, delta, fa, fb, ga, gb):
     a = delta * fr
     c = _cos_near0(a)
     sn = _sin_near0(a)
-    g = g0 * _exp_near0(beta * fr) * ((fa + fb * fr) * (ga + gb * fr) * d)
+    g = g0 * _exp_near0(beta * fr) * ((fa + fb * fr) * (ga + gb * fr))
     return g * (c0 * c - s0 * sn), g * (s0 * c + c0 * sn)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_stereo(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+def _acc_ramp_stereo(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
-        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb)
         acc[2 * r] += xs[2 * r] * gl
         acc[2 * r + 1] += xs[2 * r + 1] * gr
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_mono(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb, dk):
+def _acc_ramp_mono(acc, xs, r0, g0, beta, c0, s0, delta, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
-        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb, dk[r])
+        gl, gr = _ramp_gains(np.float32(r0 + r), g0, beta, c0, s0, delta, fa, fb, ga, gb)
         v = xs[r]
         acc[2 * r] += v * gl
         acc[2 * r + 1] += v * gr
@@ -773,45 +757,27 @@ def _acc_quad_plain_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_quad_ducked_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2, dk):
+def _acc_quad_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
         w = np.float32(w0 + r)
-        f = dk[r]
+        f = (fa + fb * w) * (ga + gb * w)
         acc[2 * r] += xs[2 * r] * ((l0 + w * (l1 + w * l2)) * f)
         acc[2 * r + 1] += xs[2 * r + 1] * ((q0 + w * (q1 + w * q2)) * f)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_quad_ducked_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, dk):
+def _acc_quad_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb):
     for r in range(acc.shape[0] // 2):
         w = np.float32(w0 + r)
-        v = xs[r] * dk[r]
+        v = xs[r] * ((fa + fb * w) * (ga + gb * w))
         acc[2 * r] += v * (l0 + w * (l1 + w * l2))
         acc[2 * r + 1] += v * (q0 + w * (q1 + w * q2))
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_quad_stereo(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb, dk):
-    for r in range(acc.shape[0] // 2):
-        w = np.float32(w0 + r)
-        f = (fa + fb * w) * (ga + gb * w) * dk[r]
-        acc[2 * r] += xs[2 * r] * ((l0 + w * (l1 + w * l2)) * f)
-        acc[2 * r + 1] += xs[2 * r + 1] * ((q0 + w * (q1 + w * q2)) * f)
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _acc_quad_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb, dk):
-    for r in range(acc.shape[0] // 2):
-        w = np.float32(w0 + r)
-        v = xs[r] * ((fa + fb * w) * (ga + gb * w) * dk[r])
-        acc[2 * r] += v * (l0 + w * (l1 + w * l2))
-        acc[2 * r + 1] += v * (q0 + w * (q1 + w * q2))
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, n, n_in, n_out, dk, plain):
-    """Add a gentle ramp over timeline frames [t, t + len(dk)) whose exact gains at ``anchor`` are
-    ``gl``, ``gr`` (see above); ``acc``, ``xs`` and ``dk`` start at frame ``t``; ``plain``: not ducked."""
+def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, n, n_in, n_out):
+    """Add a gentle ramp over timeline frames [t, t + len(acc) // 2) whose exact gains at ``anchor`` are
+    ``gl``, ``gr`` (see above); ``acc`` and ``xs`` start at frame ``t``."""
     growth = math.exp(beta * cell)
     er = growth * math.cos(delta * cell)   # e^(z C)
     ei = growth * math.sin(delta * cell)
@@ -820,29 +786,25 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
     while u + cell <= t:                   # step to the sub-cell holding t (the same steps any window takes)
         ar, ai = ar * er - ai * ei, ar * ei + ai * er
         u += cell
-    end = t + dk.shape[0]
+    first = t
+    end = t + acc.shape[0] // 2
     while t < end:
         stop = min(end, u + cell)
         br, bi = ar * beta - ai * delta, ar * delta + ai * beta            # A z
         cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)  # A z^2 / 2
         fa, fb, ga, gb = _fade_line(u - off, n, n_in, n_out)
-        m0 = t - (end - dk.shape[0])
-        m1 = stop - (end - dk.shape[0])
+        m0 = t - first
+        m1 = stop - first
         coeffs = (np.float32(ar), np.float32(br), np.float32(cr), np.float32(ai), np.float32(bi), np.float32(ci))
-        if fb == 0.0 and gb == 0.0 and plain:  # no fade, not ducked: the polynomial alone
+        if fb == 0.0 and gb == 0.0:  # no fade: the polynomial alone
             if stereo:
                 _acc_quad_plain_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs)
             else:
                 _acc_quad_plain_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs)
-        elif fb == 0.0 and gb == 0.0:  # no fade, ducked
-            if stereo:
-                _acc_quad_ducked_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs, dk[m0:m1])
-            else:
-                _acc_quad_ducked_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs, dk[m0:m1])
         elif stereo:
-            _acc_quad_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs, fa, fb, ga, gb, dk[m0:m1])
+            _acc_quad_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs, fa, fb, ga, gb)
         else:
-            _acc_quad_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs, fa, fb, ga, gb, dk[m0:m1])
+            _acc_quad_mono(acc[2 * m0:2 * m1], xs[m0:m1], t - u, *coeffs, fa, fb, ga, gb)
         ar, ai = ar * er - ai * ei, ar * ei + ai * er
         u += cell
         t = stop
@@ -860,6 +822,15 @@ def _fade_line(k, n, n_in, n_out):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
+def _add_ducked(acc, ducked, gains):
+    """``acc += ducked * gains`` per frame (interleaved left/right)."""
+    for r in range(gains.shape[0]):
+        g = gains[r]
+        acc[2 * r] += ducked[2 * r] * g
+        acc[2 * r + 1] += ducked[2 * r + 1] * g
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def _store_block(acc, out):
     """Copy the block's accumulator to the bus; False when it holds NaN or inf."""
     bad = 0
@@ -871,8 +842,7 @@ def _store_block(acc, out):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, dk, ducked,
-              block_grid):
+def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, block_grid):
     """Add stem ``x`` (flat, ``ch`` channels, starting at timeline frame ``off``) to the block's
     accumulator over timeline frames [t0, t1), piece by piece."""
     a_t = max(t0, off)
@@ -924,36 +894,30 @@ def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, p
         m1 = sub_end - t0
         k0 = t - off
         ac = acc[2 * m0:2 * m1]
-        dd = dk[m0:m1]
         xs = x[ch * k0:ch * (k0 + m1 - m0)]
         if steep == 0.0:
             gl = np.float32(g0 * _pan_left(pan, scale))
             gr = np.float32(g0 * _pan_right(pan, scale))
             if fb == 0.0 and gb == 0.0:  # no fade: constant gains (fa = ga = 1)
-                if ducked:
-                    if stereo:
-                        _acc_ducked_stereo(ac, xs, gl, gr, dd)
-                    else:
-                        _acc_ducked_mono(ac, xs, gl, gr, dd)
-                elif stereo:
+                if stereo:
                     _acc_const_stereo(ac, xs, gl, gr)
                 else:
                     _acc_const_mono(ac, xs, gl, gr)
             elif stereo:
-                _acc_faded_stereo(ac, xs, r0, gl, gr, fa, fb, ga, gb, dd)
+                _acc_faded_stereo(ac, xs, r0, gl, gr, fa, fb, ga, gb)
             else:
-                _acc_faded_mono(ac, xs, r0, gl, gr, fa, fb, ga, gb, dd)
+                _acc_faded_mono(ac, xs, r0, gl, gr, fa, fb, ga, gb)
         elif quad_cell >= _QUAD_MIN_CELL:
             _acc_ramp_cells(ac, xs, stereo, anchor, t, quad_cell, g0 * _pan_left(pan, scale),
-                            g0 * _pan_right(pan, scale), beta, delta, off, n, n_in, n_out, dd, not ducked)
+                            g0 * _pan_right(pan, scale), beta, delta, off, n, n_in, n_out)
         else:
             g0f = np.float32(g0 * scale)
             c0 = np.float32(_pan_left(pan, 1.0))
             s0 = np.float32(_pan_right(pan, 1.0))
             if stereo:
-                _acc_ramp_stereo(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb, dd)
+                _acc_ramp_stereo(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb)
             else:
-                _acc_ramp_mono(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb, dd)
+                _acc_ramp_mono(ac, xs, r0, g0f, np.float32(beta), c0, s0, np.float32(delta), fa, fb, ga, gb)
         t = sub_end
 
 
@@ -980,7 +944,7 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
     ntasks = min(nblocks, tasks)
     for task in prange(ntasks):
         acc_buf = np.empty(2 * block, dtype=np.float32)
-        ones = np.ones(block, dtype=np.float32)
+        ducked_buf = np.empty(2 * block, dtype=np.float32)
         duck_buf = np.empty(block, dtype=np.float32)
         act = np.empty(block, dtype=np.uint8)
         for bi in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
@@ -991,21 +955,28 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
             m_count = t1 - t0
             acc = acc_buf[:2 * m_count]
             acc[:] = 0.0
-            duck = ones[:m_count]
-            if duck_key >= 0:
-                _duck_activity(key, key_off, key_n, key_ch, threshold, block_start, t1, act)
-                _duck_lane_values(act, lane, d_att, d_rel, c_att, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
-                                  depth_gain, duck_buf)
-                duck = duck_buf[t0 - block_start:t1 - block_start]
+            # ducked stems are summed apart and lowered once per frame, after the key (now in cache) has
+            # given the envelope
+            acc_ducked = ducked_buf[:2 * m_count]
+            any_ducked = False
             for s in range(nstems):
                 off = table[s, 0]
                 n = table[s, 1]
                 if table[s, 3] == 0 or max(t0, off) >= min(t1, off + n):
                     continue
-                ducked = table[s, 4] != 0 and duck_key >= 0
-                _acc_stem(acc, stems[s], off, n, table[s, 2], t0, t1, table[s, 5], table[s, 6], gx, gv,
-                          table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10],
-                          duck if ducked else ones[:m_count], ducked, block_grid)
+                target = acc
+                if table[s, 4] != 0 and duck_key >= 0:
+                    if not any_ducked:
+                        acc_ducked[:] = 0.0
+                        any_ducked = True
+                    target = acc_ducked
+                _acc_stem(target, stems[s], off, n, table[s, 2], t0, t1, table[s, 5], table[s, 6], gx, gv,
+                          table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10], block_grid)
+            if any_ducked:
+                _duck_activity(key, key_off, key_n, key_ch, threshold, block_start, t1, act)
+                _duck_lane_values(act, lane, d_att, d_rel, c_att, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
+                                  depth_gain, duck_buf)
+                _add_ducked(acc, acc_ducked, duck_buf[t0 - block_start:t1 - block_start])
             finite[bi] = _store_block(acc, flat_out[2 * (t0 - start):2 * (t1 - start)])
     return finite
 
