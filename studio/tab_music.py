@@ -602,15 +602,29 @@ def build_tab(ctx: StudioContext) -> None:
         yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
                             progress)
 
+    def check_continue_loop(active_id, region_text, selected_id):
+        region = _parse_region(region_text)
+        if region is None:
+            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
+        parent_request((active_id or "").strip() or selected_id, "continue", region=region)
+
     job_outputs = [status, table, ab_pick]
     generate.click(do_generate, [*controls, *filters], job_outputs, api_name="generate",
                                concurrency_id=GPU_JOBS, concurrency_limit=1)
-    vary.click(do_vary, [selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
-               concurrency_limit=1, api_name=False)
-    continue_btn.click(do_continue, [selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-                       api_name=False)
-    continue_loop.click(do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs,
-                        concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
+    # Vary, Continue, Extend and melody runs are checked first without outputs, so a refusal (no take
+    # selected, no loop set) is a message, not an error mark over the takes list
+    vary.click(lambda take_id, strength_v, takes_v: parent_request(take_id, "vary", strength_v=strength_v,
+                                                                   takes_v=takes_v) and None,
+               [selected, strength, takes_n], None, api_name=False).success(
+        do_vary, [selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False)
+    continue_btn.click(lambda take_id: parent_request(take_id, "continue") and None, [selected], None,
+                       api_name=False).success(
+        do_continue, [selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
+    continue_loop.click(check_continue_loop, [active_box, loop_box, selected], None, api_name=False).success(
+        do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False)
 
     def extend_job(take_id, extend_to_v) -> GenerationRequest:
         if not take_id:
@@ -650,7 +664,6 @@ def build_tab(ctx: StudioContext) -> None:
         yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
                             progress)
 
-    # checked first without outputs, so a refusal is a message, not an error mark over the takes list
     extend_btn.click(lambda *values: extend_job(*values) and None, [selected, extend_to], None,
                      api_name=False).success(
         do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,

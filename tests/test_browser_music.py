@@ -366,3 +366,19 @@ def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp
     kept = int(status.split("Stopped: ")[1].split(" of ")[0])
     assert 1 <= kept < 8
     assert len(list((studio.project / "takes").glob("*/take.json"))) == before + kept
+
+
+def test_vary_and_continue_without_a_take_say_so_and_leave_the_list_alone(page, studio):
+    open_tab(page, "Music")
+    before = len(list((studio.project / "takes").glob("*/take.json")))
+    for button, message in (("#music-vary", "Select a take in the list first"),
+                            ("#music-continue", "Select a take in the list first"),
+                            ("#music-continue-loop", "Set a loop in the player first")):
+        page.locator(button).click()
+        toast = page.locator(".toast-body").filter(has_text=message).first
+        toast.wait_for(timeout=30_000)
+        for close in page.locator(".toast-close").all():
+            close.click()
+        # the refusal is a message: the takes list carries no error mark and nothing was made
+        assert page.locator("#music-takes-table .error").count() == 0
+    assert len(list((studio.project / "takes").glob("*/take.json"))) == before
