@@ -9,7 +9,11 @@ One public entry point, :func:`composite`, with three bodies:
   stored once. No per-layer full-frame temporaries. Within a span, columns whose four taps are all
   inside the layer skip the bounds checks. A layer row that is not rotated (``v`` constant along the
   frame row: pans, zooms, sprites, captions) is sampled separably: its two source rows are blended
-  once into a padded float32 row (a vectorised loop), then each column lerps between two texels.
+  once into a padded float32 row (a vectorised loop), then each column lerps between two texels, in
+  contiguous runs when the horizontal scale is near 1 and from per-call column tables otherwise. A
+  layer declared ``opaque`` that spans a row replaces it: the frame and the layers under it are not
+  read. Rows are dealt to the threads in interleaved bands, so layers in one part of the frame still
+  keep every thread busy.
 * ``cuda``: one thread per output pixel (2-D grid), looping over the layers.
 
 The per-pixel arithmetic (bilinear sampling with transparent padding, the blend modes) is written once
