@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("script", help="Fountain or plain-text script file")
     storyboard.add_argument("--out", required=True, metavar="DIR", help="output folder")
     storyboard.add_argument("--music", default=None, help="music take or audio file for the animatic")
+    storyboard.add_argument("--dialogue", nargs="+", default=None, metavar="FILE",
+                            help="recorded lines for the animatic, one per shot, named after it (shot-3.wav)")
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")

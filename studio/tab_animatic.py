@@ -69,17 +69,33 @@ def music_input(ctx: StudioContext, source: str, take_id: str | None, upload: An
     return None
 
 
+def dialogue_input(files: Any) -> dict | None:
+    """Uploaded dialogue recordings keyed by shot number (from their file names), or None."""
+    from engines.story.soundtrack import dialogue_files_by_shot
+
+    paths = [getattr(f, "name", f) for f in (files or []) if f]
+    if not paths:
+        return None
+    try:
+        return dialogue_files_by_shot(paths)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+
+
 def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_db: float, source: str,
-                    take_id: str | None, upload: Any, make_gif: bool, preview: bool, *,
+                    take_id: str | None, upload: Any, make_gif: bool, preview: bool, *, dialogue_files: Any = None,
                     progress=None, cancel: threading.Event | None = None) -> tuple[str, list[str], str]:
     """Render the animatic for the current storyboard; returns (video path, download paths, status text).
 
-    Raises ``gr.Error`` with the engine's message for bad input, a full disk or a cancelled render.
+    ``dialogue_files`` are recorded lines named after their shots (``shot-3.wav``); shots without one get
+    a placeholder voice. Raises ``gr.Error`` with the engine's message for bad input, a full disk or a
+    cancelled render.
     """
     if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
         raise gr.Error("There is no shot list yet: paste or upload a script above and make the shots first.")
     storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
     music = music_input(ctx, source, take_id, upload)
+    dialogue = dialogue_input(dialogue_files)
     renders = ctx.project.renders_dir
     renders.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -90,7 +106,7 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
                                  fps=int(fps), preview=bool(preview), srt_path=renders / f"{stem}.srt",
                                  gif_path=renders / f"{stem}.gif" if make_gif else None,
                                  ducking_db=float(ducking_db), progress=report, cancel=cancel,
-                                 cache_dir=renders / "cache" / "animatic")
+                                 cache_dir=renders / "cache" / "animatic", dialogue_audio=dialogue)
     except AnimaticCancelled:
         raise gr.Error("Render cancelled; nothing was saved. Finished shots are kept, so the next render "
                        "is quicker.")
@@ -100,7 +116,9 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     status = (f"**{'Preview' if preview else 'Video'} ready:** `{result.video_path.name}` — "
               f"{result.width}×{result.height}, {result.fps} fps, {result.duration_s:.1f} s, "
               f"{result.cues} subtitles. Rendered {result.frames_rendered} frames, reused {result.frames_cached} "
-              f"from the cache, in {result.render_s:.1f} s.")
+              f"from the cache, in {result.render_s:.1f} s."
+              + (f" Recorded dialogue for shot{'s' if len(dialogue) > 1 else ''} "
+                 f"{', '.join(str(n) for n in sorted(dialogue))}." if dialogue else ""))
     return str(result.video_path), downloads, status
 
 
@@ -124,6 +142,9 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> No
                            allow_custom_value=False)
         upload = gr.File(label="Music file", file_types=["audio"], visible=False, elem_id="animatic-music-file")
         make_gif = gr.Checkbox(value=False, label="Also make a GIF for sharing", elem_id="animatic-gif")
+    dialogue_files = gr.File(label="Recorded dialogue (optional): one file per shot, named after it, e.g. "
+                             "shot-3.wav; other lines get a placeholder voice", file_count="multiple",
+                             file_types=["audio"], elem_id="animatic-dialogue")
     with gr.Row():
         preview_button = gr.Button("Quick preview (low resolution)", elem_id="animatic-preview")
         render_button = gr.Button("Render MP4", variant="primary", elem_id="animatic-render")
@@ -143,14 +164,15 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> No
 
     def run(preview: bool):
         def handler(board, fmt_value, fps_value, ducking_value, source_value, take_value, upload_value, gif_value,
-                    request: gr.Request, progress=gr.Progress()):
+                    dialogue_value, request: gr.Request, progress=gr.Progress()):
             cancel = _cancel_event(request)
             cancel.clear()
             return export_animatic(ctx, board, fmt_value, fps_value, ducking_value, source_value, take_value,
-                                   upload_value, gif_value, preview, progress=progress, cancel=cancel)
+                                   upload_value, gif_value, preview, dialogue_files=dialogue_value,
+                                   progress=progress, cancel=cancel)
         return handler
 
-    inputs = [storyboard_state, fmt, fps, ducking, source, take, upload, make_gif]
+    inputs = [storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
     outputs = [video, downloads, status]
     preview_button.click(run(True), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
     render_button.click(run(False), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from engines.story.animatic import AnimaticCancelled, render_animatic
 from engines.story.encode import DiskFullError
 from engines.story.model import Shot, Storyboard
-from engines.story.soundtrack import build_soundtrack
+from engines.story.soundtrack import build_soundtrack, dialogue_files_by_shot
 from engines.story.timeline import build_timeline
 
 FPS = 24
@@ -230,6 +230,56 @@ def test_music_is_ducked_by_the_set_depth_under_dialogue(depth_db):
     assert ducked_music - open_music == pytest.approx(depth_db, abs=1.0)
     # the whole mix is normalised to -16 LUFS
     assert pyloudnorm.Meter(rate).integrated_loudness(track.audio.astype(np.float64)) == pytest.approx(-16.0, abs=1.0)
+
+
+def tone(seconds: float, hz: float, sample_rate: int = 48_000) -> np.ndarray:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def peak_hz(audio: np.ndarray, sample_rate: int) -> float:
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    spectrum = np.abs(np.fft.rfft(mono * np.hanning(mono.size)))
+    return float(np.fft.rfftfreq(mono.size, 1 / sample_rate)[np.argmax(spectrum)])
+
+
+def test_a_recorded_line_replaces_the_placeholder_and_the_music_dips_under_it(tmp_path):
+    import soundfile as sf
+
+    sb = board(Shot(number=1, duration_s=2.0, action="灯笼亮了"),
+               Shot(number=2, duration_s=3.0, speaker="奶奶", dialogue="那你给自己发年终奖没有？"),
+               Shot(number=3, duration_s=1.5, speaker="小雨", dialogue="奶奶！"))
+    timeline = build_timeline(sb, width=360, height=640, fps=FPS, title_card_s=0, end_card_s=0)
+    sf.write(tmp_path / "Shot 02 grandma.wav", tone(1.5, 1000.0), 48_000)
+    recorded = dialogue_files_by_shot([tmp_path / "Shot 02 grandma.wav"])
+    assert recorded == {2: tmp_path / "Shot 02 grandma.wav"}
+    track = build_soundtrack(timeline, music=music_clip(), ducking_db=-12.0, dialogue_audio=recorded,
+                             music_fade_out_s=0.3)
+    rate = track.sample_rate
+    (a2, b2), (a3, b3) = track.dialogue_spans_s
+    assert a2 == pytest.approx(2.15, abs=1e-3) and b2 - a2 == pytest.approx(1.5, abs=1e-3)  # the file, as recorded
+    assert a3 == pytest.approx(5.15, abs=1e-3)                  # shot 3: a placeholder voice
+    voice = track.audio - track.music
+    assert peak_hz(voice[int((a2 + 0.1) * rate):int((b2 - 0.1) * rate)], rate) == pytest.approx(1000.0, abs=5.0)
+    assert peak_hz(voice[int((a3 + 0.1) * rate):int((b3 - 0.1) * rate)], rate) != pytest.approx(1000.0, abs=5.0)
+    ducked = loudness(track.music, rate, a2 + 0.3, b2 - 0.1)
+    open_music = loudness(track.music, rate, 1.0, 1.95)          # after the fade-in, before the line
+    assert ducked - open_music == pytest.approx(-12.0, abs=1.0)
+
+
+def test_dialogue_files_are_matched_to_shots_by_name(tmp_path):
+    names = ["shot-3.wav", "Shot_04 grandma.flac", "7.mp3", "take2 shot10.wav", "scene1-shot-012.ogg"]
+    assert {n: p.name for n, p in dialogue_files_by_shot(names).items()} == {
+        3: "shot-3.wav", 4: "Shot_04 grandma.flac", 7: "7.mp3", 10: "take2 shot10.wav", 12: "scene1-shot-012.ogg"}
+    with pytest.raises(ValueError, match=r"'grandma.wav' does not say which shot.*shot-3.wav"):
+        dialogue_files_by_shot(["grandma.wav"])
+    with pytest.raises(ValueError, match=r"two dialogue files are for shot 3: 'shot-3.wav' and '03.flac'"):
+        dialogue_files_by_shot(["shot-3.wav", "03.flac"])
+    # a file for a shot the storyboard does not have is refused by the soundtrack, naming the shots
+    timeline = build_timeline(board(Shot(number=1, duration_s=1.0, dialogue="一")), width=360, height=640, fps=FPS,
+                              title_card_s=0, end_card_s=0)
+    with pytest.raises(ValueError, match=r"shot\(s\) \[9\], which are not in the storyboard"):
+        build_soundtrack(timeline, dialogue_audio={9: (tone(0.5, 440.0), 48_000)})
 
 
 def test_changing_one_shot_rerenders_only_that_shot(tmp_path):

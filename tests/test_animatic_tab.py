@@ -65,3 +65,34 @@ def test_export_without_shots_or_take_says_what_to_do(ctx):
         export_animatic(ctx, {"shots": []}, "9:16", 24, -12, MUSIC_NONE, None, None, False, True)
     with pytest.raises(gr.Error, match="Pick a music take"):
         export_animatic(ctx, storyboard_dict(), "9:16", 24, -12, MUSIC_TAKE, None, None, False, True)
+
+
+def test_export_with_a_recorded_line_puts_it_in_the_video(ctx, tmp_path):
+    import soundfile as sf
+
+    rate = 48_000
+    t = np.arange(int(0.5 * rate)) / rate
+    sf.write(tmp_path / "shot-1.wav", (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), rate)
+    video, _downloads, status = export_animatic(ctx, storyboard_dict(), "9:16", 24, -12, MUSIC_NONE, None, None,
+                                                False, True, dialogue_files=[str(tmp_path / "shot-1.wav")])
+    assert "Recorded dialogue for shot 1." in status
+    with av.open(video) as container:                      # FFmpeg's AAC decoder is the oracle
+        stream = container.streams.audio[0]
+        decoded = np.concatenate([f.to_ndarray().reshape(-1, f.samples).mean(axis=0)
+                                  for f in container.decode(stream)])
+        sr = stream.codec_context.sample_rate
+    line = decoded[int(0.2 * sr):int(0.45 * sr)]            # shot 1 is 0-0.5 s; its line starts at 0.15 s
+    spectrum = np.abs(np.fft.rfft(line * np.hanning(line.size)))
+    assert np.fft.rfftfreq(line.size, 1 / sr)[np.argmax(spectrum)] == pytest.approx(1000.0, abs=10.0)
+
+
+def test_export_with_badly_named_or_unknown_dialogue_says_what_to_do(ctx, tmp_path):
+    with pytest.raises(gr.Error, match="does not say which shot"):
+        export_animatic(ctx, storyboard_dict(), "9:16", 24, -12, MUSIC_NONE, None, None, False, True,
+                        dialogue_files=[str(tmp_path / "grandma.wav")])
+    import soundfile as sf
+
+    sf.write(tmp_path / "shot-7.wav", np.zeros(4800, np.float32), 48_000)
+    with pytest.raises(gr.Error, match=r"shot\(s\) \[7\], which are not in the storyboard"):
+        export_animatic(ctx, storyboard_dict(), "9:16", 24, -12, MUSIC_NONE, None, None, False, True,
+                        dialogue_files=[str(tmp_path / "shot-7.wav")])

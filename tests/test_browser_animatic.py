@@ -1,5 +1,6 @@
 """A creator's flow in a real headless Chromium: paste the Chinese sample, make the shots, upload a music
-file, render the quick preview of the animatic and download the MP4 and its SRT (decoded with PyAV)."""
+file and a recorded line, render the quick preview of the animatic and download the MP4 and its SRT
+(decoded with PyAV)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,16 @@ def test_chinese_sample_to_preview_mp4_with_music_and_srt(page, studio, tmp_path
 
     page.locator("#animatic-music-source").get_by_label("An audio file").check()
     page.locator("#animatic-music-file input[type=file]").set_input_files(str(music))
+    line = tmp_path / "shot-2.wav"       # a recorded line for shot 2, found by its file name
+    soundfile.write(line, 0.3 * np.sin(2 * np.pi * 1000 * t[:rate]), rate)
+    page.locator("#animatic-dialogue input[type=file]").set_input_files(str(line))
     page.wait_for_timeout(500)
     page.locator("#animatic-preview").click()
     page.wait_for_function("() => document.querySelector('#animatic-status').innerText.includes('ready')",
                            timeout=300_000)
     status = page.locator("#animatic-status").inner_text()
     assert "360×640" in status and "24 fps" in status, status
+    assert "Recorded dialogue for shot 2." in status, status
     page.locator("#animatic-video").scroll_into_view_if_needed()
     page.screenshot(path=str(_screenshot_path(tmp_path, "animatic-preview.png")), full_page=False)
 

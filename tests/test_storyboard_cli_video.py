@@ -28,15 +28,20 @@ def setup(tmp_path):
     return script, project, take, settings
 
 
-def _args(script, out, music, project):
+def _args(script, out, music, project, dialogue=None):
     return argparse.Namespace(script=str(script), out=str(out), music=music, format="1:1", fps=24, no_video=False,
-                              project=str(project.root), models_dir=None, device=None)
+                              project=str(project.root), models_dir=None, device=None, dialogue=dialogue)
 
 
 def test_music_can_be_a_take_id_and_the_video_carries_it(setup, tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
     script, project, take, settings = setup
     out = tmp_path / "out"
-    assert run(_args(script, out, take.id, project), settings) == 0
+    line = tmp_path / "shot-1.wav"       # a recorded line for the first shot instead of its placeholder
+    sf.write(line, (0.3 * np.sin(2 * np.pi * 1000 * np.arange(24_000) / 48_000)).astype(np.float32), 48_000)
+    assert run(_args(script, out, take.id, project, [str(line)]), settings) == 0
     with av.open(str(out / "animatic.mp4")) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0]
@@ -46,7 +51,8 @@ def test_music_can_be_a_take_id_and_the_video_carries_it(setup, tmp_path, capsys
     srt = (out / "animatic.srt").read_text(encoding="utf-8")
     assert "吃饺子" in srt
     assert duration_s > 3
-    assert "wrote the animatic" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote the animatic" in printed and "recorded dialogue for shots 1" in printed
 
 
 def test_unknown_music_is_refused_with_what_to_pass(setup, tmp_path, capsys):
@@ -55,3 +61,19 @@ def test_unknown_music_is_refused_with_what_to_pass(setup, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "neither an audio file nor a take" in err
     assert not (tmp_path / "out2").exists()          # refused before anything was written
+
+
+def test_dialogue_files_are_checked_before_anything_is_written(setup, tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    script, project, take, settings = setup
+    sf.write(tmp_path / "shot-99.wav", np.zeros(4800, np.float32), 48_000)
+    assert run(_args(script, tmp_path / "out3", take.id, project, [str(tmp_path / "shot-99.wav")]), settings) == 2
+    assert "--dialogue: there is no shot 99" in capsys.readouterr().err
+    assert run(_args(script, tmp_path / "out3", take.id, project, [str(tmp_path / "line.wav")]), settings) == 2
+    assert "no such file" in capsys.readouterr().err
+    sf.write(tmp_path / "grandma.wav", np.zeros(4800, np.float32), 48_000)
+    assert run(_args(script, tmp_path / "out3", take.id, project, [str(tmp_path / "grandma.wav")]), settings) == 2
+    assert "does not say which shot" in capsys.readouterr().err
+    assert not (tmp_path / "out3").exists()

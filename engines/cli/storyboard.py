@@ -48,9 +48,15 @@ def run(args: Any, settings: Any) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        # checked before anything is written, so a wrong --music costs nothing
+        # checked before anything is written, so a wrong --music or --dialogue costs nothing
         music = None if getattr(args, "no_video", False) else _music_source(getattr(args, "music", None), args,
                                                                               settings)
+        dialogue = None if getattr(args, "no_video", False) else _dialogue_files(getattr(args, "dialogue", None))
+        if dialogue:
+            unknown = sorted(set(dialogue) - {shot.number for shot in board.shots})
+            if unknown:
+                raise ValueError(f"--dialogue: there is no shot {unknown[0]} (the shots are 1-{len(board.shots)}; "
+                                 f"see the shot list)")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -87,7 +93,7 @@ def run(args: Any, settings: Any) -> int:
     try:
         made = animatic.render_animatic(
             board, out_path=video, srt_path=out / "animatic.srt", music=music, format=fmt,
-            fps=int(getattr(args, "fps", 24) or 24),
+            fps=int(getattr(args, "fps", 24) or 24), dialogue_audio=dialogue,
             # clean panels: the animatic carries the dialogue as subtitles
             panels=lambda shot, storyboard, size: render_panel(shot, storyboard, size=size, lettering=False),
             progress=_progress("animatic"))
@@ -99,6 +105,20 @@ def run(args: Any, settings: Any) -> int:
         return 1
     print(f"wrote the animatic {getattr(made, 'video_path', video)}", flush=True)
     return 0
+
+
+def _dialogue_files(files: list[str] | None) -> dict[int, Path] | None:
+    """``--dialogue`` files keyed by the shot number in their names; each must exist."""
+    if not files:
+        return None
+    from engines.story.soundtrack import dialogue_files_by_shot
+
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise ValueError(f"--dialogue: no such file {missing[0]!r}")
+    found = dialogue_files_by_shot(files)
+    print("recorded dialogue for shots " + ", ".join(str(n) for n in sorted(found)), flush=True)
+    return found
 
 
 def _music_source(music: str | None, args: Any, settings: Any) -> Path | None:

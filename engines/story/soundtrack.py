@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Union
+from typing import Iterable, Mapping, Union
 
 import numpy as np
 
@@ -160,6 +161,36 @@ def placeholder_voice(duration_s: float, *, speaker: str = "", sample_rate: int 
     voice = wave * syllables * envelope
     voice *= 10 ** (peak_db / 20) / max(np.max(np.abs(voice)), 1e-9)
     return np.repeat(voice.astype(np.float32)[:, None], 2, axis=1)
+
+
+_SHOT_IN_NAME = re.compile(r"shot[\s_.-]*0*(\d+)", re.IGNORECASE)
+_NUMBER_IN_NAME = re.compile(r"0*(\d+)")
+
+
+def dialogue_files_by_shot(paths: Iterable[str | os.PathLike]) -> dict[int, Path]:
+    """Recorded lines named after their shots, keyed by shot number (for ``dialogue_audio``).
+
+    ``shot-3.wav``, ``Shot 03 grandma.flac`` and ``3.mp3`` are shot 3: the number after "shot" when the
+    name has one, else the first number in it.
+
+    Raises
+    ------
+    ValueError
+        A file whose name has no number, or two files for one shot (naming both, with the fix).
+    """
+    found: dict[int, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        match = _SHOT_IN_NAME.search(path.stem) or _NUMBER_IN_NAME.search(path.stem)
+        if match is None:
+            raise ValueError(f"the dialogue file {path.name!r} does not say which shot it is for; name it after "
+                             f"the shot number, e.g. shot-3{path.suffix or '.wav'}")
+        number = int(match.group(1))
+        if number in found:
+            raise ValueError(f"two dialogue files are for shot {number}: {found[number].name!r} and {path.name!r}; "
+                             f"keep one (a shot has one recorded line)")
+        found[number] = path
+    return found
 
 
 def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPLE_RATE,
