@@ -516,53 +516,27 @@ def _duck_activity(key, off, n, ch, threshold, t0, t1, act):
 
 
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _duck_d(active, d_att, d_rel):
-    return d_att if active else d_rel
-
-
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _duck_e(active, c_att):
-    return c_att if active else 0.0
+def _lane_map_step(p, q, active, c_att, c_rel):
+    """One frame of a lane's affine map: ``p`` (the decay so far) and ``q`` (the activity from 0)."""
+    return p * _duck_decay(active, c_att, c_rel), _duck_step(q, active, c_att, c_rel)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _duck_lane_maps(act, lane, d_att, d_rel, c_att, maps):
-    """The affine map ``a_out = p * a_in + q`` of each of the 8 lanes of ``act`` into ``maps[l]``."""
+def _duck_lane_maps(act, lane, c_att, c_rel, maps):
+    """The affine map ``a_out = p * a_in + q`` of each of the 8 lanes of ``act`` into ``maps[l]``.
+
+    The lanes are written out so that their 8 recursions are independent chains the CPU overlaps."""
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 1.0
     q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
     for i in range(lane):
-        x = act[i]
-        d = _duck_d(x, d_att, d_rel)
-        p0 *= d
-        q0 = q0 * d + _duck_e(x, c_att)
-        x = act[lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p1 *= d
-        q1 = q1 * d + _duck_e(x, c_att)
-        x = act[2 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p2 *= d
-        q2 = q2 * d + _duck_e(x, c_att)
-        x = act[3 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p3 *= d
-        q3 = q3 * d + _duck_e(x, c_att)
-        x = act[4 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p4 *= d
-        q4 = q4 * d + _duck_e(x, c_att)
-        x = act[5 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p5 *= d
-        q5 = q5 * d + _duck_e(x, c_att)
-        x = act[6 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p6 *= d
-        q6 = q6 * d + _duck_e(x, c_att)
-        x = act[7 * lane + i]
-        d = _duck_d(x, d_att, d_rel)
-        p7 *= d
-        q7 = q7 * d + _duck_e(x, c_att)
+        p0, q0 = _lane_map_step(p0, q0, act[i], c_att, c_rel)
+        p1, q1 = _lane_map_step(p1, q1, act[lane + i], c_att, c_rel)
+        p2, q2 = _lane_map_step(p2, q2, act[2 * lane + i], c_att, c_rel)
+        p3, q3 = _lane_map_step(p3, q3, act[3 * lane + i], c_att, c_rel)
+        p4, q4 = _lane_map_step(p4, q4, act[4 * lane + i], c_att, c_rel)
+        p5, q5 = _lane_map_step(p5, q5, act[5 * lane + i], c_att, c_rel)
+        p6, q6 = _lane_map_step(p6, q6, act[6 * lane + i], c_att, c_rel)
+        p7, q7 = _lane_map_step(p7, q7, act[7 * lane + i], c_att, c_rel)
     maps[0, 0], maps[0, 1] = p0, q0
     maps[1, 0], maps[1, 1] = p1, q1
     maps[2, 0], maps[2, 1] = p2, q2
@@ -579,39 +553,31 @@ def _flush(a):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _duck_lane_values(act, lane, d_att, d_rel, c_att, entering, depth_gain, gains):
+def _duck_lane_values(act, lane, c_att, c_rel, entering, depth_gain, gains):
     """Run the 8 lanes from their entering activities, storing each frame's ducking gain (float32)."""
     a0, a1, a2, a3 = entering[0], entering[1], entering[2], entering[3]
     a4, a5, a6, a7 = entering[4], entering[5], entering[6], entering[7]
     for i in range(lane):
-        x = act[i]
-        a0 = a0 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a0 = _duck_step(a0, act[i], c_att, c_rel)
         gains[i] = _duck_gain(a0, depth_gain)
-        x = act[lane + i]
-        a1 = a1 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a1 = _duck_step(a1, act[lane + i], c_att, c_rel)
         gains[lane + i] = _duck_gain(a1, depth_gain)
-        x = act[2 * lane + i]
-        a2 = a2 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a2 = _duck_step(a2, act[2 * lane + i], c_att, c_rel)
         gains[2 * lane + i] = _duck_gain(a2, depth_gain)
-        x = act[3 * lane + i]
-        a3 = a3 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a3 = _duck_step(a3, act[3 * lane + i], c_att, c_rel)
         gains[3 * lane + i] = _duck_gain(a3, depth_gain)
-        x = act[4 * lane + i]
-        a4 = a4 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a4 = _duck_step(a4, act[4 * lane + i], c_att, c_rel)
         gains[4 * lane + i] = _duck_gain(a4, depth_gain)
-        x = act[5 * lane + i]
-        a5 = a5 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a5 = _duck_step(a5, act[5 * lane + i], c_att, c_rel)
         gains[5 * lane + i] = _duck_gain(a5, depth_gain)
-        x = act[6 * lane + i]
-        a6 = a6 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a6 = _duck_step(a6, act[6 * lane + i], c_att, c_rel)
         gains[6 * lane + i] = _duck_gain(a6, depth_gain)
-        x = act[7 * lane + i]
-        a7 = a7 * _duck_d(x, d_att, d_rel) + _duck_e(x, c_att)
+        a7 = _duck_step(a7, act[7 * lane + i], c_att, c_rel)
         gains[7 * lane + i] = _duck_gain(a7, depth_gain)
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _duck_entering_cpu(key, off, n, ch, threshold, d_att, d_rel, c_att, end, block, tasks):
+def _duck_entering_cpu(key, off, n, ch, threshold, c_att, c_rel, end, block, tasks):
     """Pass 1: the activity entering every lane of every timeline block up to ``end``, and whether the
     key holds NaN or inf anywhere before ``end`` (the envelope reads all of it)."""
     nblocks = (end + block - 1) // block
@@ -624,7 +590,7 @@ def _duck_entering_cpu(key, off, n, ch, threshold, d_att, d_rel, c_att, end, blo
         for b in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
             t0 = b * block
             bad[b] = _duck_activity(key, off, n, ch, threshold, t0, min(t0 + block, end), act)
-            _duck_lane_maps(act, lane, d_att, d_rel, c_att, maps[b * _DUCK_LANES:(b + 1) * _DUCK_LANES])
+            _duck_lane_maps(act, lane, c_att, c_rel, maps[b * _DUCK_LANES:(b + 1) * _DUCK_LANES])
     entering = np.empty(nblocks * _DUCK_LANES)
     a = 0.0
     for i in range(entering.shape[0]):
@@ -923,7 +889,7 @@ def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, p
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, key, key_off, key_n, key_ch,
-             threshold, d_att, d_rel, c_att, entering, depth_gain):
+             threshold, c_att, c_rel, entering, depth_gain):
     """One pass over the bus ``out`` (length, 2) in timeline-aligned blocks; returns per-block finiteness.
 
     ``out`` comes from numpy, whose large allocations use transparent huge pages: first-touching an
@@ -974,7 +940,7 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
                           table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10], block_grid)
             if any_ducked:
                 _duck_activity(key, key_off, key_n, key_ch, threshold, block_start, t1, act)
-                _duck_lane_values(act, lane, d_att, d_rel, c_att, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
+                _duck_lane_values(act, lane, c_att, c_rel, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
                                   depth_gain, duck_buf)
                 _add_ducked(acc, acc_ducked, duck_buf[t0 - block_start:t1 - block_start])
             finite[bi] = _store_block(acc, flat_out[2 * (t0 - start):2 * (t1 - start)])
@@ -998,13 +964,13 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     if k >= 0:
         key = plan.stems[k].reshape(-1)
         key_args = (int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
-                    plan.duck_threshold, 1.0 - plan.duck_c_attack, 1.0 - plan.duck_c_release, plan.duck_c_attack)
+                    plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release)
         entering, key_bad = _duck_entering_cpu(key, *key_args, plan.start + plan.length, block, _tasks())
         if key_bad:
             _require_finite(plan, k, 0, plan.start + plan.length)
     else:
         key = np.zeros(1, np.float32)
-        key_args = (0, 0, 1, 0.0, 1.0, 1.0, 0.0)
+        key_args = (0, 0, 1, 0.0, 0.0, 0.0)
         entering = np.zeros(1)
     if out is None:
         out = np.empty((plan.length, 2), dtype=np.float32)
