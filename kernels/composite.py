@@ -476,45 +476,35 @@ def _blend_run_inside(buf, channels, pix, h, w, ub, du, vb, dv, x0, x1, mode, sm
 
 
 @njit(cache=True, fastmath=True, inline="always")
+def _lerp_texels_blend(buf, channels, tmp, j0, ax, x, mode):
+    """Frame column ``x``: lerp by ``ax`` between the ``tmp`` texels at ``j0`` and ``j0 + 4``, blend into ``buf``."""
+    one = np.float32(1.0)
+    r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
+    g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
+    b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
+    a = tmp[j0 + _U3] + ax * (tmp[j0 + _U7] - tmp[j0 + _U3])
+    j = np.uint64(x * channels)
+    ba = buf[j + _U3] if channels == 4 else one
+    r, g, b, a = _blend(mode, r, g, b, a, buf[j], buf[j + _U1], buf[j + _U2], ba)
+    buf[j] = r
+    buf[j + _U1] = g
+    buf[j + _U2] = b
+    if channels == 4:
+        buf[j + _U3] = a
+
+
+@njit(cache=True, fastmath=True, inline="always")
 def _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, mode):
     """Horizontal half of :func:`_blend_run_rowwise`: lerp between two texels of ``tmp``, blend."""
-    one = np.float32(1.0)
     for x in range(x0, x1):
-        j0 = np.uint64(col_i[x])
-        ax = col_w[x]
-        r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
-        g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
-        b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
-        a = tmp[j0 + _U3] + ax * (tmp[j0 + _U7] - tmp[j0 + _U3])
-        j = np.uint64(x * channels)
-        ba = buf[j + _U3] if channels == 4 else one
-        r, g, b, a = _blend(mode, r, g, b, a, buf[j], buf[j + _U1], buf[j + _U2], ba)
-        buf[j] = r
-        buf[j + _U1] = g
-        buf[j + _U2] = b
-        if channels == 4:
-            buf[j + _U3] = a
+        _lerp_texels_blend(buf, channels, tmp, np.uint64(col_i[x]), col_w[x], x, mode)
 
 
 @njit(cache=True, fastmath=True, inline="always")
 def _run_loop(buf, channels, tmp, ub, du, k, xs, xe, mode):
     """Columns [xs, xe) whose left texel is column ``x + k``: contiguous loads that vectorise."""
-    one = np.float32(1.0)
     for x in range(xs, xe):
-        ax = np.float32(ub + x * du - (x + k))
-        j0 = np.uint64((x + k + 1) * 4)
-        r = tmp[j0] + ax * (tmp[j0 + _U4] - tmp[j0])
-        g = tmp[j0 + _U1] + ax * (tmp[j0 + _U5] - tmp[j0 + _U1])
-        b = tmp[j0 + _U2] + ax * (tmp[j0 + _U6] - tmp[j0 + _U2])
-        a = tmp[j0 + _U3] + ax * (tmp[j0 + _U7] - tmp[j0 + _U3])
-        j = np.uint64(x * channels)
-        ba = buf[j + _U3] if channels == 4 else one
-        r, g, b, a = _blend(mode, r, g, b, a, buf[j], buf[j + _U1], buf[j + _U2], ba)
-        buf[j] = r
-        buf[j + _U1] = g
-        buf[j + _U2] = b
-        if channels == 4:
-            buf[j + _U3] = a
+        _lerp_texels_blend(buf, channels, tmp, np.uint64((x + k + 1) * 4), np.float32(ub + x * du - (x + k)), x, mode)
 
 
 @njit(cache=True, fastmath=True)
