@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -42,6 +43,12 @@ def cuda_available() -> bool:
         return bool(cuda.is_available())
     except Exception:
         return False
+
+
+def cpu_tasks() -> int:
+    """Parallel work items for a CPU kernel's prange: a few per numba thread, so one stalled thread delays
+    little, while scratch allocated once per task stays cheap."""
+    return 4 * numba.get_num_threads()
 
 
 def resolve_backend(backend: str) -> str:

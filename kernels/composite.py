@@ -59,7 +59,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from kernels.backend import clamp, resolve_backend, smaller
+from kernels.backend import clamp, cpu_tasks, resolve_backend, smaller
 
 __all__ = ["BLEND_MODES", "Layer", "composite", "affine", "premultiply", "reference", "CUDA_BLOCK"]
 
@@ -741,7 +741,7 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
         flat_out = np.empty((height, width * channels), out.dtype)
     _composite_cpu(_readonly(frame.reshape(height, width * channels)), flat_out, channels, images, shapes,
                    packed.minv, packed.smul, packed.blend, packed.boxes, packed.opaque, frame_scale,
-                   out.dtype == np.uint8, _ROWS_PER_BAND, 4 * numba.get_num_threads(), int(shapes[:, 1].max()))
+                   out.dtype == np.uint8, _ROWS_PER_BAND, cpu_tasks(), int(shapes[:, 1].max()))
     if not np.shares_memory(flat_out, out):
         out[...] = flat_out.reshape(out.shape)
 

@@ -48,12 +48,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-import numba
 import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
 
-from kernels.backend import first_nonfinite_row as _first_nonfinite_row, resolve_backend
+from kernels.backend import cpu_tasks, first_nonfinite_row as _first_nonfinite_row, resolve_backend
 
 #: Threads per block for the CUDA bodies (tests under the simulator lower it).
 THREADS_PER_BLOCK = 128
@@ -947,11 +946,6 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
     return finite
 
 
-def _tasks() -> int:
-    """Parallel work items of the CPU passes: a few per thread, so a stalled thread delays little."""
-    return 4 * numba.get_num_threads()
-
-
 def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]:
     if plan.length == 0:
         return (np.zeros((0, 2), dtype=np.float32) if out is None else out), True
@@ -965,7 +959,7 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
         key = plan.stems[k].reshape(-1)
         key_args = (int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
                     plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release)
-        entering, key_bad = _duck_entering_cpu(key, *key_args, plan.start + plan.length, block, _tasks())
+        entering, key_bad = _duck_entering_cpu(key, *key_args, plan.start + plan.length, block, cpu_tasks())
         if key_bad:
             _require_finite(plan, k, 0, plan.start + plan.length)
     else:
@@ -980,7 +974,7 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     finite = _mix_cpu(out, stems, table, plan.gain_x if plan.gain_x.size else np.zeros(1),
                            plan.gain_v if plan.gain_v.size else np.zeros(1),
                            plan.pan_x if plan.pan_x.size else np.zeros(1),
-                           plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, block, _tasks(),
+                           plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, block, cpu_tasks(),
                            k, key, *key_args, entering, plan.duck_depth_gain)
     return out, bool(finite.all())
 
