@@ -96,6 +96,16 @@ def _store(ctx: StudioContext) -> TakeStore:
     return TakeStore(ctx.project)
 
 
+def _selected_take(ctx: StudioContext, take_id: str | None) -> Take:
+    """The take selected in the list (with its audio), or a message saying to select one or why it fails."""
+    if not take_id:
+        raise gr.Error("Select a take in the list first")
+    try:
+        return _store(ctx).load(take_id)
+    except Exception as error:
+        raise gr.Error(f"That take cannot be loaded: {error}") from None
+
+
 def _served_dir(kind: str) -> Path:
     """A folder under Gradio's upload folder (the studio's temp folder, cleaned on exit): files there are
     served to the browser whichever project is open, and never end up in a project's export."""
@@ -568,12 +578,7 @@ def build_tab(ctx: StudioContext) -> None:
                             progress)
 
     def parent_request(take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
-        if not take_id:
-            raise gr.Error("Select a take in the list first")
-        try:
-            parent = _store(ctx).load(take_id)
-        except Exception as error:
-            raise gr.Error(f"That take cannot be loaded: {error}") from None
+        parent = _selected_take(ctx, take_id)
         job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
                                 duration_s=float(parent.duration_s) if mode == "vary" else min(
                                     float(parent.duration_s), 60.0),
@@ -627,12 +632,7 @@ def build_tab(ctx: StudioContext) -> None:
         concurrency_limit=1, api_name=False)
 
     def extend_job(take_id, extend_to_v) -> GenerationRequest:
-        if not take_id:
-            raise gr.Error("Select a take in the list first")
-        try:
-            parent = _store(ctx).load(take_id)
-        except Exception as error:
-            raise gr.Error(f"That take cannot be loaded: {error}") from None
+        parent = _selected_take(ctx, take_id)
         return extend_request(parent, extend_to_v)
 
     def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
