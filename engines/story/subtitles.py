@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engines.atomic import atomic_write_text
 from engines.fonts import require_cjk_font
-from engines.story.timeline import Timeline
+from engines.story.timeline import FrameSpan, Timeline
 
 #: Punctuation that must not start a line (it is kept with the character before it).
 _NO_LINE_START = set("，。！？、；：,.!?;:…—）》」』】”’)]}%~～·")
@@ -33,7 +33,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z0-9'’\-_]+\s*|\s+")
 
 
 @dataclass(frozen=True)
-class Cue:
+class Cue(FrameSpan):
     """One subtitle: ``lines`` shown from ``start_frame`` (inclusive) to ``end_frame`` (exclusive)."""
 
     index: int                 # 1-based, as in SRT
@@ -42,14 +42,6 @@ class Cue:
     fps: int
     lines: tuple[str, ...]
     shot_number: int
-
-    @property
-    def start_s(self) -> float:
-        return self.start_frame / self.fps
-
-    @property
-    def end_s(self) -> float:
-        return self.end_frame / self.fps
 
     @property
     def text(self) -> str:

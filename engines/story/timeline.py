@@ -69,8 +69,24 @@ def ease_in_out(progress: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * p)
 
 
+class FrameSpan:
+    """Frames ``[start_frame, end_frame)`` at ``fps``, in seconds (for dataclasses with those fields)."""
+
+    start_frame: int
+    end_frame: int
+    fps: int
+
+    @property
+    def start_s(self) -> float:
+        return self.start_frame / self.fps
+
+    @property
+    def end_s(self) -> float:
+        return self.end_frame / self.fps
+
+
 @dataclass(frozen=True)
-class Segment:
+class Segment(FrameSpan):
     """A run of frames: the title card, one shot, or the end card.
 
     ``start_frame`` is inclusive and ``end_frame`` exclusive, both in output frames. ``transition`` is
@@ -90,14 +106,6 @@ class Segment:
     @property
     def frames(self) -> int:
         return self.end_frame - self.start_frame
-
-    @property
-    def start_s(self) -> float:
-        return self.start_frame / self.fps
-
-    @property
-    def end_s(self) -> float:
-        return self.end_frame / self.fps
 
     @property
     def duration_s(self) -> float:
