@@ -26,6 +26,22 @@ SERVER_START_TIMEOUT_S = 180
 SAMPLES_DIR = ROOT.parent / "shared" / "samples"
 
 
+def run_check_script(name: str, ok_line: str, *, cudasim: bool = False, may_skip: bool = False,
+                     timeout: int = 600) -> None:
+    """Run ``tests/<name>`` in a fresh interpreter and assert it exits 0 having printed ``ok_line``.
+
+    ``cudasim`` sets NUMBA_ENABLE_CUDASIM=1 for it (numba reads that at import, hence the subprocess);
+    with ``may_skip``, exit status 3 skips the test with the script's own message (e.g. no libnvvm here).
+    """
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1") if cudasim else None
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / name)], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if may_skip and result.returncode == 3:
+        pytest.skip(result.stdout.strip())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ok_line in result.stdout
+
+
 def shared_sample(name: str) -> Path:
     """Path of a shared sample input; skips the test with the reason when the samples are not beside the checkout."""
     path = SAMPLES_DIR / name

@@ -8,17 +8,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import signal
 
 from kernels import dsp
+from tests.conftest import run_check_script
 
-ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
 
 
@@ -352,8 +349,4 @@ def test_cuda_without_a_gpu_says_so():
 
 
 def test_cuda_bodies_match_reference_under_the_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cudasim_dsp.py")], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "cuda dsp ok" in result.stdout
+    run_check_script("cudasim_dsp.py", "cuda dsp ok", cudasim=True, timeout=300)

@@ -6,8 +6,6 @@ The CUDA body runs under numba's simulator in a subprocess (tests/cudasim_mix.py
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,8 +14,8 @@ import pytest
 
 import kernels.mix as km
 from kernels.mix import Ducking, mix
+from tests.conftest import run_check_script
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
 
@@ -307,18 +305,9 @@ def test_huge_gain_overflow_is_reported_not_returned():
 # ----------------------------------------------------------------------------------------------- CUDA
 
 def test_cuda_body_matches_reference_under_the_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cudasim_mix.py")], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "cuda mix ok" in result.stdout
+    run_check_script("cudasim_mix.py", "cuda mix ok", cudasim=True, timeout=300)
 
 
 def test_every_cuda_kernel_compiles_to_ptx():
     """The simulator runs Python; this compiles the real CUDA target (needs libnvvm, not a GPU)."""
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cuda_ptx_check.py")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode == 3:
-        pytest.skip(result.stdout.strip())
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ptx ok" in result.stdout
+    run_check_script("cuda_ptx_check.py", "ptx ok", may_skip=True)
