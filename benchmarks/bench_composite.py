@@ -162,7 +162,8 @@ def lantern_pipeline(sources: Sources, backend: str) -> Callable[[int], np.ndarr
 
     def layers(frame: int, shot: str) -> list[Layer]:
         # the backgrounds are opaque, and say so (the OpenCV pipeline likewise warps them as plain RGB)
-        return [Layer(sources.premult[name], m, opaque=name.startswith("bg_")) for name, m in scene(sources, frame, shot)]
+        return [Layer(sources.premult[name], m, opaque=name.startswith("bg_"))
+                for name, m in scene(sources, frame, shot)]
 
     def render(frame: int) -> np.ndarray:
         shots = shots_at(frame)

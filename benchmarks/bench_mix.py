@@ -2,8 +2,9 @@
 
 Scenario: N stereo stems x D seconds at 48 kHz, each with gain automation (a ramp between every pair of
 its 8 breakpoints), a static or automated pan, 2 s fades, a start offset, and sidechain ducking of half the
-stems by a dialogue-like key stem. This project's mix renders into a reused bus (``out=``), as the mixer's preview and a player do; a fresh
-bus costs about 4 ms more per 180 s (first-touching 69 MB). Peers, measured in the same run:
+stems by a dialogue-like key stem. This project's mix renders into a reused bus (``out=``), as the mixer's
+preview and a player do; a fresh bus costs about 4 ms more per 180 s (first-touching 69 MB). Peers,
+measured in the same run:
 
 * **pydub**: the same stems as 16-bit AudioSegments, each ``apply_gain`` + ``pan`` + ``overlay`` onto the
   bus (pydub has no automation or ducking, so it does strictly less work; only pydub's own calls are timed).
