@@ -633,7 +633,8 @@ def _sin_near0(a):
 # The accumulate loops add one stem's piece into the block's interleaved (left, right) accumulator. They
 # index from 0 over slices (no wraparound checks) and use float32 throughout, so LLVM vectorises them;
 # gains and ramp coefficients arrive as float32. One loop per case keeps the common ones lean: constant
-# gains (with or without ducking), fades (static gains), and gain/pan ramps.
+# gains, fades (static gains), and gain/pan ramps. Ducking is not applied here: ducked stems go into their
+# own accumulator, lowered once per frame (see _mix_cpu).
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _acc_const_stereo(acc, xs, gl, gr):
