@@ -15,8 +15,8 @@ arrays, and runs one of three bodies that compute the same thing:
     piece, gentle ramps (most automation) follow a quadratic polynomial per sub-cell, stepped exactly
     between sub-cells (error < 1e-7), and steep ones short per-sample Taylor series (argument <= 0.25,
     error < 2e-8), so no transcendental function runs per sample and the loops vectorise. The ducking
-    envelope runs as eight interleaved recursion lanes per block (two passes: lane maps, then per-frame
-    values).
+    envelope runs as eight interleaved recursion lanes at a time (two passes: lane maps, then per-frame
+    values). Stereo stems with constant gains over a whole block are added two at a time.
 ``cuda``
     one thread per output frame, looping over the stems (segment lookup by binary search).
 
@@ -58,9 +58,10 @@ from kernels.backend import cpu_tasks, first_nonfinite_row as _first_nonfinite_r
 THREADS_PER_BLOCK = 128
 #: Output frames per ducking-envelope block of the CUDA body.
 CHUNK_FRAMES = 2048
-#: Timeline frames per CPU work item and ducking-envelope block (a multiple of 8). Blocks are aligned to
-#: the timeline, not to the window, so any window of the mix is bit-identical to the whole mix.
-BLOCK_FRAMES = 4096
+#: Timeline frames per CPU work item and ducking-envelope block (a multiple of its lane count: 8 lanes per
+#: 4,096 frames or part of them, see _duck_lanes). Blocks are aligned to the timeline, not to the window, so
+#: any window of the mix is bit-identical to the whole mix.
+BLOCK_FRAMES = 16384
 
 _FASTMATH = {"contract", "arcp", "nsz", "afn"}  # no nnan/ninf: NaN must propagate so it can be reported
 
@@ -476,16 +477,25 @@ def _duck_block_map(key, off, n, ch, threshold, c_att, c_rel, t0, t1):
 
 
 # The ducking envelope on the CPU. The one-pole smoother ``a -> a * d + e`` (``d = 1 - c``, ``e = c * x``)
-# is a chain of dependent multiply-adds, so it is run as _DUCK_LANES independent chains, one per lane of
-# ``BLOCK_FRAMES // _DUCK_LANES`` timeline frames: the latency of one chain hides behind the others.
+# is a chain of dependent multiply-adds, so it is run as _DUCK_LANES independent chains at a time, one per
+# lane of at most _DUCK_LANE_MAX timeline frames (a block has _duck_lanes(block) of them, a multiple of
+# _DUCK_LANES): the latency of one chain hides behind the others.
 # Pass 1 (parallel over blocks) composes each lane's affine map; a short sequential scan gives the
 # activity entering every lane; pass 2 (inside each mix block) runs the lanes again, storing per frame.
 
 _DUCK_LANES = 8
+_DUCK_LANE_MAX = 512
 _FLT_MAX = 3.4028234663852886e38
 # Activities entering a lane below _TINY are flushed to 0. Inside a lane nothing can reach a denormal:
 # d >= e^-1 (the shortest time constant is one sample), so over a lane of up to 512 frames d ** lane >= 1e-222.
 _TINY = 1e-30
+
+
+@njit(cache=True)
+def _duck_lanes(block):
+    """Lanes per block: the fewest groups of _DUCK_LANES whose lanes hold at most _DUCK_LANE_MAX frames."""
+    per_group = _DUCK_LANES * _DUCK_LANE_MAX
+    return _DUCK_LANES * ((block + per_group - 1) // per_group)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -580,8 +590,9 @@ def _duck_entering_cpu(key, off, n, ch, threshold, c_att, c_rel, end, block, tas
     """Pass 1: the activity entering every lane of every timeline block up to ``end``, and whether the
     key holds NaN or inf anywhere before ``end`` (the envelope reads all of it)."""
     nblocks = (end + block - 1) // block
-    lane = block // _DUCK_LANES
-    maps = np.empty((nblocks * _DUCK_LANES, 2))
+    lanes = _duck_lanes(block)
+    lane = block // lanes
+    maps = np.empty((nblocks * lanes, 2))
     bad = np.zeros(nblocks, dtype=np.bool_)
     ntasks = min(nblocks, tasks)
     for task in prange(ntasks):
@@ -589,8 +600,10 @@ def _duck_entering_cpu(key, off, n, ch, threshold, c_att, c_rel, end, block, tas
         for b in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
             t0 = b * block
             bad[b] = _duck_activity(key, off, n, ch, threshold, t0, min(t0 + block, end), act)
-            _duck_lane_maps(act, lane, c_att, c_rel, maps[b * _DUCK_LANES:(b + 1) * _DUCK_LANES])
-    entering = np.empty(nblocks * _DUCK_LANES)
+            for g in range(b * lanes, (b + 1) * lanes, _DUCK_LANES):
+                first = (g - b * lanes) * lane
+                _duck_lane_maps(act[first:first + _DUCK_LANES * lane], lane, c_att, c_rel, maps[g:g + _DUCK_LANES])
+    entering = np.empty(nblocks * lanes)
     a = 0.0
     for i in range(entering.shape[0]):
         entering[i] = a
@@ -776,6 +789,60 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
         t = stop
 
 
+# Stereo stems with constant gains over a whole timeline block (no fade, automation ramp or breakpoint
+# in it: static stems, the common case in a stem mix) are added two at a time. Reading two streams per pass
+# keeps more memory requests in flight and loads and stores the accumulator half as often: 16 static stems
+# x 180 s mix in 23-26 ms against 29-34 ms one at a time (2 cores). Each stem's gains are the float32
+# numbers _acc_stem would use; only the order of the sums differs, and it depends on the timeline block
+# alone, so windows of the mix stay bit-identical. Pairing ramps as well was measured slower (43.6 against
+# 40.0 ms for the benchmark session): two quadratic gain curves per pass make the loop compute-bound.
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_const_pair(acc, xs, ys, gl, gr, hl, hr):
+    for r in range(acc.shape[0] // 2):
+        acc[2 * r] += xs[2 * r] * gl + ys[2 * r] * hl
+        acc[2 * r + 1] += xs[2 * r + 1] * gr + ys[2 * r + 1] * hr
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _whole_block_gains(off, n, ch, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, block_start, block,
+                       gains):
+    """Whether a stem's gains are one constant (left, right) pair over the whole timeline block, written
+    to ``gains`` as _acc_stem would compute them.
+
+    The test looks at the timeline block, never at the window being rendered, so every window of the mix
+    takes the same path for a given block."""
+    block_end = block_start + block
+    if ch != 2 or off > block_start or off + n < block_end:
+        return False
+    if (n_in > 0 and block_start - off < n_in) or (n_out > 0 and block_end - off > n - n_out):
+        return False  # a fade reaches into the block
+    g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, g_lo, g_hi, block_start)
+    p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, p_lo, p_hi, block_start)
+    if g_slope != 0.0 or p_slope != 0.0 or max(g_first, p_first) > block_start or min(g_next, p_next) < block_end:
+        return False  # a ramp, or a breakpoint inside the block
+    g0 = _db_to_gain(g_base)
+    gains[0] = np.float32(g0 * _pan_left(p_base, 1.4142135623730951))
+    gains[1] = np.float32(g0 * _pan_right(p_base, 1.4142135623730951))
+    return True
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_const_stems(acc, stems, table, members, count, gains, t0):
+    """Add the listed constant-gain stems (``members[:count]``, in order) two at a time over timeline
+    frames [t0, t0 + len(acc) // 2)."""
+    m = acc.shape[0] // 2
+    for i in range(0, count, 2):
+        s = members[i]
+        xs = stems[s][2 * (t0 - table[s, 0]):2 * (t0 - table[s, 0] + m)]
+        if i + 1 < count:
+            u = members[i + 1]
+            ys = stems[u][2 * (t0 - table[u, 0]):2 * (t0 - table[u, 0] + m)]
+            _acc_const_pair(acc, xs, ys, gains[s, 0], gains[s, 1], gains[u, 0], gains[u, 1])
+        else:
+            _acc_const_stereo(acc, xs, gains[s, 0], gains[s, 1])
+
+
 @njit(cache=True, fastmath=_FASTMATH)
 def _fade_line(k, n, n_in, n_out):
     """Fade-in and fade-out factors at stem frame k as lines in the frame offset: (fa, fb, ga, gb)."""
@@ -897,7 +964,8 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
     block_grid = 1
     while block_grid * 2 <= block:
         block_grid *= 2
-    lane = block // _DUCK_LANES
+    lanes = _duck_lanes(block)
+    lane = block // lanes
     length = out.shape[0]
     flat_out = out.reshape(-1)
     end = start + length
@@ -913,6 +981,10 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
         ducked_buf = np.empty(2 * block, dtype=np.float32)
         duck_buf = np.empty(block, dtype=np.float32)
         act = np.empty(block, dtype=np.uint8)
+        done = np.empty(nstems, dtype=np.bool_)          # a constant-gain stem, or nothing to add
+        gains = np.empty((nstems, 2), dtype=np.float32)
+        const = np.empty(nstems, dtype=np.int64)         # constant-gain stems into acc, in stem order
+        const_ducked = np.empty(nstems, dtype=np.int64)  # ... into acc_ducked
         for bi in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
             b = b_first + bi
             block_start = b * block
@@ -924,24 +996,43 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
             # ducked stems are summed apart and lowered once per frame, after the key (now in cache) has
             # given the envelope
             acc_ducked = ducked_buf[:2 * m_count]
+            n_const = n_const_ducked = 0
             any_ducked = False
             for s in range(nstems):
                 off = table[s, 0]
                 n = table[s, 1]
+                done[s] = True  # inaudible or outside the window: nothing to add
                 if table[s, 3] == 0 or max(t0, off) >= min(t1, off + n):
                     continue
-                target = acc
-                if table[s, 4] != 0 and duck_key >= 0:
-                    if not any_ducked:
-                        acc_ducked[:] = 0.0
-                        any_ducked = True
-                    target = acc_ducked
-                _acc_stem(target, stems[s], off, n, table[s, 2], t0, t1, table[s, 5], table[s, 6], gx, gv,
-                          table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10], block_grid)
+                ducked = table[s, 4] != 0 and duck_key >= 0
+                if ducked and not any_ducked:
+                    acc_ducked[:] = 0.0
+                    any_ducked = True
+                done[s] = _whole_block_gains(off, n, table[s, 2], table[s, 5], table[s, 6], gx, gv, table[s, 7],
+                                             table[s, 8], px, pv, table[s, 9], table[s, 10], block_start, block,
+                                             gains[s])
+                if done[s] and ducked:
+                    const_ducked[n_const_ducked] = s
+                    n_const_ducked += 1
+                elif done[s]:
+                    const[n_const] = s
+                    n_const += 1
+            _acc_const_stems(acc, stems, table, const, n_const, gains, t0)
+            _acc_const_stems(acc_ducked, stems, table, const_ducked, n_const_ducked, gains, t0)
+            for s in range(nstems):
+                if done[s]:
+                    continue
+                target = acc_ducked if table[s, 4] != 0 and duck_key >= 0 else acc
+                _acc_stem(target, stems[s], table[s, 0], table[s, 1], table[s, 2], t0, t1, table[s, 5],
+                          table[s, 6], gx, gv, table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10],
+                          block_grid)
             if any_ducked:
                 _duck_activity(key, key_off, key_n, key_ch, threshold, block_start, t1, act)
-                _duck_lane_values(act, lane, c_att, c_rel, entering[b * _DUCK_LANES:(b + 1) * _DUCK_LANES],
-                                  depth_gain, duck_buf)
+                for g in range(b * lanes, (b + 1) * lanes, _DUCK_LANES):
+                    first = (g - b * lanes) * lane
+                    last = first + _DUCK_LANES * lane
+                    _duck_lane_values(act[first:last], lane, c_att, c_rel, entering[g:g + _DUCK_LANES], depth_gain,
+                                      duck_buf[first:last])
                 _add_ducked(acc, acc_ducked, duck_buf[t0 - block_start:t1 - block_start])
             finite[bi] = _store_block(acc, flat_out[2 * (t0 - start):2 * (t1 - start)])
     return finite
@@ -953,8 +1044,8 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     stems = NumbaList([a.reshape(-1) for a in plan.stems]) if plan.stems else NumbaList([np.zeros(0, np.float32)])
     table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
     block = BLOCK_FRAMES
-    if block % _DUCK_LANES:
-        raise ValueError(f"BLOCK_FRAMES must be a multiple of {_DUCK_LANES}, got {block}")
+    if block % _duck_lanes(block):
+        raise ValueError(f"BLOCK_FRAMES must be a multiple of {_duck_lanes(block)}, got {block}")
     k = plan.duck_key
     if k >= 0:
         key = plan.stems[k].reshape(-1)

@@ -33,7 +33,7 @@ def test_cpu_matches_reference_on_random_sessions(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
     # seconds-long stems at 48 kHz: many timeline blocks and ducking lanes, gentle ramps (the sub-cell path)
-    stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=120_001, ducking=True,
+    stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=240_001, ducking=True,
                                 sample_rate=48000)
     ref = mix(stems, backend="reference", **kwargs)
     cpu = mix(stems, backend="cpu", **kwargs)
@@ -51,6 +51,36 @@ def test_small_blocks_match_reference_and_windows(monkeypatch, seed):
     np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
     sr, n = kwargs["sample_rate"], whole.shape[0]
     edges = [0, 5, 64, 100, n // 2 + 3, n]
+    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
+             for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("block", [64, 256])
+def test_static_stereo_stems_paired_per_block_match_reference_and_windows(monkeypatch, block):
+    # mostly static stereo stems (the CPU body adds them two at a time in blocks they cover whole), some
+    # ducked, an odd one out per target, mono and automated stems between them, fades on a few
+    monkeypatch.setattr(km, "BLOCK_FRAMES", block)
+    rng = np.random.default_rng(block)
+    sr, count = 8000, 11
+    stems = [rng.uniform(-1, 1, (int(rng.integers(3000, 6000)), 2) if i != 4 else int(rng.integers(3000, 6000)))
+             .astype(np.float32) for i in range(count)]
+    automation = [None] * count
+    automation[6] = np.array([[0.1, -6.0], [0.5, 2.0]])
+    kwargs = dict(sample_rate=sr, gain_db=list(rng.uniform(-9, 3, count)), pan=list(rng.uniform(-1, 1, count)),
+                  offsets_s=[float(rng.integers(0, 900)) / sr for _ in range(count)], gain_automation=automation,
+                  fade_in_s=[0.05 if i in (2, 7) else 0.0 for i in range(count)],
+                  fade_out_s=[0.03 if i == 3 else 0.0 for i in range(count)],
+                  ducking=Ducking(key=0, targets=(1, 3, 5, 8, 9), depth_db=-12.0, threshold_db=-6.0))
+    # stems 5 and 8 start and end inside timeline blocks that windows cut: a window must still add them
+    # the way the whole mix does
+    kwargs["offsets_s"][5] = (block + 10) / sr
+    end_8 = int(round(kwargs["offsets_s"][8] * sr)) + stems[8].shape[0]
+    ref = mix(stems, backend="reference", **kwargs)
+    whole = mix(stems, backend="cpu", **kwargs)
+    np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+    n = whole.shape[0]
+    edges = sorted({0, 7, block + 20, 5 * block, n // 2 + 1, end_8 - 5, n})
     parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
              for a, b in zip(edges[:-1], edges[1:])]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
