@@ -524,36 +524,40 @@ def _duck_activity(key, off, n, ch, threshold, t0, t1, act):
     return bad != 0
 
 
-@njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _lane_map_step(p, q, active, c_att, c_rel):
-    """One frame of a lane's affine map: ``p`` (the decay so far) and ``q`` (the activity from 0)."""
-    return p * _duck_decay(active, c_att, c_rel), _duck_step(q, active, c_att, c_rel)
-
-
 @njit(cache=True, fastmath=_FASTMATH)
 def _duck_lane_maps(act, lane, c_att, c_rel, maps):
     """The affine map ``a_out = p * a_in + q`` of each of the 8 lanes of ``act`` into ``maps[l]``.
 
-    The lanes are written out so that their 8 recursions are independent chains the CPU overlaps."""
-    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 1.0
+    ``q`` is the lane run from 0; the lanes are written out so that their 8 recursions are independent
+    chains the CPU overlaps. ``p`` is the product of the per-frame decays, which depends only on how many
+    frames are active: ``(1 - c_att) ** active * (1 - c_rel) ** (lane - active)``."""
     q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 0.0
+    n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = 0
     for i in range(lane):
-        p0, q0 = _lane_map_step(p0, q0, act[i], c_att, c_rel)
-        p1, q1 = _lane_map_step(p1, q1, act[lane + i], c_att, c_rel)
-        p2, q2 = _lane_map_step(p2, q2, act[2 * lane + i], c_att, c_rel)
-        p3, q3 = _lane_map_step(p3, q3, act[3 * lane + i], c_att, c_rel)
-        p4, q4 = _lane_map_step(p4, q4, act[4 * lane + i], c_att, c_rel)
-        p5, q5 = _lane_map_step(p5, q5, act[5 * lane + i], c_att, c_rel)
-        p6, q6 = _lane_map_step(p6, q6, act[6 * lane + i], c_att, c_rel)
-        p7, q7 = _lane_map_step(p7, q7, act[7 * lane + i], c_att, c_rel)
-    maps[0, 0], maps[0, 1] = p0, q0
-    maps[1, 0], maps[1, 1] = p1, q1
-    maps[2, 0], maps[2, 1] = p2, q2
-    maps[3, 0], maps[3, 1] = p3, q3
-    maps[4, 0], maps[4, 1] = p4, q4
-    maps[5, 0], maps[5, 1] = p5, q5
-    maps[6, 0], maps[6, 1] = p6, q6
-    maps[7, 0], maps[7, 1] = p7, q7
+        x0, x1, x2, x3 = act[i], act[lane + i], act[2 * lane + i], act[3 * lane + i]
+        x4, x5, x6, x7 = act[4 * lane + i], act[5 * lane + i], act[6 * lane + i], act[7 * lane + i]
+        q0 = _duck_step(q0, x0, c_att, c_rel)
+        q1 = _duck_step(q1, x1, c_att, c_rel)
+        q2 = _duck_step(q2, x2, c_att, c_rel)
+        q3 = _duck_step(q3, x3, c_att, c_rel)
+        q4 = _duck_step(q4, x4, c_att, c_rel)
+        q5 = _duck_step(q5, x5, c_att, c_rel)
+        q6 = _duck_step(q6, x6, c_att, c_rel)
+        q7 = _duck_step(q7, x7, c_att, c_rel)
+        n0 += x0
+        n1 += x1
+        n2 += x2
+        n3 += x3
+        n4 += x4
+        n5 += x5
+        n6 += x6
+        n7 += x7
+    d_att = 1.0 - c_att
+    d_rel = 1.0 - c_rel
+    for lane_index, active, q in ((0, n0, q0), (1, n1, q1), (2, n2, q2), (3, n3, q3), (4, n4, q4), (5, n5, q5),
+                                  (6, n6, q6), (7, n7, q7)):
+        maps[lane_index, 0] = d_att ** active * d_rel ** (lane - active)
+        maps[lane_index, 1] = q
 
 
 @njit(cache=True, fastmath=_FASTMATH)
