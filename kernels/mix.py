@@ -16,7 +16,7 @@ arrays, and runs one of three bodies that compute the same thing:
     between sub-cells (error < 1e-7), and steep ones short per-sample Taylor series (argument <= 0.25,
     error < 2e-8), so no transcendental function runs per sample and the loops vectorise. The ducking
     envelope runs as eight interleaved recursion lanes at a time (two passes: lane maps, then per-frame
-    values). Stereo stems with constant gains over a whole block are added two at a time.
+    values). Stereo stems whose gains are one piece over a whole block are added two at a time.
 ``cuda``
     one thread per output frame, looping over the stems (segment lookup by binary search).
 
@@ -793,58 +793,108 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
         t = stop
 
 
-# Stereo stems with constant gains over a whole timeline block (no fade, automation ramp or breakpoint
-# in it: static stems, the common case in a stem mix) are added two at a time. Reading two streams per pass
-# keeps more memory requests in flight and loads and stores the accumulator half as often: 16 static stems
-# x 180 s mix in 23-26 ms against 29-34 ms one at a time (2 cores). Each stem's gains are the float32
-# numbers _acc_stem would use; only the order of the sums differs, and it depends on the timeline block
-# alone, so windows of the mix stay bit-identical. Pairing ramps as well was measured slower (43.6 against
-# 40.0 ms for the benchmark session): two quadratic gain curves per pass make the loop compute-bound.
+# Stereo stems whose gains over a whole timeline block are one piece (no fade edge or automation
+# breakpoint in it), constant or a gentle ramp, are added two at a time: the common case in a stem mix.
+# Reading two streams per pass keeps more memory requests in flight and loads and stores the accumulator
+# half as often. Constant pairs use the constant gains _acc_stem would use. Ramps use the quadratic
+# sub-cells of _acc_ramp_cells, on a fixed grid of _PAIR_CELL frames from the block start. The pair loops
+# run over the flat interleaved samples, picking the left or right coefficients by the sample's parity:
+# written per frame (as the one-stem loops are), LLVM de- and re-interleaves the channels with shuffles,
+# and two quadratics per pass then made the loop compute-bound (43.6 against 40.0 ms for the benchmark
+# session). Only the order of the sums and the sub-cell grid differ from _acc_stem, and both depend on the
+# timeline block alone, so windows of the mix stay bit-identical.
+_PAIR_CELL = 4096
+
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _acc_const_pair(acc, xs, ys, gl, gr, hl, hr):
-    for r in range(acc.shape[0] // 2):
-        acc[2 * r] += xs[2 * r] * gl + ys[2 * r] * hl
-        acc[2 * r + 1] += xs[2 * r + 1] * gr + ys[2 * r + 1] * hr
+    for i in range(acc.shape[0]):
+        odd = (i & 1) == 1
+        acc[i] += xs[i] * (gr if odd else gl) + ys[i] * (hr if odd else hl)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _acc_quad_pair(acc, xs, ys, w0, c, d):
+    """``c``, ``d``: each stem's (l0, l1, l2, r0, r1, r2) in ``w = w0 + frame``."""
+    a0, a1, a2, b0, b1, b2 = c[0], c[1], c[2], c[3], c[4], c[5]
+    e0, e1, e2, f0, f1, f2 = d[0], d[1], d[2], d[3], d[4], d[5]
+    for i in range(acc.shape[0]):
+        odd = (i & 1) == 1
+        w = np.float32(w0 + (i >> 1))
+        gx = (b0 if odd else a0) + w * ((b1 if odd else a1) + w * (b2 if odd else a2))
+        gy = (f0 if odd else e0) + w * ((f1 if odd else e1) + w * (f2 if odd else e2))
+        acc[i] += xs[i] * gx + ys[i] * gy
 
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _whole_block_gains(off, n, ch, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, block_start, block,
-                       gains):
-    """Whether a stem's gains are one constant (left, right) pair over the whole timeline block, written
-    to ``gains`` as _acc_stem would compute them.
+                       coefs):
+    """Whether a stem's gains over the whole timeline block are one piece the pair loops can add: 0 (no),
+    1 (constant) or 2 (a gentle ramp). ``coefs[k]`` gets sub-cell k's float32 ``(l0, l1, l2, r0, r1, r2)``
+    (constant gains: ``coefs[0]`` only, with zero slopes).
 
     The test looks at the timeline block, never at the window being rendered, so every window of the mix
     takes the same path for a given block."""
     block_end = block_start + block
     if ch != 2 or off > block_start or off + n < block_end:
-        return False
+        return 0
     if (n_in > 0 and block_start - off < n_in) or (n_out > 0 and block_end - off > n - n_out):
-        return False  # a fade reaches into the block
+        return 0  # a fade reaches into the block
     g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, g_lo, g_hi, block_start)
     p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, p_lo, p_hi, block_start)
-    if g_slope != 0.0 or p_slope != 0.0 or max(g_first, p_first) > block_start or min(g_next, p_next) < block_end:
-        return False  # a ramp, or a breakpoint inside the block
-    g0 = _db_to_gain(g_base)
-    gains[0] = np.float32(g0 * _pan_left(p_base, 1.4142135623730951))
-    gains[1] = np.float32(g0 * _pan_right(p_base, 1.4142135623730951))
-    return True
+    if max(g_first, p_first) > block_start or min(g_next, p_next) < block_end:
+        return 0  # a breakpoint inside the block
+    g0 = _db_to_gain(g_base + (block_start - g_x0) * g_slope)
+    pan = p_base + (block_start - p_x0) * p_slope
+    ar = g0 * _pan_left(pan, 1.4142135623730951)
+    ai = g0 * _pan_right(pan, 1.4142135623730951)
+    beta = g_slope * 0.11512925464970229      # z = beta + i delta per frame, as in _acc_stem
+    delta = p_slope * 0.7853981633974483
+    if beta == 0.0 and delta == 0.0:
+        coefs[0, 0], coefs[0, 1], coefs[0, 2] = np.float32(ar), np.float32(0.0), np.float32(0.0)
+        coefs[0, 3], coefs[0, 4], coefs[0, 5] = np.float32(ai), np.float32(0.0), np.float32(0.0)
+        return 1
+    cell = min(_PAIR_CELL, block)
+    if block % cell or math.sqrt(beta * beta + delta * delta) * cell > _QUAD_MAX:
+        return 0
+    growth = math.exp(beta * cell)
+    er = growth * math.cos(delta * cell)   # e^(z C)
+    ei = growth * math.sin(delta * cell)
+    for k in range(block // cell):         # the arithmetic of _acc_ramp_cells
+        br, bi = ar * beta - ai * delta, ar * delta + ai * beta
+        cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)
+        coefs[k, 0], coefs[k, 1], coefs[k, 2] = np.float32(ar), np.float32(br), np.float32(cr)
+        coefs[k, 3], coefs[k, 4], coefs[k, 5] = np.float32(ai), np.float32(bi), np.float32(ci)
+        ar, ai = ar * er - ai * ei, ar * ei + ai * er
+    return 2
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _acc_const_stems(acc, stems, table, members, count, gains, t0):
-    """Add the listed constant-gain stems (``members[:count]``, in order) two at a time over timeline
-    frames [t0, t0 + len(acc) // 2)."""
-    m = acc.shape[0] // 2
+def _acc_whole_block_stems(acc, stems, table, members, count, kinds, coefs, silent, t0, block_start, block):
+    """Add the listed whole-block stems (``members[:count]``, in order) two at a time over timeline frames
+    [t0, t0 + len(acc) // 2) of the block starting at ``block_start``; an odd one out is paired with
+    itself at the gains ``silent`` (zeros)."""
+    t1 = t0 + acc.shape[0] // 2
+    cell = min(_PAIR_CELL, block)
     for i in range(0, count, 2):
         s = members[i]
-        xs = stems[s][2 * (t0 - table[s, 0]):2 * (t0 - table[s, 0] + m)]
-        if i + 1 < count:
-            u = members[i + 1]
-            ys = stems[u][2 * (t0 - table[u, 0]):2 * (t0 - table[u, 0] + m)]
-            _acc_const_pair(acc, xs, ys, gains[s, 0], gains[s, 1], gains[u, 0], gains[u, 1])
-        else:
-            _acc_const_stereo(acc, xs, gains[s, 0], gains[s, 1])
+        u = members[i + 1] if i + 1 < count else s
+        if kinds[s] == 1 and kinds[u] == 1:  # constant gains: the whole window in one pass
+            c = coefs[s, 0]
+            d = coefs[u, 0] if u != s else silent
+            _acc_const_pair(acc, stems[s][2 * (t0 - table[s, 0]):2 * (t1 - table[s, 0])],
+                            stems[u][2 * (t0 - table[u, 0]):2 * (t1 - table[u, 0])], c[0], c[3], d[0], d[3])
+            continue
+        t = t0
+        while t < t1:  # sub-cell by sub-cell
+            k = (t - block_start) // cell
+            stop = min(t1, block_start + (k + 1) * cell)
+            c = coefs[s, k if kinds[s] == 2 else 0]
+            d = coefs[u, k if kinds[u] == 2 else 0] if u != s else silent
+            xs = stems[s][2 * (t - table[s, 0]):2 * (stop - table[s, 0])]
+            ys = stems[u][2 * (t - table[u, 0]):2 * (stop - table[u, 0])]
+            _acc_quad_pair(acc[2 * (t - t0):2 * (stop - t0)], xs, ys, t - block_start - k * cell, c, d)
+            t = stop
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -985,10 +1035,11 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
         ducked_buf = np.empty(2 * block, dtype=np.float32)
         duck_buf = np.empty(block, dtype=np.float32)
         act = np.empty(block, dtype=np.uint8)
-        done = np.empty(nstems, dtype=np.bool_)          # a constant-gain stem, or nothing to add
-        gains = np.empty((nstems, 2), dtype=np.float32)
-        const = np.empty(nstems, dtype=np.int64)         # constant-gain stems into acc, in stem order
-        const_ducked = np.empty(nstems, dtype=np.int64)  # ... into acc_ducked
+        kinds = np.empty(nstems, dtype=np.int64)         # 0: _acc_stem adds it; else see _whole_block_gains
+        coefs = np.empty((nstems, max(1, block // min(_PAIR_CELL, block)), 6), dtype=np.float32)
+        whole = np.empty(nstems, dtype=np.int64)         # whole-block stems into acc, in stem order
+        whole_ducked = np.empty(nstems, dtype=np.int64)  # ... into acc_ducked
+        silent = np.zeros(6, dtype=np.float32)
         for bi in range(task * nblocks // ntasks, (task + 1) * nblocks // ntasks):
             b = b_first + bi
             block_start = b * block
@@ -1000,31 +1051,32 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
             # ducked stems are summed apart and lowered once per frame, after the key (now in cache) has
             # given the envelope
             acc_ducked = ducked_buf[:2 * m_count]
-            n_const = n_const_ducked = 0
+            n_whole = n_whole_ducked = 0
             any_ducked = False
             for s in range(nstems):
                 off = table[s, 0]
                 n = table[s, 1]
-                done[s] = True  # inaudible or outside the window: nothing to add
+                kinds[s] = -1  # inaudible or outside the window: nothing to add
                 if table[s, 3] == 0 or max(t0, off) >= min(t1, off + n):
                     continue
                 ducked = table[s, 4] != 0 and duck_key >= 0
                 if ducked and not any_ducked:
                     acc_ducked[:] = 0.0
                     any_ducked = True
-                done[s] = _whole_block_gains(off, n, table[s, 2], table[s, 5], table[s, 6], gx, gv, table[s, 7],
-                                             table[s, 8], px, pv, table[s, 9], table[s, 10], block_start, block,
-                                             gains[s])
-                if done[s] and ducked:
-                    const_ducked[n_const_ducked] = s
-                    n_const_ducked += 1
-                elif done[s]:
-                    const[n_const] = s
-                    n_const += 1
-            _acc_const_stems(acc, stems, table, const, n_const, gains, t0)
-            _acc_const_stems(acc_ducked, stems, table, const_ducked, n_const_ducked, gains, t0)
+                kinds[s] = _whole_block_gains(off, n, table[s, 2], table[s, 5], table[s, 6], gx, gv, table[s, 7],
+                                              table[s, 8], px, pv, table[s, 9], table[s, 10], block_start, block,
+                                              coefs[s])
+                if kinds[s] > 0 and ducked:
+                    whole_ducked[n_whole_ducked] = s
+                    n_whole_ducked += 1
+                elif kinds[s] > 0:
+                    whole[n_whole] = s
+                    n_whole += 1
+            _acc_whole_block_stems(acc, stems, table, whole, n_whole, kinds, coefs, silent, t0, block_start, block)
+            _acc_whole_block_stems(acc_ducked, stems, table, whole_ducked, n_whole_ducked, kinds, coefs, silent, t0,
+                                   block_start, block)
             for s in range(nstems):
-                if done[s]:
+                if kinds[s] != 0:
                     continue
                 target = acc_ducked if table[s, 4] != 0 and duck_key >= 0 else acc
                 _acc_stem(target, stems[s], table[s, 0], table[s, 1], table[s, 2], t0, t1, table[s, 5],

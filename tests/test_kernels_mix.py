@@ -92,6 +92,33 @@ def test_static_stereo_stems_paired_per_block_match_reference_and_windows(monkey
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
+def test_gently_automated_stereo_stems_paired_per_block_match_reference_and_windows():
+    # slow gain and pan rides (a few dB over seconds, as in real sessions) on stereo stems at 48 kHz with the
+    # default blocks: the CPU body adds them two at a time along quadratic sub-cells; one static stem and an
+    # odd one out per target
+    rng = np.random.default_rng(31)
+    sr, count, frames = 48000, 7, 5 * 48000 + 17
+    stems = [rng.uniform(-1, 1, (frames, 2)).astype(np.float32) for _ in range(count)]
+    gain_automation = [np.array([[0.0, -6.0 + i], [4.0, -1.0 * i], [9.0, -3.0]]) for i in range(count)]
+    gain_automation[2] = None
+    pan_automation = [None] * count
+    pan_automation[3] = np.array([[0.5, -0.6], [6.0, 0.4]])
+    pan_automation[5] = np.array([[0.0, 0.3], [5.0, -0.2]])
+    kwargs = dict(sample_rate=sr, gain_db=list(rng.uniform(-6, 0, count)),
+                  pan=[0.0 if a is not None else float(rng.uniform(-1, 1)) for a in pan_automation],
+                  gain_automation=gain_automation, pan_automation=pan_automation,
+                  offsets_s=[0.0, 0.0, 0.01, 0.0, 0.2, 0.0, 0.0],
+                  ducking=Ducking(key=0, targets=(1, 4, 5), depth_db=-9.0))
+    ref = mix(stems, backend="reference", **kwargs)
+    whole = mix(stems, backend="cpu", **kwargs)
+    np.testing.assert_allclose(whole, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
+    n, block = whole.shape[0], km.BLOCK_FRAMES
+    edges = [0, 1000, block + 4096 + 5, 3 * block - 1, n]
+    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
+             for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
 def test_out_buffer_is_reused_and_overwritten(backend):
     stems, kwargs = random_case(np.random.default_rng(7), max_frames=2000, ducking=True)
