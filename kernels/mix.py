@@ -798,11 +798,12 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
 # Reading two streams per pass keeps more memory requests in flight and loads and stores the accumulator
 # half as often. Constant pairs use the constant gains _acc_stem would use. Ramps use the quadratic
 # sub-cells of _acc_ramp_cells, on a fixed grid of _PAIR_CELL frames from the block start. The pair loops
-# run over the flat interleaved samples, picking the left or right coefficients by the sample's parity:
-# written per frame (as the one-stem loops are), LLVM de- and re-interleaves the channels with shuffles,
-# and two quadratics per pass then made the loop compute-bound (43.6 against 40.0 ms for the benchmark
-# session). Only the order of the sums and the sub-cell grid differ from _acc_stem, and both depend on the
-# timeline block alone, so windows of the mix stay bit-identical.
+# run over the flat interleaved samples, picking the left or right coefficients by the sample's parity.
+# Written per frame, as the one-stem loops are, LLVM de- and re-interleaves the channels with shuffles, and
+# two quadratics per pass made the loop compute-bound: the benchmark session took 43.6 ms that way, 40.0 ms
+# with ramps left to _acc_stem, and 34-35 ms with the flat loops. Only the order of the sums and the
+# sub-cell grid differ from _acc_stem, and both depend on the timeline block alone, so windows of the mix
+# stay bit-identical. (Four stems per pass was 1-2% faster again; not worth a third loop.)
 _PAIR_CELL = 4096
 
 
@@ -1048,8 +1049,7 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
             m_count = t1 - t0
             acc = acc_buf[:2 * m_count]
             acc[:] = 0.0
-            # ducked stems are summed apart and lowered once per frame, after the key (now in cache) has
-            # given the envelope
+            # ducked stems are summed apart and lowered once per frame by the envelope, worked out below
             acc_ducked = ducked_buf[:2 * m_count]
             n_whole = n_whole_ducked = 0
             any_ducked = False
