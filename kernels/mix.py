@@ -758,12 +758,26 @@ def _acc_quad_mono(acc, xs, w0, l0, l1, l2, q0, q1, q2, fa, fb, ga, gb):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
+def _cell_step(beta, delta, cell):
+    """``e^(z C)`` as (real, imaginary): the factor from one sub-cell's anchor gains to the next."""
+    growth = math.exp(beta * cell)
+    return growth * math.cos(delta * cell), growth * math.sin(delta * cell)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _cell_coeffs(ar, ai, beta, delta):
+    """float32 ``(l0, l1, l2, r0, r1, r2)`` of a sub-cell whose anchor gains are ``A = ar + i ai``:
+    ``A``, ``A z`` and ``A z^2 / 2``."""
+    br, bi = ar * beta - ai * delta, ar * delta + ai * beta
+    cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)
+    return np.float32(ar), np.float32(br), np.float32(cr), np.float32(ai), np.float32(bi), np.float32(ci)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, n, n_in, n_out):
     """Add a gentle ramp over timeline frames [t, t + len(acc) // 2) whose exact gains at ``anchor`` are
     ``gl``, ``gr`` (see above); ``acc`` and ``xs`` start at frame ``t``."""
-    growth = math.exp(beta * cell)
-    er = growth * math.cos(delta * cell)   # e^(z C)
-    ei = growth * math.sin(delta * cell)
+    er, ei = _cell_step(beta, delta, cell)
     ar, ai = gl, gr
     u = anchor
     while u + cell <= t:                   # step to the sub-cell holding t (the same steps any window takes)
@@ -773,12 +787,10 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
     end = t + acc.shape[0] // 2
     while t < end:
         stop = min(end, u + cell)
-        br, bi = ar * beta - ai * delta, ar * delta + ai * beta            # A z
-        cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)  # A z^2 / 2
         fa, fb, ga, gb = _fade_line(u - off, n, n_in, n_out)
         m0 = t - first
         m1 = stop - first
-        coeffs = (np.float32(ar), np.float32(br), np.float32(cr), np.float32(ai), np.float32(bi), np.float32(ci))
+        coeffs = _cell_coeffs(ar, ai, beta, delta)
         if fb == 0.0 and gb == 0.0:  # no fade: the polynomial alone
             if stereo:
                 _acc_quad_plain_stereo(acc[2 * m0:2 * m1], xs[2 * m0:2 * m1], t - u, *coeffs)
@@ -805,6 +817,9 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
 # sub-cell grid differ from _acc_stem, and both depend on the timeline block alone, so windows of the mix
 # stay bit-identical. (Four stems per pass was 1-2% faster again; not worth a third loop.)
 _PAIR_CELL = 4096
+_WHOLE_NONE = 0   # not one piece over the block: _acc_stem adds it
+_WHOLE_CONST = 1  # constant gains
+_WHOLE_RAMP = 2   # a gentle ramp along quadratic sub-cells
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -830,21 +845,21 @@ def _acc_quad_pair(acc, xs, ys, w0, c, d):
 @njit(cache=True, fastmath=_FASTMATH)
 def _whole_block_gains(off, n, ch, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo, p_hi, block_start, block,
                        coefs):
-    """Whether a stem's gains over the whole timeline block are one piece the pair loops can add: 0 (no),
-    1 (constant) or 2 (a gentle ramp). ``coefs[k]`` gets sub-cell k's float32 ``(l0, l1, l2, r0, r1, r2)``
-    (constant gains: ``coefs[0]`` only, with zero slopes).
+    """Whether a stem's gains over the whole timeline block are one piece the pair loops can add
+    (_WHOLE_NONE, _WHOLE_CONST or _WHOLE_RAMP). ``coefs[k]`` gets sub-cell k's float32
+    ``(l0, l1, l2, r0, r1, r2)`` (constant gains: ``coefs[0]`` only, with zero slopes).
 
     The test looks at the timeline block, never at the window being rendered, so every window of the mix
     takes the same path for a given block."""
     block_end = block_start + block
     if ch != 2 or off > block_start or off + n < block_end:
-        return 0
+        return _WHOLE_NONE
     if (n_in > 0 and block_start - off < n_in) or (n_out > 0 and block_end - off > n - n_out):
-        return 0  # a fade reaches into the block
+        return _WHOLE_NONE  # a fade reaches into the block
     g_base, g_x0, g_slope, g_first, g_next = _segment(gx, gv, g_lo, g_hi, block_start)
     p_base, p_x0, p_slope, p_first, p_next = _segment(px, pv, p_lo, p_hi, block_start)
     if max(g_first, p_first) > block_start or min(g_next, p_next) < block_end:
-        return 0  # a breakpoint inside the block
+        return _WHOLE_NONE  # a breakpoint inside the block
     g0 = _db_to_gain(g_base + (block_start - g_x0) * g_slope)
     pan = p_base + (block_start - p_x0) * p_slope
     ar = g0 * _pan_left(pan, 1.4142135623730951)
@@ -854,20 +869,22 @@ def _whole_block_gains(off, n, ch, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo
     if beta == 0.0 and delta == 0.0:
         coefs[0, 0], coefs[0, 1], coefs[0, 2] = np.float32(ar), np.float32(0.0), np.float32(0.0)
         coefs[0, 3], coefs[0, 4], coefs[0, 5] = np.float32(ai), np.float32(0.0), np.float32(0.0)
-        return 1
+        return _WHOLE_CONST
     cell = min(_PAIR_CELL, block)
     if block % cell or math.sqrt(beta * beta + delta * delta) * cell > _QUAD_MAX:
-        return 0
-    growth = math.exp(beta * cell)
-    er = growth * math.cos(delta * cell)   # e^(z C)
-    ei = growth * math.sin(delta * cell)
-    for k in range(block // cell):         # the arithmetic of _acc_ramp_cells
-        br, bi = ar * beta - ai * delta, ar * delta + ai * beta
-        cr, ci = 0.5 * (br * beta - bi * delta), 0.5 * (br * delta + bi * beta)
-        coefs[k, 0], coefs[k, 1], coefs[k, 2] = np.float32(ar), np.float32(br), np.float32(cr)
-        coefs[k, 3], coefs[k, 4], coefs[k, 5] = np.float32(ai), np.float32(bi), np.float32(ci)
+        return _WHOLE_NONE
+    er, ei = _cell_step(beta, delta, cell)
+    for k in range(block // cell):
+        coefs[k, 0], coefs[k, 1], coefs[k, 2], coefs[k, 3], coefs[k, 4], coefs[k, 5] = _cell_coeffs(ar, ai, beta,
+                                                                                                    delta)
         ar, ai = ar * er - ai * ei, ar * ei + ai * er
-    return 2
+    return _WHOLE_RAMP
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _stem_frames(stems, table, s, t, stop):
+    """Stem ``s``'s interleaved stereo samples for timeline frames [t, stop)."""
+    return stems[s][2 * (t - table[s, 0]):2 * (stop - table[s, 0])]
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -880,21 +897,20 @@ def _acc_whole_block_stems(acc, stems, table, members, count, kinds, coefs, sile
     for i in range(0, count, 2):
         s = members[i]
         u = members[i + 1] if i + 1 < count else s
-        if kinds[s] == 1 and kinds[u] == 1:  # constant gains: the whole window in one pass
+        if kinds[s] == _WHOLE_CONST and kinds[u] == _WHOLE_CONST:  # the whole window in one pass
             c = coefs[s, 0]
             d = coefs[u, 0] if u != s else silent
-            _acc_const_pair(acc, stems[s][2 * (t0 - table[s, 0]):2 * (t1 - table[s, 0])],
-                            stems[u][2 * (t0 - table[u, 0]):2 * (t1 - table[u, 0])], c[0], c[3], d[0], d[3])
+            _acc_const_pair(acc, _stem_frames(stems, table, s, t0, t1), _stem_frames(stems, table, u, t0, t1),
+                            c[0], c[3], d[0], d[3])
             continue
         t = t0
         while t < t1:  # sub-cell by sub-cell
             k = (t - block_start) // cell
             stop = min(t1, block_start + (k + 1) * cell)
-            c = coefs[s, k if kinds[s] == 2 else 0]
-            d = coefs[u, k if kinds[u] == 2 else 0] if u != s else silent
-            xs = stems[s][2 * (t - table[s, 0]):2 * (stop - table[s, 0])]
-            ys = stems[u][2 * (t - table[u, 0]):2 * (stop - table[u, 0])]
-            _acc_quad_pair(acc[2 * (t - t0):2 * (stop - t0)], xs, ys, t - block_start - k * cell, c, d)
+            c = coefs[s, k if kinds[s] == _WHOLE_RAMP else 0]
+            d = coefs[u, k if kinds[u] == _WHOLE_RAMP else 0] if u != s else silent
+            _acc_quad_pair(acc[2 * (t - t0):2 * (stop - t0)], _stem_frames(stems, table, s, t, stop),
+                           _stem_frames(stems, table, u, t, stop), t - block_start - k * cell, c, d)
             t = stop
 
 
@@ -1036,7 +1052,7 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
         ducked_buf = np.empty(2 * block, dtype=np.float32)
         duck_buf = np.empty(block, dtype=np.float32)
         act = np.empty(block, dtype=np.uint8)
-        kinds = np.empty(nstems, dtype=np.int64)         # 0: _acc_stem adds it; else see _whole_block_gains
+        kinds = np.empty(nstems, dtype=np.int64)         # _WHOLE_*, or -1: nothing to add
         coefs = np.empty((nstems, max(1, block // min(_PAIR_CELL, block)), 6), dtype=np.float32)
         whole = np.empty(nstems, dtype=np.int64)         # whole-block stems into acc, in stem order
         whole_ducked = np.empty(nstems, dtype=np.int64)  # ... into acc_ducked
@@ -1066,17 +1082,17 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, k
                 kinds[s] = _whole_block_gains(off, n, table[s, 2], table[s, 5], table[s, 6], gx, gv, table[s, 7],
                                               table[s, 8], px, pv, table[s, 9], table[s, 10], block_start, block,
                                               coefs[s])
-                if kinds[s] > 0 and ducked:
+                if kinds[s] != _WHOLE_NONE and ducked:
                     whole_ducked[n_whole_ducked] = s
                     n_whole_ducked += 1
-                elif kinds[s] > 0:
+                elif kinds[s] != _WHOLE_NONE:
                     whole[n_whole] = s
                     n_whole += 1
             _acc_whole_block_stems(acc, stems, table, whole, n_whole, kinds, coefs, silent, t0, block_start, block)
             _acc_whole_block_stems(acc_ducked, stems, table, whole_ducked, n_whole_ducked, kinds, coefs, silent, t0,
                                    block_start, block)
             for s in range(nstems):
-                if kinds[s] != 0:
+                if kinds[s] != _WHOLE_NONE:
                     continue
                 target = acc_ducked if table[s, 4] != 0 and duck_key >= 0 else acc
                 _acc_stem(target, stems[s], table[s, 0], table[s, 1], table[s, 2], t0, t1, table[s, 5],
