@@ -20,6 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
 
 
+def assert_windows_concatenate(stems, kwargs, whole, edges, *, backend):
+    """Mixing the windows between consecutive ``edges`` (frames) gives exactly ``whole``."""
+    sr = kwargs["sample_rate"]
+    parts = [mix(stems, backend=backend, start_s=a / sr, length_s=(b - a) / sr, **kwargs)
+             for a, b in zip(edges[:-1], edges[1:])]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_cpu_matches_reference_on_random_sessions(seed):
     stems, kwargs = random_case(np.random.default_rng(seed), max_frames=2500)
@@ -42,9 +50,7 @@ def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
     # windows that cut blocks between and inside their groups of ducking lanes carry the envelope exactly
     n, block = cpu.shape[0], km.BLOCK_FRAMES
     edges = [0, block // 2 + 3, 3 * block + 5000, n // 2 + 1, n]
-    parts = [mix(stems, backend="cpu", start_s=a / 48000, length_s=(b - a) / 48000, **kwargs)
-             for a, b in zip(edges[:-1], edges[1:])]
-    np.testing.assert_array_equal(np.concatenate(parts), cpu)
+    assert_windows_concatenate(stems, kwargs, cpu, edges, backend="cpu")
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -55,11 +61,9 @@ def test_small_blocks_match_reference_and_windows(monkeypatch, seed):
     ref = mix(stems, backend="reference", **kwargs)
     whole = mix(stems, backend="cpu", **kwargs)
     np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
-    sr, n = kwargs["sample_rate"], whole.shape[0]
+    n = whole.shape[0]
     edges = [0, 5, 64, 100, n // 2 + 3, n]
-    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
-             for a, b in zip(edges[:-1], edges[1:])]
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert_windows_concatenate(stems, kwargs, whole, edges, backend="cpu")
 
 
 @pytest.mark.parametrize("block", [64, 256])
@@ -87,9 +91,7 @@ def test_static_stereo_stems_paired_per_block_match_reference_and_windows(monkey
     np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
     n = whole.shape[0]
     edges = sorted({0, 7, block + 20, 5 * block, n // 2 + 1, end_8 - 5, n})
-    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
-             for a, b in zip(edges[:-1], edges[1:])]
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert_windows_concatenate(stems, kwargs, whole, edges, backend="cpu")
 
 
 def test_gently_automated_stereo_stems_paired_per_block_match_reference_and_windows():
@@ -114,9 +116,7 @@ def test_gently_automated_stereo_stems_paired_per_block_match_reference_and_wind
     np.testing.assert_allclose(whole, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
     n, block = whole.shape[0], km.BLOCK_FRAMES
     edges = [0, 1000, block + 4096 + 5, 3 * block - 1, n]
-    parts = [mix(stems, backend="cpu", start_s=a / sr, length_s=(b - a) / sr, **kwargs)
-             for a, b in zip(edges[:-1], edges[1:])]
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert_windows_concatenate(stems, kwargs, whole, edges, backend="cpu")
 
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
@@ -165,13 +165,10 @@ def test_no_stems_and_explicit_length():
 def test_windows_concatenate_to_the_whole_mix(backend):
     stems, kwargs = random_case(np.random.default_rng(11), max_frames=3000, ducking=True)
     whole = mix(stems, backend=backend, **kwargs)
-    sr = kwargs["sample_rate"]
     n = whole.shape[0]
     assert n > 100
     edges = [0, 1, n // 7, n // 7 + 1, n // 2, n - 1, n]
-    parts = [mix(stems, backend=backend, start_s=a / sr, length_s=(b - a) / sr, **kwargs)
-             for a, b in zip(edges[:-1], edges[1:])]
-    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert_windows_concatenate(stems, kwargs, whole, edges, backend=backend)
 
 
 def _pydub_segment(samples_int16: np.ndarray, sample_rate: int):
