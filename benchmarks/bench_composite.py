@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -344,6 +345,8 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
             except ImportError as exc:
                 skipped[name] = f"not installed ({exc.name or exc})"
         ours = lantern_pipeline(sources, backend)
+        if backend == "cuda":  # is the GPU worth it here? this machine's CPU body on the same frames
+            pipelines[f"this project's CPU body ({os.cpu_count()} cores)"] = lantern_pipeline(sources, "cpu")
 
         def sequence(render: Callable[[int], np.ndarray], which: list[int]) -> Callable[[], None]:
             return lambda: [render(i) for i in which]
@@ -380,8 +383,6 @@ def agreement(height: int, width: int, frame: int = 60) -> dict[str, float]:
 
 
 def _print_table(rows: list[dict]) -> None:
-    import os
-
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{os.cpu_count()} CPU cores, load average {load:.1f} at the end of the run (other work skews fps)")
     print(f"{'scenario':<40} {'device':<7} {'fps':>8}  {'spread':>17}  peers (fps, ratio)")

@@ -12,6 +12,7 @@ Run standalone: ``python -m benchmarks.bench_dsp [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
+import os
 
 import numpy as np
 
@@ -59,6 +60,12 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         if progress is not None:
             progress(fraction, message)
 
+    def cpu_peer(work) -> dict[str, float]:
+        """On the GPU, this machine's CPU body of the same work, to show whether the GPU is worth it."""
+        if backend != "cuda":
+            return {}
+        return {f"this project's CPU body ({os.cpu_count()} cores)": seconds / measure(work, repeats=repeats).median}
+
     step(0.0, f"building a {seconds:.0f} s stereo mix")
     audio = make_mix(seconds)
     rows = []
@@ -70,6 +77,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     peers, skipped = {}, {}
     ref = measure(lambda: dsp.integrated_loudness(audio, SAMPLE_RATE, backend="reference"), repeats=1, warmup=0)
     peers["numpy reference"] = seconds / ref.median
+    peers.update(cpu_peer(lambda: dsp.integrated_loudness(audio, SAMPLE_RATE, backend="cpu")))
     pyln = _pyloudnorm()
     if pyln is None:
         skipped["pyloudnorm"] = "pyloudnorm is not installed (pip install pyloudnorm)"
@@ -86,9 +94,9 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     ours = measure(lambda: dsp.true_peak_db(audio, SAMPLE_RATE, backend=backend), repeats=repeats)
     value, spread = figure(ours, "realtime_factor", amount=seconds)
     ref = measure(lambda: dsp.true_peak_db(audio, SAMPLE_RATE, backend="reference"), repeats=1, warmup=0)
+    peers = {"numpy reference": seconds / ref.median, **cpu_peer(lambda: dsp.true_peak_db(audio, SAMPLE_RATE, backend="cpu"))}
     rows.append(make_row(family="dsp", scenario=f"true peak (4x oversampled), {scenario}", metric="realtime_factor",
-                         value=value, spread=spread, peers={"numpy reference": seconds / ref.median}, device=backend,
-                         realtime=value >= 1.0))
+                         value=value, spread=spread, peers=peers, device=backend, realtime=value >= 1.0))
 
     step(0.6, "crossfeed + limiter")
 
@@ -102,7 +110,8 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     ref = measure(lambda: chain("reference"), repeats=1, warmup=0)
     rows.append(make_row(family="dsp", scenario=f"crossfeed + look-ahead limiter (-1 dBTP), {scenario}",
                          metric="realtime_factor", value=value, spread=spread,
-                         peers={"numpy reference": seconds / ref.median}, device=backend, realtime=value >= 1.0))
+                         peers={"numpy reference": seconds / ref.median, **cpu_peer(lambda: chain("cpu"))},
+                         device=backend, realtime=value >= 1.0))
     step(1.0, "done")
     return rows
 

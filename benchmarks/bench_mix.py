@@ -18,12 +18,13 @@ Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 from numba import njit, prange
 
-from benchmarks.timing import figure, make_row, measure
+from benchmarks.timing import Timing, figure, make_row, measure
 from kernels.backend import resolve_backend
 from kernels.mix import Ducking, mix
 
@@ -42,6 +43,43 @@ def copy_bandwidth(nbytes: int = 1 << 29) -> float:
     dst = np.zeros_like(src)
     timing = measure(lambda: _parallel_copy(src, dst), repeats=5, warmup=2)
     return 2 * src.nbytes / min(timing.seconds)
+
+
+def gpu_bandwidths(nbytes: int = 1 << 29) -> dict[str, float]:
+    """Measured GPU copy bandwidths in bytes/s: ``device`` (device-to-device, read+write), ``to_device`` and
+    ``to_host`` (pageable host memory over the bus, as the mixer's own transfers are)."""
+    from numba import cuda
+
+    host = np.ones(nbytes // 4, dtype=np.float32)
+    back = np.empty_like(host)
+    d_a, d_b = cuda.to_device(host), cuda.device_array_like(host)
+
+    def timed(work):
+        def run():
+            work()
+            cuda.synchronize()
+        return min(measure(run, repeats=5, warmup=2).seconds)
+
+    return {"device": 2 * nbytes / timed(lambda: d_b.copy_to_device(d_a)),
+            "to_device": nbytes / timed(lambda: d_a.copy_to_device(host)),
+            "to_host": nbytes / timed(lambda: d_a.copy_to_host(back))}
+
+
+def gpu_kernel_seconds(stems, options, *, repeats: int) -> Timing:
+    """Wall time of the CUDA mix with the stems already on the GPU (uploaded once, as a session that keeps
+    its stems resident would): the ducking envelope and the mix launches, the bus left on the GPU."""
+    from numba import cuda
+
+    from kernels.mix import _cuda_mix_on_device, _cuda_upload, _plan
+
+    settings = dict(mute=None, solo=None, start_s=0.0, stem_sample_rates=None, **options)
+    plan = _plan(stems, **settings)
+    inputs = _cuda_upload(plan)
+
+    def run():
+        _cuda_mix_on_device(plan, inputs)
+        cuda.synchronize()
+    return measure(run, repeats=repeats, warmup=1)
 
 
 def make_session(count: int, seconds: float, *, seed: int = 0):
@@ -118,6 +156,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     scenarios = [(16, 20.0)] if quick else [(16, 180.0), (64, 180.0)]
     copy_bytes = 1 << 27 if quick else 1 << 29
     bandwidth = copy_bandwidth(copy_bytes)
+    gpu = gpu_bandwidths(copy_bytes) if backend == "cuda" else None
     rows = []
     for index, (count, seconds) in enumerate(scenarios):
         def step(fraction, message, _i=index):
@@ -134,20 +173,37 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         step(0.5, "numpy reference")
         ref = measure(lambda: mix(stems, backend="reference", **options), repeats=1, warmup=0)
         peers["numpy reference"] = seconds / ref.median
+        if backend == "cuda":  # is the GPU worth it here? this machine's CPU body on the same session
+            cpu = measure(lambda: mix(stems, backend="cpu", out=bus, **options), repeats=3 if quick else 5, warmup=1)
+            peers[f"this project's CPU body ({os.cpu_count()} cores)"] = seconds / cpu.median
         reason = _pydub_available()
         if reason:
             skipped["pydub"] = reason
         else:
             step(0.7, "pydub overlay/apply_gain/pan")
             peers["pydub (overlay+gain+pan only)"] = seconds / pydub_seconds(stems, options, seconds)
-        # the roofline is a ceiling, not a peer: it is reported as roofline_fraction. This VM's copy
-        # bandwidth moves with its neighbours (42-79 GB/s measured), so it is measured again after each
-        # scenario and the best figure so far is used.
-        bandwidth = max(bandwidth, copy_bandwidth(copy_bytes))
-        roofline_s = bytes_moved(stems, seconds) / bandwidth
-        rows.append(make_row(family="mix", scenario=f"{count} stereo stems x {seconds:.0f} s @ 48 kHz, automation+pan+ducking",
-                             metric="realtime_factor", value=value, spread=spread, peers=peers, device=backend,
-                             skipped=skipped, roofline_fraction=roofline_s / ours.median, realtime=value >= 1.0))
+        scenario = f"{count} stereo stems x {seconds:.0f} s @ 48 kHz, automation+pan+ducking"
+        if backend == "cuda":
+            # end to end, the ceiling is the bus between host and GPU: every stem over, the bus back
+            roofline_s = (sum(s.nbytes for s in stems) / gpu["to_device"]
+                          + bus.nbytes / gpu["to_host"])
+        else:
+            # the roofline is a ceiling, not a peer: it is reported as roofline_fraction. This VM's copy
+            # bandwidth moves with its neighbours (42-79 GB/s measured), so it is measured again after each
+            # scenario and the best figure so far is used.
+            bandwidth = max(bandwidth, copy_bandwidth(copy_bytes))
+            roofline_s = bytes_moved(stems, seconds) / bandwidth
+        rows.append(make_row(family="mix", scenario=scenario, metric="realtime_factor", value=value, spread=spread,
+                             peers=peers, device=backend, skipped=skipped,
+                             roofline_fraction=roofline_s / ours.median, realtime=value >= 1.0))
+        if backend == "cuda":
+            step(0.9, "GPU kernels with the stems resident on the GPU")
+            resident = gpu_kernel_seconds(stems, options, repeats=3 if quick else 5)
+            value, spread = figure(resident, "realtime_factor", amount=seconds)
+            rows.append(make_row(family="mix", scenario=scenario + ", stems resident on the GPU (kernels only)",
+                                 metric="realtime_factor", value=value, spread=spread, peers=peers, device=backend,
+                                 skipped=skipped, realtime=value >= 1.0,
+                                 roofline_fraction=bytes_moved(stems, seconds) / gpu["device"] / resident.median))
         del stems
         step(1.0, "done")
     return rows

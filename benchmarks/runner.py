@@ -246,3 +246,32 @@ def main(args, settings) -> int:
     append_history(settings.bench_history, rows, machine, quick=args.quick)
     return 1 if any(row.get("error") for row in rows if row.get("error") != "this benchmark family is not installed") \
         else 0
+
+
+def standalone_main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.runner [--quick] [--only ...] [--device ...] [--json FILE]`: the same run as
+    `launch.py bench`, for a machine whose Python already has what the families need (a GPU machine with
+    numba, say), without the studio's set-up, settings or run history."""
+    parser = argparse.ArgumentParser(description="Lantern Studio benchmarks, without the studio's set-up")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--only", default=None, help=f"comma list: {','.join(FAMILIES)}")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the machine and rows as JSON")
+    args = parser.parse_args(argv)
+    try:
+        families = parse_only(args.only)
+    except ValueError as error:
+        parser.error(str(error))
+    machine = machine_info()
+    rows = run_families(families, quick=args.quick, device=args.device,
+                        progress=lambda fraction, message: print(f"[{fraction * 100:5.1f}%] {message}", flush=True))
+    print()
+    print(format_table(rows, machine))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1), encoding="utf-8")
+        print(f"\nrows written to {args.json}")
+    return 1 if any(row.get("error") for row in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(standalone_main())

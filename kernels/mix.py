@@ -1199,7 +1199,7 @@ def _cuda_kernels():
                 duck[j] = _duck_gain(a, depth_gain)
 
     @cuda.jit
-    def mix_frames(flat, base, table, gx, gv, px, pv, start, length, duck, use_duck, out):
+    def mix_frames(flat, base, table, gx, gv, px, pv, start, length, duck, use_duck, out, nonfinite):
         j = cuda.grid(1)
         if j < length:
             t = start + j
@@ -1220,27 +1220,63 @@ def _cuda_kernels():
                     i = base[s] + k * ch
                     left += flat[i] * g * _pan_left(pan, scale)
                     right += flat[i + ch - 1] * g * _pan_right(pan, scale)
-            out[j, 0] = left
-            out[j, 1] = right
+            left32 = np.float32(left)
+            right32 = np.float32(right)
+            out[j, 0] = left32
+            out[j, 1] = right32
+            if not (math.isfinite(left32) and math.isfinite(right32)):  # a float64 sum can overflow float32
+                nonfinite[0] = 1  # every writer writes 1: no atomic needed
 
     return cuda, duck_maps, duck_fill, mix_frames
 
 
-def _mix_cuda_run(plan: _Plan) -> np.ndarray:
-    cuda, duck_maps, duck_fill, mix_frames = _cuda_kernels()
-    length = plan.length
-    if length == 0:
-        return np.zeros((0, 2), dtype=np.float32)
-    tpb = THREADS_PER_BLOCK
+@dataclass
+class _CudaInputs:
+    """A plan's arrays on the GPU: every stem in one flat device array (``base[s]`` is stem s's first sample)."""
+    flat: object
+    base: object
+    table: object
+    gain_x: object
+    gain_v: object
+    pan_x: object
+    pan_v: object
+    key: object                   # the ducking key stem's samples, or None
+
+
+def _cuda_upload(plan: _Plan) -> _CudaInputs:
+    """Copy a plan's stems and tables to the GPU, stem by stem into one device array (no host concatenation)."""
+    cuda = _cuda_kernels()[0]
+
+    def dev(a):
+        return cuda.to_device(a if a.size else np.zeros(1, a.dtype))
+
     sizes = [a.size for a in plan.stems]
     base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(1, np.int64)
-    flat = np.concatenate([a.ravel() for a in plan.stems]) if sum(sizes) else np.zeros(1, np.float32)
+    flat = cuda.device_array(max(sum(sizes), 1), dtype=np.float32)
+    for stem, b, size in zip(plan.stems, base, sizes):
+        if size:
+            flat[int(b):int(b) + size].copy_to_device(stem.reshape(-1))
     table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
-    d_duck = cuda.device_array(max(length, 1) if plan.duck_key >= 0 else 1, dtype=np.float32)
+    key = None
+    if plan.duck_key >= 0:
+        b, size = int(base[plan.duck_key]), sizes[plan.duck_key]
+        key = flat[b:b + size] if size else dev(np.zeros(1, np.float32))
+    return _CudaInputs(flat, dev(base), cuda.to_device(table), dev(plan.gain_x), dev(plan.gain_v),
+                       dev(plan.pan_x), dev(plan.pan_v), key)
+
+
+def _cuda_mix_on_device(plan: _Plan, inputs: _CudaInputs):
+    """Launch the ducking envelope (when there is one) and the mix on uploaded inputs.
+
+    Returns the device bus ``(length, 2)`` and a one-element device flag set to 1 when a bus sample is
+    NaN or inf. ``length`` must be > 0."""
+    cuda, duck_maps, duck_fill, mix_frames = _cuda_kernels()
+    length = plan.length
+    tpb = THREADS_PER_BLOCK
+    d_duck = cuda.device_array(length if plan.duck_key >= 0 else 1, dtype=np.float32)
     if plan.duck_key >= 0:
         k = plan.duck_key
-        key = cuda.to_device(plan.stems[k].reshape(-1))
-        args = (key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
+        args = (inputs.key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]), int(plan.table[k, _CH]),
                 plan.duck_threshold, plan.duck_c_attack, plan.duck_c_release)
         chunk = CHUNK_FRAMES
         nchunks = (length + chunk - 1) // chunk
@@ -1254,15 +1290,21 @@ def _mix_cuda_run(plan: _Plan) -> np.ndarray:
             a = maps[c + 1, 0] * a + maps[c + 1, 1]
         duck_fill[(nchunks + tpb - 1) // tpb, tpb](*args, plan.start, length, chunk, cuda.to_device(starts),
                                                    plan.duck_depth_gain, d_duck)
-
-    def dev(a):
-        return cuda.to_device(a if a.size else np.zeros(1, a.dtype))
-
     d_out = cuda.device_array((length, 2), dtype=np.float32)
-    mix_frames[(length + tpb - 1) // tpb, tpb](dev(flat), dev(base), cuda.to_device(table), dev(plan.gain_x),
-                                               dev(plan.gain_v), dev(plan.pan_x), dev(plan.pan_v), plan.start,
-                                               length, d_duck, plan.duck_key >= 0, d_out)
-    return d_out.copy_to_host()
+    d_nonfinite = cuda.to_device(np.zeros(1, np.int32))
+    mix_frames[(length + tpb - 1) // tpb, tpb](inputs.flat, inputs.base, inputs.table, inputs.gain_x, inputs.gain_v,
+                                               inputs.pan_x, inputs.pan_v, plan.start, length, d_duck,
+                                               plan.duck_key >= 0, d_out, d_nonfinite)
+    return d_out, d_nonfinite
+
+
+def _mix_cuda_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    """The bus (copied into ``out`` when given) and whether all of it is finite, checked on the GPU."""
+    if plan.length == 0:
+        return (out if out is not None else np.zeros((0, 2), dtype=np.float32)), True
+    d_out, d_nonfinite = _cuda_mix_on_device(plan, _cuda_upload(plan))
+    bus = d_out.copy_to_host(out) if out is not None else d_out.copy_to_host()
+    return bus, not d_nonfinite.copy_to_host()[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1329,12 +1371,11 @@ def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None
         _require_finite(plan, plan.duck_key, 0, plan.start + plan.length)
     if which == "cpu":
         bus, finite = _mix_cpu_run(plan, out)
+    elif which == "cuda":
+        bus, finite = _mix_cuda_run(plan, out)
     else:
-        if which == "reference":
-            with np.errstate(invalid="ignore", over="ignore"):
-                bus = _mix_reference(plan)
-        else:
-            bus = _mix_cuda_run(plan)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bus = _mix_reference(plan)
         finite = not bus.size or _first_nonfinite_row(bus) < 0
         if out is not None:
             out[...] = bus

@@ -68,7 +68,7 @@ def main() -> int:
         "mix.duck_maps": (duck_maps, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a2(f8))),
         "mix.duck_fill": (duck_fill, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a1(f8), f8, a1(f4))),
         "mix.mix_frames": (mix_frames, (a1(f4), a1(i8), a2(i8), a1(f8), a1(f8), a1(f8), a1(f8), i8, i8, a1(f4), b1,
-                                        a2(f4))),
+                                        a2(f4), a1(t.int32))),
         "dsp.sos_channels": (k["sos_channels"], (a2(f4), a2(f8), a3(f8), a2(f4))),
         "dsp.kweight_hops": (k["kweight_hops"], (a2(f4), a2(f8), i8, i8, a2(f8))),
         "dsp.tp_track": (k["tp_track"], (a2(f4), a2(f8), a1(f8))),

@@ -91,6 +91,12 @@ def main() -> int:
         return 1
     except ValueError as exc:
         assert "stem 0 contains NaN" in str(exc), exc
+    try:  # finite stems whose float32 bus overflows: the device-side flag must catch it
+        km.mix([np.full(3, 3e38, np.float32)], sample_rate=100, gain_db=[60.0], backend="cuda")
+        print("an overflowing mix was not reported")
+        return 1
+    except ValueError as exc:
+        assert "overflowed to inf" in str(exc), exc
     print("cuda mix ok")
     return 0
 
