@@ -13,6 +13,12 @@ measured in the same run:
   machine's copy bandwidth measured here with a parallel numba copy (before the first scenario and
   after each, the best figure so far); ``roofline_fraction`` is the roofline time over ours.
 
+With ``--device cuda`` the row is end to end (numpy stems in, numpy bus out) and its roofline is the bus
+between host and GPU: every stem copied over and the bus back, at the pageable copy rates measured here. A
+second row times the CUDA kernels alone with the stems already on the GPU, against the GPU's measured
+device-to-device copy bandwidth. This machine's CPU body is timed as one more peer, so the table shows
+whether the GPU is worth using.
+
 Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYPE`` is left as it is.
 """
 

@@ -57,7 +57,9 @@ def resolve_backend(backend: str) -> str:
     Parameters
     ----------
     backend : str
-        ``"auto"`` picks ``"cuda"`` when a real GPU is available (not the simulator), else ``"cpu"``.
+        ``"auto"`` picks ``"cpu"``, GPU or not: the entry points take and return host (numpy) arrays, and
+        with the copies over the bus the numba CPU body was the faster one for every family on a 16-core
+        machine with an NVIDIA H200 (benchmarks/RESULTS.md: mix 6.6-9x, loudness 25x, frames 3.8x).
         ``"cuda"`` runs on a GPU, or on numba's simulator when ``NUMBA_ENABLE_CUDASIM=1`` is set.
         ``"cpu"`` runs the numba CPU body; ``"reference"`` the numpy oracle.
 
@@ -74,7 +76,7 @@ def resolve_backend(backend: str) -> str:
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "cuda" if cuda_available() else "cpu"
+        return "cpu"
     if backend == "cuda" and not (cuda_available() or cuda_simulated()):
         raise ValueError("backend='cuda' needs an NVIDIA GPU with a working CUDA driver (none was found); "
                          "use backend='auto' or 'cpu', or set NUMBA_ENABLE_CUDASIM=1 to run the CUDA body "

@@ -364,6 +364,15 @@ def test_huge_gain_overflow_is_reported_not_returned():
 
 # ----------------------------------------------------------------------------------------------- CUDA
 
+def test_auto_runs_the_cpu_body_even_where_a_gpu_is_found(monkeypatch):
+    """Host arrays in and out: the CPU body beat the GPU in every family on an H200 (benchmarks/RESULTS.md)."""
+    import kernels.backend as backend
+
+    monkeypatch.setattr(backend, "cuda_available", lambda: True)
+    assert backend.resolve_backend("auto") == "cpu"
+    assert backend.resolve_backend("cuda") == "cuda"
+
+
 def test_cuda_body_matches_reference_under_the_simulator():
     run_check_script("cudasim_mix.py", "cuda mix ok", cudasim=True, timeout=300)
 
