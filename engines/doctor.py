@@ -48,7 +48,9 @@ def _numba() -> Finding:
         gpu = cuda.is_available()
     except Exception:  # noqa: BLE001 - a broken driver reads as "no GPU"
         gpu = False
-    target = "CUDA target sees a GPU" if gpu else "CUDA target sees no GPU (kernels run on the CPU)"
+    target = ("CUDA target sees a GPU (kernels still run on the CPU, which was faster end to end; "
+              "backend='cuda' or bench --device cuda uses the GPU)" if gpu
+              else "CUDA target sees no GPU (kernels run on the CPU)")
     return Finding("numba", True, f"{numba.__version__}; {target}")
 
 
