@@ -62,13 +62,12 @@ def main() -> int:
     a1 = lambda dt: t.Array(dt, 1, "C")  # noqa: E731
     a2 = lambda dt: t.Array(dt, 2, "C")  # noqa: E731
     a3 = lambda dt: t.Array(dt, 3, "C")  # noqa: E731
-    _, duck_maps, duck_fill, mix_frames = mix._cuda_kernels()
+    _, duck_hops, mix_frames = mix._cuda_kernels()
     k = dsp._cuda_kernels()
     jobs = {
-        "mix.duck_maps": (duck_maps, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a2(f8))),
-        "mix.duck_fill": (duck_fill, (a1(f4), i8, i8, i8, f8, f8, f8, i8, i8, i8, a1(f8), f8, a1(f4))),
-        "mix.mix_frames": (mix_frames, (a1(f4), a1(i8), a2(i8), a1(f8), a1(f8), a1(f8), a1(f8), i8, i8, a1(f4), b1,
-                                        a2(f4), a1(t.int32))),
+        "mix.duck_hops": (duck_hops, (a1(f4), i8, i8, i8, f8, a1(t.uint8))),
+        "mix.mix_frames": (mix_frames, (a1(f4), a1(i8), a2(i8), a1(f8), a1(f8), a1(f8), a1(f8), i8, i8, a1(f8), b1,
+                                        f8, a2(f4), a1(t.int32))),
         "dsp.sos_channels": (k["sos_channels"], (a2(f4), a2(f8), a3(f8), a2(f4))),
         "dsp.kweight_hops": (k["kweight_hops"], (a2(f4), a2(f8), i8, i8, a2(f8))),
         "dsp.tp_track": (k["tp_track"], (a2(f4), a2(f8), a1(f8))),

@@ -70,7 +70,6 @@ def main() -> int:
         print("run with NUMBA_ENABLE_CUDASIM=1")
         return 2
     km.THREADS_PER_BLOCK = 16
-    km.CHUNK_FRAMES = 64  # several ducking-envelope blocks on tiny inputs
     for seed in range(3):
         stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=120, ducking=seed < 2)
         ref = km.mix(stems, backend="reference", **kwargs)

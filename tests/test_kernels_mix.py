@@ -40,14 +40,14 @@ def test_cpu_matches_reference_on_random_sessions(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
-    # seconds-long stems at 48 kHz: many timeline blocks and ducking lanes, gentle ramps (the sub-cell path)
+    # seconds-long stems at 48 kHz: many timeline blocks and ducking hops, gentle ramps (the sub-cell path)
     stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=240_001, ducking=True,
                                 sample_rate=48000)
     ref = mix(stems, backend="reference", **kwargs)
     cpu = mix(stems, backend="cpu", **kwargs)
     assert ref.shape[0] > 10 * km.BLOCK_FRAMES
     np.testing.assert_allclose(cpu, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
-    # windows that cut blocks between and inside their groups of ducking lanes carry the envelope exactly
+    # windows that cut blocks and ducking hops carry the envelope exactly
     n, block = cpu.shape[0], km.BLOCK_FRAMES
     edges = [0, block // 2 + 3, 3 * block + 5000, n // 2 + 1, n]
     assert_windows_concatenate(stems, kwargs, cpu, edges, backend="cpu")
@@ -55,7 +55,7 @@ def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_small_blocks_match_reference_and_windows(monkeypatch, seed):
-    # a block of 64 frames (8 frames per ducking lane) puts block, lane and anchor edges everywhere
+    # a block of 64 frames (two ducking hops) puts block, hop and anchor edges everywhere
     monkeypatch.setattr(km, "BLOCK_FRAMES", 64)
     stems, kwargs = random_case(np.random.default_rng(200 + seed), max_frames=1500, ducking=True)
     ref = mix(stems, backend="reference", **kwargs)
@@ -133,10 +133,14 @@ def test_out_buffer_is_reused_and_overwritten(backend):
             mix(stems, backend=backend, out=bad, **kwargs)
 
 
-def test_block_size_must_suit_the_ducking_lanes(monkeypatch):
-    monkeypatch.setattr(km, "BLOCK_FRAMES", 100)
-    with pytest.raises(ValueError, match="multiple of 8"):
-        mix([np.ones(10, np.float32)], sample_rate=100, backend="cpu")
+def test_blocks_that_cut_ducking_hops_match_reference_and_windows(monkeypatch):
+    monkeypatch.setattr(km, "BLOCK_FRAMES", 100)  # not a multiple of the 32-frame hop
+    stems, kwargs = random_case(np.random.default_rng(31), max_frames=1500, ducking=True)
+    ref = mix(stems, backend="reference", **kwargs)
+    whole = mix(stems, backend="cpu", **kwargs)
+    np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
+    n = whole.shape[0]
+    assert_windows_concatenate(stems, kwargs, whole, [0, 31, 33, 100, n // 2 + 5, n], backend="cpu")
 
 
 def test_empty_and_one_sample_stems():
@@ -256,12 +260,26 @@ def test_mute_and_solo():
     assert left(solo=[True, True, False], mute=[True, False, False]) == pytest.approx(0.2)  # mute wins
 
 
-def _duck_activity_loop(active, c_att, c_rel):
+def _per_sample_activity(active, c_att, c_rel):
+    """A per-sample one-pole smoother of the key's activity, written plainly."""
     a, out = 0.0, []
     for x in active:
         a += (c_att if x else c_rel) * (x - a)
         out.append(a)
     return np.array(out)
+
+
+def _control_rate_activity(active, attack_frames, release_frames, hop):
+    """The module notes' envelope written plainly: a hop is active when any of its frames is, the hops are
+    smoothed with per-hop coefficients, and the activity runs linearly inside each hop to the hop's value."""
+    c_att, c_rel = 1 - math.exp(-hop / attack_frames), 1 - math.exp(-hop / release_frames)
+    env, a = [0.0], 0.0
+    for h in range(-(-active.size // hop)):
+        x = float(active[h * hop:(h + 1) * hop].any())
+        a += (c_att if x else c_rel) * (x - a)
+        env.append(a)
+    return np.array([env[t // hop] + (env[t // hop + 1] - env[t // hop]) * (t % hop + 1) / hop
+                     for t in range(active.size)])
 
 
 def test_ducking_follows_the_attack_release_recursion():
@@ -270,18 +288,42 @@ def test_ducking_follows_the_attack_release_recursion():
     key = np.zeros(3000, np.float32)
     key[500:1400] = rng.uniform(0.2, 1.0, 900) * rng.choice([-1, 1], 900)
     key[2000:2100] = 0.5
+    key[2500] = 0.5  # one active frame makes its hop active
     music = np.full((3000, 2), 0.25, np.float32)
     duck = Ducking(key=0, targets=(1,), depth_db=-18.0, threshold_db=-20.0, attack_s=0.02, release_s=0.2)
+    depth = 10 ** (-18 / 20)
+    active = np.abs(key) > 10 ** (-20 / 20)
+    expected_gain = 1 + (depth - 1) * _control_rate_activity(active, 0.02 * sr, 0.2 * sr, km.DUCK_HOP)
     for backend in ("cpu", "reference"):
         out = mix([key, music], sample_rate=sr, ducking=duck, backend=backend)
         music_only = out - mix([key, np.zeros_like(music)], sample_rate=sr, backend=backend)
-        active = np.abs(key) > 10 ** (-20 / 20)
-        c_att, c_rel = 1 - math.exp(-1 / (0.02 * sr)), 1 - math.exp(-1 / (0.2 * sr))
-        depth = 10 ** (-18 / 20)
-        expected_gain = 1 + (depth - 1) * _duck_activity_loop(active.astype(float), c_att, c_rel)
         np.testing.assert_allclose(music_only[:, 0], 0.25 * expected_gain, atol=2e-6)
     # fully ducked after a long key: the depth is reached
     assert music_only[1399, 0] == pytest.approx(0.25 * depth, rel=1e-3)
+    assert music_only[2520, 0] < 0.25 * 0.9
+
+
+def test_control_rate_ducking_tracks_a_per_sample_smoother_at_48k():
+    """At 48 kHz the hops are 0.67 ms: with the key switching on hop edges, the envelope equals a per-sample
+    smoother at every hop's end and stays within 0.1% of the depth of it inside the hops."""
+    sr, hop = 48_000, km.DUCK_HOP
+    rng = np.random.default_rng(9)
+    active = np.zeros(sr, bool)
+    t = 0
+    while t < active.size:  # on and off runs of whole hops, 2-300 ms long
+        run = int(rng.integers(3, 450)) * hop
+        active[t:t + run] = rng.random() < 0.5
+        t += run
+    key = np.where(active, 0.5, 0.0).astype(np.float32)
+    music = np.full((sr, 2), 0.5, np.float32)  # a centred stereo stem passes at unity
+    duck = Ducking(key=0, targets=(1,), depth_db=-20.0, threshold_db=-30.0, attack_s=0.01, release_s=0.25)
+    gain = mix([key, music], sample_rate=sr, ducking=duck, gain_db=[-200.0, 0.0], backend="cpu")[:, 0] / 0.5
+    c_att, c_rel = 1 - math.exp(-1 / (0.01 * sr)), 1 - math.exp(-1 / (0.25 * sr))
+    per_sample = 1 + (0.1 - 1) * _per_sample_activity(active.astype(float), c_att, c_rel)
+    ends = np.arange(hop - 1, sr, hop)
+    np.testing.assert_allclose(gain[ends], per_sample[ends], atol=2e-6)
+    assert np.abs(gain - per_sample).max() < 1e-3 * 0.9
+    assert gain.min() < 0.11 and gain.max() > 0.99  # the depth is reached, and the release recovers
 
 
 def test_ducking_is_off_when_the_key_is_muted():
