@@ -21,8 +21,9 @@ arrays, and runs one of three bodies that compute the same thing:
     one thread per output frame, looping over the stems (segment lookup by binary search); one thread per
     ducking hop finds the key's activity, and the host smooths the hops (the same function as the CPU).
 
-The per-sample arithmetic (dB to gain, constant-power pan, fades, the ducking envelope step) is written
-once as small ``@njit`` scalar functions called by the CPU loop and the CUDA kernel.
+The per-sample arithmetic (dB to gain, constant-power pan, fades, the ducking hops and gain) is written
+once as small ``@njit`` scalar functions called by the CPU loop and the CUDA kernel; both bodies smooth the
+ducking hops with the same sequential function.
 
 Conventions
 -----------
@@ -192,15 +193,6 @@ def _hop_active(key, off, n, ch, threshold, h):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _duck_step(a, active, c_attack, c_release):
-    """One step of the activity smoother, ``a + c * (active - a)``, written as ``a * (1 - c) + c * active``
-    so the loop-carried dependency is a single fused multiply-add."""
-    if active > 0.5:
-        return a * (1.0 - c_attack) + c_attack
-    return a * (1.0 - c_release)
-
-
-@njit(cache=True, fastmath=_FASTMATH)
 def _duck_gain(activity, depth_gain):
     return 1.0 + (depth_gain - 1.0) * activity
 
@@ -215,19 +207,46 @@ def _duck_activity_at(env, t):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
+def _hop_map(active, d_attack, c_attack, d_release):
+    """The smoother over one hop as an affine map ``a -> a * d + e``."""
+    return (d_attack, c_attack) if active else (d_release, 0.0)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def _duck_envelope(active, c_attack, c_release):
     """``env[h + 1]``: the smoothed activity at the end of hop ``h``; ``env[0] = 0`` (nothing before the
-    timeline). One short sequential pass: 270,000 hops for 3 minutes at 48 kHz. Values that fall below
-    1e-30 are flushed to 0 (a long release would otherwise reach denormals)."""
-    env = np.empty(active.shape[0] + 1)
+    timeline). One short sequential pass (270,000 hops for 3 minutes at 48 kHz), four hops per step: their
+    maps compose off the dependency chain, which advances by one multiply-add per four hops. The steps
+    start at hop 0 whatever the window, so a window's values are bit-identical to the whole mix's. Values
+    below 1e-30 are flushed to 0 (a long release would otherwise reach denormals). ``env`` may run up to
+    three hops past the last."""
+    n = active.shape[0]
+    groups = (n + 3) // 4
+    env = np.empty(4 * groups + 1)
     env[0] = 0.0
+    d_att = 1.0 - c_attack
+    d_rel = 1.0 - c_release
     a = 0.0
-    for h in range(active.shape[0]):
-        a = _duck_step(a, active[h], c_attack, c_release)
-        if a < 1e-30:
-            a = 0.0
-        env[h + 1] = a
+    for g in range(groups):
+        h = 4 * g
+        d0, e0 = _hop_map(active[h], d_att, c_attack, d_rel)
+        d1, e1 = _hop_map(active[h + 1] if h + 1 < n else 0, d_att, c_attack, d_rel)
+        d2, e2 = _hop_map(active[h + 2] if h + 2 < n else 0, d_att, c_attack, d_rel)
+        d3, e3 = _hop_map(active[h + 3] if h + 3 < n else 0, d_att, c_attack, d_rel)
+        p1, q1 = d0 * d1, e0 * d1 + e1
+        p2, q2 = p1 * d2, q1 * d2 + e2
+        p3, q3 = p2 * d3, q2 * d3 + e3
+        env[h + 1] = _flush(a * d0 + e0)
+        env[h + 2] = _flush(a * p1 + q1)
+        env[h + 3] = _flush(a * p2 + q2)
+        a = _flush(a * p3 + q3)
+        env[h + 4] = a
     return env
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _flush(a):
+    return a if a > 1e-30 else 0.0
 
 
 # --------------------------------------------------------------------------------------------------
