@@ -9,9 +9,11 @@ measured in the same run:
 * **pydub**: the same stems as 16-bit AudioSegments, each ``apply_gain`` + ``pan`` + ``overlay`` onto the
   bus (pydub has no automation or ducking, so it does strictly less work; only pydub's own calls are timed).
 * **numpy reference**: ``kernels.mix``'s float64 oracle on the same session.
-* **roofline**: the bytes the kernel must move (every stem read once, the bus written once) over the
-  machine's copy bandwidth measured here with a parallel numba copy (before the first scenario and
-  after each, the best figure so far); ``roofline_fraction`` is the roofline time over ours.
+* **roofline**: the bytes the kernel must move (every stem read once, the key stem once more, the bus
+  written once) over the machine's copy bandwidth, measured with a parallel numba copy right before each
+  timed mix. ``roofline_fraction`` is the median over the timed mixes of the roofline time over the mix's
+  time. Each mix is compared with the bandwidth of its own moment because this VM's memory bandwidth
+  switches between two states (copies at about 42 and 77 GB/s) within seconds.
 
 With ``--device cuda`` the row is end to end (numpy stems in, numpy bus out) and its roofline is the bus
 between host and GPU: every stem copied over and the bus back, at the pageable copy rates measured here. A
@@ -25,6 +27,7 @@ Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYP
 from __future__ import annotations
 
 import os
+import statistics
 import time
 
 import numpy as np
@@ -49,6 +52,22 @@ def copy_bandwidth(nbytes: int = 1 << 29) -> float:
     dst = np.zeros_like(src)
     timing = measure(lambda: _parallel_copy(src, dst), repeats=5, warmup=2)
     return 2 * src.nbytes / min(timing.seconds)
+
+
+def measure_against_copy(work, nbytes: int, *, copy_bytes: int, repeats: int) -> tuple[Timing, list[float]]:
+    """Time ``work`` ``repeats`` times (after one untimed run), each right after measuring the copy
+    bandwidth; returns the timing and each run's roofline fraction (``nbytes`` at that bandwidth over
+    the run's time)."""
+    work()
+    seconds, fractions = [], []
+    for _ in range(repeats):
+        bandwidth = copy_bandwidth(copy_bytes)
+        start = time.perf_counter()
+        work()
+        elapsed = time.perf_counter() - start
+        seconds.append(elapsed)
+        fractions.append(nbytes / bandwidth / elapsed)
+    return Timing(tuple(seconds)), fractions
 
 
 def gpu_bandwidths(nbytes: int = 1 << 29) -> dict[str, float]:
@@ -161,7 +180,6 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     backend = resolve_backend(device)
     scenarios = [(16, 20.0)] if quick else [(16, 180.0), (64, 180.0)]
     copy_bytes = 1 << 27 if quick else 1 << 29
-    bandwidth = copy_bandwidth(copy_bytes)
     gpu = gpu_bandwidths(copy_bytes) if backend == "cuda" else None
     rows = []
     for index, (count, seconds) in enumerate(scenarios):
@@ -173,7 +191,13 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         stems, options = make_session(count, seconds)
         step(0.2, f"mixing {count} stems with {backend}")
         bus = np.empty((int(round(seconds * SAMPLE_RATE)), 2), np.float32)   # a player's reused bus
-        ours = measure(lambda: mix(stems, backend=backend, out=bus, **options), repeats=3 if quick else 5, warmup=1)
+        def ours_once():
+            mix(stems, backend=backend, out=bus, **options)
+        if backend == "cuda":
+            ours = measure(ours_once, repeats=3 if quick else 5, warmup=1)
+        else:
+            ours, fractions = measure_against_copy(ours_once, bytes_moved(stems, seconds), copy_bytes=copy_bytes,
+                                                   repeats=3 if quick else 5)
         value, spread = figure(ours, "realtime_factor", amount=seconds)
         peers, skipped = {}, {}
         step(0.5, "numpy reference")
@@ -191,17 +215,12 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         scenario = f"{count} stereo stems x {seconds:.0f} s @ 48 kHz, automation+pan+ducking"
         if backend == "cuda":
             # end to end, the ceiling is the bus between host and GPU: every stem over, the bus back
-            roofline_s = (sum(s.nbytes for s in stems) / gpu["to_device"]
-                          + bus.nbytes / gpu["to_host"])
-        else:
-            # the roofline is a ceiling, not a peer: it is reported as roofline_fraction. This VM's copy
-            # bandwidth moves with its neighbours (42-79 GB/s measured), so it is measured again after each
-            # scenario and the best figure so far is used.
-            bandwidth = max(bandwidth, copy_bandwidth(copy_bytes))
-            roofline_s = bytes_moved(stems, seconds) / bandwidth
+            fraction = (sum(s.nbytes for s in stems) / gpu["to_device"] + bus.nbytes / gpu["to_host"]) / ours.median
+        else:  # the roofline is a ceiling, not a peer: it is reported as roofline_fraction
+            fraction = statistics.median(fractions)
         rows.append(make_row(family="mix", scenario=scenario, metric="realtime_factor", value=value, spread=spread,
-                             peers=peers, device=backend, skipped=skipped,
-                             roofline_fraction=roofline_s / ours.median, realtime=value >= 1.0))
+                             peers=peers, device=backend, skipped=skipped, roofline_fraction=fraction,
+                             realtime=value >= 1.0))
         if backend == "cuda":
             step(0.9, "GPU kernels with the stems resident on the GPU")
             resident = gpu_kernel_seconds(stems, options, repeats=3 if quick else 5)
@@ -219,7 +238,7 @@ def main(argv=None) -> int:
     from benchmarks.runner import run_standalone
 
     rows = run_standalone(run, __doc__, quick_help="16 stems x 20 s instead of 16 and 64 x 180 s", argv=argv)
-    print("the copy bandwidth behind the roofline was measured in this run")
+    print("the copy bandwidth behind the roofline was measured right before each timed mix")
     for row in rows:
         ratios = ", ".join(f"{k}: {v:,.2f}x" for k, v in row["ratios"].items())
         print(f"{row['scenario']}: {row['value']:,.0f}x real time; ratios {ratios}; "
