@@ -180,6 +180,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     backend = resolve_backend(device)
     scenarios = [(16, 20.0)] if quick else [(16, 180.0), (64, 180.0)]
     copy_bytes = 1 << 27 if quick else 1 << 29
+    repeats = 3 if quick else 5
     gpu = gpu_bandwidths(copy_bytes) if backend == "cuda" else None
     rows = []
     for index, (count, seconds) in enumerate(scenarios):
@@ -191,20 +192,22 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         stems, options = make_session(count, seconds)
         step(0.2, f"mixing {count} stems with {backend}")
         bus = np.empty((int(round(seconds * SAMPLE_RATE)), 2), np.float32)   # a player's reused bus
+
         def ours_once():
             mix(stems, backend=backend, out=bus, **options)
+
         if backend == "cuda":
-            ours = measure(ours_once, repeats=3 if quick else 5, warmup=1)
+            ours = measure(ours_once, repeats=repeats, warmup=1)
         else:
             ours, fractions = measure_against_copy(ours_once, bytes_moved(stems, seconds), copy_bytes=copy_bytes,
-                                                   repeats=3 if quick else 5)
+                                                   repeats=repeats)
         value, spread = figure(ours, "realtime_factor", amount=seconds)
         peers, skipped = {}, {}
         step(0.5, "numpy reference")
         ref = measure(lambda: mix(stems, backend="reference", **options), repeats=1, warmup=0)
         peers["numpy reference"] = seconds / ref.median
         if backend == "cuda":  # is the GPU worth it here? this machine's CPU body on the same session
-            cpu = measure(lambda: mix(stems, backend="cpu", out=bus, **options), repeats=3 if quick else 5, warmup=1)
+            cpu = measure(lambda: mix(stems, backend="cpu", out=bus, **options), repeats=repeats, warmup=1)
             peers[f"this project's CPU body ({os.cpu_count()} cores)"] = seconds / cpu.median
         reason = _pydub_available()
         if reason:
@@ -223,7 +226,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
                              realtime=value >= 1.0))
         if backend == "cuda":
             step(0.9, "GPU kernels with the stems resident on the GPU")
-            resident = gpu_kernel_seconds(stems, options, repeats=3 if quick else 5)
+            resident = gpu_kernel_seconds(stems, options, repeats=repeats)
             value, spread = figure(resident, "realtime_factor", amount=seconds)
             rows.append(make_row(family="mix", scenario=scenario + ", stems resident on the GPU (kernels only)",
                                  metric="realtime_factor", value=value, spread=spread, peers=peers, device=backend,
