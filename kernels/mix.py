@@ -66,7 +66,7 @@ from kernels.backend import cpu_tasks, first_nonfinite_row as _first_nonfinite_r
 THREADS_PER_BLOCK = 128
 #: Timeline frames per CPU work item. Blocks are aligned to the timeline, not to the window, so any window
 #: of the mix is bit-identical to the whole mix.
-BLOCK_FRAMES = 16384
+BLOCK_FRAMES = 32768
 #: Timeline frames per ducking hop: the envelope's control rate (see the module notes).
 DUCK_HOP = 32
 _HOP_FRAME = ((np.arange(2 * DUCK_HOP) >> 1) + 1).astype(np.float32)  # k of each interleaved sample of a hop

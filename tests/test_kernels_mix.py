@@ -41,11 +41,11 @@ def test_cpu_matches_reference_on_random_sessions(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_cpu_matches_reference_at_48k_over_many_blocks(seed):
     # seconds-long stems at 48 kHz: many timeline blocks and ducking hops, gentle ramps (the sub-cell path)
-    stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=240_001, ducking=True,
+    stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=480_001, ducking=True,
                                 sample_rate=48000)
     ref = mix(stems, backend="reference", **kwargs)
     cpu = mix(stems, backend="cpu", **kwargs)
-    assert ref.shape[0] > 10 * km.BLOCK_FRAMES
+    assert ref.shape[0] > 6 * km.BLOCK_FRAMES
     np.testing.assert_allclose(cpu, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
     # windows that cut blocks and ducking hops carry the envelope exactly
     n, block = cpu.shape[0], km.BLOCK_FRAMES
