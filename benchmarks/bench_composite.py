@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from benchmarks.timing import figure, make_row, measure
+from benchmarks.timing import cpu_body_peer, figure, make_row, measure
 from kernels.backend import resolve_backend
 from kernels.composite import Layer, affine, composite, premultiply
 from kernels.fill import gradient
@@ -346,7 +346,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
                 skipped[name] = f"not installed ({exc.name or exc})"
         ours = lantern_pipeline(sources, backend)
         if backend == "cuda":  # is the GPU worth it here? this machine's CPU body on the same frames
-            pipelines[f"this project's CPU body ({os.cpu_count()} cores)"] = lantern_pipeline(sources, "cpu")
+            pipelines[cpu_body_peer()] = lantern_pipeline(sources, "cpu")
 
         def sequence(render: Callable[[int], np.ndarray], which: list[int]) -> Callable[[], None]:
             return lambda: [render(i) for i in which]

@@ -12,11 +12,9 @@ Run standalone: ``python -m benchmarks.bench_dsp [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from benchmarks.timing import figure, make_row, measure
+from benchmarks.timing import cpu_body_peer, figure, make_row, measure
 from kernels import dsp
 from kernels.backend import resolve_backend
 
@@ -64,7 +62,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         """On the GPU, this machine's CPU body of the same work, to show whether the GPU is worth it."""
         if backend != "cuda":
             return {}
-        return {f"this project's CPU body ({os.cpu_count()} cores)": seconds / measure(work, repeats=repeats).median}
+        return {cpu_body_peer(): seconds / measure(work, repeats=repeats).median}
 
     step(0.0, f"building a {seconds:.0f} s stereo mix")
     audio = make_mix(seconds)

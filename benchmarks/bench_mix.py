@@ -26,14 +26,13 @@ Run standalone: ``python -m benchmarks.bench_mix [--quick]``. ``OPENBLAS_CORETYP
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 import numpy as np
 from numba import njit, prange
 
-from benchmarks.timing import Timing, figure, make_row, measure
+from benchmarks.timing import Timing, cpu_body_peer, figure, make_row, measure
 from kernels.backend import resolve_backend
 from kernels.mix import Ducking, mix
 
@@ -208,7 +207,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         peers["numpy reference"] = seconds / ref.median
         if backend == "cuda":  # is the GPU worth it here? this machine's CPU body on the same session
             cpu = measure(lambda: mix(stems, backend="cpu", out=bus, **options), repeats=repeats, warmup=1)
-            peers[f"this project's CPU body ({os.cpu_count()} cores)"] = seconds / cpu.median
+            peers[cpu_body_peer()] = seconds / cpu.median
         reason = _pydub_available()
         if reason:
             skipped["pydub"] = reason

@@ -223,6 +223,11 @@ def run_standalone(run: Callable[..., list[dict]], doc: str, *, quick_help: str,
     return rows
 
 
+def print_progress(fraction: float, message: str) -> None:
+    """Progress of a command-line run, one line per step."""
+    print(f"[{fraction * 100:5.1f}%] {message}", flush=True)
+
+
 def main(args, settings) -> int:
     """`python launch.py bench [--quick] [--only ...] [--device ...] [--json FILE]`."""
     from engines.atomic import atomic_write_json
@@ -233,11 +238,8 @@ def main(args, settings) -> int:
         print(f"error: {error}")
         return 2
 
-    def show(fraction: float, message: str) -> None:
-        print(f"[{fraction * 100:5.1f}%] {message}", flush=True)
-
     machine = machine_info()
-    rows = run_families(families, quick=args.quick, device=args.device, progress=show)
+    rows = run_families(families, quick=args.quick, device=args.device, progress=print_progress)
     print()
     print(format_table(rows, machine))
     if args.json:
@@ -263,8 +265,7 @@ def standalone_main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     machine = machine_info()
-    rows = run_families(families, quick=args.quick, device=args.device,
-                        progress=lambda fraction, message: print(f"[{fraction * 100:5.1f}%] {message}", flush=True))
+    rows = run_families(families, quick=args.quick, device=args.device, progress=print_progress)
     print()
     print(format_table(rows, machine))
     if args.json:

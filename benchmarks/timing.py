@@ -13,6 +13,7 @@ A peer that is not installed is reported in ``skipped`` (peer name -> reason), n
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ class Timing:
     @property
     def spread(self) -> tuple[float, float]:
         return min(self.seconds), max(self.seconds)
+
+
+def cpu_body_peer() -> str:
+    """The peer name of this project's CPU body, timed beside the CUDA body on ``--device cuda`` runs to
+    show whether the GPU is worth using on that machine."""
+    return f"this project's CPU body ({os.cpu_count()} cores)"
 
 
 def measure(work: Callable[[], object], *, repeats: int = 5, warmup: int = 1) -> Timing:
