@@ -2,9 +2,11 @@
 """Lantern Studio: set-up, start-up and command line in one file.
 
 ``python launch.py`` on a fresh machine creates ``.venv`` beside this file (unless it already runs
-inside a virtual environment), installs the project into it, installs audiocraft without its stale
-pins, and starts the studio at http://127.0.0.1:7860. Later runs find everything installed and start
-in seconds. ``python launch.py test`` does the same set-up and runs the test suite.
+inside a virtual environment), installs the exact versions of ``requirements.lock`` into it (audiocraft
+included, without its stale pins), then the project itself, and starts the studio at
+http://127.0.0.1:7860. Later runs find everything installed and start in seconds. ``python launch.py test``
+does the same set-up from ``requirements-dev.lock`` and runs the test suite. ``python launch.py lock``
+regenerates both locks from ``pyproject.toml`` with ``uv pip compile``.
 
 Only the standard library is used until set-up is done: this file must run on a bare Python.
 """
@@ -23,12 +25,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV_DIR = ROOT / ".venv"
 STAMP_NAME = "lantern-bootstrap.json"
-# audiocraft 1.3.0's metadata pins torch 2.1.0, which cannot run on current GPUs: install it without
-# its dependencies; pyproject.toml declares the ones it really needs.
-AUDIOCRAFT_SPEC = "audiocraft==1.3.0"
-SUBCOMMANDS = ("studio", "test", "doctor", "compose", "storyboard", "bench")
+# audiocraft 1.3.0's metadata pins torch 2.1.0, which cannot run on current GPUs. It is locked and
+# installed without its dependencies; pyproject.toml declares the ones it really needs. pip is locked
+# beside it so the installer itself cannot move either.
+NO_DEPS_PINS = ("audiocraft==1.3.0", "pip==26.3")
+AUDIOCRAFT_SPEC = NO_DEPS_PINS[0]
+SUBCOMMANDS = ("studio", "test", "doctor", "compose", "storyboard", "bench", "lock")
 # the extras each subcommand needs on top of the base install
-EXTRAS_FOR = {"test": ("dev",), "bench": ("dev",)}
+EXTRAS_FOR = {"test": ("dev",), "bench": ("dev",), "lock": ("dev",)}
+# one lock file per set of extras: every package of that environment at an exact version, with hashes
+LOCK_FILES = {(): "requirements.lock", ("dev",): "requirements-dev.lock"}
+# the platform the locks are resolved for (the studio's supported one: CPython 3.11 on Linux x86_64)
+LOCK_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", default=None, help="comma list: mix,dsp,composite,composer,musicgen,animatic")
     bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     bench.add_argument("--json", default=None, metavar="FILE", help="also write the rows as JSON")
+
+    lock = sub.add_parser("lock", help="regenerate requirements*.lock from pyproject.toml (needs the index)")
+    lock.add_argument("--check", action="store_true",
+                      help="instead, compare this environment (pip freeze) with its lock and fail on any difference")
     return parser
 
 
@@ -131,20 +143,33 @@ def venv_python(venv_dir: Path) -> Path:
     return venv_dir / "bin" / "python"
 
 
-def wanted_stamp(pyproject_text: str, extras: tuple[str, ...]) -> dict:
+def lock_path(extras: tuple[str, ...]) -> Path:
+    """The lock file an environment with ``extras`` installs from."""
+    return ROOT / LOCK_FILES[tuple(sorted(extras))]
+
+
+def wanted_stamp(pyproject_text: str, extras: tuple[str, ...], lock_text: str = "") -> dict:
     """What an up-to-date environment must have been installed from."""
-    digest = hashlib.sha256(pyproject_text.encode("utf-8")).hexdigest()
-    return {"pyproject_sha256": digest, "audiocraft": AUDIOCRAFT_SPEC, "extras": sorted(extras)}
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    return {"pyproject_sha256": digest(pyproject_text), "lock_sha256": digest(lock_text),
+            "audiocraft": AUDIOCRAFT_SPEC, "extras": sorted(extras)}
 
 
 def stamp_satisfies(found: dict | None, wanted: dict) -> bool:
+    """Whether an environment stamped ``found`` serves ``wanted``.
+
+    The same pyproject and audiocraft always; the same lock, or a lock with more extras (the dev lock also
+    serves the studio, whose pins it shares: both are resolved from one pyproject.toml).
+    """
     if not found:
         return False
-    return (
-        found.get("pyproject_sha256") == wanted["pyproject_sha256"]
-        and found.get("audiocraft") == wanted["audiocraft"]
-        and set(wanted["extras"]) <= set(found.get("extras", []))
-    )
+    same_sources = (found.get("pyproject_sha256") == wanted["pyproject_sha256"]
+                    and found.get("audiocraft") == wanted["audiocraft"])
+    more_extras = set(wanted["extras"]) < set(found.get("extras", []))
+    same_lock = found.get("lock_sha256") == wanted["lock_sha256"] and set(wanted["extras"]) == set(found.get("extras", []))
+    return same_sources and (same_lock or more_extras)
 
 
 @dataclass(frozen=True)
@@ -173,17 +198,127 @@ def plan_setup(*, inside_venv: bool, venv_exists: bool, found_stamp: dict | None
 
 
 def _install_steps(python: str, wanted: dict) -> list[Step]:
-    extras = wanted["extras"]
-    target = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
+    lock = lock_path(tuple(wanted["extras"]))
     return [
-        Step("upgrade pip", (python, "-m", "pip", "install", "--upgrade", "pip"),
-             "check your network connection or package index settings"),
-        Step("install Lantern Studio and its dependencies", (python, "-m", "pip", "install", "-e", target),
-             "read pip's message above; a missing compiler or an unreachable index are the usual causes"),
-        Step(f"install {AUDIOCRAFT_SPEC} without its stale pins",
-             (python, "-m", "pip", "install", "--no-deps", AUDIOCRAFT_SPEC),
-             "audiocraft is needed only for MusicGen; the embedded composer works without it"),
+        # --no-deps: the lock already lists every package; resolving again could only disagree with it
+        # (audiocraft's metadata would pull torch 2.1.0 back in)
+        Step(f"install the locked dependencies ({lock.name})",
+             (python, "-m", "pip", "install", "--require-hashes", "--no-deps", "-r", str(lock)),
+             "read pip's message above; an unreachable index or a hash mismatch (a corrupted download) are the "
+             "usual causes; after editing pyproject.toml, run `python launch.py lock`"),
+        Step("install Lantern Studio itself (editable)",
+             (python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)),
+             "read pip's message above; setuptools comes from the lock"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# the locks: generated from pyproject.toml, compared with what is installed
+# --------------------------------------------------------------------------------------------
+
+
+def _canonical(name: str) -> str:
+    """PEP 503 name normalisation (``PyYAML`` and ``pyyaml``, ``hydra_colorlog`` and ``hydra-colorlog``)."""
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    """``name==version`` lines of a lock or of ``pip freeze`` as ``{canonical name: version}``.
+
+    Hash continuation lines, comments and editable (``-e``) lines are not pins and are left out.
+    """
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().rstrip("\\").strip()
+        if "==" in line and not line.startswith("-"):
+            name, version = line.split("==", 1)
+            pins[_canonical(name.split("[", 1)[0].strip())] = version.split(";", 1)[0].strip()
+    return pins
+
+
+def pin_differences(locked: dict[str, str], installed: dict[str, str], *, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable lines for every package whose installed version differs from the lock."""
+    lines = []
+    for name in sorted(set(locked) | set(installed)):
+        if name in ignore:
+            continue
+        want, have = locked.get(name), installed.get(name)
+        if want == have:
+            continue
+        if have is None:
+            lines.append(f"- {name}=={want} is locked but not installed")
+        elif want is None:
+            lines.append(f"+ {name}=={have} is installed but not in the lock")
+        else:
+            lines.append(f"~ {name}: locked {want}, installed {have}")
+    return lines
+
+
+def check_lock(extras: tuple[str, ...]) -> int:
+    """Compare ``pip freeze --all`` of this interpreter with its lock; print the differences."""
+    lock = lock_path(extras)
+    freeze = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
+                            check=True).stdout
+    differences = pin_differences(parse_pins(lock.read_text(encoding="utf-8")), parse_pins(freeze),
+                                  ignore=("lantern-studio",))
+    if differences:
+        print(f"The environment {sys.prefix} differs from {lock.name}:", *differences, sep="\n")
+        print("Run `python launch.py` (or `launch.py test`) to reinstall from the lock, or, if pyproject.toml "
+              "changed on purpose, `python launch.py lock`.")
+        return 1
+    print(f"The environment {sys.prefix} matches {lock.name}: {len(parse_pins(freeze)) - 1} packages.")
+    return 0
+
+
+def write_locks() -> int:
+    """Regenerate every lock with ``uv pip compile``: pyproject.toml's dependencies (with each lock's extras)
+    resolved for CPython 3.11 on Linux x86_64 with hashes, then the no-deps pins appended with theirs."""
+    import shutil
+    import tempfile
+
+    uv = (shutil.which("uv", path=str(venv_python(VENV_DIR).parent)) or shutil.which("uv", path=str(Path(sys.executable).parent))
+          or shutil.which("uv"))
+    if uv is None:
+        print("error: uv is not installed; run `python launch.py test` once (the dev lock installs it into .venv), "
+              "or `pip install uv`", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        no_deps_in = Path(scratch) / "no-deps.in"
+        no_deps_in.write_text("\n".join(NO_DEPS_PINS) + "\n", encoding="utf-8")
+        no_deps_out = Path(scratch) / "no-deps.txt"
+        _run_uv([uv, "pip", "compile", str(no_deps_in), "--no-deps", "--generate-hashes", "--no-header", "--no-annotate", "-q",
+                 *LOCK_PLATFORM, "-o", str(no_deps_out)])
+        no_deps = no_deps_out.read_text(encoding="utf-8")
+        # the lock with the most extras first; every other lock is constrained to its versions, so a package
+        # shared by two environments is the same version in both
+        constraints = Path(scratch) / "constraints.txt"
+        for extras, name in sorted(LOCK_FILES.items(), key=lambda item: -len(item[0])):
+            command = [uv, "pip", "compile", "pyproject.toml", "-q", "--generate-hashes", "--no-header", *LOCK_PLATFORM]
+            for extra in extras:
+                command += ["--extra", extra]
+            out = Path(scratch) / name
+            constrained = ["-c", str(constraints)] if constraints.exists() else []
+            _run_uv([*command, *constrained, "-o", str(out)])
+            body = out.read_text(encoding="utf-8").replace(f"-c {constraints}", "the versions of the larger lock")
+            if not constrained:
+                constraints.write_text("\n".join(f"{n}=={v}" for n, v in parse_pins(out.read_text(encoding="utf-8")).items()),
+                                       encoding="utf-8")
+            header = (f"# {name}: every package of the {'+'.join(('base', *extras))} environment, exactly.\n"
+                      f"# Generated by `python launch.py lock` (uv pip compile {' '.join(command[5:])});\n"
+                      "# do not edit by hand. `launch.py` installs it with pip --require-hashes --no-deps.\n")
+            tail = ("\n# Installed without their dependencies: audiocraft's metadata pins torch 2.1.0, which cannot\n"
+                    "# run on current GPUs (pyproject.toml declares what it really needs); pip is the installer.\n")
+            (ROOT / name).write_text(header + body + tail + no_deps, encoding="utf-8")
+            print(f"wrote {name}")
+    return 0
+
+
+def _run_uv(command: list[str]) -> None:
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"error: `{' '.join(command)}` failed (exit {result.returncode}); read uv's message above")
 
 
 def read_stamp(prefix: Path) -> dict | None:
@@ -212,7 +347,8 @@ def run_steps(steps: list[Step]) -> None:
 def ensure_environment(args: argparse.Namespace, argv: list[str]) -> None:
     """Make sure the running interpreter has everything; re-exec into .venv when needed."""
     extras = EXTRAS_FOR.get(args.command, ())
-    wanted = wanted_stamp((ROOT / "pyproject.toml").read_text(encoding="utf-8"), extras)
+    wanted = wanted_stamp((ROOT / "pyproject.toml").read_text(encoding="utf-8"), extras,
+                          lock_path(extras).read_text(encoding="utf-8"))
     inside = in_virtualenv()
     found = read_stamp(Path(sys.prefix)) if inside else None
     action, steps = plan_setup(inside_venv=inside, venv_exists=venv_python(VENV_DIR).exists(), found_stamp=found,
@@ -237,10 +373,11 @@ def ensure_environment(args: argparse.Namespace, argv: list[str]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(ROOT))
     if args.command == "test":
         return run_tests(args.pytest_args)
-    from engines.settings import Settings, SettingsError, apply_process_environment
+    if args.command == "lock":
+        return check_lock(EXTRAS_FOR["lock"])
+    from lantern_studio.engines.settings import Settings, SettingsError, apply_process_environment
 
     try:
         settings = Settings.resolve(args)
@@ -249,23 +386,23 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     apply_process_environment(settings)
     if args.command == "studio":
-        from studio.app import serve
+        from lantern_studio.studio.app import serve
 
         return serve(settings)
     if args.command == "doctor":
-        from engines.doctor import print_report
+        from lantern_studio.engines.doctor import print_report
 
         return print_report(settings)
     if args.command == "compose":
-        from engines.cli.compose import run
+        from lantern_studio.engines.cli.compose import run
 
         return run(args, settings)
     if args.command == "storyboard":
-        from engines.cli.storyboard import run
+        from lantern_studio.engines.cli.storyboard import run
 
         return run(args, settings)
     if args.command == "bench":
-        from benchmarks.runner import main
+        from lantern_studio.benchmarks.runner import main
 
         return main(args, settings)
     raise AssertionError(args.command)
@@ -280,6 +417,8 @@ def run_tests(pytest_args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.command == "lock" and not args.check:
+        return write_locks()            # needs only uv and the index, never the environment it regenerates
     ensure_environment(args, argv)
     return run_command(args)
 

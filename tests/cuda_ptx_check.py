@@ -55,8 +55,8 @@ def main() -> int:
         return 3
     from numba import types as t
 
-    import kernels.dsp as dsp
-    import kernels.mix as mix
+    import lantern_studio.kernels.dsp as dsp
+    import lantern_studio.kernels.mix as mix
 
     f4, f8, i8, b1 = t.float32, t.float64, t.int64, t.boolean
     a1 = lambda dt: t.Array(dt, 1, "C")  # noqa: E731

@@ -23,9 +23,9 @@ def main() -> int:
     import numba
     import numpy as np
 
-    import kernels.composite as composite
-    import kernels.fill as fill
-    import kernels.transition as transition
+    import lantern_studio.kernels.composite as composite
+    import lantern_studio.kernels.fill as fill
+    import lantern_studio.kernels.transition as transition
 
     def sig(*args):
         return tuple(numba.typeof(a) for a in args)

@@ -14,8 +14,8 @@ import numpy as np
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import kernels.dsp as d
-    from kernels.backend import cuda_simulated
+    import lantern_studio.kernels.dsp as d
+    from lantern_studio.kernels.backend import cuda_simulated
 
     if not cuda_simulated():
         print("run with NUMBA_ENABLE_CUDASIM=1")

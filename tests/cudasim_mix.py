@@ -16,7 +16,7 @@ def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | No
     """A random session (1 kHz by default): odd-sized mono/stereo stems (some empty or one frame), every option.
 
     At 48 kHz with tens of thousands of frames the automation ramps are gentle, as in real sessions."""
-    from kernels.mix import Ducking
+    from lantern_studio.kernels.mix import Ducking
 
     sr = sample_rate
     count = int(rng.integers(2, 7))
@@ -63,8 +63,8 @@ def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | No
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import kernels.mix as km
-    from kernels.backend import cuda_simulated
+    import lantern_studio.kernels.mix as km
+    from lantern_studio.kernels.backend import cuda_simulated
 
     if not cuda_simulated():
         print("run with NUMBA_ENABLE_CUDASIM=1")

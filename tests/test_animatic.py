@@ -22,11 +22,11 @@ import pyloudnorm
 import pytest
 from PIL import Image, ImageDraw
 
-from engines.story.animatic import AnimaticCancelled, render_animatic
-from engines.story.encode import DiskFullError
-from engines.story.model import Shot, Storyboard
-from engines.story.soundtrack import build_soundtrack, dialogue_files_by_shot
-from engines.story.timeline import build_timeline
+from lantern_studio.engines.story.animatic import AnimaticCancelled, render_animatic
+from lantern_studio.engines.story.encode import DiskFullError
+from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.engines.story.soundtrack import build_soundtrack, dialogue_files_by_shot
+from lantern_studio.engines.story.timeline import build_timeline
 
 FPS = 24
 
@@ -186,7 +186,7 @@ def cover_matrix(panel_wh, frame_wh, zoom):
 
 
 def test_mid_shot_frame_matches_composite_kernel_and_opencv(tmp_path):
-    from kernels.composite import Layer, composite
+    from lantern_studio.kernels.composite import Layer, composite
 
     sb = board(Shot(number=1, move="push_in", duration_s=0.5))
     panel = make_panel(1, size=(900, 1600))
@@ -416,7 +416,7 @@ def test_bad_options_are_refused(tmp_path):
 
 
 def test_yuv_conversion_matches_swscale_bt601_limited_range():
-    from engines.story.encode import to_video_frame
+    from lantern_studio.engines.story.encode import to_video_frame
 
     rng = np.random.default_rng(3)
     smooth = cv2.resize((rng.random((12, 8, 3)) * 255).astype(np.uint8), (360, 640), interpolation=cv2.INTER_CUBIC)

@@ -8,13 +8,13 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from engines.music.base import Take
-from engines.music.takes import TakeStore
-from engines.project import Project
-from engines.settings import Settings
-from engines.story.model import Shot, Storyboard
-from studio.context import StudioContext
-from studio.tab_animatic import MUSIC_NONE, MUSIC_TAKE, build_animatic_section, export_animatic, take_choices
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.settings import Settings
+from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.tab_animatic import MUSIC_NONE, MUSIC_TAKE, build_animatic_section, export_animatic, take_choices
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.story.model import Shot, Storyboard
-from engines.story.subtitles import SubtitleStyle, chunk_dialogue, load_font, render_subtitle, wrap_text
-from engines.story.timeline import (FORMATS, build_timeline, camera_matrix, ease_in_out, frame_size,
+from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.engines.story.subtitles import SubtitleStyle, chunk_dialogue, load_font, render_subtitle, wrap_text
+from lantern_studio.engines.story.timeline import (FORMATS, build_timeline, camera_matrix, ease_in_out, frame_size,
                                     shot_frames)
 
 
@@ -97,7 +97,7 @@ def test_english_wraps_between_words():
 def test_prune_cache_keeps_recent_parts_and_drops_the_oldest(tmp_path):
     import os
 
-    from engines.story.animatic import prune_cache
+    from lantern_studio.engines.story.animatic import prune_cache
 
     paths = []
     for i in range(5):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engines.atomic import atomic_output_path, atomic_write_json, atomic_write_text, is_partial
+from lantern_studio.engines.atomic import atomic_output_path, atomic_write_json, atomic_write_text, is_partial
 
 
 def test_written_file_appears_whole_with_the_umask_mode(tmp_path):

@@ -1,4 +1,4 @@
-"""engines.audio.io: writing and reading WAV, FLAC and MP3, atomically, with clear errors.
+"""lantern_studio.engines.audio.io: writing and reading WAV, FLAC and MP3, atomically, with clear errors.
 
 Oracles: soundfile's own header info for formats and bit depths, pydub decoding the MP3 independently,
 a sine's frequency and level for lossy round trips.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.audio.io import AudioFileError, read_audio, write_audio
+from lantern_studio.engines.audio.io import AudioFileError, read_audio, write_audio
 
 SR = 48_000
 

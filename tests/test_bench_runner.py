@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from benchmarks import runner, timing
-from benchmarks.chart import ratio_bars, ratio_chart
+from lantern_studio.benchmarks import runner, timing
+from lantern_studio.benchmarks.chart import ratio_bars, ratio_chart
 
 ROW_KEYS = {"family", "scenario", "metric", "value", "spread", "peers", "ratios", "roofline_fraction", "device",
             "realtime"}
@@ -76,7 +76,7 @@ def test_unknown_family_is_refused_with_the_choices():
 
 
 def _fake_family(name, run):
-    module = types.ModuleType(f"benchmarks.bench_{name}")
+    module = types.ModuleType(f"lantern_studio.benchmarks.bench_{name}")
     module.run = run
     sys.modules[module.__name__] = module
     return module
@@ -96,7 +96,7 @@ def test_a_missing_peer_is_reported_as_skipped_not_failed(monkeypatch):
     try:
         rows = runner.run_families(["fake"], quick=True)
     finally:
-        del sys.modules["benchmarks.bench_fake"]
+        del sys.modules["lantern_studio.benchmarks.bench_fake"]
     assert rows[0]["skipped"] == {"a_peer_nobody_installed": "not installed"}
     assert "error" not in rows[0] and rows[0]["realtime"] is True
     assert "skipped" in runner.table_rows(rows)[0][3]
@@ -116,7 +116,7 @@ def test_a_broken_family_does_not_hide_the_others():
     try:
         rows = runner.run_families(["broken", "fine"], quick=True, progress=lambda f, m: seen.append(f))
     finally:
-        del sys.modules["benchmarks.bench_broken"], sys.modules["benchmarks.bench_fine"]
+        del sys.modules["lantern_studio.benchmarks.bench_broken"], sys.modules["lantern_studio.benchmarks.bench_fine"]
     assert "out of cheese" in rows[0]["error"]
     assert rows[1]["ratios"] == {"p": 2.0}
     assert seen == sorted(seen) and seen[-1] == 1.0
@@ -148,7 +148,7 @@ def test_chart_draws_one_bar_per_peer_ratio():
 @pytest.mark.parametrize("family", runner.FAMILIES)
 def test_each_family_produces_well_formed_rows_at_quick_size(family):
     try:
-        module = importlib.import_module(f"benchmarks.bench_{family}")
+        module = importlib.import_module(f"lantern_studio.benchmarks.bench_{family}")
     except ModuleNotFoundError:
         pytest.skip(f"benchmarks/bench_{family}.py is not written yet")
     rows = module.run(quick=True, device="cpu")

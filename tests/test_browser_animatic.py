@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.conftest import open_tab
+from lantern_testkit import open_tab, sample_path
 
 pytestmark = pytest.mark.browser
 
-CHINESE_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "nianyefan.txt"
+CHINESE_SAMPLE = sample_path("nianyefan.txt")
 
 
 def _screenshot_path(tmp_path: Path, name: str) -> Path:
@@ -26,8 +26,6 @@ def _screenshot_path(tmp_path: Path, name: str) -> Path:
 
 
 def test_chinese_sample_to_preview_mp4_with_music_and_srt(page, studio, tmp_path):
-    if not CHINESE_SAMPLE.is_file():
-        pytest.skip(f"the shared sample {CHINESE_SAMPLE} is not here")
     rate = 44_100
     t = np.arange(3 * rate) / rate
     music = tmp_path / "tune.wav"

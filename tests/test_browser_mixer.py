@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import open_tab
-from tests.test_browser_music import generate, screenshot, take_cell
+from lantern_testkit import open_tab
+from lantern_testkit import generate, screenshot, take_cell
 
 pytestmark = pytest.mark.browser
 

@@ -14,66 +14,14 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from engines.audio.preview import loop_region
-from engines.music.presets import all_presets
-from tests.conftest import open_tab
+from lantern_studio.engines.audio.preview import loop_region
+from lantern_studio.engines.music.presets import all_presets
+from lantern_testkit import ab_state, download, generate, open_tab, screenshot, set_number, take_cell, take_folder
 
 pytestmark = pytest.mark.browser
 
 SEED = 7100                   # the three takes are lion-dance s7100, s7101, s7102 (unique in the shared studio)
 PRESET = "lion-dance"
-
-
-def screenshot(page, tmp_path: Path, name: str) -> Path:
-    shot = tmp_path / name
-    if os.environ.get("LANTERN_SCREENSHOTS"):
-        shot = Path(os.environ["LANTERN_SCREENSHOTS"]) / name
-        shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    return shot
-
-
-def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
-
-
-def generate(page, *, takes: int, seed: int, preset: str = PRESET, duration_s: int = 11) -> None:
-    label = all_presets()[preset]["name"]          # the dropdown shows the preset's name
-    page.locator("#music-preset input").click()
-    page.get_by_role("option").filter(has_text=label).first.click()
-    set_number(page, "music-duration", duration_s)
-    set_number(page, "music-takes", takes)
-    page.locator("#music-seed-mode").get_by_label("fixed").check()
-    page.locator("#music-seed input").fill(str(seed))
-    page.locator("#music-generate").click()
-    page.wait_for_function(
-        "n => document.querySelector('#music-status').innerText.includes(`Done: ${n} of ${n}`) || "
-        "document.querySelector('.toast-body.error, .toast-body')", arg=takes, timeout=180_000)
-    status = page.locator("#music-status").inner_text()
-    toasts = " | ".join(page.locator(".toast-body").all_inner_texts())
-    assert f"Done: {takes} of {takes}" in status, f"generation failed: {status} {toasts}"
-
-
-def take_cell(page, name: str):
-    """The visible table cell holding a take's name."""
-    return page.locator("#music-takes-table").get_by_text(name, exact=True).filter(visible=True).first
-
-
-def ab_state(page) -> dict:
-    return page.evaluate("window.lanternAB.state()")
-
-
-def take_folder(studio, take_id: str) -> Path:
-    return studio.project / "takes" / take_id
-
-
-def download(page, link) -> Path:
-    with page.expect_download() as info:
-        link.click()
-    return Path(info.value.path())
 
 
 def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
@@ -238,7 +186,7 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
 
 
 def test_the_same_loop_on_musicgen_when_a_model_is_present(page, studio, tmp_path):
-    from engines.music import musicgen_tiny
+    from lantern_studio.engines.music import musicgen_tiny
 
     # a tiny real checkpoint (audiocraft's builders, random weights) where the studio looks for models
     musicgen_tiny.save_checkpoint(studio.home / "models" / "tiny-musicgen", musicgen_tiny.lm_config(),

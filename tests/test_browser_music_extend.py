@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from engines.music.presets import all_presets
-from tests.conftest import open_tab
+from lantern_studio.engines.music.presets import all_presets
+from lantern_testkit import open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def error_toast(page, text: str) -> str:
 
 
 def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studio, tmp_path):
-    from engines.music import musicgen_tiny
+    from lantern_studio.engines.music import musicgen_tiny
 
     musicgen_tiny.save_checkpoint(studio.home / "models" / MODEL, musicgen_tiny.lm_config(),
                                   musicgen_tiny.compression_config())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import open_tab
+from lantern_testkit import open_tab
 
 pytestmark = pytest.mark.browser
 

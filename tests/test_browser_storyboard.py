@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import SAMPLES_DIR, open_tab
+from lantern_testkit import SAMPLES_DIR, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +29,6 @@ def _shot_path(tmp_path: Path, name: str) -> Path:
 
 
 def _sample_text() -> str:
-    if not CHINESE_SAMPLE.is_file():
-        pytest.skip(f"the shared sample {CHINESE_SAMPLE} is not here")
     return CHINESE_SAMPLE.read_text(encoding="utf-8")
 
 

@@ -19,7 +19,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from engines.cli import compose
+from lantern_studio.engines.cli import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = "tiny-musicgen"
@@ -30,7 +30,7 @@ TAKE_LINE = re.compile(r"^(?P<name>.+?)  \(seed (?P<seed>\d+), (?P<duration>[\d.
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    from engines.music import musicgen_tiny
+    from lantern_studio.engines.music import musicgen_tiny
 
     folder = tmp_path_factory.mktemp("models")
     musicgen_tiny.save_checkpoint(folder / PLAIN, musicgen_tiny.lm_config(), musicgen_tiny.compression_config())
@@ -42,7 +42,7 @@ def models_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_demucs_engine(monkeypatch):
     """The engine the CLI builds, with the tiny HTDemucs standing in for demucs's pretrained download."""
-    from engines.music import musicgen, musicgen_tiny
+    from lantern_studio.engines.music import musicgen, musicgen_tiny
 
     monkeypatch.setattr(musicgen, "MusicGenEngine",
                         functools.partial(musicgen.MusicGenEngine, demucs_loader=musicgen_tiny.tiny_demucs))

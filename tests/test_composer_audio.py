@@ -14,9 +14,9 @@ import pyloudnorm
 import pytest
 from scipy import signal
 
-from engines.music.base import GenerationRequest
-from engines.music.composer import ComposerEngine, compose, request_from_recipe
-from engines.music.export import export_take
+from lantern_studio.engines.music.base import GenerationRequest
+from lantern_studio.engines.music.composer import ComposerEngine, compose, request_from_recipe
+from lantern_studio.engines.music.export import export_take
 
 SR = 48_000
 

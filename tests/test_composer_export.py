@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.audio.io import read_audio
-from engines.cli.compose import run
-from engines.music.base import GenerationRequest
-from engines.music.composer import ComposerEngine, request_from_recipe
-from engines.music.export import export_take
+from lantern_studio.engines.audio.io import read_audio
+from lantern_studio.engines.cli.compose import run
+from lantern_studio.engines.music.base import GenerationRequest
+from lantern_studio.engines.music.composer import ComposerEngine, request_from_recipe
+from lantern_studio.engines.music.export import export_take
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_cli_bad_input_exits_2_with_a_message(tmp_path, capsys, kw, message):
 
 
 def test_cli_musicgen_without_the_engine_says_so(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "engines.music.musicgen", None)      # as in a build without it
+    monkeypatch.setitem(sys.modules, "lantern_studio.engines.music.musicgen", None)      # as in a build without it
     code = run(compose_args(engine="musicgen", preset="lion-dance", out=str(tmp_path)), settings=None)
     assert code == 2 and "MusicGen engine is not available" in capsys.readouterr().err
 

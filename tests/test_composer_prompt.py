@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines.music.prompt import read_prompt
-from tests.conftest import shared_sample
+from lantern_studio.engines.music.prompt import read_prompt
+from lantern_testkit import sample_path
 
 
 # line -> (preset, melody instrument, tempo or None, accelerating, words that must be echoed back)
@@ -24,7 +24,7 @@ EXPECTED = {
 
 
 def sample_lines() -> list[str]:
-    text = shared_sample("festival-prompts.txt").read_text(encoding="utf-8")
+    text = sample_path("festival-prompts.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -41,7 +41,7 @@ def test_sample_prompt_maps_to_a_sensible_preset_and_says_what_it_understood(lin
     if parts is not None:
         assert next(p["instrument"] for p in parts if p["role"] == "melody") == melody
     else:
-        from engines.music.presets import load_preset
+        from lantern_studio.engines.music.presets import load_preset
         assert next(p["instrument"] for p in load_preset(preset)["parts"] if p["role"] == "melody") == melody
     assert reading.overrides.get("tempo_bpm") == tempo if tempo else True
     assert (reading.overrides.get("accelerate", 1.0) > 1.0) == accelerating or preset == "lion-dance"

@@ -13,11 +13,11 @@ import mido
 import numpy as np
 import pytest
 
-from engines.music.composer import compose, preset_params, vary_params
-from engines.music.midi import GM_PROGRAMS, PERCUSSION_CHANNEL, TICKS_PER_BEAT, score_to_midi
-from engines.music.presets import all_presets, load_preset, preset_ids
-from engines.music.score import FORMS, Note, contour_similarity, fit_form
-from engines.music.theory import Scale, pitch_class
+from lantern_studio.engines.music.composer import compose, preset_params, vary_params
+from lantern_studio.engines.music.midi import GM_PROGRAMS, PERCUSSION_CHANNEL, TICKS_PER_BEAT, score_to_midi
+from lantern_studio.engines.music.presets import all_presets, load_preset, preset_ids
+from lantern_studio.engines.music.score import FORMS, Note, contour_similarity, fit_form
+from lantern_studio.engines.music.theory import Scale, pitch_class
 
 PRESETS = preset_ids()
 SEEDS = (0, 1, 7, 123)

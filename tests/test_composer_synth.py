@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.music.arrange import BIG_GONG, SMALL_GONG, tempo_map
-from engines.music.score import Note, Part, Phrase, Score
-from engines.music.synth import Synth, place
-from engines.music.theory import Scale
+from lantern_studio.engines.music.arrange import BIG_GONG, SMALL_GONG, tempo_map
+from lantern_studio.engines.music.score import Note, Part, Phrase, Score
+from lantern_studio.engines.music.synth import Synth, place
+from lantern_studio.engines.music.theory import Scale
 
 SR = 48_000
 

@@ -8,8 +8,8 @@ import sys
 import numba
 import torch
 
-from engines.doctor import collect, format_report
-from engines.settings import Settings
+from lantern_studio.engines.doctor import collect, format_report
+from lantern_studio.engines.settings import Settings
 
 
 def test_doctor_findings_match_the_environment(tmp_path):

@@ -20,7 +20,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-audio_io = pytest.importorskip("engines.audio.io")
+audio_io = pytest.importorskip("lantern_studio.engines.audio.io")
 
 SCALE = max(1, int(os.environ.get("LANTERN_FUZZ_SCALE", "1")))
 RANDOMIZE = bool(os.environ.get("LANTERN_FUZZ_RANDOM"))

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines.music.base import Take
-from engines.music.takes import TakeNotFound, TakeStore
-from engines.project import Project, ProjectError, import_zip
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeNotFound, TakeStore
+from lantern_studio.engines.project import Project, ProjectError, import_zip
 
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 SCALE = max(1, int(os.environ.get("LANTERN_FUZZ_SCALE", "1")))

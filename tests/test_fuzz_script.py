@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-script = pytest.importorskip("engines.story.script")
+script = pytest.importorskip("lantern_studio.engines.story.script")
 
 SCALE = max(1, int(os.environ.get("LANTERN_FUZZ_SCALE", "1")))
 FUZZ = settings(max_examples=150 * SCALE, deadline=None, derandomize=not bool(os.environ.get("LANTERN_FUZZ_RANDOM")),

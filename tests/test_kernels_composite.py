@@ -1,4 +1,4 @@
-"""kernels.composite: every body against the numpy reference, the reference against PIL and OpenCV,
+"""lantern_studio.kernels.composite: every body against the numpy reference, the reference against PIL and OpenCV,
 sub-pixel smoothness, edges without seams or halos, and bad input."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.composite import BLEND_MODES, Layer, affine, composite, premultiply
+from lantern_studio.kernels.composite import BLEND_MODES, Layer, affine, composite, premultiply
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +237,7 @@ _CUDA_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     sys.path.insert(0, {tests!r})
     from test_kernels_composite import random_frame, random_layers
-    from kernels.composite import composite
+    from lantern_studio.kernels.composite import composite
     worst = []
     for seed, (frame_dtype, layer_dtype, channels, rotate) in enumerate([
             (np.uint8, np.uint8, 3, True), (np.float32, np.float32, 4, False),

@@ -1,4 +1,4 @@
-"""kernels.dsp: bodies against references, scipy/pyloudnorm and analytic oracles, streaming, bad input.
+"""lantern_studio.kernels.dsp: bodies against references, scipy/pyloudnorm and analytic oracles, streaming, bad input.
 
 The CUDA bodies run under numba's simulator in a subprocess (tests/cudasim_dsp.py) on tiny sizes.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from kernels import dsp
-from tests.conftest import run_check_script
+from lantern_studio.kernels import dsp
+from lantern_testkit import run_check_script
 
 SR = 48000
 

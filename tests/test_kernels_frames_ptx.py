@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import run_check_script
+from lantern_testkit import run_check_script
 
 
 def test_composite_transition_and_fill_cuda_kernels_compile_to_ptx():

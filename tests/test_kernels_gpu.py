@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.backend import cuda_available
+from lantern_studio.kernels.backend import cuda_available
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cudasim_mix import random_case  # noqa: E402
@@ -38,7 +38,7 @@ def assert_bus_close(got, want):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_mix_matches_reference_on_random_48k_sessions(seed):
-    from kernels.mix import mix
+    from lantern_studio.kernels.mix import mix
 
     stems, kwargs = random_case(np.random.default_rng(500 + seed), max_frames=400_000, ducking=seed % 2 == 0,
                                 sample_rate=SR)
@@ -52,8 +52,8 @@ def test_mix_matches_reference_on_random_48k_sessions(seed):
 
 def test_mix_of_the_benchmark_session_matches_reference_and_fills_out():
     """16 stereo stems with automation, pan, fades and ducking (the benchmark's session, 12 s)."""
-    from benchmarks.bench_mix import make_session
-    from kernels.mix import mix
+    from lantern_studio.benchmarks.bench_mix import make_session
+    from lantern_studio.kernels.mix import mix
 
     stems, options = make_session(16, 12.0)
     want = mix(stems, backend="reference", **options)
@@ -63,7 +63,7 @@ def test_mix_of_the_benchmark_session_matches_reference_and_fills_out():
 
 
 def test_mix_reports_nan_stems_and_overflow_on_the_gpu():
-    from kernels.mix import mix
+    from lantern_studio.kernels.mix import mix
 
     rng = np.random.default_rng(3)
     stems = [rng.uniform(-1, 1, (SR, 2)).astype(np.float32) for _ in range(3)]
@@ -88,7 +88,7 @@ def program():
 
 
 def test_loudness_and_true_peak_match_reference(program):
-    from kernels import dsp
+    from lantern_studio.kernels import dsp
 
     assert dsp.integrated_loudness(program, SR, backend="cuda") == pytest.approx(
         dsp.integrated_loudness(program, SR, backend="reference"), abs=1e-6)
@@ -97,7 +97,7 @@ def test_loudness_and_true_peak_match_reference(program):
 
 
 def test_biquad_streaming_crossfeed_and_limiter_match_reference(program):
-    from kernels import dsp
+    from lantern_studio.kernels import dsp
 
     sos = dsp.k_weighting_sos(SR)
     whole, _ = dsp.biquad_cascade(program, sos, backend="reference")
@@ -116,7 +116,7 @@ def test_biquad_streaming_crossfeed_and_limiter_match_reference(program):
 
 
 def large_layers(rng, frame_hw, dtype, count=4):
-    from kernels.composite import BLEND_MODES, Layer, affine
+    from lantern_studio.kernels.composite import BLEND_MODES, Layer, affine
 
     height, width = frame_hw
     layers = []
@@ -131,7 +131,7 @@ def large_layers(rng, frame_hw, dtype, count=4):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_composite_of_a_1080x1920_frame_matches_reference(dtype):
-    from kernels.composite import composite
+    from lantern_studio.kernels.composite import composite
 
     rng = np.random.default_rng(21)
     frame = random_frame(rng, 1920, 1080, 3, dtype)
@@ -147,8 +147,8 @@ def assert_within_rounding(got, want):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_transitions_gradient_and_letterbox_match_reference(dtype):
-    from kernels.fill import gradient, letterbox
-    from kernels.transition import transition
+    from lantern_studio.kernels.fill import gradient, letterbox
+    from lantern_studio.kernels.transition import transition
 
     rng = np.random.default_rng(4)
     a, b = (random_frame(rng, 1920, 1080, 3, dtype) for _ in range(2))

@@ -1,4 +1,4 @@
-"""kernels.mix: every body against the numpy reference, pydub as an independent oracle, bad input.
+"""lantern_studio.kernels.mix: every body against the numpy reference, pydub as an independent oracle, bad input.
 
 The CUDA body runs under numba's simulator in a subprocess (tests/cudasim_mix.py) on tiny sizes.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kernels.mix as km
-from kernels.mix import Ducking, mix
-from tests.conftest import run_check_script
+import lantern_studio.kernels.mix as km
+from lantern_studio.kernels.mix import Ducking, mix
+from lantern_testkit import run_check_script
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
@@ -408,7 +408,7 @@ def test_huge_gain_overflow_is_reported_not_returned():
 
 def test_auto_runs_the_cpu_body_even_where_a_gpu_is_found(monkeypatch):
     """Host arrays in and out: the CPU body beat the GPU in every family on an H200 (benchmarks/RESULTS.md)."""
-    import kernels.backend as backend
+    import lantern_studio.kernels.backend as backend
 
     monkeypatch.setattr(backend, "cuda_available", lambda: True)
     assert backend.resolve_backend("auto") == "cpu"

@@ -1,4 +1,4 @@
-"""kernels.transition and kernels.fill: bodies against the reference, the reference against OpenCV,
+"""lantern_studio.kernels.transition and kernels.fill: bodies against the reference, the reference against OpenCV,
 hand-checkable endpoints and geometry, and bad input."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.fill import fill, gradient, letterbox, letterbox_geometry
-from kernels.transition import TRANSITION_KINDS, WIPE_DIRECTIONS, transition
+from lantern_studio.kernels.fill import fill, gradient, letterbox, letterbox_geometry
+from lantern_studio.kernels.transition import TRANSITION_KINDS, WIPE_DIRECTIONS, transition
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,8 +255,8 @@ _CUDA_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     sys.path.insert(0, {root!r})
-    from kernels.transition import transition
-    from kernels.fill import gradient, letterbox
+    from lantern_studio.kernels.transition import transition
+    from lantern_studio.kernels.fill import gradient, letterbox
     rng = np.random.default_rng(0)
     worst = []
     for dtype, channels in ((np.uint8, 3), (np.float32, 4)):

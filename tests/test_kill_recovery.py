@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.atomic import TEMP_PREFIX
-from engines.music.takes import TakeStore
-from engines.project import Project
+from lantern_studio.engines.atomic import TEMP_PREFIX
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS_CI = 20
@@ -38,10 +38,10 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL 
 WRITER = r"""
 import sys
 import numpy as np
-from engines.atomic import atomic_output_path
-from engines.music.base import Take
-from engines.music.takes import TakeStore
-from engines.project import Project
+from lantern_studio.engines.atomic import atomic_output_path
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
 
 def audio_for(n):
     rng = np.random.default_rng(n)

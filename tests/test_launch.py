@@ -1,4 +1,5 @@
-"""The bootstrap's decisions (inside/outside a venv, what is installed) and the command line, without pip."""
+"""The bootstrap's decisions (inside/outside a venv, what is installed from which lock) and the command line,
+without pip."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import launch
+from lantern_testkit import load_launcher
 
-WANTED = launch.wanted_stamp("[project]\nname='x'\n", ("dev",))
+launch = load_launcher()
+WANTED = launch.wanted_stamp("[project]\nname='x'\n", ("dev",), "torch==2.14.1 \\\n    --hash=sha256:00\n")
 
 
 def test_outside_a_venv_without_one_creates_it_then_reexecs(tmp_path):
@@ -27,16 +29,16 @@ def test_outside_a_venv_that_exists_just_reexecs(tmp_path):
     assert (action, steps) == ("reexec", [])
 
 
-def test_inside_a_fresh_venv_installs_project_then_audiocraft_without_deps():
+def test_inside_a_fresh_venv_installs_the_lock_with_hashes_then_the_project_without_resolving():
     action, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=None, wanted=WANTED,
                                       python="/venv/bin/python", venv_dir=Path("/unused"))
     assert action == "run"
     commands = [s.command for s in steps]
-    project = next(c for c in commands if "-e" in c)
-    assert project[-1].endswith("[dev]")
-    audiocraft = next(c for c in commands if launch.AUDIOCRAFT_SPEC in c)
-    assert "--no-deps" in audiocraft
-    assert commands.index(project) < commands.index(audiocraft)
+    lock, project = commands
+    assert lock[-2:] == ("-r", str(launch.ROOT / "requirements-dev.lock"))
+    assert "--require-hashes" in lock and "--no-deps" in lock
+    # the project itself adds no package: its dependencies all came from the lock
+    assert "--no-deps" in project and project[-2:] == ("-e", str(launch.ROOT))
     assert all(c[0] == "/venv/bin/python" for c in commands)
 
 
@@ -48,6 +50,7 @@ def test_inside_an_up_to_date_venv_installs_nothing():
 
 @pytest.mark.parametrize("change", [
     {"pyproject_sha256": "0" * 64},              # pyproject.toml changed
+    {"lock_sha256": "0" * 64},                   # the lock changed (refreshed, or edited by a pull)
     {"audiocraft": "audiocraft==1.2.0"},         # a different audiocraft
     {"extras": []},                              # installed without the dev extra the tests need
 ])
@@ -60,8 +63,9 @@ def test_a_stale_stamp_reinstalls(change):
 
 
 def test_a_stamp_with_more_extras_than_needed_is_enough():
-    plain = launch.wanted_stamp("[project]\nname='x'\n", ())
+    plain = launch.wanted_stamp("[project]\nname='x'\n", (), "another lock")
     assert launch.stamp_satisfies(WANTED, plain)
+    assert not launch.stamp_satisfies(plain, WANTED)
 
 
 def test_stamp_round_trip(tmp_path):
@@ -97,6 +101,20 @@ def test_help_lists_subcommands_and_studio_options_on_a_bare_python():
     result = subprocess.run([sys.executable, str(launch.ROOT / "launch.py"), "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0
-    for word in ("studio", "test", "doctor", "compose", "storyboard", "bench", "--host", "--port", "--share",
+    for word in ("studio", "test", "doctor", "compose", "storyboard", "bench", "lock", "--host", "--port", "--share",
                  "--auth", "--project", "--device"):
         assert word in result.stdout, word
+
+
+def test_pins_parse_from_a_lock_and_from_pip_freeze_alike():
+    lock = ("# header\nPyYAML==6.0.4 \\\n    --hash=sha256:ab \\\n    --hash=sha256:cd\n    # via x\n"
+            "hydra_colorlog==1.2.0 ; python_version >= '3.8' \\\n    --hash=sha256:ef\n")
+    freeze = "pyyaml==6.0.4\nhydra-colorlog==1.2.0\n-e git+https://example/x#egg=lantern_studio\n"
+    assert launch.parse_pins(lock) == launch.parse_pins(freeze) == {"pyyaml": "6.0.4", "hydra-colorlog": "1.2.0"}
+
+
+def test_pin_differences_name_every_kind_of_drift():
+    lines = launch.pin_differences({"a": "1", "b": "2", "c": "3", "me": "0"}, {"a": "1", "b": "2.1", "d": "4"},
+                                   ignore=("me",))
+    assert lines == ["~ b: locked 2, installed 2.1", "- c==3 is locked but not installed",
+                     "+ d==4 is installed but not in the lock"]

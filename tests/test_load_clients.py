@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import StudioServer
+from lantern_testkit import StudioServer
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -79,8 +79,8 @@ def test_twenty_concurrent_clients_all_served_and_the_project_holds_exactly_thei
     assert max((max(seen) for seen in ranks.values() if seen), default=0) >= 1, ranks
 
     # the project on disk: exactly one intact take per client, with that client's seed
-    from engines.music.takes import TakeStore
-    from engines.project import Project
+    from lantern_studio.engines.music.takes import TakeStore
+    from lantern_studio.engines.project import Project
 
     project = Project.open(server.project, create=False)
     store = TakeStore(project)

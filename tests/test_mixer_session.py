@@ -14,11 +14,11 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from engines.audio.session import (AudioInputError, MasterSettings, StemSession, export_session, firecrackers,
+from lantern_studio.engines.audio.session import (AudioInputError, MasterSettings, StemSession, export_session, firecrackers,
                                    read_audio_file)
-from engines.music.base import Take
-from kernels import dsp
-from kernels.mix import Ducking, mix
+from lantern_studio.engines.music.base import Take
+from lantern_studio.kernels import dsp
+from lantern_studio.kernels.mix import Ducking, mix
 
 SR = 48_000
 

@@ -16,11 +16,11 @@ pytest.importorskip("audiocraft")
 
 from audiocraft.models import MusicGen, loaders  # noqa: E402
 
-from engines import devices  # noqa: E402
-from engines.music import musicgen_models as models  # noqa: E402
-from engines.music import musicgen_tiny as tiny  # noqa: E402
-from engines.music.base import SAMPLE_RATE, GenerationRequest  # noqa: E402
-from engines.music.musicgen import MusicGenEngine  # noqa: E402
+from lantern_studio.engines import devices  # noqa: E402
+from lantern_studio.engines.music import musicgen_models as models  # noqa: E402
+from lantern_studio.engines.music import musicgen_tiny as tiny  # noqa: E402
+from lantern_studio.engines.music.base import SAMPLE_RATE, GenerationRequest  # noqa: E402
+from lantern_studio.engines.music.musicgen import MusicGenEngine  # noqa: E402
 
 WINDOW_S = 20.0
 
@@ -280,8 +280,8 @@ def test_melody_conditioning_equals_raw_generate_with_chroma(engine, models_dir)
 
 
 def test_melody_from_a_takes_stem(engine):
-    from engines.music.base import Take
-    from engines.music.musicgen import melody_from_take
+    from lantern_studio.engines.music.base import Take
+    from lantern_studio.engines.music.musicgen import melody_from_take
 
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     tune = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""engines.devices: device choice, memory budgets and out-of-memory recognition."""
+"""lantern_studio.engines.devices: device choice, memory budgets and out-of-memory recognition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engines import devices  # noqa: E402
+from lantern_studio.engines import devices  # noqa: E402
 
 
 def test_auto_picks_what_torch_sees():

@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("audiocraft")
 
-from engines.music import musicgen_models as models  # noqa: E402
-from engines.music import musicgen_tiny as tiny  # noqa: E402
-from engines.music.base import GenerationRequest  # noqa: E402
-from engines.music.musicgen import MusicGenEngine  # noqa: E402
+from lantern_studio.engines.music import musicgen_models as models  # noqa: E402
+from lantern_studio.engines.music import musicgen_tiny as tiny  # noqa: E402
+from lantern_studio.engines.music.base import GenerationRequest  # noqa: E402
+from lantern_studio.engines.music.musicgen import MusicGenEngine  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

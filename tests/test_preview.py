@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from engines.audio import preview
-from engines.audio.waveform import envelope, waveform_image, write_waveform_png
-from kernels import dsp
+from lantern_studio.engines.audio import preview
+from lantern_studio.engines.audio.waveform import envelope, waveform_image, write_waveform_png
+from lantern_studio.kernels import dsp
 
 SR = 48_000
 

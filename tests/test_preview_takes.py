@@ -9,11 +9,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engines.music.base import GenerationRequest, Take
-from engines.music.composer import ComposerEngine
-from engines.music.takes import TakeStore
-from engines.project import Project
-from studio.tab_music import request_from_controls, restore_values
+from lantern_studio.engines.music.base import GenerationRequest, Take
+from lantern_studio.engines.music.composer import ComposerEngine
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
+from lantern_studio.studio.tab_music import request_from_controls, restore_values
 
 DURATION_S = 5.0    # pentatonic-pop makes a whole piece in about 5 s (slower presets need 10-17 s)
 PRESET = "pentatonic-pop"
@@ -110,8 +110,8 @@ def test_variations_link_to_their_parent_and_persist(tmp_path, engine, made):
 
 @pytest.fixture(scope="module")
 def musicgen(tmp_path_factory):
-    from engines.music import musicgen_tiny
-    from engines.music.musicgen import MusicGenEngine
+    from lantern_studio.engines.music import musicgen_tiny
+    from lantern_studio.engines.music.musicgen import MusicGenEngine
 
     models_dir = tmp_path_factory.mktemp("models")
     musicgen_tiny.save_checkpoint(models_dir / "tiny-musicgen", musicgen_tiny.lm_config(),
@@ -120,8 +120,8 @@ def musicgen(tmp_path_factory):
 
 
 def test_musicgen_takes_persist_compare_mix_and_restore(tmp_path, musicgen):
-    from engines.audio.preview import prepare_previews
-    from engines.audio.session import StemSession, export_session
+    from lantern_studio.engines.audio.preview import prepare_previews
+    from lantern_studio.engines.audio.session import StemSession, export_session
 
     (model,) = [m.name for m in musicgen.list_models()]
     request = request_from_controls("musicgen", None, "temple fair drums", 3.0, 2, "fixed", 40, "{}", model)

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.atomic import TEMP_PREFIX, atomic_write_bytes
-from engines.music.base import Take
-from engines.music.takes import TakeStore
-from engines.project import (SCHEMA_VERSION, Project, ProjectError, forget_project, import_zip, recent_projects,
+from lantern_studio.engines.atomic import TEMP_PREFIX, atomic_write_bytes
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import (SCHEMA_VERSION, Project, ProjectError, forget_project, import_zip, recent_projects,
                              remember_project)
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "project_v1"

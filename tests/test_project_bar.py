@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.music.base import Take
-from engines.music.takes import TakeStore
-from engines.project import Project, recent_projects
-from engines.settings import Settings
-from tests.conftest import free_port
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project, recent_projects
+from lantern_studio.engines.settings import Settings
+from lantern_testkit import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +26,8 @@ class Options:
 def bar_app(tmp_path):
     import gradio as gr
 
-    from studio.context import StudioContext
-    from studio.project_bar import build_project_bar
+    from lantern_studio.studio.context import StudioContext
+    from lantern_studio.studio.project_bar import build_project_bar
 
     home = tmp_path / "home"
     settings = Settings.resolve(Options(home=str(home), project=str(home / "projects" / "first")), environ={})

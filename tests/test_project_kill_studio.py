@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from engines.atomic import TEMP_PREFIX
-from engines.music.takes import TakeStore
-from engines.project import Project
+from lantern_studio.engines.atomic import TEMP_PREFIX
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
 
 STRESS = os.environ.get("LANTERN_STRESS", "") in ("1", "true", "yes")
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX-only")
@@ -30,7 +30,7 @@ def test_studio_killed_during_generation_keeps_every_saved_take(tmp_path):
     """The real studio (launch.py), generating 8 composer takes for a gradio_client, is SIGKILLed after a random
     number of takes were reported saved; the project then opens with every reported take intact."""
     gradio_client = pytest.importorskip("gradio_client")
-    from tests.conftest import StudioServer
+    from lantern_testkit import StudioServer
 
     home = tmp_path / "home"
     home.mkdir()

@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from engines.safety import (Limits, check_relative_path, check_upload, safe_join, sanitize_filename,
+from lantern_studio.engines.safety import (Limits, check_relative_path, check_upload, safe_join, sanitize_filename,
                             sniff_format)
-from engines.settings import Settings, SettingsError
+from lantern_studio.engines.settings import Settings, SettingsError
 
 # ---- names ---------------------------------------------------------------------------------------------
 

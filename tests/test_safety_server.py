@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StudioServer
+from lantern_testkit import StudioServer
 
 SECRET = "lantern-secret-" + uuid.uuid4().hex
 

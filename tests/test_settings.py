@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engines.settings import Settings, SettingsError, apply_process_environment, is_loopback
+from lantern_studio.engines.settings import Settings, SettingsError, apply_process_environment, is_loopback
 
 
 def options(**values):

@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from engines.story.diffusers_panels import (BASE_NEGATIVE, STYLE_PRESETS, DiffusersOptions, DiffusersRenderer,
+from lantern_studio.engines.story.diffusers_panels import (BASE_NEGATIVE, STYLE_PRESETS, DiffusersOptions, DiffusersRenderer,
                                             ModelNotFoundError, build_tiny_pipeline, find_local_models,
                                             guess_anchors)
-from engines.story.model import Character, Shot, Storyboard
-from engines.story.pages import PageSpec, compose_pages
-from engines.story.panels import RenderCancelled
+from lantern_studio.engines.story.model import Character, Shot, Storyboard
+from lantern_studio.engines.story.pages import PageSpec, compose_pages
+from lantern_studio.engines.story.panels import RenderCancelled
 
 SIZE = (64, 112)
 

@@ -14,22 +14,22 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from engines.story.model import Character, Shot, Storyboard
-from engines.story.pages import (PageSpec, cell_boxes, compose_pages, director_sheet_pages, export_storyboard,
+from lantern_studio.engines.story.model import Character, Shot, Storyboard
+from lantern_studio.engines.story.pages import (PageSpec, cell_boxes, compose_pages, director_sheet_pages, export_storyboard,
                                  save_cbz, save_pdf)
-from engines.story.panels import (PrevizRenderer, RenderCancelled, RenderedPanel, letter_panel, parse_setting,
+from lantern_studio.engines.story.panels import (PrevizRenderer, RenderCancelled, RenderedPanel, letter_panel, parse_setting,
                                   render_panel)
-from engines.story.script import parse_script
-from engines.story.shots import plan_shots
-from engines.story.text import (TextFit, draw_bubble, fit_text, font_path, get_font, layout_bubble, missing_glyphs,
+from lantern_studio.engines.story.script import parse_script
+from lantern_studio.engines.story.shots import plan_shots
+from lantern_studio.engines.story.text import (TextFit, draw_bubble, fit_text, font_path, get_font, layout_bubble, missing_glyphs,
                                 require_coverage, wrap_text)
-from tests.conftest import shared_sample
+from lantern_testkit import sample_path
 
 NO_START = set("，。！？、；：」』）》")
 
 
 def _sample(name: str) -> str:
-    return shared_sample(name).read_text(encoding="utf-8")
+    return sample_path(name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def _pil_missing(text: str, path: Path, index: int) -> list[str]:
 
 
 def test_font_covers_every_character_of_both_samples():
-    from engines.story.text import _face_index
+    from lantern_studio.engines.story.text import _face_index
 
     text = _sample("nianyefan.txt") + _sample("brick-and-steel.fountain") + "“”‘’—…·！？（）【】《》福咚"
     assert missing_glyphs(text) == []
@@ -311,7 +311,7 @@ def test_export_storyboard_writes_everything(tmp_path):
 
 
 def test_cli_writes_shot_list_panels_and_pages(tmp_path, capsys):
-    from engines.cli.storyboard import run
+    from lantern_studio.engines.cli.storyboard import run
 
     script = tmp_path / "short.txt"
     script.write_text("第一场 内景 客厅 夜\n【全景】一家人围坐。\n奶奶：吃饺子！\n小雨：（笑）好！\n", encoding="utf-8")

@@ -8,18 +8,18 @@ import math
 
 import pytest
 
-from engines.project import Project
-from engines.story import store
-from engines.story.bible import (PALETTE, appearance, apply_bible_rows, bible_rows, build_bible, stable_seed)
-from engines.story.model import Character, Shot, Storyboard
-from engines.story.script import parse_script
-from engines.story.shots import (SHOT_HEADERS, PlanOptions, apply_shot_rows, dialogue_duration_s, move_from_hints,
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.story import store
+from lantern_studio.engines.story.bible import (PALETTE, appearance, apply_bible_rows, bible_rows, build_bible, stable_seed)
+from lantern_studio.engines.story.model import Character, Shot, Storyboard
+from lantern_studio.engines.story.script import parse_script
+from lantern_studio.engines.story.shots import (SHOT_HEADERS, PlanOptions, apply_shot_rows, dialogue_duration_s, move_from_hints,
                                  plan_shots, shots_to_csv, shots_to_rows, size_from_hints, spoken_units)
-from tests.conftest import shared_sample
+from lantern_testkit import sample_path
 
 
 def _sample(name: str) -> str:
-    return shared_sample(name).read_text(encoding="utf-8")
+    return sample_path(name).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,7 @@ def test_narration_is_a_voice_without_a_figure():
     narration = board.shots[0]
     assert narration.speaker == "旁白" and narration.characters == ["小雨"]
     assert list(board.characters) == ["小雨"]            # the narrator gets no bible entry and no figure
-    from engines.story.panels import PrevizRenderer
+    from lantern_studio.engines.story.panels import PrevizRenderer
 
     panel = PrevizRenderer().render(narration, board, size=(270, 480))
     assert set(panel.anchors) == {"小雨"}

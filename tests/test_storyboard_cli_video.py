@@ -7,12 +7,12 @@ import argparse
 import av
 import pytest
 
-from engines.cli.storyboard import run
-from engines.music.base import GenerationRequest
-from engines.music.composer import ComposerEngine
-from engines.music.takes import TakeStore
-from engines.project import Project
-from engines.settings import Settings
+from lantern_studio.engines.cli.storyboard import run
+from lantern_studio.engines.music.base import GenerationRequest
+from lantern_studio.engines.music.composer import ComposerEngine
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.settings import Settings
 
 SCRIPT = "第一场 内景 客厅 夜\n【全景】一家人围坐。\n奶奶：吃饺子！\n"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import StudioServer
+from lantern_testkit import StudioServer
 
 
 def test_sigterm_stops_the_studio_cleanly_and_empties_its_temp_folder(tmp_path):

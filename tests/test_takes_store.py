@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.atomic import TEMP_PREFIX
-from engines.music.base import Take
-from engines.music.takes import TakeNotFound, TakeStore, check_take_id
-from engines.project import Project
+from lantern_studio.engines.atomic import TEMP_PREFIX
+from lantern_studio.engines.music.base import Take
+from lantern_studio.engines.music.takes import TakeNotFound, TakeStore, check_take_id
+from lantern_studio.engines.project import Project
 
 
 def make_midi() -> bytes:
@@ -87,7 +87,7 @@ def test_pcm24_store_is_within_24_bit_quantisation(tmp_path):
 
 
 def test_sidecar_is_written_last(store, monkeypatch):
-    import engines.music.takes as takes_module
+    import lantern_studio.engines.music.takes as takes_module
 
     order = []
     original_json, original_bytes = takes_module.atomic_write_json, takes_module.atomic_write_bytes
@@ -111,7 +111,7 @@ def test_a_failing_write_leaves_no_finished_take_and_no_temporaries(store, monke
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("engines.music.takes.atomic_write_json", boom)
+    monkeypatch.setattr("lantern_studio.engines.music.takes.atomic_write_json", boom)
     with pytest.raises(OSError):
         store.save(take)
     assert take.id not in store and store.ids() == []

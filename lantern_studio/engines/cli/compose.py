@@ -1,0 +1,137 @@
+"""``python launch.py compose``: make festival tunes from the command line and write their files.
+
+Calls the same engines as the Music tab: the embedded composer by default, MusicGen with
+``--engine musicgen``. Prints what it understood and made, and every file it wrote.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lantern_studio.engines.music.base import GenerationRequest
+
+DEFAULT_DURATION_S = 30.0
+DEFAULT_PRESET = "spring-festival"
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"  [{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+
+
+def _engine(args: Any, settings: Any):
+    if args.engine == "composer":
+        from lantern_studio.engines.music.composer import ComposerEngine
+
+        return ComposerEngine()
+    try:
+        from lantern_studio.engines.music.musicgen import MusicGenEngine
+    except ImportError as error:
+        raise RuntimeError(f"the MusicGen engine is not available in this build ({error}); use --engine composer "
+                           "(the default), which needs no model weights") from None
+    kwargs = {"default_model": args.model} if args.model else {}
+    return MusicGenEngine(settings.models_dir, device=settings.device, **kwargs)
+
+
+def build_request(args: Any) -> GenerationRequest:
+    """The generation request for parsed ``compose`` arguments (raises ValueError for bad input)."""
+    prompt = (args.prompt or "").strip()
+    if args.prompt is not None and not prompt:
+        raise ValueError("--prompt is empty; describe the tune (e.g. --prompt '舞狮，越来越快') or use --preset")
+    melody, melody_rate = None, None
+    if getattr(args, "melody", None):
+        if args.engine != "musicgen":
+            raise ValueError("--melody is for MusicGen melody models; add --engine musicgen --model <a melody model> "
+                             "or leave --melody out")
+        from lantern_studio.engines.audio.io import read_audio
+
+        path = Path(args.melody).expanduser()
+        if not path.is_file():
+            raise ValueError(f"--melody {args.melody}: no such file; give an audio file (WAV, FLAC, MP3, Ogg)")
+        melody, melody_rate = read_audio(path)
+        if melody.ndim == 2 and melody.shape[1] > 2:          # surround: the melody's pitch is in every channel
+            melody = melody.mean(axis=1, dtype=np.float32)
+    extend_to = getattr(args, "extend_to", None)
+    if extend_to is not None:
+        if args.engine != "musicgen":
+            raise ValueError("--extend-to is a MusicGen action (long form); with the composer, ask for the whole "
+                             "--duration at once")
+        duration = float(args.duration if args.duration is not None else DEFAULT_DURATION_S)
+        if not float(extend_to) > duration:
+            raise ValueError(f"--extend-to {float(extend_to):g} s must be longer than the take's --duration "
+                             f"{duration:g} s")
+    preset = args.preset
+    if not preset and not prompt and args.engine == "composer":
+        preset = DEFAULT_PRESET
+        print(f"no --preset or --prompt: using the {DEFAULT_PRESET} preset", file=sys.stderr)
+    return GenerationRequest(prompt=prompt, preset=preset, seed=args.seed, takes=int(args.takes or 1),
+                             duration_s=float(args.duration if args.duration is not None else DEFAULT_DURATION_S),
+                             params={"model": args.model} if args.engine == "musicgen" and args.model else {},
+                             melody=melody, melody_sample_rate=melody_rate)
+
+
+def take_loudness_lufs(take: Any) -> float | None:
+    """The take's integrated loudness in LUFS: the engine's reading, else measured here (BS.1770, the same meter
+    as the Music tab); None for silence. Stored on the take so its exported sidecar has it too."""
+    if take.loudness_lufs is None:
+        from lantern_studio.engines.audio.preview import measure_lufs
+
+        try:
+            take.loudness_lufs = measure_lufs(take.audio, take.sample_rate)
+        except ValueError:          # too short to measure
+            take.loudness_lufs = None
+    return take.loudness_lufs
+
+
+def extend_requests(takes: list[Any], args: Any) -> list[GenerationRequest]:
+    """For ``--extend-to SECONDS``: one long-form request per take, with the take as its parent."""
+    seconds = getattr(args, "extend_to", None)
+    if seconds is None:
+        return []
+    return [GenerationRequest(mode="extend", parent=take, duration_s=float(seconds), seed=take.seed, takes=1,
+                              params={"model": take.model} if take.model else {}) for take in takes]
+
+
+def _report(take: Any, files: list[Path]) -> None:
+    lufs = take_loudness_lufs(take)
+    print(f"\n{take.name}  (seed {take.seed}, {take.duration_s:.1f} s, "
+          + (f"{lufs:.1f} LUFS" if lufs is not None else "silent: no loudness")
+          + f", made in {take.generation_s:.2f} s)")
+    if take.parent_id:
+        print(f"  {take.relation or 'child'} of {take.parent_id}")
+    if take.summary:
+        print("  " + take.summary.replace("\n", "\n  "))
+    for path in files:
+        print(f"  wrote {path}")
+
+
+def run(args: Any, settings: Any) -> int:
+    """Run the ``compose`` command; returns the process exit code (0 made files, 2 bad input, 1 failure)."""
+    from lantern_studio.engines.music.export import export_take
+
+    out = Path(args.out).expanduser()
+    try:
+        request = build_request(args)
+        engine = _engine(args, settings)
+        status = engine.available()
+        if not status.ready:
+            print(f"error: {status.message}", file=sys.stderr)
+            return 2
+        print(f"{engine.name}: {status.message}", file=sys.stderr)
+        takes = engine.generate(request, progress=_progress)
+        if not takes:
+            print("error: no take was made", file=sys.stderr)
+            return 1
+        extended = []
+        for job in extend_requests(takes, args):
+            extended.extend(engine.generate(job, progress=_progress))
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for take in [*takes, *extended]:
+        take_loudness_lufs(take)
+        _report(take, export_take(take, out))
+    return 0

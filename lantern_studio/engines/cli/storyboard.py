@@ -1,0 +1,142 @@
+"""``python launch.py storyboard SCRIPT --out DIR``: a script file in, the shot list, panels, pages and
+(when the animatic engine is installed and ``--no-video`` is not given) the animatic out.
+
+Writes into DIR: ``shots.json``, ``shots.csv``, ``panels/shot_0001.png``..., ``pages/page_001.png``...,
+``pages.pdf``, ``pages.cbz``, ``storyboard-sheet.pdf``, and ``animatic.mp4`` + ``animatic.srt``.
+With ``--project`` the script and the storyboard are also saved into that project's ``story/`` folder.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PANEL_SIZES = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
+
+
+def _progress(stage: str):
+    last = {"t": 0.0}
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last["t"] > 0.5:
+            last["t"] = now
+            print(f"[{stage}] {fraction * 100:5.1f}%  {message}", file=sys.stderr, flush=True)
+    return report
+
+
+def run(args: Any, settings: Any) -> int:
+    """Run the storyboard command; returns the process exit status (0 ok, 2 bad input, 1 failure)."""
+    from lantern_studio.engines.story.pages import PageSpec, export_storyboard
+    from lantern_studio.engines.story.panels import PrevizRenderer, render_panel
+    from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
+    from lantern_studio.engines.story.shots import plan_shots
+
+    script_path = Path(args.script)
+    out = Path(args.out)
+    fmt = getattr(args, "format", "9:16") or "9:16"
+    if fmt not in PANEL_SIZES:
+        print(f"error: format {fmt!r} is not one of {', '.join(PANEL_SIZES)}", file=sys.stderr)
+        return 2
+    try:
+        text = read_script_file(script_path)
+        script = parse_script(text)
+        board = plan_shots(script)
+    except (ScriptError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        # checked before anything is written, so a wrong --music or --dialogue costs nothing
+        music = None if getattr(args, "no_video", False) else _music_source(getattr(args, "music", None), args,
+                                                                              settings)
+        dialogue = None if getattr(args, "no_video", False) else _dialogue_files(getattr(args, "dialogue", None))
+        if dialogue:
+            unknown = sorted(set(dialogue) - {shot.number for shot in board.shots})
+            if unknown:
+                raise ValueError(f"--dialogue: there is no shot {unknown[0]} (the shots are 1-{len(board.shots)}; "
+                                 f"see the shot list)")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    counts = script.dialogue_counts()
+    print(f"{script_path.name}: {script.format} script ({script.language}), {len(script.scenes)} scenes, "
+          f"{sum(counts.values())} dialogue lines, {len(board.characters)} characters, {len(board.shots)} shots, "
+          f"{board.duration_s:.1f} s", flush=True)
+
+    if getattr(args, "project", None):
+        from lantern_studio.engines.project import Project
+        from lantern_studio.engines.story.store import save_script, save_storyboard
+
+        project = Project.open(args.project)
+        save_script(project, text)
+        save_storyboard(project, board)
+        print(f"saved the script and storyboard into {project.story_dir}", flush=True)
+
+    try:
+        result = export_storyboard(board, out, spec=PageSpec(layout="2x2"), renderer=PrevizRenderer(),
+                                   panel_size=PANEL_SIZES[fmt], progress=_progress("pages"))
+    except OSError as error:
+        print(f"error: could not write into {out}: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {result.shot_list_json}, {result.shot_list_csv}", flush=True)
+    print(f"wrote {len(result.panels)} panels in {out / 'panels'}", flush=True)
+    print(f"wrote {len(result.pages_png)} pages: {out / 'pages'}, {result.pdf}, {result.cbz}", flush=True)
+    print(f"wrote the director's sheet {result.sheet_pdf}", flush=True)
+
+    if getattr(args, "no_video", False):
+        return 0
+    from lantern_studio.engines.story import animatic
+
+    video = out / "animatic.mp4"
+    try:
+        made = animatic.render_animatic(
+            board, out_path=video, srt_path=out / "animatic.srt", music=music, format=fmt,
+            fps=int(getattr(args, "fps", 24) or 24), dialogue_audio=dialogue,
+            # clean panels: the animatic carries the dialogue as subtitles
+            panels=lambda shot, storyboard, size: render_panel(shot, storyboard, size=size, lettering=False),
+            progress=_progress("animatic"))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:          # a full disk (encode.DiskFullError) or an unwritable folder
+        print(f"error: the animatic could not be written: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote the animatic {getattr(made, 'video_path', video)}", flush=True)
+    return 0
+
+
+def _dialogue_files(files: list[str] | None) -> dict[int, Path] | None:
+    """``--dialogue`` files keyed by the shot number in their names; each must exist."""
+    if not files:
+        return None
+    from lantern_studio.engines.story.soundtrack import dialogue_files_by_shot
+
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise ValueError(f"--dialogue: no such file {missing[0]!r}")
+    found = dialogue_files_by_shot(files)
+    print("recorded dialogue for shots " + ", ".join(str(n) for n in sorted(found)), flush=True)
+    return found
+
+
+def _music_source(music: str | None, args: Any, settings: Any) -> Path | None:
+    """``--music`` is an audio file, or the id of a take in the project (``--project`` or the default one)."""
+    if not music:
+        return None
+    if Path(music).is_file():
+        return Path(music)
+    from lantern_studio.engines.music.takes import TakeStore
+    from lantern_studio.engines.project import Project, ProjectError
+
+    root = Path(getattr(args, "project", None) or settings.project_dir)
+    try:
+        store = TakeStore(Project.open(root, create=False))
+        path = store.audio_path(music)
+    except (ProjectError, KeyError, ValueError, OSError):
+        path = None
+    if path is None or not Path(path).is_file():
+        raise ValueError(f"--music {music!r} is neither an audio file nor a take in the project {root}; pass an "
+                         "audio file, a take id from the Music tab (with --project), or leave --music out")
+    return Path(path)

@@ -1,0 +1,112 @@
+"""What the studio found on this machine: Python, torch devices, numba CUDA, ffmpeg, fonts, models."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lantern_studio.engines.settings import Settings
+
+
+@dataclass(frozen=True)
+class Finding:
+    topic: str
+    ok: bool
+    detail: str
+
+
+def _python() -> Finding:
+    return Finding("Python", sys.version_info[:2] == (3, 11),
+                   f"{platform.python_version()} at {sys.executable}")
+
+
+def _torch() -> list[Finding]:
+    try:
+        import torch
+    except Exception as error:  # noqa: BLE001 - any import failure is a finding
+        return [Finding("torch", False, f"cannot import torch: {error}")]
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    cuda_build = torch.version.cuda or "none"
+    return [Finding("torch", True, f"{torch.__version__} (CUDA build {cuda_build}); devices: {', '.join(devices)}")]
+
+
+def _numba() -> Finding:
+    try:
+        import numba
+        from numba import cuda
+    except Exception as error:  # noqa: BLE001
+        return Finding("numba", False, f"cannot import numba: {error}")
+    try:
+        gpu = cuda.is_available()
+    except Exception:  # noqa: BLE001 - a broken driver reads as "no GPU"
+        gpu = False
+    target = ("CUDA target sees a GPU (kernels still run on the CPU, which was faster end to end; "
+              "backend='cuda' or bench --device cuda uses the GPU)" if gpu
+              else "CUDA target sees no GPU (kernels run on the CPU)")
+    return Finding("numba", True, f"{numba.__version__}; {target}")
+
+
+def find_ffmpeg() -> str | None:
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # noqa: BLE001
+        return shutil.which("ffmpeg")
+
+
+def _ffmpeg() -> Finding:
+    exe = find_ffmpeg()
+    if exe is None:
+        return Finding("ffmpeg", False, "not found; MP3 export needs it: pip install imageio-ffmpeg")
+    return Finding("ffmpeg", True, exe)
+
+
+def _font() -> Finding:
+    from lantern_studio.engines.fonts import INSTALL_HINT, find_cjk_font
+
+    font = find_cjk_font()
+    if font is None:
+        return Finding("CJK font", False, f"none found; {INSTALL_HINT}")
+    return Finding("CJK font", True, str(font))
+
+
+def model_search_dirs(settings: Settings) -> list[Path]:
+    """Where model weights are looked for, in order."""
+    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")).expanduser()
+    return [settings.models_dir, hf_home / "hub"]
+
+
+def _models(settings: Settings) -> list[Finding]:
+    findings = []
+    for directory in model_search_dirs(settings):
+        if not directory.is_dir():
+            findings.append(Finding(f"models in {directory}", False, "folder does not exist"))
+            continue
+        names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        findings.append(Finding(f"models in {directory}", bool(names), ", ".join(names) or "empty"))
+    return findings
+
+
+def collect(settings: Settings) -> list[Finding]:
+    return [_python(), *_torch(), _numba(), _ffmpeg(), _font(), *_models(settings),
+            Finding("project", True, str(settings.project_dir)),
+            Finding("device setting", True, settings.device)]
+
+
+def format_report(findings: list[Finding]) -> str:
+    width = max(len(f.topic) for f in findings)
+    return "\n".join(f"{'ok ' if f.ok else '-- '} {f.topic:<{width}}  {f.detail}" for f in findings)
+
+
+def print_report(settings: Settings) -> int:
+    print(format_report(collect(settings)))
+    return 0

@@ -1,0 +1,924 @@
+"""A project is a folder: ``project.json`` (schema-versioned manifest), ``takes/``, ``stems/``, ``story/``,
+``renders/`` and ``.trash/``. Every write is atomic; deleting moves things to ``.trash/``.
+
+Recovery
+--------
+Writers put their bytes in a ``.partial-*`` temporary beside the final name and rename it into place
+(``engines.atomic``), and a take is finished exactly when its ``take.json`` sidecar exists (it is written
+last). So after the studio is killed, a project can hold only two kinds of leftovers: ``.partial-*``
+temporaries and take folders without a sidecar. ``Project.open`` finds them and, when no other process
+has the project open, deletes the temporaries and moves unfinished take folders to ``.trash/`` (marked
+"incomplete", so nothing that might still be useful is destroyed). What it did is in ``project.recovery``.
+
+Whether another process has the project open is known from an advisory lock on ``.lantern.lock``: every
+open project holds a shared lock for its lifetime and recovery needs the exclusive one. The kernel drops
+the locks of a killed process, so a crash never blocks the next open.
+
+Trash
+-----
+Each deleted item lives in its own entry ``.trash/<entry>/`` holding ``entry.json`` (where the item came
+from, when, why) and the item itself under its original base name, so any item restores to where it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+import weakref
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable
+
+from lantern_studio.engines.atomic import TEMP_PREFIX, atomic_output_path, atomic_write_json
+
+SCHEMA_VERSION = 2
+MANIFEST = "project.json"
+SUBFOLDERS = ("takes", "stems", "story", "renders", ".trash")
+LOCK_NAME = ".lantern.lock"
+TRASH_ENTRY = "entry.json"
+TAKE_SIDECAR = "take.json"          # a take folder is finished exactly when this file exists
+RECENT_NAME = "recent.json"
+REGENERABLE = (".cache",)          # top-level folders the studio can rebuild (waveform pictures); not exported
+RECENT_MAX = 12
+MAX_NAME_CHARS = 120
+# a zip import is refused beyond these (a zip bomb must not fill the disk)
+MAX_IMPORT_BYTES = 8 * 1024**3
+MAX_IMPORT_MEMBERS = 100_000
+MAX_IMPORT_RATIO = 200
+
+try:  # POSIX advisory locks; on Windows recovery falls back to the age of the leftovers
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows
+    _fcntl = None
+
+# without locks, only leftovers older than this are treated as abandoned
+UNLOCKED_GRACE_S = 600.0
+
+
+class ProjectError(RuntimeError):
+    """A project folder that cannot be opened or changed as asked; the message says what to do."""
+
+
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------------------------------
+# the project lock
+# --------------------------------------------------------------------------------------------------
+
+
+class _ProjectLock:
+    """An advisory lock on ``<root>/.lantern.lock``: shared while a project is open, exclusive to recover."""
+
+    def __init__(self, root: Path):
+        self.path = root / LOCK_NAME
+        self.fd: int | None = None
+        self.supported = _fcntl is not None
+        if not self.supported:  # pragma: no cover - Windows
+            return
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._finalizer = weakref.finalize(self, os.close, self.fd)
+
+    def try_exclusive(self) -> bool:
+        """True when no other open project (in any process) shares this folder."""
+        if self.fd is None:  # pragma: no cover - Windows
+            return False
+        try:
+            _fcntl.flock(self.fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:              # a filesystem without flock (some network mounts): judge leftovers by age
+            self.supported = False
+            return False
+
+    def share(self) -> None:
+        if self.fd is not None and self.supported:
+            try:
+                _fcntl.flock(self.fd, _fcntl.LOCK_SH)
+            except OSError:
+                self.supported = False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            self._finalizer()
+            self.fd = None
+
+
+# --------------------------------------------------------------------------------------------------
+# reports
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecoveryReport:
+    """What ``Project.open`` found left over from an interrupted run and what it did about it.
+
+    ``removed``: ``.partial-*`` temporaries deleted (paths relative to the project).
+    ``incomplete``: unfinished take folders moved to ``.trash/`` (their trash entries, relative).
+    ``kept``: leftovers found but left alone because another process has the project open.
+    ``migrated_from``: the schema version the manifest was migrated from, or None.
+    """
+
+    removed: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    migrated_from: int | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not (self.removed or self.incomplete or self.kept)
+
+    def summary(self) -> str:
+        parts = []
+        if self.migrated_from is not None:
+            parts.append(f"upgraded from project format {self.migrated_from} to {SCHEMA_VERSION}")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)} unfinished temporary file(s) from an interrupted run")
+        if self.incomplete:
+            parts.append(f"moved {len(self.incomplete)} unfinished take(s) to the trash (marked incomplete)")
+        if self.kept:
+            parts.append(f"left {len(self.kept)} unfinished file(s) alone: another studio has this project open")
+        return "; ".join(parts) if parts else "nothing to recover"
+
+
+@dataclass(frozen=True)
+class TrashItem:
+    """One deleted item. ``original``: its path relative to the project; ``path``: where it is now."""
+
+    entry: str
+    original: str
+    deleted: str
+    reason: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.original).name
+
+
+# --------------------------------------------------------------------------------------------------
+# the project
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Project:
+    root: Path
+    manifest: dict[str, Any]
+    recovery: RecoveryReport = field(default_factory=RecoveryReport, repr=False, compare=False)
+    _lock: _ProjectLock | None = field(default=None, repr=False, compare=False)
+    _write_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # ---- folders -------------------------------------------------------------------------
+    @property
+    def takes_dir(self) -> Path:
+        return self.root / "takes"
+
+    @property
+    def stems_dir(self) -> Path:
+        return self.root / "stems"
+
+    @property
+    def story_dir(self) -> Path:
+        return self.root / "story"
+
+    @property
+    def renders_dir(self) -> Path:
+        return self.root / "renders"
+
+    @property
+    def trash_dir(self) -> Path:
+        return self.root / ".trash"
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.root.name)
+
+    # ---- open / create / save ------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path, *, create: bool = True, recover: bool = True) -> "Project":
+        """Open the project in ``root``; create it (and its folders) when missing and ``create`` is True.
+
+        Parameters
+        ----------
+        root : str or Path
+            The project folder.
+        create : bool
+            Make a new project there when ``root`` has no ``project.json``.
+        recover : bool
+            Clean up what an interrupted run left behind (see the module notes); the report is in
+            ``project.recovery``.
+
+        Raises
+        ------
+        ProjectError
+            The manifest cannot be read, is not a manifest, or was written by a newer studio; or there is no
+            project and ``create`` is False.
+        """
+        root = Path(root).expanduser().resolve()
+        manifest_path = root / MANIFEST
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a folder; choose a folder for the project")
+        if manifest_path.exists():
+            manifest = _read_manifest(manifest_path)
+        elif create:
+            manifest = {"schema_version": SCHEMA_VERSION, "name": root.name, "created": _now(), "modified": _now()}
+        else:
+            raise ProjectError(f"{root} is not a Lantern Studio project (no {MANIFEST}); create one there first")
+        version = _schema_version(manifest, manifest_path)
+        if version > SCHEMA_VERSION:
+            raise ProjectError(f"{manifest_path} was written by a newer Lantern Studio (project format {version}, this "
+                               f"studio reads up to {SCHEMA_VERSION}); update the studio to open it")
+        for sub in SUBFOLDERS:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        lock = _ProjectLock(root)
+        exclusive = lock.try_exclusive()
+        project = cls(root, manifest, _lock=lock)
+        try:
+            if version < SCHEMA_VERSION:
+                if not exclusive:
+                    raise ProjectError(f"{root} uses the older project format {version} and another studio has it "
+                                       "open; close that studio first so the project can be upgraded safely")
+                project.manifest = migrate(root, manifest, version)
+                project.recovery.migrated_from = version
+            if not manifest_path.exists():
+                project.save()
+            if recover:
+                project._recover(exclusive=exclusive)
+        finally:
+            lock.share()
+        return project
+
+    @classmethod
+    def create(cls, parent: str | Path, name: str) -> "Project":
+        """Make a new project called ``name`` in a new folder under ``parent`` (the name made safe for a folder).
+
+        Raises
+        ------
+        ValueError
+            The name is empty after making it safe.
+        ProjectError
+            A folder of that name already exists.
+        """
+        from lantern_studio.engines.safety import sanitize_filename
+
+        display = _clean_display_name(name)
+        folder = sanitize_filename(display, default="")
+        if not folder:
+            raise ValueError(f"project name {name!r} has no usable characters; use letters or digits")
+        root = Path(parent).expanduser().resolve() / folder
+        if root.exists():
+            raise ProjectError(f"{root} already exists; choose another name or open that project")
+        project = cls.open(root, create=True)
+        if project.manifest.get("name") != display:
+            project.update_manifest(name=display)
+        return project
+
+    def save(self) -> None:
+        """Write the manifest atomically (it is never half-written)."""
+        with self._write_lock:
+            self.manifest["schema_version"] = SCHEMA_VERSION
+            self.manifest["modified"] = _now()
+            atomic_write_json(self.root / MANIFEST, self.manifest)
+
+    def update_manifest(self, **changes: Any) -> dict[str, Any]:
+        """Change manifest keys and save at once (the studio autosaves after each change).
+
+        A value of None removes the key. ``schema_version`` cannot be changed this way.
+        """
+        if "schema_version" in changes:
+            raise ValueError("schema_version is managed by the studio; it cannot be set by hand")
+        for key in changes:
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"manifest key {key!r} must be a non-empty string")
+        with self._write_lock:
+            for key, value in changes.items():
+                if value is None:
+                    self.manifest.pop(key, None)
+                else:
+                    self.manifest[key] = value
+            json.dumps(self.manifest, ensure_ascii=False)   # refuse values that cannot be saved before saving
+            self.save()
+            return dict(self.manifest)
+
+    def close(self) -> None:
+        """Release the project lock (also released when the object is garbage-collected or the process ends)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # ---- rename --------------------------------------------------------------------------
+    def rename(self, new_name: str, *, move_folder: bool = False) -> "Project":
+        """Give the project a new display name; with ``move_folder`` also rename its folder (same parent).
+
+        Returns the project (``root`` changes when the folder moves).
+
+        Raises
+        ------
+        ValueError
+            The new name is empty or unusable as a folder name.
+        ProjectError
+            A folder of that name already exists beside this one.
+        """
+        display = _clean_display_name(new_name)
+        if move_folder:
+            from lantern_studio.engines.safety import sanitize_filename
+
+            folder = sanitize_filename(display, default="")
+            if not folder:
+                raise ValueError(f"project name {new_name!r} has no usable characters; use letters or digits")
+            target = self.root.parent / folder
+            if target != self.root:
+                if target.exists():
+                    raise ProjectError(f"{target} already exists; choose another name")
+                with self._write_lock:
+                    lock_was_held = self._lock is not None
+                    self.close()
+                    os.rename(self.root, target)
+                    self.root = target
+                    if lock_was_held:
+                        self._lock = _ProjectLock(target)
+                        self._lock.share()
+        self.update_manifest(name=display)
+        return self
+
+    # ---- safe paths ----------------------------------------------------------------------
+    def path_for(self, relative: str | os.PathLike) -> Path:
+        """The absolute path of ``relative`` inside the project; refuses anything that would leave it."""
+        from lantern_studio.engines.safety import safe_join
+
+        return safe_join(self.root, relative)
+
+    def _inside(self, path: str | Path) -> Path:
+        path = Path(path)
+        if not path.is_absolute():
+            path = self.root / path
+        resolved = path.resolve()
+        root = self.root.resolve()
+        if resolved == root or root not in resolved.parents:
+            raise ProjectError(f"{path} is not inside the project {self.root}")
+        return resolved
+
+    # ---- trash ---------------------------------------------------------------------------
+    def move_to_trash(self, path: str | Path, *, reason: str = "deleted") -> Path:
+        """Move a file or folder inside the project to ``.trash/`` (kept until the trash is emptied).
+
+        Returns the item's path inside the trash; give it (or its entry folder) to ``restore_from_trash``.
+        """
+        path = self._inside(path)
+        trash = self.trash_dir.resolve()
+        if path == trash or trash in path.parents:
+            raise ProjectError(f"{path} is already in the trash; empty the trash to delete it for good")
+        if not path.exists() and not path.is_symlink():
+            raise ProjectError(f"{path} does not exist; nothing to move to the trash")
+        relative = path.relative_to(self.root.resolve()).as_posix()
+        entry_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f") + "-" + uuid.uuid4().hex[:6]
+        entry_dir = trash / entry_id
+        entry_dir.mkdir(parents=True)
+        atomic_write_json(entry_dir / TRASH_ENTRY, {"original": relative, "deleted": _now(), "reason": reason})
+        target = entry_dir / path.name
+        os.replace(path, target)            # same filesystem: one atomic rename
+        return target
+
+    def trash_items(self) -> list[TrashItem]:
+        """Everything in the trash, newest first."""
+        items = []
+        if not self.trash_dir.is_dir():
+            return items
+        for entry_dir in self.trash_dir.iterdir():
+            item = self._trash_item(entry_dir)
+            if item is not None:
+                items.append(item)
+        items.sort(key=lambda item: item.entry, reverse=True)
+        return items
+
+    def _trash_item(self, entry_dir: Path) -> TrashItem | None:
+        meta_path = entry_dir / TRASH_ENTRY
+        if not entry_dir.is_dir() or not meta_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            original = str(meta["original"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        payload = entry_dir / PurePosixPath(original).name
+        if not payload.exists():
+            return None
+        return TrashItem(entry=entry_dir.name, original=original, deleted=str(meta.get("deleted", "")),
+                         reason=str(meta.get("reason", "deleted")), path=payload)
+
+    def restore_from_trash(self, trashed: str | Path | TrashItem) -> Path:
+        """Move an item from ``.trash/`` back to where it was; returns its restored path."""
+        if isinstance(trashed, TrashItem):
+            entry_dir = self.trash_dir / trashed.entry
+        else:
+            trashed = Path(trashed)
+            if not trashed.is_absolute():
+                trashed = self.trash_dir / trashed
+            trashed = trashed.resolve()
+            trash = self.trash_dir.resolve()
+            if trash not in trashed.parents:
+                raise ProjectError(f"{trashed} is not in the project's trash")
+            entry_dir = trash / trashed.relative_to(trash).parts[0]
+        item = self._trash_item(entry_dir)
+        if item is None:
+            raise ProjectError(f"{entry_dir.name} is not a trash entry this studio can restore")
+        target = self.path_for(item.original)
+        if target.exists():
+            raise ProjectError(f"{target} exists again; rename or delete it before restoring")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(item.path, target)
+        shutil.rmtree(entry_dir, ignore_errors=True)
+        return target
+
+    def empty_trash(self, *, older_than_s: float | None = None) -> int:
+        """Delete trash entries for good (all, or those deleted more than ``older_than_s`` ago); returns how many."""
+        if older_than_s is not None and older_than_s < 0:
+            raise ValueError("older_than_s must be zero or more seconds")
+        count = 0
+        cutoff = None if older_than_s is None else time.time() - older_than_s
+        for entry_dir in list(self.trash_dir.iterdir()) if self.trash_dir.is_dir() else []:
+            if cutoff is not None and entry_dir.stat().st_mtime > cutoff:
+                continue
+            if entry_dir.is_dir() and not entry_dir.is_symlink():
+                shutil.rmtree(entry_dir)
+            else:
+                entry_dir.unlink()
+            count += 1
+        return count
+
+    def trash_bytes(self) -> int:
+        return _tree_bytes(self.trash_dir)
+
+    # ---- recovery ------------------------------------------------------------------------
+    def _recover(self, *, exclusive: bool) -> RecoveryReport:
+        report = self.recovery
+        root = self.root
+        now = time.time()
+
+        locks_work = self._lock is not None and self._lock.supported
+
+        def abandoned(path: Path) -> bool:
+            if exclusive:
+                return True
+            if locks_work:           # someone else has the project open: leave their files alone
+                return False
+            try:                     # no locks here: only leftovers untouched for a long while are abandoned
+                return now - path.lstat().st_mtime > UNLOCKED_GRACE_S
+            except OSError:
+                return False
+
+        for path in sorted(_walk_partials(root)):
+            relative = path.relative_to(root).as_posix()
+            if abandoned(path):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                report.removed.append(relative)
+            else:
+                report.kept.append(relative)
+        # unfinished takes: a take folder without its sidecar
+        if self.takes_dir.is_dir():
+            for folder in sorted(self.takes_dir.iterdir()):
+                if not folder.is_dir() or folder.name.startswith(".") or (folder / TAKE_SIDECAR).exists():
+                    continue
+                relative = folder.relative_to(root).as_posix()
+                if abandoned(folder):
+                    trashed = self.move_to_trash(folder, reason="incomplete: the studio stopped before this take "
+                                                                "was finished")
+                    report.incomplete.append(trashed.relative_to(root).as_posix())
+                else:
+                    report.kept.append(relative)
+        # trash entries whose move never happened (killed between writing entry.json and the rename)
+        if exclusive and self.trash_dir.is_dir():
+            for entry_dir in self.trash_dir.iterdir():
+                if entry_dir.is_dir() and self._trash_item(entry_dir) is None:
+                    children = [p for p in entry_dir.iterdir() if p.name != TRASH_ENTRY]
+                    if not children:
+                        shutil.rmtree(entry_dir, ignore_errors=True)
+        return report
+
+    # ---- export / import -----------------------------------------------------------------
+    def export_zip(self, destination: str | Path, *, include_trash: bool = False,
+                   progress: Callable[[float, str], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> Path:
+        """Write the whole project as a zip file (atomically) and return its path.
+
+        The archive holds one top-level folder named after the project folder. ``.partial-*`` leftovers and the
+        lock file are never included; the trash only when ``include_trash``. Media files are stored, the rest
+        deflated.
+
+        Raises
+        ------
+        ValueError
+            ``destination`` is inside the project (the zip would contain itself).
+        ProjectError
+            ``cancel()`` turned True; nothing was written.
+        """
+        destination = Path(destination).expanduser().resolve()
+        if destination == self.root or self.root in destination.parents:
+            raise ValueError(f"{destination} is inside the project; export the zip to another folder")
+        files = list(self._export_files(include_trash=include_trash))
+        total = sum(size for _, _, size in files) or 1
+        done = 0
+        top = self.root.name
+        with atomic_output_path(destination, suffix=".zip") as temp:
+            with zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
+                for path, relative, size in files:
+                    if cancel is not None and cancel():
+                        raise ProjectError("export cancelled; no zip was written")
+                    compress = zipfile.ZIP_STORED if path.suffix.lower() in _STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                    archive.write(path, f"{top}/{relative}", compress_type=compress)
+                    done += size
+                    if progress is not None:
+                        progress(done / total, f"exported {relative}")
+        return destination
+
+    def _export_files(self, *, include_trash: bool) -> Iterable[tuple[Path, str, int]]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            base = Path(dirpath)
+            relative_dir = base.relative_to(self.root)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(TEMP_PREFIX)
+                                 and not (relative_dir == Path(".") and d == ".trash" and not include_trash)
+                                 and not (relative_dir == Path(".") and d in REGENERABLE)
+                                 and not (base / d).is_symlink())
+            for name in sorted(filenames):
+                path = base / name
+                if name.startswith(TEMP_PREFIX) or name == LOCK_NAME or path.is_symlink():
+                    continue
+                yield path, (relative_dir / name).as_posix(), path.stat().st_size
+
+    # ---- sizes ---------------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        return _tree_bytes(self.root)
+
+
+_STORED_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".mp4", ".png", ".jpg", ".jpeg",
+                              ".webp", ".zip", ".cbz", ".pdf"})
+
+
+# --------------------------------------------------------------------------------------------------
+# migration from older project formats
+# --------------------------------------------------------------------------------------------------
+#
+# Format 1 (the 0.1 prototype): ``project.json`` = {"version": 1, "title", "created": epoch seconds,
+# "takes": [{"id", "file": "takes/<id>.wav", "engine", "seed", "prompt", "preset", "params", "favorite",
+# "rating", "notes", "parent", "elapsed_s"}]}; audio lay flat in ``takes/<id>.wav`` and the take list lived in
+# the manifest, so one bad manifest write lost every take's recipe.
+# Format 2: one folder per take with a ``take.json`` sidecar (see engines.music.takes); the manifest keeps
+# only project-level data.
+
+
+def migrate(root: Path, manifest: dict[str, Any], version: int) -> dict[str, Any]:
+    """Bring a manifest of format ``version`` and its folder up to ``SCHEMA_VERSION``; returns the new manifest.
+
+    Crash-safe and idempotent: the old manifest is copied to ``project.v<version>.json`` first, each take is
+    moved into its own folder and its sidecar written last, and the new manifest replaces the old one only when
+    every take is done. Run again after an interruption, it finishes the job.
+    """
+    if version == SCHEMA_VERSION:
+        return manifest
+    if version != 1:
+        raise ProjectError(f"{root / MANIFEST} uses project format {version}, which this studio cannot upgrade; "
+                           "open it with the studio version that made it and export it again")
+    backup = root / f"project.v{version}.json"
+    if not backup.exists():
+        atomic_write_json(backup, manifest)
+    takes = manifest.get("takes") or []
+    if not isinstance(takes, list):
+        raise ProjectError(f"{root / MANIFEST}: 'takes' is not a list; restore the manifest from a backup")
+    missing: list[str] = []
+    damaged: list[str] = []
+    for entry in takes:
+        if not isinstance(entry, dict):
+            continue
+        take_id = str(entry.get("id", ""))
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", take_id):
+            missing.append(repr(take_id))
+            continue
+        folder = root / "takes" / take_id
+        if (folder / TAKE_SIDECAR).exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        audio = folder / "audio.wav"
+        flat = root / "takes" / f"{take_id}.wav"
+        if not audio.exists():
+            if not flat.exists():
+                missing.append(take_id)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            os.replace(flat, audio)
+        try:
+            sidecar = _v1_take_sidecar(entry, audio)
+        except (RuntimeError, OSError):   # unreadable audio: left without a sidecar, recovery trashes it marked
+            damaged.append(take_id)
+            continue
+        atomic_write_json(folder / TAKE_SIDECAR, sidecar)
+    created = _iso_time(manifest.get("created"))
+    new = {key: value for key, value in manifest.items() if key not in ("version", "title", "takes", "created")}
+    new.update({"schema_version": SCHEMA_VERSION, "name": str(manifest.get("title") or root.name),
+                "created": str(created or _now()), "modified": _now(), "migrated_from": version})
+    if missing:
+        new["migration_missing_takes"] = missing
+    if damaged:
+        new["migration_damaged_takes"] = damaged
+    atomic_write_json(root / MANIFEST, new)
+    return new
+
+
+def _iso_time(value: Any) -> str | None:
+    """Format 1 stored times as epoch seconds (or text); None when the value is missing or impossible."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return _dt.datetime.fromtimestamp(value).isoformat(timespec="seconds")
+        except (OverflowError, OSError, ValueError):   # out of the platform's range (found by fuzzing)
+            return None
+    return None
+
+
+def _v1_take_sidecar(entry: dict[str, Any], audio: Path) -> dict[str, Any]:
+    """The format-2 sidecar of a format-1 take entry. Values of the wrong type (format 1 was written by hand-rolled
+    code) fall back to the defaults; the audio decides frames, rate and channels. Raises RuntimeError/OSError when
+    the audio cannot be read."""
+    import hashlib
+
+    import soundfile as sf
+
+    info = sf.info(str(audio))
+    digest = hashlib.sha256(audio.read_bytes()).hexdigest()
+
+    def pick(key: str, types: tuple[type, ...], default: Any) -> Any:
+        value = entry.get(key, default)
+        if isinstance(value, bool) and bool not in types:
+            return default
+        return value if isinstance(value, types) else default
+
+    parent = pick("parent", (str,), None)
+    rating = pick("rating", (int,), 0)
+    elapsed = pick("elapsed_s", (int, float), 0.0)
+    return {
+        "id": str(entry["id"]), "engine": pick("engine", (str,), "") or "composer",
+        "model": pick("model", (str,), None),
+        "prompt": pick("prompt", (str,), ""), "preset": pick("preset", (str,), None), "seed": pick("seed", (int,), 0),
+        "duration_s": round(info.frames / info.samplerate, 6), "params": pick("params", (dict,), {}),
+        "parent_id": parent, "relation": "vary" if parent else None, "name": pick("name", (str,), ""),
+        "created": _iso_time(entry.get("created")) or _now(), "sample_rate": int(info.samplerate), "device": "cpu",
+        "generation_s": float(elapsed) if elapsed == elapsed and abs(elapsed) < 1e9 else 0.0, "stems": [],
+        "has_midi": False, "summary": "", "starred": pick("favorite", (bool,), False),
+        "rating": rating if 0 <= rating <= 5 else 0, "notes": pick("notes", (str,), ""), "loudness_lufs": None,
+        "frames": int(info.frames), "channels": int(info.channels), "subtype": str(info.subtype),
+        "files": {"audio.wav": {"bytes": audio.stat().st_size, "sha256": digest}}, "store_format": 1,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# import a zip
+# --------------------------------------------------------------------------------------------------
+
+
+def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None = None,
+               max_bytes: int = MAX_IMPORT_BYTES,
+               progress: Callable[[float, str], None] | None = None) -> Project:
+    """Unpack a project zip (as written by ``Project.export_zip``) into a new folder under ``parent``.
+
+    Every member name is checked before anything is written: absolute paths, ``..``, drive letters, NUL bytes,
+    backslashes, symbolic links and over-long names are refused (zip-slip), as are archives whose unpacked size
+    passes ``max_bytes`` or whose compression ratio looks like a zip bomb. The files are unpacked into a
+    ``.partial-`` folder and renamed into place only when all of them are written, so an interrupted import
+    leaves no half project.
+
+    Parameters
+    ----------
+    archive_path : str or Path
+        The zip file.
+    parent : str or Path
+        Folder the new project folder is made in.
+    name : str, optional
+        Folder name for the imported project; default the archive's top-level folder (made unique).
+    max_bytes : int
+        Largest total unpacked size accepted, bytes.
+
+    Raises
+    ------
+    ValueError
+        The archive is not a zip, holds no ``project.json``, or has a member that could write outside the
+        project or is too large.
+    """
+    from lantern_studio.engines.safety import check_relative_path, sanitize_filename
+
+    archive_path = Path(archive_path)
+    parent = Path(parent).expanduser().resolve()
+    if max_bytes <= 0:
+        raise ValueError("max_bytes must be positive")
+    if not zipfile.is_zipfile(archive_path):
+        raise ValueError(f"{archive_path.name} is not a zip file; choose a project zip exported by Lantern Studio")
+    with zipfile.ZipFile(archive_path) as archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_IMPORT_MEMBERS:
+            raise ValueError(f"the zip holds {len(infos)} entries (at most {MAX_IMPORT_MEMBERS}); it is not a project")
+        members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+        total = 0
+        for info in infos:
+            if _is_symlink(info):
+                raise ValueError(f"the zip entry {info.filename!r} is a symbolic link; links are refused")
+            check_relative_path(info.orig_filename)           # before zipfile cut it at a NUL byte
+            relative = check_relative_path(info.filename)
+            total += info.file_size
+            if total > max_bytes:
+                raise ValueError(f"the zip unpacks to more than {max_bytes / 1e9:.1f} GB; it is refused")
+            if info.compress_size and info.file_size / info.compress_size > MAX_IMPORT_RATIO and info.file_size > 2**20:
+                raise ValueError(f"the zip entry {info.filename!r} expands {info.file_size // info.compress_size}x; "
+                                 "it looks like a zip bomb and is refused")
+            members.append((info, relative))
+        manifests = [rel for info, rel in members if rel.name == MANIFEST and not info.is_dir()]
+        manifests.sort(key=lambda rel: len(rel.parts))
+        if not manifests or len(manifests[0].parts) > 2:
+            raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
+                             "Lantern Studio")
+        prefix = manifests[0].parts[:-1]
+        folder = sanitize_filename(name if name else (prefix[0] if prefix else archive_path.stem), default="imported")
+        target = parent / folder
+        counter = 2
+        while target.exists():
+            target = parent / f"{folder}-{counter}"
+            counter += 1
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_imports(parent)
+        staging = parent / f"{TEMP_PREFIX}import-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            done = 0
+            for info, relative in members:
+                if relative.parts[:len(prefix)] != prefix or len(relative.parts) == len(prefix):
+                    continue   # outside the project's folder in the archive
+                inner = PurePosixPath(*relative.parts[len(prefix):])
+                if inner.name.startswith(TEMP_PREFIX) or inner.as_posix() == LOCK_NAME:
+                    continue
+                out = staging.joinpath(*inner.parts)
+                if info.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                written = 0
+                with archive.open(info) as source, open(out, "wb") as sink:
+                    while chunk := source.read(1 << 20):
+                        written += len(chunk)
+                        if written > info.file_size:
+                            raise ValueError(f"the zip entry {info.filename!r} is larger than it says; refused")
+                        sink.write(chunk)
+                done += info.file_size
+                if progress is not None:
+                    progress(done / max(total, 1), f"unpacked {inner}")
+            if not (staging / MANIFEST).is_file():
+                raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
+                                 "Lantern Studio")
+            version = _schema_version(_read_manifest(staging / MANIFEST), staging / MANIFEST)
+            if version > SCHEMA_VERSION:
+                raise ProjectError(f"the zip holds a project of format {version}, made by a newer Lantern Studio; "
+                                   "update the studio to import it")
+            os.rename(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return Project.open(target, create=False)
+
+
+def _remove_stale_imports(parent: Path, *, older_than_s: float = 3600.0) -> None:
+    """Delete unpacking folders of imports that were interrupted (killed) more than an hour ago."""
+    cutoff = time.time() - older_than_s
+    for leftover in parent.glob(f"{TEMP_PREFIX}import-*"):
+        try:
+            if leftover.is_dir() and not leftover.is_symlink() and leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    mode = (info.external_attr >> 16) & 0o170000
+    return mode == 0o120000
+
+
+# --------------------------------------------------------------------------------------------------
+# recent projects (<home>/recent.json)
+# --------------------------------------------------------------------------------------------------
+
+_recent_lock = threading.Lock()
+
+
+def recent_projects(home: str | Path) -> list[dict[str, Any]]:
+    """The recently opened projects, newest first: ``{"path", "name", "opened", "exists"}`` per project.
+
+    A missing or unreadable ``recent.json`` reads as an empty list (it is a convenience, never a reason to fail).
+    """
+    path = Path(home).expanduser() / RECENT_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = data.get("projects", []) if isinstance(data, dict) else []
+    result = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            continue
+        project_path = Path(entry["path"])
+        result.append({"path": str(project_path), "name": str(entry.get("name") or project_path.name),
+                       "opened": str(entry.get("opened", "")), "exists": (project_path / MANIFEST).is_file()})
+    return result
+
+
+def remember_project(home: str | Path, project: Project) -> list[dict[str, Any]]:
+    """Put ``project`` at the top of the recent list (at most ``RECENT_MAX`` kept) and return the list."""
+    home = Path(home).expanduser()
+    with _recent_lock:
+        entries = [e for e in recent_projects(home) if Path(e["path"]) != project.root]
+        entries.insert(0, {"path": str(project.root), "name": project.name, "opened": _now()})
+        entries = [{k: e[k] for k in ("path", "name", "opened")} for e in entries[:RECENT_MAX]]
+        home.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(home / RECENT_NAME, {"version": 1, "projects": entries})
+    return recent_projects(home)
+
+
+def forget_project(home: str | Path, root: str | Path) -> list[dict[str, Any]]:
+    """Remove a project from the recent list (its folder is not touched)."""
+    home = Path(home).expanduser()
+    root = Path(root).expanduser().resolve()
+    with _recent_lock:
+        entries = [{k: e[k] for k in ("path", "name", "opened")} for e in recent_projects(home)
+                   if Path(e["path"]) != root]
+        home.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(home / RECENT_NAME, {"version": 1, "projects": entries})
+    return recent_projects(home)
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ProjectError(f"{path} cannot be read ({error}); restore it from a backup or open another project "
+                           "folder") from error
+    if not isinstance(manifest, dict):
+        raise ProjectError(f"{path} is not a project manifest; open another project folder")
+    return manifest
+
+
+def _schema_version(manifest: dict[str, Any], path: Path) -> int:
+    version = manifest.get("schema_version", manifest.get("version"))
+    if version is None:        # another program's project.json: refuse rather than rewrite it
+        raise ProjectError(f"{path} has no schema_version, so it is not a Lantern Studio project (another program "
+                           "may use this folder); choose or create another folder")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ProjectError(f"{path} has an unreadable project format version {version!r}; restore it from a "
+                           "backup or open another project folder")
+    return version
+
+
+def _clean_display_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"project name must be text, not {type(name).__name__}")
+    cleaned = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
+    if not cleaned:
+        raise ValueError("project name is empty; type a name")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ValueError(f"project name is {len(cleaned)} characters; keep it to {MAX_NAME_CHARS} or fewer")
+    return cleaned
+
+
+def _walk_partials(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        for name in list(dirnames):
+            if name.startswith(TEMP_PREFIX):
+                yield base / name
+                dirnames.remove(name)
+        for name in filenames:
+            if name.startswith(TEMP_PREFIX):
+                yield base / name
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                total += (Path(dirpath) / name).lstat().st_size
+            except OSError:
+                pass
+    return total

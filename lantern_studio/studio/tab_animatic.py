@@ -1,0 +1,184 @@
+"""The animatic section at the bottom of the Storyboard tab: format, frame rate, music, preview and export.
+
+Thin handlers only: they turn the widgets into a call to :func:`engines.story.animatic.render_animatic`
+and its result (or error) into the video player, the downloads and a status line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from typing import Any
+
+import gradio as gr
+
+from lantern_studio.engines.story.animatic import AnimaticCancelled, render_animatic
+from lantern_studio.engines.story.encode import DiskFullError
+from lantern_studio.engines.story.model import Storyboard
+from lantern_studio.engines.story.timeline import FORMATS, FPS_CHOICES
+from lantern_studio.studio.context import GPU_JOBS, StudioContext
+
+MUSIC_NONE = "No music"
+MUSIC_TAKE = "A take from the Music tab"
+MUSIC_FILE = "An audio file"
+
+# one cancel flag per browser session (a threading.Event cannot live in gr.State, which is deep-copied)
+_CANCEL: dict[str, threading.Event] = {}
+_CANCEL_LOCK = threading.Lock()
+
+
+def _cancel_event(request: gr.Request | None) -> threading.Event:
+    key = getattr(request, "session_hash", None) or "default"
+    with _CANCEL_LOCK:
+        return _CANCEL.setdefault(key, threading.Event())
+
+
+def take_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    """(label, take id) for every finished take of the open project, newest first."""
+    try:
+        from lantern_studio.engines.music.takes import TakeStore
+    except ImportError:
+        return []
+    try:
+        takes = TakeStore(ctx.project).list()
+    except Exception:   # a damaged takes folder must not break the Storyboard tab
+        return []
+    choices = []
+    for take in takes:
+        name = take.name or take.preset or (take.prompt[:40] if take.prompt else "") or take.engine
+        choices.append((f"{name} · {take.duration_s:.0f} s · {take.id}", take.id))
+    return choices
+
+
+def music_input(ctx: StudioContext, source: str, take_id: str | None, upload: Any) -> str | None:
+    """The music argument for the engine: a take's WAV path, an uploaded file's path, or None."""
+    if source == MUSIC_TAKE:
+        if not take_id:
+            raise gr.Error("Pick a music take, or choose 'No music'. Make takes in the Music tab.")
+        from lantern_studio.engines.music.takes import TakeStore
+
+        try:
+            return str(TakeStore(ctx.project).audio_path(take_id))
+        except Exception as error:
+            raise gr.Error(f"That take cannot be used: {error}") from error
+    if source == MUSIC_FILE:
+        path = getattr(upload, "name", upload)
+        if not path:
+            raise gr.Error("Upload a music file (WAV, FLAC, OGG or MP3), or choose 'No music'.")
+        return str(path)
+    return None
+
+
+def dialogue_input(files: Any) -> dict | None:
+    """Uploaded dialogue recordings keyed by shot number (from their file names), or None."""
+    from lantern_studio.engines.story.soundtrack import dialogue_files_by_shot
+
+    paths = [getattr(f, "name", f) for f in (files or []) if f]
+    if not paths:
+        return None
+    try:
+        return dialogue_files_by_shot(paths)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+
+
+def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_db: float, source: str,
+                    take_id: str | None, upload: Any, make_gif: bool, preview: bool, *, dialogue_files: Any = None,
+                    progress=None, cancel: threading.Event | None = None) -> tuple[str, list[str], str]:
+    """Render the animatic for the current storyboard; returns (video path, download paths, status text).
+
+    ``dialogue_files`` are recorded lines named after their shots (``shot-3.wav``); shots without one get
+    a placeholder voice. Raises ``gr.Error`` with the engine's message for bad input, a full disk or a
+    cancelled render.
+    """
+    if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
+        raise gr.Error("There is no shot list yet: paste or upload a script above and make the shots first.")
+    storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
+    music = music_input(ctx, source, take_id, upload)
+    dialogue = dialogue_input(dialogue_files)
+    renders = ctx.project.renders_dir
+    renders.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = f"animatic-{stamp}{'-preview' if preview else ''}"
+    report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None
+    try:
+        result = render_animatic(storyboard, out_path=renders / f"{stem}.mp4", music=music, format=fmt,
+                                 fps=int(fps), preview=bool(preview), srt_path=renders / f"{stem}.srt",
+                                 gif_path=renders / f"{stem}.gif" if make_gif else None,
+                                 ducking_db=float(ducking_db), progress=report, cancel=cancel,
+                                 cache_dir=renders / "cache" / "animatic", dialogue_audio=dialogue)
+    except AnimaticCancelled:
+        raise gr.Error("Render cancelled; nothing was saved. Finished shots are kept, so the next render "
+                       "is quicker.")
+    except (ValueError, DiskFullError) as error:
+        raise gr.Error(str(error)) from error
+    downloads = [str(p) for p in (result.video_path, result.srt_path, result.gif_path) if p is not None]
+    status = (f"**{'Preview' if preview else 'Video'} ready:** `{result.video_path.name}` — "
+              f"{result.width}×{result.height}, {result.fps} fps, {result.duration_s:.1f} s, "
+              f"{result.cues} subtitles. Rendered {result.frames_rendered} frames, reused {result.frames_cached} "
+              f"from the cache, in {result.render_s:.1f} s."
+              + (f" Recorded dialogue for shot{'s' if len(dialogue) > 1 else ''} "
+                 f"{', '.join(str(n) for n in sorted(dialogue))}." if dialogue else ""))
+    return str(result.video_path), downloads, status
+
+
+def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> None:
+    """The animatic controls, placed by the Storyboard tab under its shot list and pages.
+
+    ``storyboard_state`` holds the current storyboard as a dict (``Storyboard.to_dict()``).
+    """
+    gr.Markdown("### Animatic video\nThe shot list as a video: camera moves, transitions, burned-in "
+                "subtitles (plus an SRT file) and music that dips under the dialogue.")
+    with gr.Row():
+        fmt = gr.Radio(list(FORMATS), value="9:16", label="Format", elem_id="animatic-format",
+                       info="9:16 = 1080×1920 vertical, 16:9 = 1920×1080, 1:1 = 1080×1080")
+        fps = gr.Radio(list(FPS_CHOICES), value=24, label="Frames per second", elem_id="animatic-fps")
+        ducking = gr.Slider(-30, 0, value=-12, step=1, label="Music under dialogue (dB)",
+                            elem_id="animatic-ducking", info="How far the music dips while someone speaks")
+    with gr.Row():
+        source = gr.Radio([MUSIC_NONE, MUSIC_TAKE, MUSIC_FILE], value=MUSIC_NONE, label="Music",
+                          elem_id="animatic-music-source")
+        take = gr.Dropdown(choices=[], value=None, label="Music take", visible=False, elem_id="animatic-take",
+                           allow_custom_value=False)
+        upload = gr.File(label="Music file", file_types=["audio"], visible=False, elem_id="animatic-music-file")
+        make_gif = gr.Checkbox(value=False, label="Also make a GIF for sharing", elem_id="animatic-gif")
+    dialogue_files = gr.File(label="Recorded dialogue (optional): one file per shot, named after it, e.g. "
+                             "shot-3.wav; other lines get a placeholder voice", file_count="multiple",
+                             file_types=["audio"], elem_id="animatic-dialogue")
+    with gr.Row():
+        preview_button = gr.Button("Quick preview (low resolution)", elem_id="animatic-preview")
+        render_button = gr.Button("Render MP4", variant="primary", elem_id="animatic-render")
+        cancel_button = gr.Button("Cancel", variant="stop", elem_id="animatic-cancel")
+    status = gr.Markdown(elem_id="animatic-status")
+    with gr.Row():
+        video = gr.Video(label="Animatic", elem_id="animatic-video", height=520)
+        downloads = gr.File(label="Downloads: MP4, SRT, GIF", file_count="multiple", elem_id="animatic-downloads")
+
+    def on_source(choice: str):
+        choices = take_choices(ctx) if choice == MUSIC_TAKE else []
+        return (gr.update(visible=choice == MUSIC_TAKE, choices=choices,
+                          value=choices[0][1] if choices else None),
+                gr.update(visible=choice == MUSIC_FILE))
+
+    source.change(on_source, inputs=source, outputs=[take, upload])
+
+    def run(preview: bool):
+        def handler(board, fmt_value, fps_value, ducking_value, source_value, take_value, upload_value, gif_value,
+                    dialogue_value, request: gr.Request, progress=gr.Progress()):
+            cancel = _cancel_event(request)
+            cancel.clear()
+            return export_animatic(ctx, board, fmt_value, fps_value, ducking_value, source_value, take_value,
+                                   upload_value, gif_value, preview, dialogue_files=dialogue_value,
+                                   progress=progress, cancel=cancel)
+        return handler
+
+    inputs = [storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
+    outputs = [video, downloads, status]
+    preview_button.click(run(True), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
+    render_button.click(run(False), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
+
+    def on_cancel(request: gr.Request):
+        _cancel_event(request).set()
+        return "Cancelling…"
+
+    cancel_button.click(on_cancel, outputs=status, queue=False)

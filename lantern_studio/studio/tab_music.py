@@ -1,0 +1,793 @@
+"""Music tab: generate takes, keep the good ones, vary and continue them, compare them on headphones.
+
+Handlers are thin: generation goes to the music engines, takes to ``engines.music.takes.TakeStore``, A/B
+previews to ``engines.audio.preview`` and pictures to ``engines.audio.waveform``. Every take is saved the
+moment the engine finishes it (``on_take``), so Stop keeps what is done.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lantern_studio.engines.audio import preview as preview_engine
+from lantern_studio.engines.audio.waveform import write_waveform_png
+from lantern_studio.engines.music.base import MAX_DURATION_S, MAX_TAKES, GenerationRequest, Take
+from lantern_studio.engines.music.takes import TakeStore
+from lantern_studio.studio import ab_player
+from lantern_studio.studio.context import GPU_JOBS, StudioContext
+
+ENGINES = ("composer", "musicgen")
+SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
+         "starred first": ("starred", True)}
+HEADERS = ["wave", "★", "name", "engine", "preset / prompt", "seed", "s", "LUFS", "parent", "notes", "created", "id"]
+DATATYPES = ["markdown", "str", "str", "str", "str", "number", "number", "number", "str", "str", "str", "str"]
+WIDTHS = ["150px", "44px", "170px", "90px", "150px", "70px", "56px", "60px", "110px", "120px", "100px", "80px"]
+RECIPE_ONLY_KEYS = ("model", "understood", "variation")
+MELODY_SOURCES = ("none", "uploaded file", "selected take's melody stem")
+MELODY_STEM = "melody"
+EXTEND_IS_MUSICGEN = ("Extend is a MusicGen action (one long piece grown from the take); this take is from the "
+                      "{engine}. Use 'Continue (next section)' to write the section that follows it.")
+LOOP_BOX_ID = "music-loop-region"
+ACTIVE_BOX_ID = "music-ab-active"
+
+
+# ------------------------------------------------------------------------------------------------
+# engines (built lazily, once per studio)
+# ------------------------------------------------------------------------------------------------
+
+def _engine(ctx: StudioContext, name: str):
+    cache = ctx.shared.setdefault("_music_engines", {})
+    if name in cache:
+        return cache[name]
+    if name == "composer":
+        from lantern_studio.engines.music.composer import ComposerEngine
+        engine = ComposerEngine()
+    elif name == "musicgen":
+        from lantern_studio.engines.music.musicgen import MusicGenEngine
+        engine = MusicGenEngine(ctx.settings.models_dir, device=ctx.settings.device)
+    else:
+        raise gr.Error(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    cache[name] = engine
+    return engine
+
+
+def _presets() -> tuple[list[tuple[str, str]], str | None]:
+    """Composer presets as (label, id) choices, and the default one."""
+    try:
+        from lantern_studio.engines.music import presets
+        found = presets.all_presets()
+    except Exception:
+        return [], None
+    choices = [(f"{p.get('name', key)} · {p.get('name_zh', '')}".strip(" ·"), key) for key, p in sorted(found.items())]
+    default = presets.DEFAULT_PRESET if presets.DEFAULT_PRESET in found else (choices[0][1] if choices else None)
+    return choices, default
+
+
+def _models(ctx: StudioContext) -> list[str]:
+    try:
+        engine = _engine(ctx, "musicgen")
+        return [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in engine.list_models()]
+    except Exception:
+        return []
+
+
+def _engine_status(ctx: StudioContext, name: str) -> str:
+    try:
+        status = _engine(ctx, name).available()
+    except Exception as error:   # an engine that cannot even be built says why
+        return f"**{name}**: not usable here ({error})"
+    mark = "ready" if status.ready else "not ready"
+    return f"**{name}**: {mark}. {status.message}"
+
+
+# ------------------------------------------------------------------------------------------------
+# takes list
+# ------------------------------------------------------------------------------------------------
+
+def _store(ctx: StudioContext) -> TakeStore:
+    return TakeStore(ctx.project)
+
+
+def _selected_take(ctx: StudioContext, take_id: str | None) -> Take:
+    """The take selected in the list (with its audio), or a message saying to select one or why it fails."""
+    if not take_id:
+        raise gr.Error("Select a take in the list first")
+    try:
+        return _store(ctx).load(take_id)
+    except Exception as error:
+        raise gr.Error(f"That take cannot be loaded: {error}") from None
+
+
+def _served_dir(kind: str) -> Path:
+    """A folder under Gradio's upload folder (the studio's temp folder, cleaned on exit): files there are
+    served to the browser whichever project is open, and never end up in a project's export."""
+    folder = Path(gr.utils.get_upload_folder()) / "lantern" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _thumb_markdown(path: Path) -> str:
+    """A small PNG inlined as a data URI, so the list needs no file serving."""
+    return f"![waveform](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
+
+
+def _cache_dir(ctx: StudioContext, kind: str) -> Path:
+    folder = ctx.project.root / ".cache" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _waveform_path(ctx: StudioContext, take_id: str, *, audio=None, thumb: bool = False) -> Path | None:
+    """The take's waveform picture (drawn once, cached in the project): 480x72, or a 140x28 thumbnail."""
+    path = _cache_dir(ctx, "waveforms") / f"{take_id}{'-thumb' if thumb else ''}.png"
+    if not path.exists():
+        try:
+            if audio is None:
+                audio = _store(ctx).load(take_id).audio
+            write_waveform_png(audio, path, width_px=140 if thumb else 480, height_px=28 if thumb else 72)
+        except Exception:   # a take whose audio cannot be read shows without a picture; the list still works
+            return None
+    return path
+
+
+def _describe(take: Take) -> str:
+    what = take.preset or ""
+    if take.prompt:
+        what = f"{what}: {take.prompt}" if what else take.prompt
+    if take.relation:
+        what = f"{take.relation} · {what}"
+    return what[:80]
+
+
+def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: str) -> list[list[Any]]:
+    key, descending = SORTS.get(sort, SORTS["newest first"])
+    takes = _store(ctx).list(starred=True if starred_only else None,
+                             engine=None if engine in (None, "", "all") else engine,
+                             text=(text or "").strip() or None, sort=key, descending=descending)
+    names = {take.id: take.name or take.id for take in takes}
+    rows = []
+    for take in takes:
+        wave = _waveform_path(ctx, take.id, thumb=True)
+        thumb = _thumb_markdown(wave) if wave else ""
+        stars = ("★" if take.starred else "") + (str(take.rating) if take.rating else "")
+        notes = (take.notes or "").strip().replace("\n", " ")
+        rows.append([thumb, stars, take.name or take.id, take.engine, _describe(take),
+                     take.seed, round(float(take.duration_s), 1) if take.audio is not None else None,
+                     None if take.loudness_lufs is None else round(float(take.loudness_lufs), 1),
+                     names.get(take.parent_id, take.parent_id) if take.parent_id else "",
+                     notes[:40] + ("…" if len(notes) > 40 else ""), take.created.replace("T", " ")[5:16], take.id])
+    return rows
+
+
+def _pick_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    return [(f"{'★ ' if t.starred else ''}{t.name or t.id} (seed {t.seed})", t.id)
+            for t in _store(ctx).list(sort="created", descending=True)]
+
+
+def _trash_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+    return [(f"{t.name or t.id} (seed {t.seed})", t.id) for t in _store(ctx).trashed()]
+
+
+def _short_params(params: dict[str, Any], *, limit: int = 12) -> str:
+    """The simple (scalar) parameters of a recipe, for reading; the full recipe is in the take's JSON."""
+    simple = [f"{k}={v}" for k, v in sorted(dict(params).items())
+              if isinstance(v, (str, int, float, bool)) and k not in RECIPE_ONLY_KEYS and len(str(v)) < 40]
+    more = len(params) - len(simple)
+    text = ", ".join(simple[:limit]) or "-"
+    return f"`{text}`" + (f" (+{more + max(0, len(simple) - limit)} more in the recipe)" if more > 0 else "")
+
+
+def _detail(ctx: StudioContext, take_id: str | None):
+    """Outputs for the selected-take panel: wave image, audio path, info, name, notes, rating, star label."""
+    if not take_id:
+        return None, None, "Select a take in the list.", "", "", 0, "☆ Star"
+    store = _store(ctx)
+    try:
+        take = store.load(take_id, with_audio=False)
+    except Exception as error:
+        return None, None, f"That take cannot be read ({error}).", "", "", 0, "☆ Star"
+    wave = _waveform_path(ctx, take_id)
+    info = [f"**{take.name or take.id}** · {take.engine}" + (f" ({take.model})" if take.model else ""),
+            f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
+            + (f"{take.loudness_lufs:.1f} LUFS" if take.loudness_lufs is not None else "loudness not measured"),
+            f"preset `{take.preset or '-'}` · prompt: {take.prompt or '-'}",
+            "parameters " + _short_params(take.params)]
+    if take.parent_id:
+        info.append(f"{take.relation or 'child'} of `{take.parent_id}`")
+    if take.summary:
+        info.append(f"_{take.summary}_")
+    info.append(f"created {take.created} · id `{take.id}`")
+    audio_path = str(store.audio_path(take_id))
+    return (str(wave) if wave else None, audio_path, "  \n".join(info), take.name, take.notes, int(take.rating),
+            "★ Starred" if take.starred else "☆ Star")
+
+
+# ------------------------------------------------------------------------------------------------
+# generation (new / vary / continue) with live updates and a Stop that keeps finished takes
+# ------------------------------------------------------------------------------------------------
+
+def _parse_params(text: str) -> dict[str, Any]:
+    text = (text or "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise gr.Error(f"Engine parameters must be JSON, e.g. {{\"tempo_bpm\": 120}} ({error})") from None
+    if not isinstance(value, dict):
+        raise gr.Error("Engine parameters must be a JSON object, e.g. {\"tempo_bpm\": 120}")
+    return value
+
+
+def _parse_region(text: str) -> tuple[float, float] | None:
+    text = (text or "").strip().replace("–", "-").rstrip("s").strip()
+    if not text:
+        return None
+    try:
+        start, end = (float(part) for part in text.split("-", 1))
+    except ValueError:
+        raise gr.Error(f"Loop region {text!r} should look like 4.0-8.0 (seconds)") from None
+    if not 0 <= start < end:
+        raise gr.Error(f"Loop region {text!r}: the start must be before the end")
+    return start, end
+
+
+def request_from_controls(engine_name: str, preset_v: str | None, prompt_v: str | None, duration_v: float,
+                          takes_v: int, seed_mode_v: str, seed_v: float | None, params_v: str,
+                          model_v: str | None) -> GenerationRequest:
+    """The generation request the controls describe (the order of ``controls`` in the tab)."""
+    params_d = _parse_params(params_v)
+    if engine_name == "musicgen" and model_v:
+        params_d.setdefault("model", model_v)
+    fixed = seed_mode_v == "fixed"
+    if fixed and (seed_v is None or seed_v < 0):
+        raise gr.Error("A fixed seed must be a whole number of 0 or more")
+    return GenerationRequest(prompt=prompt_v or "", preset=preset_v or None, duration_s=float(duration_v),
+                             seed=int(seed_v) if fixed else None, takes=int(takes_v), params=params_d)
+
+
+def _accepted_params(engine_name: str) -> tuple[str, ...] | None:
+    """The request params an engine takes (its recipe also records derived values it would refuse)."""
+    try:
+        if engine_name == "composer":
+            from lantern_studio.engines.music.composer import PARAM_KEYS
+            return tuple(PARAM_KEYS)
+        if engine_name == "musicgen":
+            from lantern_studio.engines.music.musicgen import PARAM_NAMES
+            return tuple(PARAM_NAMES)
+    except ImportError:
+        return None
+    return None
+
+
+def restore_values(take: Take) -> tuple:
+    """Control values that make ``take`` again ("restore these settings"), in the order of ``controls``.
+
+    The recipe's params hold every decision and seed; what the engine reports back about itself
+    (``RECIPE_ONLY_KEYS``) is dropped. One take, fixed seed.
+    """
+    accepted = _accepted_params(take.engine)
+    params_d = {k: v for k, v in dict(take.params).items()
+                if k not in RECIPE_ONLY_KEYS and (accepted is None or k in accepted)}
+    engine_name = take.engine if take.engine in ENGINES else "composer"
+    duration_v = min(max(float(params_d.get("duration_s", take.duration_s)), 2.0), 300.0)
+    return (engine_name, take.preset, take.prompt, duration_v, 1, "fixed", int(take.seed),
+            json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
+
+
+def _measure(take: Take) -> None:
+    if take.loudness_lufs is None:
+        try:
+            take.loudness_lufs = preview_engine.measure_lufs(take.audio, take.sample_rate)
+        except ValueError:           # unmeasurable (too short): the list shows it without a reading
+            take.loudness_lufs = None
+
+
+def _run_job(ctx: StudioContext, stops: dict, session: str, engine_name: str, request: GenerationRequest,
+             filters: tuple, progress: gr.Progress):
+    """Run one generation job in a worker thread; yield (status, table, picks) as takes finish."""
+    engine = _engine(ctx, engine_name)
+    status = engine.available()
+    if not status.ready:
+        raise gr.Error(f"{engine_name} is not ready: {status.message}")
+    try:
+        request.validate()
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    store = _store(ctx)
+    stop = threading.Event()
+    stops[session] = stop
+    events: queue.Queue = queue.Queue()
+    saved: list[Take] = []
+
+    def on_take(take: Take) -> None:
+        if not take.name:
+            label = take.preset or (take.prompt[:24] if take.prompt else take.engine)
+            take.name = f"{label} {take.seed}"
+        _measure(take)
+        store.save(take)
+        _waveform_path(ctx, take.id, audio=take.audio)
+        _waveform_path(ctx, take.id, audio=take.audio, thumb=True)
+        saved.append(take)
+        events.put(("take", take))
+
+    def work() -> None:
+        try:
+            engine.generate(request, progress=lambda f, m: events.put(("progress", (f, m))),
+                            cancel=stop.is_set, on_take=on_take)
+            events.put(("done", None))
+        except BaseException as error:  # reported to the user below
+            events.put(("error", error))
+
+    worker = threading.Thread(target=work, name="lantern-generate", daemon=True)
+    worker.start()
+    progress(0.0, desc="starting")
+    try:
+        while True:
+            kind, payload = events.get()
+            if kind == "progress":
+                fraction, message = payload
+                progress(max(0.0, min(1.0, float(fraction))), desc=str(message))
+                continue
+            if kind == "take":
+                yield (f"Saved {len(saved)} of {request.takes}: **{payload.name}** (seed {payload.seed})",
+                       _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
+                continue
+            if kind == "error":
+                if saved:
+                    gr.Warning(f"{engine_name} stopped with an error after {len(saved)} take(s); those are saved. "
+                               f"({payload})")
+                    break
+                raise gr.Error(f"{engine_name} could not make the take: {payload}")
+            break
+    finally:
+        stops.pop(session, None)
+    stopped = stop.is_set()
+    verb = "Stopped" if stopped else "Done"
+    yield (f"{verb}: {len(saved)} of {request.takes} take(s) saved in the project.",
+           _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
+
+
+# ------------------------------------------------------------------------------------------------
+# extend and melody (MusicGen)
+# ------------------------------------------------------------------------------------------------
+
+def extend_request(parent: Take, extend_to_s: float | None) -> GenerationRequest:
+    """The long-form request that grows ``parent`` (a MusicGen take) to ``extend_to_s`` seconds.
+
+    Raises ``gr.Error`` for a composer take (Continue writes its next section) or a length that is not longer.
+    """
+    if parent.engine != "musicgen":
+        raise gr.Error(EXTEND_IS_MUSICGEN.format(engine=parent.engine))
+    if extend_to_s is None:
+        raise gr.Error("Type how long the extended piece should be, in seconds")
+    target = float(extend_to_s)
+    if not float(parent.duration_s) < target <= MAX_DURATION_S:
+        raise gr.Error(f"Extend to {target:g} s: choose a length above this take's {float(parent.duration_s):.1f} s "
+                       f"and at most {MAX_DURATION_S:g} s")
+    return GenerationRequest(prompt=parent.prompt, preset=parent.preset, duration_s=target, seed=None, takes=1,
+                             params={}, mode="extend", parent=parent)
+
+
+def load_melody(ctx: StudioContext, source: str | None, upload_path: str | None,
+                take_id: str | None) -> tuple[Any, int, str]:
+    """The melody to condition on: (float32 (n,) or (n, 2) audio, sample rate in Hz, what it is, for messages).
+
+    ``source`` is one of ``MELODY_SOURCES`` other than "none": an uploaded audio file (checked by its content
+    with ``engines.safety.check_upload``) or the selected take's melody stem (composer takes have one).
+    """
+    if source == "uploaded file":
+        if not upload_path:
+            raise gr.Error("Upload an audio file with the melody first (WAV, FLAC, MP3 or Ogg)")
+        from lantern_studio.engines.audio.io import read_audio
+        from lantern_studio.engines.safety import check_upload
+        try:
+            check_upload(upload_path, kind="audio", name=Path(upload_path).name)
+            audio, rate = read_audio(upload_path)
+        except ValueError as error:
+            raise gr.Error(f"That melody file cannot be used: {error}") from None
+        if audio.ndim == 2 and audio.shape[1] > 2:        # more than stereo: the pitch is in every channel
+            audio = audio.mean(axis=1, dtype="float32")
+        return audio, int(rate), f"the uploaded file {Path(upload_path).name}"
+    if source == MELODY_SOURCES[2]:
+        if not take_id:
+            raise gr.Error("Select a take in the list first: its melody stem is the melody")
+        from lantern_studio.engines.music.musicgen import melody_from_take
+        try:
+            take = _store(ctx).load(take_id)
+            audio, rate = melody_from_take(take, stem=MELODY_STEM)
+        except (ValueError, KeyError, OSError) as error:
+            raise gr.Error(f"The selected take has no usable melody stem ({error}). Composer takes have one; "
+                           "or upload the melody as a file") from None
+        return audio, rate, f"the melody stem of {take.name or take.id}"
+    raise gr.Error("Choose where the melody comes from: an uploaded file or the selected take's melody stem")
+
+
+def check_melody_model(ctx: StudioContext, request: GenerationRequest) -> str:
+    """The name of the model ``request`` will use, after checking it takes a melody (``gr.Error`` if not)."""
+    from lantern_studio.engines.music import musicgen_models as models
+    engine = _engine(ctx, "musicgen")
+    name = engine.requested_model(request)
+    try:
+        info = models.inspect_model(models.resolve_model(models.canonical_name(name), engine.models_dir,
+                                                         hf_cache_dir=engine.hf_cache_dir))
+    except (ValueError, OSError, RuntimeError) as error:
+        raise gr.Error(f"MusicGen model {name!r} cannot be used: {error}") from None
+    if not info.melody:
+        melody_models = []
+        for location in engine.list_models():
+            try:
+                if models.inspect_model(location).melody:
+                    melody_models.append(location.name)
+            except Exception:   # an unreadable folder is simply not offered
+                continue
+        have = (f"Melody models here: {', '.join(melody_models)}." if melody_models else
+                "No melody model is in the models folder; add facebook/musicgen-melody (or -stereo-melody).")
+        raise gr.Error(f"MusicGen model '{info.location.name}' is not a melody model, so it cannot follow a "
+                       f"melody. Choose a melody model under 'Engine parameters', or set Melody to 'none'. {have}")
+    return info.location.name
+
+
+# ------------------------------------------------------------------------------------------------
+# the tab
+# ------------------------------------------------------------------------------------------------
+
+def build_tab(ctx: StudioContext) -> None:
+    stops: dict[str, threading.Event] = {}
+    presets, default_preset = _presets()
+
+    gr.Markdown("Generate takes, star the good ones, vary or continue them, and compare two to four of them "
+                "**at the same loudness** on headphones. Every take is saved in the project as soon as it is done.")
+    selected = gr.State(None)
+    ctx.shared["selected_take"] = selected
+
+    with gr.Row(equal_height=False):
+        # ---------------- generate ----------------
+        with gr.Column(scale=1, min_width=300):
+            engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
+            engine_info = gr.Markdown(_engine_status(ctx, "composer"), elem_id="music-engine-status")
+            preset = gr.Dropdown(presets, value=default_preset, label="Preset",
+                                 elem_id="music-preset", allow_custom_value=False)
+            prompt = gr.Textbox(label="Prompt (optional for the composer; what MusicGen should play)", lines=2,
+                                placeholder="e.g. 元宵节 lantern festival, bright suona and drums",
+                                elem_id="music-prompt")
+            with gr.Row():
+                duration = gr.Slider(2, 300, value=12, step=1, label="Duration (s)", elem_id="music-duration")
+                takes_n = gr.Slider(1, MAX_TAKES, value=3, step=1, label="Takes", elem_id="music-takes")
+            with gr.Row():
+                seed_mode = gr.Radio(["random", "fixed"], value="random", label="Seed", elem_id="music-seed-mode")
+                seed = gr.Number(value=1234, precision=0, label="Fixed seed (take i gets seed + i)",
+                                 elem_id="music-seed")
+            with gr.Accordion("Engine parameters", open=False):
+                params = gr.Textbox(value="{}", label="Parameters (JSON, passed to the engine)", lines=2,
+                                    elem_id="music-params")
+                model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
+            with gr.Accordion("Melody (MusicGen melody models): arrange my melody in this style", open=False,
+                              elem_id="music-melody-panel"):
+                melody_source = gr.Radio(list(MELODY_SOURCES), value="none", label="Melody from",
+                                         elem_id="music-melody-source")
+                melody_file = gr.Audio(label="Melody file", type="filepath", sources=["upload"],
+                                       elem_id="music-melody-file")
+                generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody")
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
+                stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
+            status = gr.Markdown("", elem_id="music-status")
+
+        # ---------------- takes ----------------
+        with gr.Column(scale=3, min_width=520):
+            with gr.Row():
+                f_starred = gr.Checkbox(False, label="Starred only", elem_id="music-filter-starred")
+                f_engine = gr.Dropdown(["all", *ENGINES], value="all", label="Engine", elem_id="music-filter-engine")
+                f_text = gr.Textbox(label="Search", placeholder="name, preset, prompt, notes",
+                                    elem_id="music-filter-text")
+                f_sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", elem_id="music-sort")
+            table = gr.Dataframe(value=None, headers=HEADERS,
+                                 datatype=DATATYPES, interactive=False, wrap=True, elem_id="music-takes-table",
+                                 column_widths=WIDTHS,
+                                 label="Takes (click a row to select)", max_height=420)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    sel_wave = gr.Image(label="Selected take", type="filepath", interactive=False, height=100,
+                                        elem_id="music-selected-wave")
+                    sel_audio = gr.Audio(label="Play", type="filepath", interactive=False,
+                                         elem_id="music-selected-audio")
+                    sel_info = gr.Markdown("Select a take in the list.", elem_id="music-selected-info")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        star = gr.Button("☆ Star", elem_id="music-star")
+                        rating = gr.Slider(0, 5, value=0, step=1, label="Rating", elem_id="music-rating")
+                    with gr.Row():
+                        name = gr.Textbox(label="Name", elem_id="music-name", scale=3)
+                        rename = gr.Button("Rename", elem_id="music-rename", scale=1)
+                    notes = gr.Textbox(label="Notes", lines=2, elem_id="music-notes")
+                    save_notes = gr.Button("Save notes", elem_id="music-save-notes", size="sm")
+                    restore_settings = gr.Button("Restore these settings", elem_id="music-restore")
+                    with gr.Row():
+                        strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
+                                             elem_id="music-vary-strength")
+                        vary = gr.Button("Vary", elem_id="music-vary")
+                    continue_btn = gr.Button("Continue (next section)", elem_id="music-continue")
+                    with gr.Row():
+                        extend_to = gr.Number(value=60, minimum=1, maximum=MAX_DURATION_S, precision=1,
+                                              label="Extend to (s), MusicGen takes", elem_id="music-extend-to")
+                        extend_btn = gr.Button("Extend", elem_id="music-extend")
+                    delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete")
+                    with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
+                        trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
+                        untrash = gr.Button("Restore from trash", elem_id="music-untrash")
+
+    # ---------------- A/B/X ----------------
+    with gr.Accordion("Compare on headphones (A/B/X, loudness-matched)", open=True, elem_id="music-ab"):
+        with gr.Row():
+            ab_pick = gr.CheckboxGroup(choices=_pick_choices(ctx), label="Takes to compare (2-4)",
+                                       elem_id="music-ab-pick", scale=3)
+            with gr.Column(scale=1, min_width=240):
+                ab_target = gr.Number(value=preview_engine.DEFAULT_TARGET_LUFS, label="Match to (LUFS)",
+                                      elem_id="music-ab-target")
+                crossfeed = gr.Checkbox(False, label="Headphone crossfeed (previews only)", elem_id="music-crossfeed")
+                crossfeed_strength = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Crossfeed strength",
+                                               elem_id="music-crossfeed-strength")
+                compare = gr.Button("Compare", variant="primary", elem_id="music-ab-compare")
+        player = ab_player.ab_player(elem_id=ab_player.PLAYER_ELEM_ID, mirror_id=LOOP_BOX_ID)
+        with gr.Row():
+            loop_box = gr.Textbox(label="Loop region (s), set in the player", elem_id=LOOP_BOX_ID,
+                                  placeholder="e.g. 4.00-8.00", scale=2)
+            active_box = gr.Textbox(label="Take heard in the player", elem_id=ACTIVE_BOX_ID, scale=2)
+            continue_loop = gr.Button("Continue from this loop", elem_id="music-continue-loop", scale=1)
+        ab_status = gr.Markdown("", elem_id="music-ab-status")
+
+    filters = [f_starred, f_engine, f_text, f_sort]
+    controls = [engine, preset, prompt, duration, takes_n, seed_mode, seed, params, model]
+
+    # ---------------- handlers ----------------
+    def refresh(*filter_values):
+        try:
+            return _rows(ctx, *filter_values)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+
+    def on_engine(name):
+        models = _models(ctx) if name == "musicgen" else []
+        return _engine_status(ctx, name), gr.update(choices=models, value=models[0] if models else None)
+
+    engine.change(on_engine, engine, [engine_info, model])
+
+    def on_select(rows, evt: gr.SelectData):
+        take_id = None
+        if evt is not None and evt.row_value:
+            take_id = str(evt.row_value[-1])
+        return (take_id, *_detail(ctx, take_id))
+
+    detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star]
+    table.select(on_select, table, [selected, *detail_outputs])
+
+    def do_generate(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
+                    starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                           model_v)
+        yield from _run_job(ctx, stops, _session(request), engine_name, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def parent_request(take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
+        parent = _selected_take(ctx, take_id)
+        job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
+                                duration_s=float(parent.duration_s) if mode == "vary" else min(
+                                    float(parent.duration_s), 60.0),
+                                seed=None, takes=int(takes_v), params={}, mode=mode, parent=parent,
+                                variation_strength=float(strength_v), region_s=region)
+        return parent, job
+
+    def do_vary(take_id, strength_v, takes_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                progress=gr.Progress()):
+        parent, job = parent_request(take_id, "vary", strength_v=strength_v, takes_v=takes_v)
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def do_continue(take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        parent, job = parent_request(take_id, "continue")
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def do_continue_loop(active_id, region_text, selected_id, starred_v, eng_v, text_v, sort_v,
+                         request: gr.Request, progress=gr.Progress()):
+        region = _parse_region(region_text)
+        if region is None:
+            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
+        take_id = (active_id or "").strip() or selected_id
+        parent, job = parent_request(take_id, "continue", region=region)
+        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def check_continue_loop(active_id, region_text, selected_id):
+        region = _parse_region(region_text)
+        if region is None:
+            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
+        parent_request((active_id or "").strip() or selected_id, "continue", region=region)
+
+    job_outputs = [status, table, ab_pick]
+    generate.click(do_generate, [*controls, *filters], job_outputs, api_name="generate",
+                               concurrency_id=GPU_JOBS, concurrency_limit=1)
+    # Vary, Continue, Extend and melody runs are checked first without outputs, so a refusal (no take
+    # selected, no loop set) is a message, not an error mark over the takes list
+    vary.click(lambda take_id, strength_v, takes_v: parent_request(take_id, "vary", strength_v=strength_v,
+                                                                   takes_v=takes_v) and None,
+               [selected, strength, takes_n], None, api_name=False).success(
+        do_vary, [selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False)
+    continue_btn.click(lambda take_id: parent_request(take_id, "continue") and None, [selected], None,
+                       api_name=False).success(
+        do_continue, [selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
+    continue_loop.click(check_continue_loop, [active_box, loop_box, selected], None, api_name=False).success(
+        do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False)
+
+    def extend_job(take_id, extend_to_v) -> GenerationRequest:
+        parent = _selected_take(ctx, take_id)
+        return extend_request(parent, extend_to_v)
+
+    def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                  progress=gr.Progress()):
+        job = extend_job(take_id, extend_to_v)
+        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    def melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
+                   source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
+        if engine_name != "musicgen":
+            raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
+                           "(the composer writes its own melodies)")
+        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                    params_v, model_v)
+        if source_v in (None, "", "none"):
+            raise gr.Error("Choose where the melody comes from (an uploaded file or the selected take's melody "
+                           "stem), or use Generate for a take without one")
+        model_name = check_melody_model(ctx, job)
+        audio, rate, what = load_melody(ctx, source_v, file_v, take_id)
+        return dataclasses.replace(job, melody=audio, melody_sample_rate=rate), f"{model_name} follows {what}"
+
+    def do_generate_melody(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                           model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
+                           request: gr.Request, progress=gr.Progress()):
+        job, message = melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                  params_v, model_v, source_v, file_v, take_id)
+        gr.Info(message)
+        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
+                            progress)
+
+    extend_btn.click(lambda *values: extend_job(*values) and None, [selected, extend_to], None,
+                     api_name=False).success(
+        do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
+    melody_inputs = [*controls, melody_source, melody_file, selected]
+    generate_melody.click(lambda *values: melody_job(*values) and None, melody_inputs, None, api_name=False).success(
+        do_generate_melody, [*melody_inputs, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False)
+
+    def do_stop(request: gr.Request):
+        event = stops.get(_session(request))
+        if event is None:
+            return "Nothing is being generated."
+        event.set()
+        return "Stopping after the take in progress; finished takes are kept."
+
+    stop.click(do_stop, None, status, queue=False, api_name=False)
+
+    for component in filters:
+        component.change(refresh, filters, table, api_name=False)
+
+    def after_edit(take_id, *filter_values):
+        return (_rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)))
+
+    edit_outputs = [table, *detail_outputs, ab_pick]
+
+    def guarded(action):
+        def run(take_id, value, *filter_values):
+            if not take_id:
+                raise gr.Error("Select a take in the list first")
+            try:
+                action(take_id, value)
+            except (ValueError, KeyError) as error:
+                raise gr.Error(str(error)) from None
+            return after_edit(take_id, *filter_values)
+        return run
+
+    def toggle_star(take_id, _value):
+        take = _store(ctx).load(take_id, with_audio=False)
+        _store(ctx).update(take_id, starred=not take.starred)
+
+    star.click(guarded(toggle_star), [selected, star, *filters], edit_outputs, api_name=False)
+    rating.release(guarded(lambda i, v: _store(ctx).update(i, rating=int(v))), [selected, rating, *filters],
+                   edit_outputs, api_name=False)
+    rename.click(guarded(lambda i, v: _store(ctx).update(i, name=v)), [selected, name, *filters], edit_outputs,
+                 api_name=False)
+    save_notes.click(guarded(lambda i, v: _store(ctx).update(i, notes=v)), [selected, notes, *filters],
+                     edit_outputs, api_name=False)
+
+    def do_restore(take_id):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        take = _store(ctx).load(take_id, with_audio=False)
+        gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
+        return restore_values(take)
+
+    restore_settings.click(do_restore, selected, controls, api_name=False)
+
+    def do_delete(take_id, *filter_values):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        try:
+            _store(ctx).delete(take_id)
+        except Exception as error:
+            raise gr.Error(f"Could not move the take to the trash: {error}") from None
+        gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
+        return (None, _rows(ctx, *filter_values), *_detail(ctx, None), gr.update(choices=_pick_choices(ctx)),
+                gr.update(choices=_trash_choices(ctx), value=None))
+
+    delete.click(do_delete, [selected, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+
+    def do_untrash(take_id, *filter_values):
+        if not take_id:
+            raise gr.Error("Pick a deleted take first")
+        try:
+            _store(ctx).restore(take_id)
+        except Exception as error:
+            raise gr.Error(f"Could not restore it: {error}") from None
+        return (take_id, _rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)),
+                gr.update(choices=_trash_choices(ctx), value=None))
+
+    untrash.click(do_untrash, [trash, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+
+    def do_compare(picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
+        picked = list(picked or [])
+        if not 1 <= len(picked) <= 4:
+            raise gr.Error(f"Pick two to four takes to compare (you picked {len(picked)})")
+        store = _store(ctx)
+        try:
+            takes = [store.load(take_id) for take_id in picked]
+            settings = preview_engine.PreviewSettings(target_lufs=float(target),
+                                                      crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
+            previews = preview_engine.prepare_previews(
+                takes, _served_dir("previews"), settings=settings,
+                progress=lambda f, m: progress(f, desc=m))
+        except (ValueError, KeyError) as error:
+            raise gr.Error(str(error)) from None
+        lines = [f"{p.label}: {p.name}: {p.integrated_lufs:.1f} LUFS (gain {p.gain_db:+.1f} dB, "
+                 f"true peak {p.true_peak_dbtp:.1f} dBTP)" for p in previews]
+        value = ab_player.player_value(previews, target_lufs=settings.target_lufs,
+                                       crossfeed=settings.crossfeed_strength, mirror_id=LOOP_BOX_ID,
+                                       active_mirror_id=ACTIVE_BOX_ID)
+        return value, "  \n".join(lines)
+
+    compare.click(do_compare, [ab_pick, ab_target, crossfeed, crossfeed_strength], [player, ab_status],
+                  api_name=False)
+
+    def on_page_load(*filter_values):
+        return _rows(ctx, *filter_values), gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx))
+
+    # lists are read from the project when a browser opens the page (other windows may have added takes)
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.load(on_page_load, filters, [table, ab_pick, trash], api_name=False)
+
+    # another project was opened in the header: its takes replace the list, the selection is cleared
+    project_version = ctx.shared.get("project_version")
+    if project_version is not None:
+        def on_project_switch(*filter_values):
+            return (None, *on_page_load(*filter_values), *_detail(ctx, None))
+
+        project_version.change(on_project_switch, filters, [selected, table, ab_pick, trash, *detail_outputs],
+                               api_name=False)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"

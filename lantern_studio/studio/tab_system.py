@@ -1,0 +1,21 @@
+"""System tab: what the studio found on this machine (the same report as `python launch.py doctor`)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from lantern_studio.engines.doctor import collect
+from lantern_studio.studio.context import StudioContext
+
+
+def _rows(ctx: StudioContext) -> list[list[str]]:
+    return [["ok" if f.ok else "missing", f.topic, f.detail] for f in collect(ctx.settings)]
+
+
+def build_tab(ctx: StudioContext) -> None:
+    gr.Markdown("What the studio found on this machine. Missing parts say how to get them; "
+                "the embedded composer and previz renderer work without any of them.")
+    table = gr.Dataframe(value=_rows(ctx), headers=["status", "part", "details"], interactive=False,
+                         elem_id="system-findings", wrap=True)
+    refresh = gr.Button("Check again", elem_id="system-refresh")
+    refresh.click(lambda: _rows(ctx), outputs=table)
