@@ -30,11 +30,14 @@ STAMP_NAME = "lantern-bootstrap.json"
 # beside it so the installer itself cannot move either.
 NO_DEPS_PINS = ("audiocraft==1.3.0", "pip==26.3")
 AUDIOCRAFT_SPEC = NO_DEPS_PINS[0]
-SUBCOMMANDS = ("studio", "test", "doctor", "compose", "storyboard", "bench", "lock")
+SUBCOMMANDS = ("studio", "test", "doctor", "compose", "storyboard", "bench", "batch", "lock")
 # the extras each subcommand needs on top of the base install
-EXTRAS_FOR = {"test": ("dev",), "bench": ("dev",), "lock": ("dev",)}
+EXTRAS_FOR = {"test": ("dev",), "bench": ("dev",), "lock": ("dev",), "batch": ("scale",)}
+# extras whose packages another extra's lock already holds (dev lists ray so the tests run real Ray)
+EXTRAS_WITHIN = {"dev": ("scale",)}
 # one lock file per set of extras: every package of that environment at an exact version, with hashes
-LOCK_FILES = {(): "requirements.lock", ("dev",): "requirements-dev.lock"}
+# (dev first: it holds the most packages, so the others are resolved within its versions)
+LOCK_FILES = {(): "requirements.lock", ("dev",): "requirements-dev.lock", ("scale",): "requirements-scale.lock"}
 # the platform the locks are resolved for (the studio's supported one: CPython 3.11 on Linux x86_64)
 LOCK_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
 
@@ -167,7 +170,9 @@ def stamp_satisfies(found: dict | None, wanted: dict) -> bool:
         return False
     same_sources = (found.get("pyproject_sha256") == wanted["pyproject_sha256"]
                     and found.get("audiocraft") == wanted["audiocraft"])
-    more_extras = set(wanted["extras"]) < set(found.get("extras", []))
+    found_extras = set(found.get("extras", []))
+    held = found_extras | {inner for extra in found_extras for inner in EXTRAS_WITHIN.get(extra, ())}
+    more_extras = set(wanted["extras"]) <= held and set(wanted["extras"]) != found_extras
     same_lock = found.get("lock_sha256") == wanted["lock_sha256"] and set(wanted["extras"]) == set(found.get("extras", []))
     return same_sources and (same_lock or more_extras)
 
