@@ -81,8 +81,9 @@ def _font() -> Finding:
 
 def model_search_dirs(settings: Settings) -> list[Path]:
     """Where model weights are looked for, in order."""
-    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")).expanduser()
-    return [settings.models_dir, hf_home / "hub"]
+    from lantern_studio.engines.music.musicgen_models import default_hf_cache
+
+    return [settings.models_dir, default_hf_cache()]
 
 
 def _models(settings: Settings) -> list[Finding]:
@@ -93,7 +94,20 @@ def _models(settings: Settings) -> list[Finding]:
             continue
         names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
         findings.append(Finding(f"models in {directory}", bool(names), ", ".join(names) or "empty"))
+    findings.extend(_musicgen_models(settings))
     return findings
+
+
+def _musicgen_models(settings: Settings) -> list[Finding]:
+    """Each MusicGen checkpoint found, with the parts it needs (T5, codec, htdemucs) found or missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("omegaconf") is None:
+        return []
+    from lantern_studio.engines.music import musicgen_models as models
+
+    return [Finding(f"MusicGen {location.name}", *models.describe_model(location))
+            for location in models.find_models(settings.models_dir)]
 
 
 def collect(settings: Settings) -> list[Finding]:

@@ -37,6 +37,7 @@ and an empty prompt with a composer preset uses the preset's description (a type
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -160,8 +161,13 @@ class MusicGenEngine:
                 models.resolve_model(self.default_model, self.models_dir, hf_cache_dir=self.hf_cache_dir)
             except models.ModelNotFoundError as error:
                 return EngineStatus(False, str(error))
-        names = ", ".join(location.name for location in found)
-        return EngineStatus(True, f"MusicGen ready on {devices.device_label(device)}: {names}")
+        described = [models.describe_model(location, demucs_loader=self.demucs_loader,
+                                           hf_cache_dir=self.hf_cache_dir) for location in found]
+        if found and not any(ready for ready, _ in described):
+            return EngineStatus(False, "MusicGen models were found but none can load offline: "
+                                       + "; ".join(line for _, line in described))
+        return EngineStatus(True, f"MusicGen ready on {devices.device_label(device)}: "
+                                  + "; ".join(line for _, line in described))
 
     # --------------------------------------------------------------------------------- loading, unloading
 
@@ -456,6 +462,10 @@ class MusicGenEngine:
             model.set_custom_progress_callback(_StepCounter(schedule, on_step) if on_step else None)
             melody = self._melody_tensor(request, model)
             torch.manual_seed(seed)
+            # demucs shifts the melody by a random offset from Python's `random` before separating it, so a
+            # melody take is reproducible from its seed only if that generator is seeded too (and given back)
+            python_random = random.getstate()
+            random.seed(seed)
             try:
                 text = effective_prompt(request) or None
                 if melody is None:
@@ -464,6 +474,7 @@ class MusicGenEngine:
                     attributes, _ = model._prepare_tokens_and_attributes([text], None, melody_wavs=[melody])
                 tokens = model._generate_tokens(attributes, prompt_tokens, progress=on_step is not None)
             finally:
+                random.setstate(python_random)
                 model.set_custom_progress_callback(None)
             if keep_tokens is not None:
                 tokens = torch.cat([keep_tokens, tokens], dim=-1)

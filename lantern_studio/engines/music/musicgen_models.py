@@ -379,13 +379,79 @@ def htdemucs_cached(*, hf_cache_dir: Path | None = None) -> tuple[bool, list[str
     return hub_hit or torch_hub.exists(), [str(hub_repo), str(torch_hub)]
 
 
-def _hf_repo_cached(name: str, cache: Path) -> bool:
+def _hf_snapshot(name: str, cache: Path) -> Path | None:
+    """The snapshot folder of a hub repo in ``cache`` (``refs/main``'s first), or None when it is not there."""
     candidates = [name] + ([f"google-t5/{name}"] if name.startswith("t5-") else [])
     for candidate in candidates:
-        repo = cache / ("models--" + candidate.replace("/", "--")) / "snapshots"
-        if repo.is_dir() and any(repo.iterdir()):
-            return True
-    return False
+        repo = cache / ("models--" + candidate.replace("/", "--"))
+        snapshots = repo / "snapshots"
+        if not snapshots.is_dir():
+            continue
+        ref = repo / "refs" / "main"
+        if ref.is_file() and (snapshots / ref.read_text().strip()).is_dir():
+            return snapshots / ref.read_text().strip()
+        found = sorted(p for p in snapshots.iterdir() if p.is_dir())
+        if found:
+            return found[0]
+    return None
+
+
+def _hf_repo_cached(name: str, cache: Path) -> bool:
+    return _hf_snapshot(name, cache) is not None
+
+
+# what from_pretrained reads for a T5 text encoder: the config, the weights (either format) and the tokenizer
+T5_FILES = ("config.json", ("model.safetensors", "pytorch_model.bin"), "spiece.model")
+
+
+def text_encoder_problem(name: str, cache: Path) -> str | None:
+    """Why the text encoder ``name`` cannot load offline from ``cache`` (naming the files), or None if it can."""
+    fetch = (f"With internet, run: python -c \"from transformers import T5EncoderModel, T5Tokenizer; "
+             f"T5Tokenizer.from_pretrained('{name}'); T5EncoderModel.from_pretrained('{name}')\" "
+             "(or set LANTERN_ALLOW_DOWNLOADS=1).")
+    snapshot = _hf_snapshot(name, cache)
+    if snapshot is None:
+        return f"the text encoder '{name}' is not in the Hugging Face cache {cache}. {fetch}"
+    missing = [" or ".join(f) if isinstance(f, tuple) else f for f in T5_FILES
+               if not any((snapshot / part).is_file() for part in (f if isinstance(f, tuple) else (f,)))]
+    if missing:
+        return (f"the text encoder '{name}' in {snapshot} lacks {', '.join(missing)} (an interrupted download?). "
+                f"Delete {snapshot.parent.parent} and fetch it again. {fetch}")
+    return None
+
+
+def parts_found(info: ModelInfo, *, demucs_loader: Callable[[str], Any] | None = None,
+                hf_cache_dir: Path | None = None) -> list[tuple[str, str | None]]:
+    """The parts a checkpoint needs besides its own two files, each with None (found) or why it is missing."""
+    cache = Path(hf_cache_dir) if hf_cache_dir is not None else default_hf_cache()
+    parts: list[tuple[str, str | None]] = []
+    if info.text_encoder:
+        parts.append((f"text encoder {info.text_encoder}", text_encoder_problem(info.text_encoder, cache)))
+    if info.compression_pretrained and info.compression_pretrained.startswith("facebook/"):
+        problem = None if _hf_repo_cached(info.compression_pretrained, cache) else (
+            f"the audio codec '{info.compression_pretrained}' is not in the Hugging Face cache {cache}. With "
+            f"internet, run: {download_command(info.compression_pretrained)} (or set LANTERN_ALLOW_DOWNLOADS=1).")
+        parts.append((f"codec {info.compression_pretrained}", problem))
+    if info.melody:
+        cached, places = htdemucs_cached(hf_cache_dir=hf_cache_dir)
+        problem = None if (cached or demucs_loader is not None) else (
+            "demucs's 'htdemucs' source separator (used to pick the melody out of the conditioning audio) was not "
+            f"found in {' or '.join(places)}. With internet, run: python -c \"from demucs.pretrained import "
+            "get_model; get_model('htdemucs')\" (or set LANTERN_ALLOW_DOWNLOADS=1).")
+        parts.append(("melody separator htdemucs", problem))
+    return parts
+
+
+def describe_model(location: ModelLocation, *, demucs_loader: Callable[[str], Any] | None = None,
+                   hf_cache_dir: Path | None = None) -> tuple[bool, str]:
+    """Whether a found checkpoint can load offline, and one line naming it, where it is and its parts."""
+    try:
+        info = inspect_model(location)
+    except CheckpointError as error:
+        return False, f"{location.describe()}: damaged: {error}"
+    parts = parts_found(info, demucs_loader=demucs_loader, hf_cache_dir=hf_cache_dir)
+    said = "; ".join(f"{part}: {'found' if problem is None else 'MISSING'}" for part, problem in parts)
+    return all(problem is None for _, problem in parts), location.describe() + (f" [{said}]" if said else "")
 
 
 def check_dependencies(info: ModelInfo, *, demucs_loader: Callable[[str], Any] | None,
@@ -393,28 +459,10 @@ def check_dependencies(info: ModelInfo, *, demucs_loader: Callable[[str], Any] |
     """Refuse (with the fetch command) when a model needs a text encoder, codec or demucs that is not cached."""
     if downloads_allowed():
         return
-    cache = Path(hf_cache_dir) if hf_cache_dir is not None else default_hf_cache()
-    name = info.location.name
-    if info.text_encoder and not _hf_repo_cached(info.text_encoder, cache):
-        raise ModelNotFoundError(
-            f"MusicGen model '{name}' needs the text encoder '{info.text_encoder}', which is not in the Hugging "
-            f"Face cache {cache}. With internet, run: python -c \"from transformers import T5EncoderModel, "
-            f"T5Tokenizer; T5Tokenizer.from_pretrained('{info.text_encoder}'); "
-            f"T5EncoderModel.from_pretrained('{info.text_encoder}')\" (or set LANTERN_ALLOW_DOWNLOADS=1).")
-    if info.compression_pretrained and info.compression_pretrained.startswith("facebook/") \
-            and not _hf_repo_cached(info.compression_pretrained, cache):
-        raise ModelNotFoundError(
-            f"MusicGen model '{name}' uses the audio codec '{info.compression_pretrained}', which is not in the "
-            f"Hugging Face cache {cache}. With internet, run: {download_command(info.compression_pretrained)} "
-            "(or set LANTERN_ALLOW_DOWNLOADS=1).")
-    if info.melody and demucs_loader is None:
-        cached, places = htdemucs_cached(hf_cache_dir=hf_cache_dir)
-        if not cached:
-            raise ModelNotFoundError(
-                f"MusicGen melody model '{name}' needs demucs's 'htdemucs' source separator (used to pick the "
-                f"melody out of the conditioning audio), which was not found in {' or '.join(places)}. With "
-                "internet, run: python -c \"from demucs.pretrained import get_model; get_model('htdemucs')\" "
-                "(or set LANTERN_ALLOW_DOWNLOADS=1).")
+    for part, problem in parts_found(info, demucs_loader=demucs_loader, hf_cache_dir=hf_cache_dir):
+        if problem is not None:
+            kind = "MusicGen melody model" if part.startswith("melody") else "MusicGen model"
+            raise ModelNotFoundError(f"{kind} '{info.location.name}' cannot load offline: {problem}")
 
 
 def load_musicgen(info: ModelInfo, *, device: str, demucs_loader: Callable[[str], Any] | None = None):
