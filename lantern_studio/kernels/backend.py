@@ -58,8 +58,8 @@ def resolve_backend(backend: str) -> str:
     ----------
     backend : str
         ``"auto"`` picks ``"cpu"``, GPU or not: the entry points take and return host (numpy) arrays, and
-        with the copies over the bus the numba CPU body was the faster one for every family on a 16-core
-        machine with an NVIDIA H200 (benchmarks/RESULTS.md: mix 6.6-9x, loudness 25x, frames 3.8x).
+        with the copies over the bus the numba CPU body beats the CUDA body end to end for every family
+        (lantern_studio/benchmarks/RESULTS.md has the GPU figures).
         ``"cuda"`` runs on a GPU, or on numba's simulator when ``NUMBA_ENABLE_CUDASIM=1`` is set.
         ``"cpu"`` runs the numba CPU body; ``"reference"`` the numpy oracle.
 

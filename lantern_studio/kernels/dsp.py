@@ -275,7 +275,7 @@ def _hop_count(n, fs):
     return (n * 10) // fs
 
 
-_KW_BLOCK = 16  # measured: 20.2 ms per 180 s of stereo against 22.2 at 32, 22.2 at 8, 30.3 at 48
+_KW_BLOCK = 16  # frames per K-weighting block: the fastest of 8, 16, 32 and 48 (RESULTS.md)
 
 
 @lru_cache(maxsize=8)

@@ -746,10 +746,9 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
 # sub-cells of _acc_ramp_cells, on a fixed grid of _PAIR_CELL frames from the block start. The pair loops
 # run over the flat interleaved samples, picking the left or right coefficients by the sample's parity.
 # Written per frame, as the one-stem loops are, LLVM de- and re-interleaves the channels with shuffles, and
-# two quadratics per pass made the loop compute-bound: the benchmark session took 43.6 ms that way, 40.0 ms
-# with ramps left to _acc_stem, and 34-35 ms with the flat loops. Only the order of the sums and the
-# sub-cell grid differ from _acc_stem, and both depend on the timeline block alone, so windows of the mix
-# stay bit-identical. (Four stems per pass was 1-2% faster again; not worth a third loop.)
+# two quadratics per pass make the loop compute-bound; the flat loops avoid both (RESULTS.md has the figures).
+# Only the order of the sums and the sub-cell grid differ from _acc_stem, and both depend on the timeline
+# block alone, so windows of the mix stay bit-identical.
 _PAIR_CELL = 4096
 _WHOLE_NONE = 0   # not one piece over the block: _acc_stem adds it
 _WHOLE_CONST = 1  # constant gains
@@ -1077,7 +1076,7 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     if out is None:
         out = np.empty((plan.length, 2), dtype=np.float32)
         # first-touched here, not by the numba threads: faulting a fresh bus in from the parallel loop
-        # was measured 5-20x slower than this fill (page-fault contention while the stems stream in)
+        # contends for page faults with the stems streaming in
         out.fill(0.0)
     finite = _mix_cpu(out, stems, table, plan.gain_x if plan.gain_x.size else np.zeros(1),
                            plan.gain_v if plan.gain_v.size else np.zeros(1),

@@ -9,7 +9,6 @@ storyboard as a dict (``Storyboard.to_dict()``), updated on every parse and edit
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from lantern_studio.engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, ex
 from lantern_studio.engines.story.panels import PrevizRenderer, RenderCancelled, RenderedPanel
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
+from lantern_studio.studio import tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
@@ -371,13 +371,6 @@ def build_tab(ctx: StudioContext) -> None:
     pages_button.click(do_pages, inputs=[storyboard_state, layout, page_size, rtl, renderer],
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
 
-    # ---- the animatic section (its own issue adds studio/tab_animatic.py) --------------------------
+    # ---- the animatic section -----------------------------------------------------------------------
     gr.Markdown("---")
-    if importlib.util.find_spec("lantern_studio.studio.tab_animatic") is not None:
-        from lantern_studio.studio import tab_animatic
-
-        if hasattr(tab_animatic, "build_animatic_section"):
-            tab_animatic.build_animatic_section(ctx, storyboard_state)
-            return
-    gr.Markdown("### Animatic\nVideo export of the storyboard arrives with the animatic section.",
-                elem_id="story-animatic-hook")
+    tab_animatic.build_animatic_section(ctx, storyboard_state)

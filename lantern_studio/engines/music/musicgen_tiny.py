@@ -35,7 +35,7 @@ def compression_config(*, sample_rate: int = 8_000, channels: int = 1, n_filters
 
     The frame rate is ``sample_rate // prod(ratios)``. The defaults (8 kHz, hop 800 -> 10 Hz) keep a test's
     token count and decoding small. Avoid a single large upsampling ratio (e.g. 50): on the CPU, oneDNN's
-    ``conv_transpose1d`` then takes seconds to minutes for some lengths (measured here with torch 2.14).
+    ``conv_transpose1d`` then takes seconds to minutes for some lengths (torch 2.14).
     """
     return {
         "compression_model": "encodec",

@@ -18,6 +18,11 @@ class Character:
     description: str = ""
     color: str = "#c0392b"      # hex RGB, drives figures, name tags and bubbles
     seed: int = 0               # fixed per character so every renderer draws them the same way
+    # the character's voice (engines.speech); an empty voice_name gets a default from the description
+    voice_engine: str = "espeak"
+    voice_name: str = ""
+    voice_pitch: int = 50       # 0..100, 50 is the voice's own
+    voice_speed: float = 1.0    # relative to the voice's normal rate
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +54,7 @@ class Shot:
     notes: str = ""
     transition: str = "cut"
     sfx: str = ""
-    # added by the storyboard issue (defaults keep older shot lists loading):
+    # defaults keep shot lists saved before these fields existed loading:
     kind: str = "action"            # "action", "dialogue" or "title" (a centered title card)
     extension: str = ""             # the speaker's cue extension: V.O., O.S., CONT'D
     dual_speaker: str = ""          # dual dialogue: the second speaker, talking at the same time
