@@ -219,6 +219,17 @@ def save_png_pages(pages: list[Image.Image], folder: str | Path, *, prefix: str 
     return paths
 
 
+def export_time() -> _dt.datetime:
+    """The date stamped into PDFs and CBZs: ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) when set,
+    so the same script gives byte-identical files on any machine or worker; else now."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+    return _dt.datetime.now(tz=_dt.timezone.utc)
+
+
 def save_pdf(pages: list[Image.Image], path: str | Path, *, dpi: int = 150, title: str = "") -> Path:
     """Write the pages into one PDF (one page per image, sized by ``dpi``)."""
     if not pages:
@@ -226,7 +237,8 @@ def save_pdf(pages: list[Image.Image], path: str | Path, *, dpi: int = 150, titl
     rgb = [p.convert("RGB") for p in pages]
     with atomic_output_path(path) as temp:
         rgb[0].save(temp, format="PDF", save_all=True, append_images=rgb[1:], resolution=float(dpi),
-                    title=title or "Storyboard", creator="Lantern Studio")
+                    title=title or "Storyboard", creator="Lantern Studio", creationDate=export_time().utctimetuple(),
+                    modDate=export_time().utctimetuple())
     return Path(path)
 
 
@@ -241,7 +253,7 @@ def comic_info_xml(board: Storyboard, *, pages: int, rtl: bool) -> str:
             f"  <PageCount>{pages}</PageCount>\n"
             f"  <LanguageISO>{language}</LanguageISO>\n"
             f"  <Manga>{manga}</Manga>\n"
-            f"  <Year>{_dt.date.today().year}</Year>\n"
+            f"  <Year>{export_time().year}</Year>\n"
             "  <Notes>Made with Lantern Studio</Notes>\n"
             "</ComicInfo>\n")
 
@@ -252,14 +264,16 @@ def save_cbz(pages: list[Image.Image], path: str | Path, *, board: Storyboard, r
         raise ValueError("there are no pages to save; compose pages first")
     import io
 
+    # zip stores local time to the even second, from 1980 on
+    stamp = max(export_time().replace(tzinfo=None), _dt.datetime(1980, 1, 1)).timetuple()[:6]
     with atomic_output_path(path) as temp:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED) as archive:
             for index, page in enumerate(pages, 1):
                 buffer = io.BytesIO()
                 page.convert("RGB").save(buffer, format="PNG")
-                archive.writestr(f"{index:03d}.png", buffer.getvalue())
-            archive.writestr("ComicInfo.xml", comic_info_xml(board, pages=len(pages), rtl=rtl),
-                             compress_type=zipfile.ZIP_DEFLATED)
+                archive.writestr(zipfile.ZipInfo(f"{index:03d}.png", date_time=stamp), buffer.getvalue())
+            archive.writestr(zipfile.ZipInfo("ComicInfo.xml", date_time=stamp),
+                             comic_info_xml(board, pages=len(pages), rtl=rtl), compress_type=zipfile.ZIP_DEFLATED)
     return Path(path)
 
 
