@@ -56,9 +56,11 @@ def raw_model(folder, demucs_loader=None) -> MusicGen:
     with models.patched_demucs_loader(demucs_loader):
         lm = loaders.load_lm_model(str(folder), device="cpu")
     compression = loaders.load_compression_model(str(folder), device="cpu")
-    if "self_wav" in lm.condition_provider.conditioners:
-        lm.condition_provider.conditioners["self_wav"].match_len_on_eval = True
-        lm.condition_provider.conditioners["self_wav"]._use_masking = False
+    conditioners = lm.condition_provider.conditioners       # a torch ModuleDict
+    if "self_wav" in conditioners:
+        conditioner = conditioners["self_wav"]                  # as MusicGen.get_pretrained sets a melody model up
+        conditioner.match_len_on_eval = True
+        conditioner._use_masking = False
     return MusicGen(folder.name, compression, lm)
 
 
@@ -428,3 +430,11 @@ def test_unload_and_switching_models(engine):
     engine.unload()
     assert engine.loaded_model is None
     assert engine.generate(GenerationRequest(prompt="x", duration_s=1.0, seed=1))[0].model == "tiny"
+
+
+def test_an_audiocraft_other_than_the_locked_release_is_refused_with_what_to_do():
+    from lantern_studio.engines.music import audiocraft_api
+
+    audiocraft_api.check_version(audiocraft_api.SUPPORTED_VERSION)
+    with pytest.raises(audiocraft_api.AudiocraftVersionError, match=r"audiocraft 1\.4\.0 is installed.*python launch\.py"):
+        audiocraft_api.check_version("1.4.0")

@@ -436,6 +436,8 @@ class MusicGenEngine:
         """
         import torch
 
+        from lantern_studio.engines.music import audiocraft_api
+
         with self._lock:
             info = self.load(self.requested_model(request))
             if settings is None:
@@ -468,11 +470,8 @@ class MusicGenEngine:
             random.seed(seed)
             try:
                 text = effective_prompt(request) or None
-                if melody is None:
-                    attributes, _ = model._prepare_tokens_and_attributes([text], None)
-                else:
-                    attributes, _ = model._prepare_tokens_and_attributes([text], None, melody_wavs=[melody])
-                tokens = model._generate_tokens(attributes, prompt_tokens, progress=on_step is not None)
+                attributes = audiocraft_api.conditioning(model, text, melody)
+                tokens = audiocraft_api.generate_tokens(model, attributes, prompt_tokens, progress=on_step is not None)
             finally:
                 random.setstate(python_random)
                 model.set_custom_progress_callback(None)

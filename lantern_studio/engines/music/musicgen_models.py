@@ -473,6 +473,8 @@ def load_musicgen(info: ModelInfo, *, device: str, demucs_loader: Callable[[str]
     """
     from audiocraft.models import MusicGen, loaders
 
+    from lantern_studio.engines.music import audiocraft_api
+
     folder = info.location.path
     with patched_demucs_loader(demucs_loader):
         try:
@@ -485,7 +487,5 @@ def load_musicgen(info: ModelInfo, *, device: str, demucs_loader: Callable[[str]
     except (RuntimeError, KeyError, ValueError) as error:
         raise CheckpointError(f"{folder / COMPRESSION_FILE} does not match its own config ({error}). The file "
                               "is damaged or was exported from a different model: copy it again.") from error
-    if "self_wav" in lm.condition_provider.conditioners:
-        lm.condition_provider.conditioners["self_wav"].match_len_on_eval = True
-        lm.condition_provider.conditioners["self_wav"]._use_masking = False
+    audiocraft_api.prepare_melody_conditioner(lm)
     return MusicGen(info.location.name, compression, lm)
