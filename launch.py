@@ -52,7 +52,14 @@ def _add_studio_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; others need --auth)")
     group.add_argument("--port", type=int, default=None, help="port to serve on (default 7860)")
     group.add_argument("--share", action="store_true", help="open a public Gradio link (refused without --auth)")
-    group.add_argument("--auth", default=None, metavar="USER:PASSWORD", help="require this login")
+    group.add_argument("--auth", default=None, metavar="USER:PASSWORD",
+                       help="require this login; other users of this machine can read it in `ps`, so prefer "
+                            "--auth-file or the LANTERN_AUTH variable")
+    group.add_argument("--auth-file", default=None, metavar="FILE",
+                       help="require the login USER:PASSWORD written in FILE (chmod 600); kept out of `ps`")
+    group.add_argument("--allowed-host", action="append", default=None, metavar="NAME",
+                       help="a host name browsers may use to reach the studio besides its address and localhost "
+                            "(repeatable); requests naming any other host are refused")
     group.add_argument("--no-browser", action="store_true", help="do not open a browser window")
 
 
@@ -106,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")
+    storyboard.add_argument("--timeline", default=None, metavar="FORMATS",
+                            help="also write the animatic as editable timelines into DIR/timeline/: a comma list of "
+                                 "jianying (a 剪映 draft folder), fcpxml (FCP 7 XML), otio, edl")
 
     bench = sub.add_parser("bench", help="measure real-time factors and fps against the usual tools")
     bench.add_argument("--quick", action="store_true", help="small sizes, under a minute")
@@ -390,6 +400,13 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     apply_process_environment(settings)
+    from lantern_studio.engines.run_temp import RunTempError, claim
+
+    try:
+        claim(settings.temp_dir)          # this run's own temp folder, removed at exit
+    except (RunTempError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.command == "studio":
         from lantern_studio.studio.app import serve
 

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path
+from lantern_studio.engines.children import adopt_pydub
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 BIT_DEPTHS = {"wav": (16, 24, 32), "flac": (16, 24), "mp3": (16,)}
@@ -49,6 +50,7 @@ def _pydub():
         from pydub import AudioSegment
 
     AudioSegment.converter = ffmpeg_exe()
+    adopt_pydub()                      # its ffmpeg children die with the studio, even on SIGKILL
     return AudioSegment
 
 
