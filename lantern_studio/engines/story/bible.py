@@ -6,6 +6,7 @@ source every renderer draws a character from, so the same character looks the sa
   skin), from the seed and a few keywords of the description (``grey hair``, ``白发``, ``child``, ``奶奶``).
 - :func:`character_prompt` is the entry as text for a text-to-image prompt.
 - :func:`bible_rows` / :func:`apply_bible_rows` are the editable table the Storyboard tab shows.
+- :func:`assign_voices` gives each character a distinct default voice; :func:`voice_of` reads it back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from lantern_studio.engines.speech.base import VoiceSpec
+from lantern_studio.engines.speech.casting import default_voices
 from lantern_studio.engines.story.model import Character
 
 # distinct, readable on white and on dark backgrounds, and different for colour-blind viewers in order
@@ -63,6 +66,23 @@ def build_bible(names: Iterable[str], *, existing: dict[str, Character] | None =
         bible[name] = Character(name=name, description=guess_description(name, texts), color=color,
                                 seed=stable_seed(name))
     bible.update(existing)
+    return assign_voices(bible)
+
+
+def voice_of(character: Character) -> VoiceSpec:
+    """The character's voice as the speech engines take it."""
+    return VoiceSpec(engine=character.voice_engine, voice=character.voice_name, pitch=int(character.voice_pitch),
+                     speed=float(character.voice_speed))
+
+
+def assign_voices(bible: dict[str, Character]) -> dict[str, Character]:
+    """Give every character without a voice a default one, distinct from the voices already chosen."""
+    voiced = [voice_of(c) for c in bible.values() if c.voice_name]
+    unvoiced = [(c.name, c.description) for c in bible.values() if not c.voice_name]
+    for name, spec in default_voices(unvoiced, taken=voiced).items():
+        character = bible[name]
+        character.voice_engine, character.voice_name = spec.engine, spec.voice
+        character.voice_pitch, character.voice_speed = spec.pitch, spec.speed
     return bible
 
 
@@ -71,8 +91,13 @@ def bible_rows(bible: dict[str, Character]) -> list[list[Any]]:
     return [[c.name, c.description, c.color, int(c.seed)] for c in bible.values()]
 
 
-def apply_bible_rows(rows: Iterable[Iterable[Any]]) -> dict[str, Character]:
-    """Read edited table rows back into a bible; raise ValueError naming the row that is wrong."""
+def apply_bible_rows(rows: Iterable[Iterable[Any]], *, existing: dict[str, Character] | None = None
+                     ) -> dict[str, Character]:
+    """Read edited table rows back into a bible; raise ValueError naming the row that is wrong.
+
+    The table has no voice columns: each character keeps its voice from ``existing`` (by name), and a new
+    or renamed one gets a default voice.
+    """
     bible: dict[str, Character] = {}
     for index, row in enumerate(rows, 1):
         row = list(row) + [""] * (4 - len(list(row)))
@@ -93,9 +118,14 @@ def apply_bible_rows(rows: Iterable[Iterable[Any]]) -> dict[str, Character]:
             raise ValueError(f"character {name!r}: seed {seed!r} is not a whole number") from None
         if not 0 <= seed_value < 2**31:
             raise ValueError(f"character {name!r}: seed {seed_value} must be between 0 and 2147483647")
+        kept = (existing or {}).get(name)
+        voice = {f: getattr(kept, f) for f in _VOICE_FIELDS} if kept is not None else {}
         bible[name] = Character(name=name, description=str(description or "").strip(), color=color.lower(),
-                                seed=seed_value)
-    return bible
+                                seed=seed_value, **voice)
+    return assign_voices(bible)
+
+
+_VOICE_FIELDS = ("voice_engine", "voice_name", "voice_pitch", "voice_speed")
 
 
 # ------------------------------------------------------------------------------------------------

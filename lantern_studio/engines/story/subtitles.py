@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -178,13 +179,17 @@ def chunk_dialogue(text: str, font: ImageFont.FreeTypeFont, max_width_px: float,
     return chunks
 
 
-def build_cues(timeline: Timeline, *, style: SubtitleStyle, language: str = "zh") -> list[Cue]:
-    """Subtitle cues for every shot with dialogue, timed to the shot's frames.
+def build_cues(timeline: Timeline, *, style: SubtitleStyle, language: str = "zh",
+               speech_spans_s: Mapping[int, tuple[float, float]] | None = None) -> list[Cue]:
+    """Subtitle cues for every shot with dialogue, timed to the shot's frames, or to its speech.
 
     A shot whose wrapped dialogue fits ``style.max_lines`` lines is one cue spanning the shot. Longer
     dialogue is split into chunks of ``max_lines`` lines, each shown for a share of the shot proportional
-    to its characters (at least one frame each).
+    to its characters (at least one frame each). A shot in ``speech_spans_s`` (shot number ->
+    ``(start_s, end_s)`` in which its line is audible) shows its cues from the frame nearest the speech's
+    start to the frame nearest its end, instead of for the whole shot.
     """
+    spoken = dict(speech_spans_s or {})
     font = load_font(style.font_px, language)
     max_width = timeline.width - 2 * style.margin_x_px
     cues: list[Cue] = []
@@ -193,15 +198,21 @@ def build_cues(timeline: Timeline, *, style: SubtitleStyle, language: str = "zh"
         if shot is None or not shot.dialogue.strip():
             continue
         chunks = chunk_dialogue(shot.dialogue, font, max_width, max_lines=style.max_lines)
-        chunks = chunks[:segment.frames]          # never more cues than frames
+        first_frame, frames = segment.start_frame, segment.frames
+        if shot.number in spoken:
+            start_s, end_s = spoken[shot.number]
+            a = min(max(int(round(start_s * timeline.fps)), segment.start_frame), segment.end_frame - 1)
+            b = min(max(int(round(end_s * timeline.fps)), a + 1), segment.end_frame)
+            first_frame, frames = a, b - a
+        chunks = chunks[:frames]                  # never more cues than frames
         weights = np.array([max(1, sum(len(line) for line in chunk)) for chunk in chunks], dtype=np.float64)
-        bounds = np.round(np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * segment.frames)
+        bounds = np.round(np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * frames)
         bounds = bounds.astype(int)
         for i in range(1, len(bounds)):           # at least one frame per cue, staying inside the shot
-            bounds[i] = min(max(bounds[i], bounds[i - 1] + 1), segment.frames - (len(bounds) - 1 - i))
+            bounds[i] = min(max(bounds[i], bounds[i - 1] + 1), frames - (len(bounds) - 1 - i))
         for i, chunk in enumerate(chunks):
-            cues.append(Cue(index=len(cues) + 1, start_frame=segment.start_frame + int(bounds[i]),
-                            end_frame=segment.start_frame + int(bounds[i + 1]), fps=timeline.fps, lines=chunk,
+            cues.append(Cue(index=len(cues) + 1, start_frame=first_frame + int(bounds[i]),
+                            end_frame=first_frame + int(bounds[i + 1]), fps=timeline.fps, lines=chunk,
                             shot_number=shot.number))
     return cues
 
