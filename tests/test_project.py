@@ -197,19 +197,19 @@ def test_recovery_cleans_partials_and_unfinished_takes_only_when_nobody_has_the_
     store = TakeStore(first)
     done = small_take(1)
     store.save(done)
-    (first.renders_dir / f"{TEMP_PREFIX}abc.mp4").write_bytes(b"half a video")
-    (first.takes_dir / done.id / f"{TEMP_PREFIX}x.wav").write_bytes(b"RIFF")
+    (first.renders_dir / f"{TEMP_PREFIX}abcd1234.mp4").write_bytes(b"half a video")
+    (first.takes_dir / done.id / f"{TEMP_PREFIX}x1y2z3w4.wav").write_bytes(b"RIFF")
     unfinished = first.takes_dir / "20260101-000000-aaaaaa"
     unfinished.mkdir()
     (unfinished / "audio.wav").write_bytes(b"RIFF....")
     second = Project.open(root)                      # the first studio is still running: touch nothing
     assert len(second.recovery.kept) == 3 and not second.recovery.removed
-    assert (first.renders_dir / f"{TEMP_PREFIX}abc.mp4").exists()
+    assert (first.renders_dir / f"{TEMP_PREFIX}abcd1234.mp4").exists()
     first.close()
     second.close()
     third = Project.open(root)
     report = third.recovery
-    assert sorted(report.removed) == sorted([f"renders/{TEMP_PREFIX}abc.mp4", f"takes/{done.id}/{TEMP_PREFIX}x.wav"])
+    assert sorted(report.removed) == sorted([f"renders/{TEMP_PREFIX}abcd1234.mp4", f"takes/{done.id}/{TEMP_PREFIX}x1y2z3w4.wav"])
     assert len(report.incomplete) == 1 and "removed 2" in report.summary()
     assert not [p for p in root.rglob(TEMP_PREFIX + "*")]
     assert TakeStore(third).ids() == [done.id] and TakeStore(third).verify(done.id) == []

@@ -9,11 +9,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 TEMP_PREFIX = ".partial-"
+# the exact names this studio's writers give their temporaries: ``tempfile.mkstemp`` here (eight characters of
+# [a-z0-9_] and the final suffix) and the video encoder (``.partial-<pid>-<thread>-<final name>``); another
+# program's ``.partial-something`` matches neither and is never cleaned
+OWN_PARTIAL_NAME = re.compile(r"^\.partial-(?:[a-z0-9_]{8}(?:\.[A-Za-z0-9_-]{1,16})?|\d{1,10}-\d{1,24}-[^/\\]{1,255})$")
+# a leftover younger than this may belong to a writer that is still running
+STALE_PARTIAL_AGE_S = 3600.0
 
 
 @contextlib.contextmanager
@@ -63,6 +72,40 @@ def atomic_write_json(final_path: str | os.PathLike, value: Any) -> Path:
 def is_partial(path: str | os.PathLike) -> bool:
     """True for the temporary files this module leaves behind only when a process is killed mid-write."""
     return Path(path).name.startswith(TEMP_PREFIX)
+
+
+def is_own_partial(name: str) -> bool:
+    """True when ``name`` (a base name) is one this studio's writers give their temporaries."""
+    return bool(OWN_PARTIAL_NAME.match(name))
+
+
+def remove_stale_partials(folder: str | os.PathLike, *, older_than_s: float = STALE_PARTIAL_AGE_S,
+                          now: float | None = None) -> list[Path]:
+    """Delete this studio's temporaries left in ``folder`` (not below it) by a killed run; returns what was deleted.
+
+    Only regular files whose names match ``OWN_PARTIAL_NAME`` and that were last changed more than
+    ``older_than_s`` seconds ago are deleted: a fresh one may belong to a run that is still writing, and any other
+    name, link, folder or special file is left alone. A missing folder is not an error.
+    """
+    if older_than_s < 0:
+        raise ValueError("older_than_s must be zero or more seconds")
+    cutoff = (time.time() if now is None else now) - older_than_s
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if not is_own_partial(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:       # another run cleaned it first
+            continue
+    return removed
 
 
 def _fsync_path(path: Path) -> None:

@@ -10,6 +10,13 @@ temporaries and take folders without a sidecar. ``Project.open`` finds them and,
 has the project open, deletes the temporaries and moves unfinished take folders to ``.trash/`` (marked
 "incomplete", so nothing that might still be useful is destroyed). What it did is in ``project.recovery``.
 
+Recovery touches only what this studio names and writes: temporaries whose names match its writers' exact
+pattern (``engines.atomic.OWN_PARTIAL_NAME``), looked for in the project folder itself and in the folders the
+studio writes (``takes/``, ``stems/``, ``story/``, ``renders/``, ``.cache/``), never in a folder the user made,
+never through a link and never inside a nested project; and take folders that hold nothing but a take's own files.
+Anything else (a link in ``takes/``, a user's folder) is left alone and listed in ``recovery.left_alone``.
+A folder that holds files but no ``project.json`` is never adopted as a project.
+
 Whether another process has the project open is known from an advisory lock on ``.lantern.lock``: every
 open project holds a shared lock for its lifetime and recovery needs the exclusive one. The kernel drops
 the locks of a killed process, so a crash never blocks the next open.
@@ -18,6 +25,9 @@ Trash
 -----
 Each deleted item lives in its own entry ``.trash/<entry>/`` holding ``entry.json`` (where the item came
 from, when, why) and the item itself under its original base name, so any item restores to where it was.
+Nothing is deleted or moved through a link: a ``.trash`` that is a link turns the trash off (with a message),
+links are never moved to the trash, and the trash is pruned on open to ``TrashPolicy`` (by default 30 days or
+5 GB, whichever comes first, oldest first).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -36,11 +47,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
-from lantern_studio.engines.atomic import TEMP_PREFIX, atomic_output_path, atomic_write_json
+from lantern_studio.engines.atomic import TEMP_PREFIX, atomic_output_path, atomic_write_json, is_own_partial
+from lantern_studio.engines.bounded import load_json_file
 
 SCHEMA_VERSION = 2
 MANIFEST = "project.json"
 SUBFOLDERS = ("takes", "stems", "story", "renders", ".trash")
+# the folders the studio writes into (recovery looks for its temporaries here and in the project folder only)
+WRITTEN_FOLDERS = ("takes", "stems", "story", "renders", ".cache")
+# how deep below those folders recovery looks (the studio writes at most three levels down)
+RECOVERY_DEPTH = 4
+# the files a take folder holds while it is being saved (engines.music.takes writes these, the sidecar last)
+TAKE_FILES = ("audio.wav", "take.mid")
+TAKE_STEMS = "stems"
+MAX_ENTRY_BYTES = 64 * 1024          # a trash entry.json is a few hundred bytes
 LOCK_NAME = ".lantern.lock"
 TRASH_ENTRY = "entry.json"
 TAKE_SIDECAR = "take.json"          # a take folder is finished exactly when this file exists
@@ -60,6 +80,7 @@ except ImportError:  # pragma: no cover - Windows
 
 # without locks, only leftovers older than this are treated as abandoned
 UNLOCKED_GRACE_S = 600.0
+_DAY_S = 86_400.0
 
 
 class ProjectError(RuntimeError):
@@ -125,17 +146,21 @@ class RecoveryReport:
     ``removed``: ``.partial-*`` temporaries deleted (paths relative to the project).
     ``incomplete``: unfinished take folders moved to ``.trash/`` (their trash entries, relative).
     ``kept``: leftovers found but left alone because another process has the project open.
+    ``left_alone``: things in ``takes/`` this studio did not make (links, folders with other files), untouched.
+    ``pruned``: trash entries deleted for good because the trash passed its ``TrashPolicy``.
     ``migrated_from``: the schema version the manifest was migrated from, or None.
     """
 
     removed: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
     migrated_from: int | None = None
 
     @property
     def clean(self) -> bool:
-        return not (self.removed or self.incomplete or self.kept)
+        return not (self.removed or self.incomplete or self.kept or self.left_alone or self.pruned)
 
     def summary(self) -> str:
         parts = []
@@ -147,7 +172,49 @@ class RecoveryReport:
             parts.append(f"moved {len(self.incomplete)} unfinished take(s) to the trash (marked incomplete)")
         if self.kept:
             parts.append(f"left {len(self.kept)} unfinished file(s) alone: another studio has this project open")
+        if self.left_alone:
+            parts.append(f"left {len(self.left_alone)} item(s) in takes/ alone that this studio did not make "
+                         f"(e.g. {self.left_alone[0]})")
+        if self.pruned:
+            parts.append(f"deleted {len(self.pruned)} old item(s) from the trash for good (past its age or size cap)")
         return "; ".join(parts) if parts else "nothing to recover"
+
+
+@dataclass(frozen=True)
+class TrashPolicy:
+    """How long deleted items stay: entries older than ``max_age_days`` go, then the oldest until the trash holds
+    at most ``max_bytes``, whichever limit comes first. Applied when a project opens with nobody else in it.
+
+    ``from_environ`` reads ``LANTERN_TRASH_MAX_DAYS`` and ``LANTERN_TRASH_MAX_GB``.
+    """
+
+    max_age_days: float = 30.0
+    max_bytes: int = 5 * 10**9
+
+    def __post_init__(self) -> None:
+        for name in ("max_age_days", "max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+                raise ValueError(f"trash {name} must be a positive number, not {value!r}")
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> "TrashPolicy":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for variable, name, scale in (("LANTERN_TRASH_MAX_DAYS", "max_age_days", 1.0),
+                                      ("LANTERN_TRASH_MAX_GB", "max_bytes", 1e9)):
+            text = env.get(variable, "")
+            if text:
+                try:
+                    number = float(text)
+                except ValueError:
+                    raise ValueError(f"{variable}={text!r} is not a number; unset it or give e.g. "
+                                     f"{variable}=30") from None
+                values[name] = int(number * scale) if name == "max_bytes" else number
+        return cls(**values)
+
+    def describe(self) -> str:
+        return f"{self.max_age_days:g} days or {self.max_bytes / 1e9:.1f} GB, whichever comes first"
 
 
 @dataclass(frozen=True)
@@ -175,6 +242,7 @@ class Project:
     root: Path
     manifest: dict[str, Any]
     recovery: RecoveryReport = field(default_factory=RecoveryReport, repr=False, compare=False)
+    trash_policy: TrashPolicy = field(default_factory=TrashPolicy, repr=False, compare=False)
     _lock: _ProjectLock | None = field(default=None, repr=False, compare=False)
     _write_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -205,7 +273,8 @@ class Project:
 
     # ---- open / create / save ------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | Path, *, create: bool = True, recover: bool = True) -> "Project":
+    def open(cls, root: str | Path, *, create: bool = True, recover: bool = True,
+             trash_policy: TrashPolicy | None = None) -> "Project":
         """Open the project in ``root``; create it (and its folders) when missing and ``create`` is True.
 
         Parameters
@@ -213,24 +282,32 @@ class Project:
         root : str or Path
             The project folder.
         create : bool
-            Make a new project there when ``root`` has no ``project.json``.
+            Make a new project there when ``root`` has no ``project.json``. Only a missing or empty folder is
+            made a project: a folder that already holds other files is refused, never adopted.
         recover : bool
-            Clean up what an interrupted run left behind (see the module notes); the report is in
-            ``project.recovery``.
+            Clean up what an interrupted run left behind (see the module notes) and prune the trash to
+            ``trash_policy``; the report is in ``project.recovery``.
+        trash_policy : TrashPolicy, optional
+            How long the trash keeps items; default ``TrashPolicy.from_environ()`` (30 days or 5 GB).
 
         Raises
         ------
         ProjectError
-            The manifest cannot be read, is not a manifest, or was written by a newer studio; or there is no
-            project and ``create`` is False.
+            The manifest cannot be read, is not a regular file, is not a manifest, or was written by a newer
+            studio; or there is no project and ``create`` is False or the folder holds other files.
         """
         root = Path(root).expanduser().resolve()
         manifest_path = root / MANIFEST
         if root.exists() and not root.is_dir():
             raise ProjectError(f"{root} is a file, not a folder; choose a folder for the project")
-        if manifest_path.exists():
+        try:
+            policy = trash_policy if trash_policy is not None else TrashPolicy.from_environ()
+        except ValueError as error:
+            raise ProjectError(str(error)) from None
+        if os.path.lexists(manifest_path):
             manifest = _read_manifest(manifest_path)
         elif create:
+            _refuse_foreign_folder(root)
             manifest = {"schema_version": SCHEMA_VERSION, "name": root.name, "created": _now(), "modified": _now()}
         else:
             raise ProjectError(f"{root} is not a Lantern Studio project (no {MANIFEST}); create one there first")
@@ -239,10 +316,17 @@ class Project:
             raise ProjectError(f"{manifest_path} was written by a newer Lantern Studio (project format {version}, this "
                                f"studio reads up to {SCHEMA_VERSION}); update the studio to open it")
         for sub in SUBFOLDERS:
-            (root / sub).mkdir(parents=True, exist_ok=True)
+            folder = root / sub
+            if folder.is_symlink():       # never created or written through; a linked .trash turns the trash off
+                continue
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ProjectError(f"{folder} cannot be made a folder ({error}); move the file of that name "
+                                   "out of the project and open it again") from None
         lock = _ProjectLock(root)
         exclusive = lock.try_exclusive()
-        project = cls(root, manifest, _lock=lock)
+        project = cls(root, manifest, trash_policy=policy, _lock=lock)
         try:
             if version < SCHEMA_VERSION:
                 if not exclusive:
@@ -254,6 +338,8 @@ class Project:
                 project.save()
             if recover:
                 project._recover(exclusive=exclusive)
+                if exclusive and project.trash_problem() is None:
+                    project.recovery.pruned.extend(project.prune_trash())
         finally:
             lock.share()
         return project
@@ -359,26 +445,56 @@ class Project:
         return safe_join(self.root, relative)
 
     def _inside(self, path: str | Path) -> Path:
+        """``path`` inside the project with its folders resolved but its last part not followed, so a link is
+        judged as the link it is (and refused), never as what it points to."""
         path = Path(path)
         if not path.is_absolute():
             path = self.root / path
-        resolved = path.resolve()
+        if path.name in ("", ".", ".."):
+            path = path.resolve()
+        item = path.parent.resolve() / path.name
         root = self.root.resolve()
-        if resolved == root or root not in resolved.parents:
+        if item == root or root not in item.parents:
             raise ProjectError(f"{path} is not inside the project {self.root}")
-        return resolved
+        if item.is_symlink():
+            raise ProjectError(f"{item} is a link; the studio neither moves nor deletes links or what they point "
+                               "to. Remove the link yourself (its target is not touched)")
+        return item
 
     # ---- trash ---------------------------------------------------------------------------
+    def trash_problem(self) -> str | None:
+        """Why the trash cannot be used (``.trash`` is a link or not a folder), or None when it can."""
+        trash = self.trash_dir
+        try:
+            info = os.lstat(trash)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return (f"{trash} is a link, so the trash is off: the studio deletes and moves nothing through a link. "
+                    "Remove the link (the folder it points to is not touched) and open the project again")
+        if not stat.S_ISDIR(info.st_mode):
+            return f"{trash} is not a folder, so the trash is off; move that file out of the project and open it again"
+        return None
+
+    def _trash_root(self) -> Path:
+        problem = self.trash_problem()
+        if problem is not None:
+            raise ProjectError(problem)
+        self.trash_dir.mkdir(exist_ok=True)
+        return self.trash_dir.resolve()
+
     def move_to_trash(self, path: str | Path, *, reason: str = "deleted") -> Path:
-        """Move a file or folder inside the project to ``.trash/`` (kept until the trash is emptied).
+        """Move a file or folder inside the project to ``.trash/`` (kept until the trash is emptied or pruned).
 
         Returns the item's path inside the trash; give it (or its entry folder) to ``restore_from_trash``.
+        Links are refused (neither the link nor its target is moved), and so is everything when ``.trash``
+        itself is a link.
         """
         path = self._inside(path)
-        trash = self.trash_dir.resolve()
+        trash = self._trash_root()
         if path == trash or trash in path.parents:
             raise ProjectError(f"{path} is already in the trash; empty the trash to delete it for good")
-        if not path.exists() and not path.is_symlink():
+        if not path.exists():
             raise ProjectError(f"{path} does not exist; nothing to move to the trash")
         relative = path.relative_to(self.root.resolve()).as_posix()
         entry_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f") + "-" + uuid.uuid4().hex[:6]
@@ -390,9 +506,9 @@ class Project:
         return target
 
     def trash_items(self) -> list[TrashItem]:
-        """Everything in the trash, newest first."""
+        """Everything in the trash, newest first (nothing when the trash is off, see ``trash_problem``)."""
         items = []
-        if not self.trash_dir.is_dir():
+        if self.trash_problem() is not None or not self.trash_dir.is_dir():
             return items
         for entry_dir in self.trash_dir.iterdir():
             item = self._trash_item(entry_dir)
@@ -403,37 +519,40 @@ class Project:
 
     def _trash_item(self, entry_dir: Path) -> TrashItem | None:
         meta_path = entry_dir / TRASH_ENTRY
-        if not entry_dir.is_dir() or not meta_path.is_file():
+        if entry_dir.is_symlink() or not entry_dir.is_dir() or meta_path.is_symlink() or not meta_path.is_file():
             return None
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = load_json_file(meta_path, max_bytes=MAX_ENTRY_BYTES, what="trash entry")
             original = str(meta["original"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
         payload = entry_dir / PurePosixPath(original).name
-        if not payload.exists():
+        if not os.path.lexists(payload):
             return None
         return TrashItem(entry=entry_dir.name, original=original, deleted=str(meta.get("deleted", "")),
                          reason=str(meta.get("reason", "deleted")), path=payload)
 
     def restore_from_trash(self, trashed: str | Path | TrashItem) -> Path:
         """Move an item from ``.trash/`` back to where it was; returns its restored path."""
+        trash = self._trash_root()
         if isinstance(trashed, TrashItem):
-            entry_dir = self.trash_dir / trashed.entry
+            entry_dir = trash / trashed.entry
         else:
             trashed = Path(trashed)
             if not trashed.is_absolute():
-                trashed = self.trash_dir / trashed
+                trashed = trash / trashed
             trashed = trashed.resolve()
-            trash = self.trash_dir.resolve()
             if trash not in trashed.parents:
                 raise ProjectError(f"{trashed} is not in the project's trash")
             entry_dir = trash / trashed.relative_to(trash).parts[0]
         item = self._trash_item(entry_dir)
         if item is None:
             raise ProjectError(f"{entry_dir.name} is not a trash entry this studio can restore")
-        target = self.path_for(item.original)
-        if target.exists():
+        try:
+            target = self.path_for(item.original)
+        except ValueError as error:
+            raise ProjectError(f"{entry_dir.name} cannot be restored: {error}") from None
+        if os.path.lexists(target):
             raise ProjectError(f"{target} exists again; rename or delete it before restoring")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(item.path, target)
@@ -441,25 +560,66 @@ class Project:
         return target
 
     def empty_trash(self, *, older_than_s: float | None = None) -> int:
-        """Delete trash entries for good (all, or those deleted more than ``older_than_s`` ago); returns how many."""
+        """Delete trash entries for good (all, or those deleted more than ``older_than_s`` ago); returns how many.
+
+        Raises ProjectError when ``.trash`` is a link (nothing is deleted through it).
+        """
         if older_than_s is not None and older_than_s < 0:
             raise ValueError("older_than_s must be zero or more seconds")
+        trash = self._trash_root()
         count = 0
         cutoff = None if older_than_s is None else time.time() - older_than_s
-        for entry_dir in list(self.trash_dir.iterdir()) if self.trash_dir.is_dir() else []:
-            if cutoff is not None and entry_dir.stat().st_mtime > cutoff:
+        for entry_dir in list(trash.iterdir()):
+            if cutoff is not None and entry_dir.lstat().st_mtime > cutoff:
                 continue
-            if entry_dir.is_dir() and not entry_dir.is_symlink():
-                shutil.rmtree(entry_dir)
-            else:
-                entry_dir.unlink()
+            _delete_entry(entry_dir)
             count += 1
         return count
 
+    def prune_trash(self, policy: TrashPolicy | None = None, *, now: float | None = None) -> list[str]:
+        """Delete for good the trash entries past ``policy`` (default the project's): first those deleted more than
+        ``max_age_days`` ago, then the oldest until the trash holds at most ``max_bytes``. Returns their names."""
+        policy = policy or self.trash_policy
+        trash = self._trash_root()
+        now = time.time() if now is None else now
+        entries = []
+        for entry_dir in trash.iterdir():
+            entries.append((_entry_time(entry_dir), entry_dir, _tree_bytes(entry_dir)
+                            if entry_dir.is_dir() and not entry_dir.is_symlink() else entry_dir.lstat().st_size))
+        entries.sort(key=lambda entry: (entry[0], entry[1].name))
+        total = sum(size for _, _, size in entries)
+        pruned = []
+        for when, entry_dir, size in entries:
+            if now - when <= policy.max_age_days * _DAY_S and total <= policy.max_bytes:
+                break                       # oldest first: everything after this one is newer and fits
+            _delete_entry(entry_dir)
+            total -= size
+            pruned.append(entry_dir.name)
+        return pruned
+
     def trash_bytes(self) -> int:
+        if self.trash_problem() is not None:
+            return 0
         return _tree_bytes(self.trash_dir)
 
     # ---- recovery ------------------------------------------------------------------------
+    def _own_partials(self) -> Iterable[Path]:
+        """This studio's temporaries (``engines.atomic.OWN_PARTIAL_NAME``, regular files only) in the project
+        folder itself and in the folders the studio writes, at most ``RECOVERY_DEPTH`` levels down; links are not
+        followed and nested projects are not entered."""
+        yield from _own_partials_in(self.root)
+        for sub in WRITTEN_FOLDERS:
+            top = self.root / sub
+            if top.is_symlink() or not top.is_dir():
+                continue
+            for dirpath, dirnames, _ in os.walk(top):        # os.walk does not descend into links
+                base = Path(dirpath)
+                depth = len(base.relative_to(top).parts)
+                yield from _own_partials_in(base)
+                dirnames[:] = [] if depth >= RECOVERY_DEPTH else [
+                    d for d in dirnames if not os.path.lexists(base / d / LOCK_NAME)
+                    and not os.path.lexists(base / d / MANIFEST)]
+
     def _recover(self, *, exclusive: bool) -> RecoveryReport:
         report = self.recovery
         root = self.root
@@ -477,32 +637,39 @@ class Project:
             except OSError:
                 return False
 
-        for path in sorted(_walk_partials(root)):
+        for path in sorted(self._own_partials()):
             relative = path.relative_to(root).as_posix()
             if abandoned(path):
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
                 report.removed.append(relative)
             else:
                 report.kept.append(relative)
-        # unfinished takes: a take folder without its sidecar
-        if self.takes_dir.is_dir():
+        # unfinished takes: a take folder without its sidecar, holding only what a take save writes
+        trash_works = self.trash_problem() is None
+        if self.takes_dir.is_dir() and not self.takes_dir.is_symlink():
             for folder in sorted(self.takes_dir.iterdir()):
-                if not folder.is_dir() or folder.name.startswith(".") or (folder / TAKE_SIDECAR).exists():
+                if folder.name.startswith("."):
                     continue
                 relative = folder.relative_to(root).as_posix()
-                if abandoned(folder):
+                if folder.is_symlink():
+                    report.left_alone.append(relative)
+                    continue
+                if not folder.is_dir() or os.path.lexists(folder / TAKE_SIDECAR):
+                    continue
+                if not _is_unfinished_take(folder):
+                    report.left_alone.append(relative)
+                elif not abandoned(folder):
+                    report.kept.append(relative)
+                elif trash_works:
                     trashed = self.move_to_trash(folder, reason="incomplete: the studio stopped before this take "
                                                                 "was finished")
                     report.incomplete.append(trashed.relative_to(root).as_posix())
                 else:
-                    report.kept.append(relative)
+                    report.left_alone.append(relative)
         # trash entries whose move never happened (killed between writing entry.json and the rename)
-        if exclusive and self.trash_dir.is_dir():
+        if exclusive and trash_works and self.trash_dir.is_dir():
             for entry_dir in self.trash_dir.iterdir():
-                if entry_dir.is_dir() and self._trash_item(entry_dir) is None:
+                if entry_dir.is_dir() and not entry_dir.is_symlink() and self._trash_item(entry_dir) is None:
                     children = [p for p in entry_dir.iterdir() if p.name != TRASH_ENTRY]
                     if not children:
                         shutil.rmtree(entry_dir, ignore_errors=True)
@@ -825,7 +992,7 @@ def recent_projects(home: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(home).expanduser() / RECENT_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_file(path, max_bytes=MAX_ENTRY_BYTES * 16, what="recent projects list")
     except (OSError, ValueError):
         return []
     entries = data.get("projects", []) if isinstance(data, dict) else []
@@ -870,7 +1037,7 @@ def forget_project(home: str | Path, root: str | Path) -> list[dict[str, Any]]:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = load_json_file(path, what="project manifest")
     except (OSError, ValueError) as error:
         raise ProjectError(f"{path} cannot be read ({error}); restore it from a backup or open another project "
                            "folder") from error
@@ -901,16 +1068,98 @@ def _clean_display_name(name: str) -> str:
     return cleaned
 
 
-def _walk_partials(root: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath)
-        for name in list(dirnames):
-            if name.startswith(TEMP_PREFIX):
-                yield base / name
-                dirnames.remove(name)
-        for name in filenames:
-            if name.startswith(TEMP_PREFIX):
-                yield base / name
+def _own_partials_in(folder: Path) -> Iterable[Path]:
+    """This studio's temporaries directly in ``folder``: regular files with its writers' exact names."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if is_own_partial(entry.name) and entry.is_file(follow_symlinks=False):
+                yield Path(entry.path)
+        except OSError:
+            continue
+
+
+_TAKE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _is_unfinished_take(folder: Path) -> bool:
+    """True when ``folder`` holds nothing but what saving a take writes before its sidecar (audio, MIDI, stem
+    WAVs and the studio's temporaries): only such a folder is the studio's to move to the trash."""
+    if not _TAKE_ID.match(folder.name):
+        return False
+
+    def only(path: Path, allowed: Callable[[os.DirEntry], bool]) -> bool:
+        try:
+            return all(allowed(entry) for entry in os.scandir(path))
+        except OSError:
+            return False
+
+    def regular(entry: os.DirEntry) -> bool:
+        return entry.is_file(follow_symlinks=False)
+
+    def stem_file(entry: os.DirEntry) -> bool:
+        return regular(entry) and (entry.name.endswith(".wav") or is_own_partial(entry.name))
+
+    def take_entry(entry: os.DirEntry) -> bool:
+        if entry.name == TAKE_STEMS and entry.is_dir(follow_symlinks=False):
+            return only(Path(entry.path), stem_file)
+        return regular(entry) and (entry.name in TAKE_FILES or is_own_partial(entry.name))
+
+    return only(folder, take_entry)
+
+
+def _refuse_foreign_folder(root: Path) -> None:
+    """Refuse to make a project of a folder that already holds something the studio did not put there.
+
+    Accepted: a missing or empty folder, or what an interrupted creation leaves (the empty project folders, the
+    lock file, a temporary of the manifest).
+    """
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ProjectError(f"{root} cannot be read ({error}); choose another folder for the project") from None
+
+    def ours(entry: os.DirEntry) -> bool:
+        if entry.name in SUBFOLDERS and entry.is_dir(follow_symlinks=False):
+            try:
+                return not any(os.scandir(entry.path))
+            except OSError:
+                return False
+        if entry.name == LOCK_NAME or is_own_partial(entry.name):
+            return entry.is_file(follow_symlinks=False)
+        return False
+
+    foreign = sorted(entry.name for entry in entries if not ours(entry))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ProjectError(f"{root} already holds files ({shown}) and is not a Lantern Studio project (no "
+                           f"{MANIFEST}); the studio does not take over a folder it did not make. Create a new "
+                           "project in a new or empty folder instead: `python launch.py --project NEW_FOLDER`, or "
+                           "'Create and open' in the project bar")
+
+
+def _entry_time(entry_dir: Path) -> float:
+    """When a trash entry was made: from its name (``YYYYmmdd-HHMMSS-ffffff-...``), else its folder's time."""
+    try:
+        return _dt.datetime.strptime(entry_dir.name[:22], "%Y%m%d-%H%M%S-%f").timestamp()
+    except ValueError:
+        try:
+            return entry_dir.lstat().st_mtime
+        except OSError:
+            return 0.0
+
+
+def _delete_entry(entry_dir: Path) -> None:
+    """Delete one trash entry for good; a link is removed as a link (its target is never touched)."""
+    if entry_dir.is_dir() and not entry_dir.is_symlink():
+        shutil.rmtree(entry_dir)      # rmtree removes links inside as links, it does not follow them
+    else:
+        entry_dir.unlink(missing_ok=True)
 
 
 def _tree_bytes(root: Path) -> int:

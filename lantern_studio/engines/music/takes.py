@@ -12,6 +12,10 @@ finished exactly when its ``take.json`` exists. Folders without a sidecar are ig
 ``Project.open`` (moved to the trash, marked incomplete). Deleting moves the folder to the project's trash;
 ``restore`` brings it back.
 
+Reading is bounded (``engines.bounded``): a sidecar that is a FIFO or a device, too large or nested too deep is
+refused without hanging, and one damaged take never breaks the list: ``list`` leaves it out, ``damaged`` names
+it and why, and ``delete`` still moves it to the trash.
+
 Example
 -------
 >>> store = TakeStore(Project.open("~/LanternStudio/projects/default"))
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +38,7 @@ import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from lantern_studio.engines.bounded import MAX_JSON_BYTES, check_json_depth, load_json_file
 from lantern_studio.engines.music.base import Take
 from lantern_studio.engines.project import TAKE_SIDECAR, Project, ProjectError
 
@@ -44,6 +51,7 @@ SORT_KEYS = ("created", "name", "rating", "duration_s", "loudness_lufs", "seed",
 MAX_RATING = 5
 MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 20_000
+MAX_SIDECAR_BYTES = MAX_JSON_BYTES
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _PART_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -159,7 +167,8 @@ class TakeStore:
         return {part: folder / f"{part}.wav" for part in meta.get("stems", [])}
 
     def __contains__(self, take_id: object) -> bool:
-        return isinstance(take_id, str) and bool(_ID_PATTERN.match(take_id)) and self.sidecar_path(take_id).is_file()
+        return (isinstance(take_id, str) and bool(_ID_PATTERN.match(take_id))
+                and not self.folder(take_id).is_symlink() and self.sidecar_path(take_id).is_file())
 
     def __len__(self) -> int:
         return len(self.ids())
@@ -169,7 +178,7 @@ class TakeStore:
         if not self.root.is_dir():
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{TAKE_SIDECAR}")
-                      if _ID_PATTERN.match(p.parent.name))
+                      if _ID_PATTERN.match(p.parent.name) and not p.parent.is_symlink())
 
     # ---- save ----------------------------------------------------------------------------
     def save(self, take: Take, *, overwrite: bool = False) -> Path:
@@ -200,6 +209,7 @@ class TakeStore:
             raise ValueError("take midi must be the bytes of a Standard MIDI File (starting with 'MThd')")
         metadata = take.metadata()
         json.dumps(metadata, ensure_ascii=False)    # refuse unsaveable params before writing anything
+        check_json_depth(metadata, what="take's settings")    # what could not be read back is refused now
         if (folder / TAKE_SIDECAR).exists() and not overwrite:
             raise ValueError(f"a take with id {take.id!r} is already saved; pass overwrite=True to replace it "
                              "or give the new take a new id")
@@ -233,14 +243,12 @@ class TakeStore:
     def _require(self, take_id: str) -> dict[str, Any]:
         path = self.sidecar_path(take_id)
         try:
-            text = path.read_text(encoding="utf-8")
+            meta = load_json_file(path, max_bytes=MAX_SIDECAR_BYTES, what="take sidecar")
         except FileNotFoundError:
             raise TakeNotFound(f"no finished take {take_id!r} in {self.root}; it may be in the trash "
                                "(see trashed())") from None
-        try:
-            meta = json.loads(text)
-        except ValueError as error:
-            raise ProjectError(f"{path} is damaged ({error}); move the folder to the trash or restore it from a "
+        except (OSError, ValueError) as error:
+            raise ProjectError(f"{path} is damaged ({error}); move the take to the trash or restore it from a "
                                "backup") from error
         return _checked_sidecar(meta, take_id, path)
 
@@ -291,6 +299,12 @@ class TakeStore:
     @staticmethod
     def _read_wav(path: Path) -> np.ndarray:
         try:
+            mode = os.stat(path).st_mode
+        except OSError as error:
+            raise ProjectError(f"{path} cannot be read ({error}); the take is damaged: move it to the trash") from error
+        if not stat.S_ISREG(mode):      # a FIFO or device would block or never end
+            raise ProjectError(f"{path} is not a regular file; the take is damaged: move it to the trash")
+        try:
             data, _ = sf.read(str(path), dtype="float32", always_2d=False)
         except (OSError, RuntimeError, sf.LibsndfileError) as error:
             raise ProjectError(f"{path} cannot be read ({error}); the take is damaged: move it to the trash") from error
@@ -313,6 +327,12 @@ class TakeStore:
         return problems
 
     # ---- list ----------------------------------------------------------------------------
+    def damaged(self) -> list[tuple[str, str]]:
+        """Takes whose sidecar cannot be read, as ``(take id, why)``: show them as damaged, offer ``delete``."""
+        for _ in self.iter_metadata():
+            pass
+        return list(self.skipped)
+
     def iter_metadata(self) -> Iterator[dict[str, Any]]:
         self.skipped = []
         for take_id in self.ids():
@@ -411,10 +431,21 @@ class TakeStore:
 
     # ---- trash ---------------------------------------------------------------------------
     def delete(self, take_id: str) -> Path:
-        """Move the take to the project's trash (restore it with ``restore``); returns its path in the trash."""
+        """Move the take to the project's trash (restore it with ``restore``); returns its path in the trash.
+
+        A damaged take (see ``damaged``) is moved too, so it can always be cleared out of the list.
+        """
         with self._lock:
-            self._require(take_id)
-            return self.project.move_to_trash(self.folder(take_id), reason="take deleted")
+            folder = self.folder(take_id)
+            if folder.is_symlink() or not os.path.lexists(folder / TAKE_SIDECAR):
+                raise TakeNotFound(f"no finished take {take_id!r} in {self.root}; it may be in the trash "
+                                   "(see trashed())")
+            try:
+                self._require(take_id)
+                reason = "take deleted"
+            except ProjectError:
+                reason = "damaged take deleted"
+            return self.project.move_to_trash(folder, reason=reason)
 
     def trashed(self) -> list[Take]:
         """Deleted takes still in the trash (newest deletion first), without audio."""
@@ -425,7 +456,7 @@ class TakeStore:
                 continue
             sidecar = item.path / TAKE_SIDECAR
             try:
-                meta = json.loads(sidecar.read_text(encoding="utf-8"))
+                meta = load_json_file(sidecar, max_bytes=MAX_SIDECAR_BYTES, what="take sidecar")
                 result.append(self._take_from(meta, item.path, with_audio=False))
             except (OSError, ValueError, ProjectError):
                 continue
