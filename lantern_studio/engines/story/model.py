@@ -23,11 +23,6 @@ class Character:
     voice_name: str = ""
     voice_pitch: int = 50       # 0..100, 50 is the voice's own
     voice_speed: float = 1.0    # relative to the voice's normal rate
-    # the character's voice (engines.speech); an empty voice_name gets a default from the description
-    voice_engine: str = "espeak"
-    voice_name: str = ""
-    voice_pitch: int = 50       # 0..100, 50 is the voice's own
-    voice_speed: float = 1.0    # relative to the voice's normal rate
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
