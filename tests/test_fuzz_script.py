@@ -27,7 +27,9 @@ FRAGMENTS = [
     "Title: 灯笼", "Credit: Written by", "Author: 某人", "第一场 外景 老街 夜", "第二场 内景 奶奶家厨房 日", "场景1",
     "小明：新年快乐！", "奶奶(笑)：好孩子", "小明（哭）: 我不要", "音效：鞭炮声", "【特写】", "【推镜头】红灯笼", "[CLOSE UP]",
     "切至：", "淡出", "标题：团圆饭", "SFX: drums", "Scene 1 Night market", "NAME: line", "~lyric", "!forced action",
-    "@McCLANE", "", " ", "\t", "：", ":", "（", "）", "【", "】", "[[", "]]", "^", ">", "<", ".", "..", "...", "\ufeff",
+    "@McCLANE", "“你好，”他说，“", "「走吧」", "\"Run,\" said Mia", "第一章 回家", "CHAPTER I", "* * *", "镜头3：", "S03 CU",
+    "| 景别 | 运镜 | 画面 |", "|---|---|---|", "| 特写 | 推 | 灯笼 |", "近景\t推\t小雨", "外 老街 夜", "《年夜饭》",
+    "字幕：三年后", "SUPER: LATER", "VO: hello", "@McCLANE", "", " ", "\t", "：", ":", "（", "）", "【", "】", "[[", "]]", "^", ">", "<", ".", "..", "...", "\ufeff",
 ]
 lines = st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=30),
                   st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=3).map(" ".join))
@@ -36,7 +38,7 @@ newlines = st.sampled_from(["\n", "\r\n", "\r"])
 
 
 def _check(parsed, text: str) -> None:
-    assert parsed.format in ("fountain", "plain") and parsed.language in ("zh", "en")
+    assert parsed.format in ("fountain", "plain", "prose") and parsed.language in ("zh", "en")
     assert parsed.elements
     line_count = text.count("\n") + text.count("\r") + 1
     for element in parsed.elements:

@@ -10,6 +10,8 @@ from typing import Any
 SHOT_SIZES = ("EWS", "WS", "MS", "MCU", "CU", "ECU")
 CAMERA_MOVES = ("static", "push_in", "pull_out", "pan_left", "pan_right", "tilt_up", "tilt_down", "shake")
 TRANSITIONS = ("cut", "dissolve", "dip", "wipe")
+INT_EXT = ("", "INT", "EXT", "INT/EXT")
+TIMES_OF_DAY = ("", "day", "night", "dawn", "dusk")
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Shot:
     dual_speaker: str = ""          # dual dialogue: the second speaker, talking at the same time
     dual_dialogue: str = ""
     source_line: int = 0            # 1-based line of the script this beat came from
+    int_ext: str = ""               # one of INT_EXT: the scene is inside, outside or both ("" = not said)
+    time_of_day: str = ""           # one of TIMES_OF_DAY ("" = not said)
 
     def validate(self) -> None:
         if self.size not in SHOT_SIZES:
@@ -71,6 +75,11 @@ class Shot:
                              f"{', '.join(TRANSITIONS)}")
         if not self.duration_s > 0:
             raise ValueError(f"shot {self.number}: duration must be more than 0 s")
+        if self.int_ext not in INT_EXT:
+            raise ValueError(f"shot {self.number}: int_ext {self.int_ext!r} is not one of INT, EXT, INT/EXT or empty")
+        if self.time_of_day not in TIMES_OF_DAY:
+            raise ValueError(f"shot {self.number}: time of day {self.time_of_day!r} is not one of "
+                             f"{', '.join(t for t in TIMES_OF_DAY if t)} or empty")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

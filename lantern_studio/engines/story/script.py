@@ -28,8 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lantern_studio.engines.story.vocabulary import (is_term, parse_scene_line, split_leading_terms,
+                                                     strip_shot_prefix)
+
 MAX_SCRIPT_BYTES = 1_000_000
-FORMATS = ("auto", "fountain", "plain")
+FORMATS = ("auto", "fountain", "plain", "prose")
 ELEMENT_KINDS = ("scene", "action", "dialogue", "transition", "centered", "section", "synopsis", "page_break",
                  "sfx")
 
@@ -65,12 +68,14 @@ class Element:
 
 @dataclass
 class Script:
-    """A parsed script: ``format`` is ``"fountain"`` or ``"plain"``, ``language`` ``"zh"`` or ``"en"``."""
+    """A parsed script: ``format`` is ``"fountain"``, ``"plain"`` or ``"prose"``, ``language`` ``"zh"`` or ``"en"``;
+    ``warnings`` says where the parser had to guess (an unclosed quote, a line kept as action)."""
 
     title_page: dict[str, list[str]]
     elements: list[Element]
     format: str
     language: str
+    warnings: list[str] = field(default_factory=list)     # what was guessed, in words a user can act on
 
     @property
     def title(self) -> str:
@@ -172,10 +177,23 @@ def detect_language(text: str) -> str:
     return "zh" if cjk and cjk * 2 >= latin * 0.5 else "en"
 
 
+_PAREN_HINT_RE = re.compile(r"[（(]([^（）()]{1,24})[）)]")
+
+
 def extract_hints(line: str) -> tuple[list[str], str]:
-    """Shot hints in ``【】`` or single ``[]`` brackets, and the line without them."""
+    """Shot hints in ``【】`` or single ``[]`` brackets, or in ``（）``/``()`` when everything inside is shot
+    vocabulary (``（近景，推）``; ``（小声）`` stays a parenthetical), and the line without them."""
     hints = [(a or b).strip() for a, b in _HINT_RE.findall(line)]
     rest = _HINT_RE.sub("", line).strip()
+
+    def paren(match: re.Match) -> str:
+        parts = [p for p in re.split(r"[,，、/;；\s]+", match.group(1)) if p]
+        if parts and all(is_term(p) for p in parts):
+            hints.append(match.group(1).strip())
+            return ""
+        return match.group(0)
+
+    rest = _PAREN_HINT_RE.sub(paren, rest).strip()
     return [h for h in hints if h], rest
 
 
@@ -204,7 +222,13 @@ def parse_script(text: str, *, format: str = "auto") -> Script:
         raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
     text = check_script_text(text)
     chosen = detect_format(text) if format == "auto" else format
-    script = _parse_fountain(text) if chosen == "fountain" else _parse_plain(text)
+    if chosen == "prose":
+        from lantern_studio.engines.story.prose import parse_prose
+
+        script = parse_prose(text)
+    else:
+        script = _parse_fountain(text) if chosen == "fountain" else _parse_plain(text)
+        _mark_supers(script.elements)
     if not script.elements:
         raise ScriptError("no scenes, action or dialogue were found in the script; check that it is a screenplay "
                           "(Fountain) or a plain script with `角色：台词` lines")
@@ -216,12 +240,19 @@ _PLAIN_DIALOGUE_RE = re.compile(r"^\s*([^\s：:，。,.!?！？【】\[\]（）(
 
 
 def detect_format(text: str) -> str:
-    """``"fountain"`` or ``"plain"``: a best guess from the shape of the lines."""
+    """``"fountain"``, ``"plain"`` or ``"prose"``: a best guess from the shape of the lines."""
     lines = [line.strip() for line in text.split("\n")]
     slugs = sum(1 for line in lines if _FOUNTAIN_SLUG_RE.match(line))
     colon_lines = sum(1 for line in lines if "：" in line or (_PLAIN_DIALOGUE_RE.match(line) and _CJK_RE.search(line)))
-    plain_scenes = sum(1 for line in lines if _PLAIN_SCENE_RE.match(line) and not _FOUNTAIN_SLUG_RE.match(line))
-    if plain_scenes or (colon_lines > slugs and detect_language(text) == "zh"):
+    plain_scenes = sum(1 for line in lines[:2000] if (_PLAIN_SCENE_RE.match(line) or parse_scene_line(line))
+                       and not _FOUNTAIN_SLUG_RE.match(line))
+    if plain_scenes:
+        return "plain"
+    from lantern_studio.engines.story.prose import looks_like_prose
+
+    if not slugs and looks_like_prose(text):
+        return "prose"
+    if colon_lines > slugs and detect_language(text) == "zh":
         return "plain"
     cues = 0
     for previous, line, following in zip([""] + lines, lines, lines[1:] + [""]):
@@ -364,8 +395,36 @@ def _parse_fountain(text: str) -> Script:
                 element.hints = list(dict.fromkeys(element.hints + hints))
     if pending_notes and elements:
         elements[-1].notes += pending_notes
+    elements = _split_directed_action(elements)
     return Script(title_page=title_page, elements=elements, format="fountain",
                   language=detect_language(" ".join(e.text for e in elements)))
+
+
+def _split_directed_action(elements: list[Element]) -> list[Element]:
+    """An action line that starts with a shot number or a size/move (``S03 CU PUSH IN Mia looks up``,
+    ``CLOSE UP: the ring``) starts a new beat with those hints, even inside a paragraph."""
+    out: list[Element] = []
+    for element in elements:
+        if element.kind != "action":
+            out.append(element)
+            continue
+        current: Element | None = None
+        for offset, line in enumerate(element.text.split("\n")):
+            numbered, rest = strip_shot_prefix(line)
+            terms, rest = split_leading_terms(rest)
+            if current is None or numbered or terms:
+                if current is not None:
+                    out.append(current)
+                first = offset == 0         # the paragraph's own hints and notes stay with its first beat
+                current = Element("action", text=rest if (numbered or terms) else line,
+                                  hints=list(dict.fromkeys((element.hints if first else []) + terms)),
+                                  notes=element.notes if first else [], emphasis=element.emphasis,
+                                  line=element.line + offset)
+            else:
+                current.text = current.text + "\n" + line
+        if current is not None:
+            out.append(current)
+    return out
 
 
 def _strip_emphasis(text: str) -> str:
@@ -465,10 +524,28 @@ def _plain_transition(line: str) -> bool:
                (stripped.startswith(w) and len(stripped) <= len(w) + 4) for w in _TRANSITION_WORDS_ZH)
 
 
+_SUPER_RE = re.compile(r"^\s*(?:SUPER|Super|TITLE CARD|Title card|ON SCREEN|字幕|屏幕字幕|画面字幕|片头字幕)\s*[:：]\s*(.+)$",
+                       re.DOTALL)
+_SUPER_SPEAKERS = {"SUPER", "Super", "super", "字幕", "屏幕字幕", "画面字幕", "片头字幕", "TITLE CARD", "ON SCREEN"}
+_BOOK_TITLE_RE = re.compile(r"^《([^《》]{1,40})》$")
+
+
+def _mark_supers(elements: list[Element]) -> None:
+    """``SUPER: THREE YEARS LATER`` / ``字幕：三年后`` typed as action is on-screen text: a title card."""
+    for element in elements:
+        if element.kind == "action":
+            match = _SUPER_RE.match(element.text)
+            if match:
+                element.kind, element.text = "centered", match.group(1).strip()
+
+
 def _parse_plain(text: str) -> Script:
+    from lantern_studio.engines.story.tables import find_tables
+
     lines = text.split("\n")
     title_page: dict[str, list[str]] = {}
     elements: list[Element] = []
+    tables = {table.start: table for table in find_tables(lines)}
     index = 0
     # title lines at the top: 标题：年夜饭 / Title: ...
     while index < len(lines):
@@ -486,7 +563,15 @@ def _parse_plain(text: str) -> Script:
             continue
         break
 
+    skip_to = index
     for number in range(index, len(lines)):
+        if number < skip_to:
+            continue
+        if number in tables:
+            table = tables[number]
+            elements += _table_elements(table.rows, elements)
+            skip_to = table.end
+            continue
         raw = lines[number].strip()
         if not raw:
             continue
@@ -497,13 +582,21 @@ def _parse_plain(text: str) -> Script:
                 elements[-1].notes.append(note)
             continue
         raw = raw.lstrip("△▲·•").strip()
-        if _PLAIN_SCENE_RE.match(raw):
+        book_title = _BOOK_TITLE_RE.match(raw)
+        title_key = re.match(r"^(标题|片名|剧名|Title|TITLE)\s*[：:]\s*(.+)$", raw)
+        if book_title or title_key:     # a title line sets the title; it is never a shot
+            title_page.setdefault("Title", []).append((book_title or title_key).groups()[-1].strip())
+            continue
+        if _PLAIN_SCENE_RE.match(raw) or parse_scene_line(raw):
             elements.append(Element("scene", text=raw, line=line_no))
             continue
         if _plain_transition(raw):
             elements.append(Element("transition", text=raw.rstrip("：:"), line=line_no))
             continue
+        _, raw = strip_shot_prefix(raw)
         hints, rest = extract_hints(raw)
+        leading, rest = split_leading_terms(rest)
+        hints += leading
         if not rest:           # a hint on its own line applies to the next beat
             elements.append(Element("action", text="", hints=hints, line=line_no))
             continue
@@ -514,6 +607,16 @@ def _parse_plain(text: str) -> Script:
             if speaker in _SFX_SPEAKERS:
                 elements.append(Element("sfx", text=spoken, hints=hints, line=line_no))
                 continue
+            if speaker in _SUPER_SPEAKERS and spoken:
+                elements.append(Element("centered", text=spoken, hints=hints, line=line_no))
+                continue
+            if all(is_term(part) for part in re.split(r"[\s,，、/]+", speaker) if part):
+                # "特写：小雨的眼睛": the cue is a shot size or move, the rest is what we see
+                more, spoken = split_leading_terms(spoken)
+                elements.append(Element("action", text=spoken, hints=hints + [speaker] + more, line=line_no))
+                continue
+            if extension and all(is_term(part) for part in re.split(r"[\s,，、/]+", extension) if part):
+                hints, extension = hints + [extension], ""
             if spoken:
                 parenthetical = ""
                 paren = _PAREN_RE.match(spoken)
@@ -537,3 +640,39 @@ def _parse_plain(text: str) -> Script:
         merged.append(element)
     language = detect_language(text)
     return Script(title_page=title_page, elements=merged, format="plain", language=language)
+
+
+def _table_elements(rows: list[Any], before: list[Element]) -> list[Element]:
+    """Elements from the rows of a pasted shot table (:mod:`engines.story.tables`): a scene cell that changes
+    starts a scene; the picture is action, the line is dialogue (``角色：台词`` in the cell, or the speaker
+    column, else narration); both carry the row's size and move."""
+    out: list[Element] = []
+    current = next((e.text for e in reversed(before) if e.kind == "scene"), "")
+    for row in rows:
+        if row.scene and row.scene != current:
+            out.append(Element("scene", text=row.scene, line=row.line))
+            current = row.scene
+        made: list[Element] = []
+        if row.action:
+            made.append(Element("action", text=row.action, hints=list(row.hints), line=row.line))
+        if row.dialogue:
+            speaker, spoken, extension = row.speaker, row.dialogue, ""
+            match = _PLAIN_DIALOGUE_RE.match(spoken)
+            if not speaker and match:
+                speaker, spoken = match.group(1).strip(), match.group(2).strip()
+                speaker, extension = _split_cue(speaker.replace("（", "(").replace("）", ")"))
+            if row.narration or not speaker:
+                speaker = speaker or "旁白"
+            parenthetical = ""
+            paren = _PAREN_RE.match(spoken)
+            if paren:
+                parenthetical, spoken = paren.group(1).strip(), spoken[paren.end():].strip()
+            made.append(Element("dialogue", text=spoken, speaker=speaker, extension=extension,
+                                parenthetical=parenthetical, hints=list(row.hints), line=row.line))
+        if not made:
+            made.append(Element("action", text="", hints=list(row.hints), line=row.line))
+        made[0].notes += row.notes
+        out += made
+        if row.sfx:
+            out.append(Element("sfx", text=row.sfx, line=row.line))
+    return out

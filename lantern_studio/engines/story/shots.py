@@ -30,8 +30,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from lantern_studio.engines.story.bible import build_bible
-from lantern_studio.engines.story.model import CAMERA_MOVES, SHOT_SIZES, TRANSITIONS, Shot, Storyboard
+from lantern_studio.engines.story.model import (CAMERA_MOVES, INT_EXT, SHOT_SIZES, TIMES_OF_DAY, TRANSITIONS, Shot,
+                                                Storyboard)
 from lantern_studio.engines.story.script import Element, Script
+from lantern_studio.engines.story.vocabulary import SceneLine, move_of, parse_scene_line, size_of
 
 
 @dataclass(frozen=True)
@@ -69,26 +71,6 @@ class PlanOptions:
 # hints
 # ------------------------------------------------------------------------------------------------
 
-# checked in order: longer, more specific terms first
-_SIZE_TERMS = (
-    ("大远景", "EWS"), ("极远景", "EWS"), ("大全景", "EWS"), ("远景", "EWS"), ("全景", "WS"), ("中全景", "WS"),
-    ("中近景", "MCU"), ("近景", "MCU"), ("大特写", "ECU"), ("极特写", "ECU"), ("特写", "CU"), ("中景", "MS"),
-    ("extreme wide", "EWS"), ("extreme long", "EWS"), ("establishing", "EWS"), ("ews", "EWS"), ("els", "EWS"),
-    ("extreme close", "ECU"), ("ecu", "ECU"), ("insert", "ECU"), ("medium close", "MCU"), ("mcu", "MCU"),
-    ("close", "CU"), ("cu", "CU"), ("wide", "WS"), ("long shot", "WS"), ("full shot", "WS"), ("ws", "WS"),
-    ("ls", "WS"), ("medium", "MS"), ("mid shot", "MS"), ("ms", "MS"),
-)
-_MOVE_TERMS = (
-    ("推镜头", "push_in"), ("推近", "push_in"), ("推", "push_in"), ("拉镜头", "pull_out"), ("拉远", "pull_out"),
-    ("拉", "pull_out"), ("左摇", "pan_left"), ("右摇", "pan_right"), ("上摇", "tilt_up"), ("下摇", "tilt_down"),
-    ("摇镜头", "pan_right"), ("横摇", "pan_right"), ("摇", "pan_right"), ("晃动", "shake"), ("抖动", "shake"),
-    ("震动", "shake"), ("手持", "shake"), ("固定", "static"),
-    ("push in", "push_in"), ("push-in", "push_in"), ("dolly in", "push_in"), ("zoom in", "push_in"),
-    ("pull out", "pull_out"), ("pull back", "pull_out"), ("dolly out", "pull_out"), ("zoom out", "pull_out"),
-    ("pan left", "pan_left"), ("pan right", "pan_right"), ("pan", "pan_right"), ("tilt up", "tilt_up"),
-    ("tilt down", "tilt_down"), ("tilt", "tilt_up"), ("shake", "shake"), ("handheld", "shake"),
-    ("static", "static"), ("locked", "static"),
-)
 # words of the action that suggest a move when no hint is given
 _MOVE_WORDS = (
     ("shake", ("爆炸", "地震", "摔倒", "撞上", "SLAMMED", "SLAMS", "SMASH", "CRASH", "EXPLODE", "EXPLOSION")),
@@ -112,28 +94,12 @@ _GROUP_WORDS = ("两人", "二人", "俩人", "大家", "众人", "全家", "一
 
 def size_from_hints(hints: Iterable[str]) -> str | None:
     """The shot size a hint names (``"特写" -> "CU"``, ``"CLOSE UP" -> "CU"``), or None."""
-    for hint in hints:
-        low = hint.lower()
-        for term, size in _SIZE_TERMS:
-            if re.search(r"[a-z]", term):
-                if re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", low):
-                    return size
-            elif term in hint:
-                return size
-    return None
+    return size_of(hints)
 
 
 def move_from_hints(hints: Iterable[str]) -> str | None:
     """The camera move a hint names (``"推镜头" -> "push_in"``, ``"PAN LEFT" -> "pan_left"``), or None."""
-    for hint in hints:
-        low = hint.lower()
-        for term, move in _MOVE_TERMS:
-            if re.search(r"[a-z]", term):
-                if re.search(rf"(?<![a-z]){re.escape(term)}(?![a-z])", low):
-                    return move
-            elif term in hint:
-                return move
-    return None
+    return move_of(hints)
 
 
 def transition_kind(text: str) -> str:
@@ -214,17 +180,28 @@ def sfx_in(text: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-NARRATORS = ("旁白", "画外音", "独白", "解说", "NARRATOR", "Narrator", "narrator", "NARRATION")
+NARRATORS = ("旁白", "画外音", "独白", "内心独白", "解说", "NARRATOR", "Narrator", "narrator", "NARRATION",
+             "OS", "O.S.", "VO", "V.O.", "os", "vo", "VOICE OVER", "VOICEOVER", "Voice over")
 
 
 def is_narrator(name: str) -> bool:
-    """A voice with no body on screen: 旁白, 画外音, NARRATOR."""
+    """A voice with no body on screen: 旁白, 画外音, NARRATOR, VO, OS."""
     return name.strip() in NARRATORS
 
 
-def is_exterior(scene: str) -> bool:
+def scene_fields(scene: str) -> SceneLine:
+    """Interior/exterior, time of day and place of a scene heading; empty fields where it says nothing."""
+    found = parse_scene_line(scene) if scene else None
+    if found is not None:
+        return found
     head = scene.strip().upper()
-    return head.startswith(("EXT", "I/E", "INT./EXT", "INT/EXT")) or "外景" in scene
+    int_ext = "EXT" if head.startswith(("EXT", "EST")) or "外景" in scene else "INT" if head.startswith("INT") or \
+        "内景" in scene else ""
+    return SceneLine(int_ext=int_ext, time_of_day="", place=scene.strip())
+
+
+def is_exterior(scene: str) -> bool:
+    return scene_fields(scene).int_ext in ("EXT", "INT/EXT")
 
 
 def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing: Storyboard | None = None,
@@ -260,6 +237,7 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
 
     shots: list[Shot] = []
     scene, scene_index, first_in_scene = "", 0, True
+    fields = SceneLine("", "", "")
     pending_transition, pending_sfx = "cut", ""
     elements = script.elements
     for index, element in enumerate(elements):
@@ -268,6 +246,7 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
         kind = element.kind
         if kind == "scene":
             scene, first_in_scene = element.text, True
+            fields = scene_fields(scene)
             scene_index += 1
             continue
         if kind == "transition":
@@ -292,6 +271,7 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
         shot = _shot_for(element, number=len(shots) + 1, scene=scene, first_in_scene=first_in_scene,
                          names=names, cast=cast_by_scene.get(scene_index, []), language=language, options=options)
         shot.transition = pending_transition
+        shot.int_ext, shot.time_of_day = fields.int_ext, fields.time_of_day
         if pending_sfx and not shot.sfx:
             shot.sfx = pending_sfx
         pending_transition, pending_sfx, first_in_scene = "cut", "", False
@@ -377,13 +357,28 @@ def _shot_for(element: Element, *, number: int, scene: str, first_in_scene: bool
 # ------------------------------------------------------------------------------------------------
 
 SHOT_HEADERS = ["#", "scene", "size", "move", "duration_s", "characters", "speaker", "dialogue", "parenthetical",
-                "action", "transition", "sfx", "notes"]
+                "action", "transition", "sfx", "notes", "int_ext", "time_of_day"]
 
 
 def shots_to_rows(board: Storyboard) -> list[list[Any]]:
     """The shot list as table rows in SHOT_HEADERS order (characters joined with ``", "``)."""
     return [[s.number, s.scene, s.size, s.move, s.duration_s, ", ".join(s.characters), s.speaker, s.dialogue,
-             s.parenthetical, s.action, s.transition, s.sfx, s.notes] for s in board.shots]
+             s.parenthetical, s.action, s.transition, s.sfx, s.notes, s.int_ext, s.time_of_day] for s in board.shots]
+
+
+def _scene_cells(values: dict[str, Any], base: Shot, scene: str, label: str) -> tuple[str, str]:
+    """INT/EXT and time of day from the row: as typed, else read again from a scene cell the user changed."""
+    int_ext = _text(values.get("int_ext")).upper().replace(".", "")
+    time_of_day = _text(values.get("time_of_day")).lower()
+    if scene != base.scene and (int_ext, time_of_day) == (base.int_ext, base.time_of_day):
+        fields = scene_fields(scene)
+        return fields.int_ext, fields.time_of_day
+    if int_ext not in INT_EXT:
+        raise ValueError(f"{label}: int_ext {values.get('int_ext')!r} is not INT, EXT, INT/EXT or empty")
+    if time_of_day not in TIMES_OF_DAY:
+        raise ValueError(f"{label}: time_of_day {values.get('time_of_day')!r} is not one of "
+                         f"{', '.join(t for t in TIMES_OF_DAY if t)} or empty")
+    return int_ext, time_of_day
 
 
 def _text(value: Any) -> str:
@@ -405,6 +400,7 @@ def apply_shot_rows(board: Storyboard, rows: Iterable[Iterable[Any]]) -> Storybo
         row = list(row)
         if not any(_text(v) for v in row):
             continue
+        given = len(row)
         if len(row) < len(SHOT_HEADERS):
             row += [""] * (len(SHOT_HEADERS) - len(row))
         values = dict(zip(SHOT_HEADERS, row))
@@ -426,7 +422,11 @@ def apply_shot_rows(board: Storyboard, rows: Iterable[Iterable[Any]]) -> Storybo
             raise ValueError(f"{label}: duration {duration} s must be above 0 and at most 600 s")
         characters = [c.strip() for c in re.split(r"[,，、]", _text(values["characters"])) if c.strip()]
         base = old[index] if index < len(old) else Shot(number=index + 1)
+        if given <= SHOT_HEADERS.index("int_ext"):   # a row from a table without the scene-field columns
+            values.update(int_ext=base.int_ext, time_of_day=base.time_of_day)
+        int_ext, time_of_day = _scene_cells(values, base, _text(values["scene"]), label)
         shot = replace(base, number=len(shots) + 1, scene=_text(values["scene"]), size=size, move=move,
+                       int_ext=int_ext, time_of_day=time_of_day,
                        duration_s=round(duration, 3), characters=characters, speaker=_text(values["speaker"]),
                        dialogue=_text(values["dialogue"]), parenthetical=_text(values["parenthetical"]),
                        action=_text(values["action"]), transition=transition, sfx=_text(values["sfx"]),

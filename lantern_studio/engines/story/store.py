@@ -100,7 +100,15 @@ def load_storyboard(project: Project) -> Storyboard | None:
     if int(data.get("schema", 1)) > STORY_SCHEMA:
         raise StoryStoreError(f"{path} was written by a newer Lantern Studio (schema {data.get('schema')}); "
                               "update the studio to open it")
-    return Storyboard.from_dict(data)
+    board = Storyboard.from_dict(data)
+    for shot, raw in zip(board.shots, data.get("shots", [])):
+        if isinstance(raw, dict) and "int_ext" not in raw:
+            # written before shots carried their scene's fields: read them off the scene heading
+            from lantern_studio.engines.story.shots import scene_fields
+
+            fields = scene_fields(shot.scene)
+            shot.int_ext, shot.time_of_day = fields.int_ext, fields.time_of_day
+    return board
 
 
 def panel_path(project: Project, number: int) -> Path:
