@@ -85,8 +85,8 @@ def build_tab(ctx: StudioContext) -> None:
             upload = gr.File(label="…or upload a .fountain / .txt script", file_types=[".fountain", ".txt", ".text"],
                              type="filepath", elem_id="story-upload", height=90)
         with gr.Column(scale=1, min_width=260):
-            script_format = gr.Radio(["auto", "fountain", "plain"], value="auto", label="Format",
-                                     elem_id="story-format")
+            script_format = gr.Radio(["auto", "fountain", "plain", "prose"], value="auto",
+                                     label="Format (prose: a novel chapter, 小说推文)", elem_id="story-format")
             cps_zh = gr.Number(value=PlanOptions.chars_per_second_zh, label="Chinese reading speed (characters/s)",
                                minimum=0.5, maximum=20, elem_id="story-cps-zh")
             cps_en = gr.Number(value=PlanOptions.chars_per_second_en, label="English reading speed (characters/s)",
@@ -100,9 +100,9 @@ def build_tab(ctx: StudioContext) -> None:
                 "pan_right tilt_up tilt_down shake; transition: cut dissolve dip wipe); each edit is saved to "
                 "the project as you make it.")
     shots = gr.Dataframe(value=initial_rows, headers=SHOT_HEADERS, type="array", interactive=True, wrap=True,
-                         datatype=["number", "str", "str", "str", "number"] + ["str"] * 8,
-                         column_widths=["3%", "11%", "5%", "7%", "6%", "9%", "6%", "16%", "7%", "16%", "5%", "4%",
-                                        "5%"],
+                         datatype=["number", "str", "str", "str", "number"] + ["str"] * 10,
+                         column_widths=["3%", "10%", "4%", "6%", "5%", "8%", "6%", "15%", "6%", "15%", "5%", "4%",
+                                        "5%", "4%", "4%"],
                          max_height=520, elem_id="story-shots")
     with gr.Row():
         save_shots = gr.Button("Save shot list edits", elem_id="story-save-shots")
