@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")
+    storyboard.add_argument("--from-prose", "--prose", dest="from_prose", action="store_true",
+                            help="the file is a novel chapter (小说推文): quotes become dialogue, the rest narration")
     storyboard.add_argument("--timeline", default=None, metavar="FORMATS",
                             help="also write the animatic as editable timelines into DIR/timeline/: a comma list of "
                                  "jianying (a 剪映 draft folder), fcpxml (FCP 7 XML), otio, edl")

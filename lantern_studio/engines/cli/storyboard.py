@@ -42,8 +42,10 @@ def run(args: Any, settings: Any) -> int:
         return 2
     try:
         text = read_script_file(script_path)
-        script = parse_script(text)
+        script = parse_script(text, format="prose" if getattr(args, "from_prose", False) else "auto")
         board = plan_shots(script)
+        for warning in script.warnings[:20]:
+            print(f"note: {warning}", file=sys.stderr)
     except (ScriptError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
