@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Iterable
 
-FAMILIES = ("mix", "dsp", "composite", "composer", "musicgen", "animatic")
+FAMILIES = ("mix", "dsp", "composite", "composer", "musicgen", "animatic", "speech")
 VIDEO_FPS = 24.0          # what "real time" means for the fps metric
 
 Progress = Callable[[float, str], None]
