@@ -106,6 +106,8 @@ class _Reader:
         self.warnings: list[str] = []
         self.title: dict[str, list[str]] = {}
         self.speakers: list[str] = []          # in order of last speech, most recent last
+        self._counts: dict[str, int] = {}
+        self.known: set[str] = set()
         self.known = self._names_in(text)
 
     # -------------------------------------------------------------- names
@@ -122,7 +124,7 @@ class _Reader:
         verbs = "|".join(sorted(_ZH_VERBS, key=len, reverse=True))
         counts: dict[str, int] = {}
         for match in re.finditer(rf"([\u4e00-\u9fff]{{2,8}}?)(?:{verbs})[，,：:]?[“「\"]", text):
-            name = self._zh_name_at(match.group(1), text)
+            name = self._zh_name_at(match.group(1))
             if name:
                 counts[name] = counts.get(name, 0) + 1
         return set(counts)
@@ -133,14 +135,18 @@ class _Reader:
         words = [w for w in name.split() if w[:1].isupper()]
         return " ".join(words)
 
-    def _zh_name_at(self, chunk: str, text: str | None = None) -> str:
+    def _count(self, piece: str) -> int:
+        if piece not in self._counts:
+            self._counts[piece] = self.text.count(piece)
+        return self._counts[piece]
+
+    def _zh_name_at(self, chunk: str) -> str:
         """The name a clause starts with: a role word, a name already known, or the longest 2-4 character
         start that recurs in the text (names recur; ``睁大眼睛`` does not)."""
-        text = self.text if text is None else text
         for role in _ZH_ROLES:
             if chunk.startswith(role):
                 return role
-        for name in sorted(getattr(self, "known", set()), key=len, reverse=True):
+        for name in sorted(self.known, key=len, reverse=True):
             if chunk.startswith(name):
                 return name
         best = ""
@@ -148,7 +154,7 @@ class _Reader:
             start = chunk[:size]
             if len(start) < size or any(ch in _ZH_NOT_NAME for ch in start):
                 break
-            if text.count(start) >= 2 and (not best or text.count(start) >= text.count(best) * 0.8):
+            if self._count(start) >= 2 and (not best or self._count(start) >= self._count(best) * 0.8):
                 best = start
         return best
 
