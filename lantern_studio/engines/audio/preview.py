@@ -23,16 +23,13 @@ import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path
+from lantern_studio.engines.audio.mastering import master_to_loudness
 from lantern_studio.kernels import dsp
 
 DEFAULT_TARGET_LUFS = -16.0
 DEFAULT_CEILING_DBTP = -1.0
-#: normalisation is accepted when the measured loudness is this close to the target
-TOLERANCE_LU = 0.05
 MIN_TAKES, MAX_TAKES = 1, 4
 LABELS = ("A", "B", "C", "D")
-#: quieter than this is treated as silence: there is nothing to match
-SILENCE_LUFS = -70.0
 PREVIEW_SUBTYPE = "PCM_16"
 
 Progress = Callable[[float, str], None]
@@ -106,12 +103,11 @@ def _stereo_float32(audio: np.ndarray, what: str) -> np.ndarray:
 
 def match_loudness(audio: np.ndarray, sample_rate: int, *, target_lufs: float = DEFAULT_TARGET_LUFS,
                    ceiling_dbtp: float = DEFAULT_CEILING_DBTP, crossfeed_strength: float = 0.0,
-                   max_passes: int = 4) -> tuple[np.ndarray, float, float]:
+                   ) -> tuple[np.ndarray, float, float]:
     """Bring one piece of audio to ``target_lufs`` with its true peak under ``ceiling_dbtp``.
 
-    Limiting a loud, peaky take lowers its loudness a little; the gain is corrected and the limiter run
-    again (on the original audio, never on an already limited copy) until the result measures within
-    ``TOLERANCE_LU`` of the target or ``max_passes`` passes are done.
+    Mastered with :func:`lantern_studio.engines.audio.mastering.master_to_loudness`: the result measures
+    within its ``TOLERANCE_LU`` of the target.
 
     Parameters
     ----------
@@ -137,22 +133,11 @@ def match_loudness(audio: np.ndarray, sample_rate: int, *, target_lufs: float = 
     if crossfeed_strength > 0:
         stereo = np.ascontiguousarray(dsp.crossfeed(stereo, int(sample_rate), strength=float(crossfeed_strength)),
                                       dtype=np.float32)
-    source_lufs = float(dsp.integrated_loudness(stereo, int(sample_rate)))
-    if not np.isfinite(source_lufs) or source_lufs < SILENCE_LUFS:
-        return stereo, source_lufs, 0.0
-    aim = float(target_lufs)
-    matched = stereo
-    gain_db = 0.0
-    for _ in range(max(1, int(max_passes))):
-        matched = np.asarray(dsp.normalize_loudness(stereo, int(sample_rate), target_lufs=aim,
-                                                    ceiling_dbtp=float(ceiling_dbtp)), dtype=np.float32)
-        gain_db = aim - source_lufs
-        measured = float(dsp.integrated_loudness(matched, int(sample_rate)))
-        error = float(target_lufs) - measured
-        if abs(error) <= TOLERANCE_LU:
-            break
-        aim += error
-    return matched, source_lufs, gain_db
+    mastered = master_to_loudness(stereo, int(sample_rate), target_lufs=float(target_lufs),
+                                  ceiling_dbtp=float(ceiling_dbtp))
+    if mastered.source_lufs is None:
+        return stereo, float(dsp.integrated_loudness(stereo, int(sample_rate))), 0.0
+    return mastered.audio, mastered.source_lufs, mastered.gain_db
 
 
 def measure_lufs(audio: np.ndarray, sample_rate: int) -> float | None:

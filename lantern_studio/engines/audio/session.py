@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from lantern_studio.engines.audio.mastering import SILENCE_LUFS, master_to_loudness
 from lantern_studio.engines.safety import check_upload
 from lantern_studio.kernels import dsp
 from lantern_studio.kernels.mix import Ducking, mix
@@ -495,10 +496,11 @@ class StemSession:
         if progress is not None:
             progress(0.5, "mastering")
         before = float(dsp.integrated_loudness(bus, self.sample_rate))
-        if not math.isfinite(before) or before < -70.0:
+        if not math.isfinite(before) or before < SILENCE_LUFS:
             raise ValueError("the mix is silent (every stem muted, or only silence soloed); unmute a stem")
         if master.normalize:
-            out = _master(bus, self.sample_rate, master.target_lufs, master.ceiling_dbtp)
+            out = master_to_loudness(bus, self.sample_rate, target_lufs=master.target_lufs,
+                                     ceiling_dbtp=master.ceiling_dbtp).audio
             gain_db = master.target_lufs - before
         else:
             out = np.asarray(dsp.normalize_loudness(bus, self.sample_rate, target_lufs=before,
@@ -560,21 +562,6 @@ class StemSession:
             master["duck_targets"] = tuple(master["duck_targets"])
         session.set_master(**master)
         return session
-
-
-def _master(bus: np.ndarray, sample_rate: int, target_lufs: float, ceiling_dbtp: float,
-            *, tolerance_lu: float = 0.05, max_passes: int = 4) -> np.ndarray:
-    """Normalise to ``target_lufs`` under ``ceiling_dbtp``; correct the aim when limiting costs loudness."""
-    aim = float(target_lufs)
-    out = bus
-    for _ in range(max_passes):
-        out = np.asarray(dsp.normalize_loudness(bus, sample_rate, target_lufs=aim, ceiling_dbtp=ceiling_dbtp),
-                         dtype=np.float32)
-        error = target_lufs - float(dsp.integrated_loudness(out, sample_rate))
-        if abs(error) <= tolerance_lu:
-            break
-        aim += error
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------

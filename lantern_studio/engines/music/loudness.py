@@ -1,18 +1,14 @@
-"""Loudness mastering for composer takes: integrated loudness to a target under a true-peak ceiling.
+"""Loudness mastering for composer takes, with the per-frame gain the stems need to add up to the master.
 
-Built on ``kernels.dsp`` (BS.1770 loudness, the 4x-oversampled true-peak meter and the look-ahead
-limiter). The limiter lowers loudness a little when it has to catch peaks, so the gain is corrected and
-the limiter run again until the result is within 0.1 LU of the target (two or three passes at most; the
-limiter leaves audio whose true peak is under the ceiling unchanged).
+The mastering itself is :func:`lantern_studio.engines.audio.mastering.master_to_loudness`, shared by the whole
+studio; this adds the gain the master applied to every frame, so stems scaled by it still sum to the mix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lantern_studio.kernels import dsp
-
-TOLERANCE_LU = 0.1
+from lantern_studio.engines.audio.mastering import master_to_loudness
 
 
 def master(mix: np.ndarray, *, sample_rate: int, target_lufs: float = -16.0, ceiling_dbtp: float = -1.0
@@ -32,19 +28,11 @@ def master(mix: np.ndarray, *, sample_rate: int, target_lufs: float = -16.0, cei
         When the mix is silent.
     """
     mix = np.asarray(mix, dtype=np.float32)
-    loud = dsp.integrated_loudness(mix, sample_rate)
-    if not np.isfinite(loud):
+    mastered = master_to_loudness(mix, sample_rate, target_lufs=target_lufs, ceiling_dbtp=ceiling_dbtp)
+    if mastered.lufs is None:
         raise ValueError("the mix is silent; nothing to bring to loudness (check that the parts have notes)")
-    aim = float(target_lufs)
-    out, result = mix, loud
-    for _ in range(4):
-        gain = 10.0 ** ((aim - loud) / 20.0)
-        out = dsp.limit(mix * np.float32(gain), sample_rate, ceiling_dbtp=ceiling_dbtp)
-        result = dsp.integrated_loudness(out, sample_rate)
-        if abs(result - target_lufs) <= TOLERANCE_LU:
-            break
-        aim = min(0.0, aim + (target_lufs - result))
-    return out.astype(np.float32, copy=False), applied_gain(mix, out, silent_gain=gain), float(result)
+    gain = 10.0 ** (mastered.gain_db / 20.0)
+    return mastered.audio, applied_gain(mix, mastered.audio, silent_gain=gain), mastered.lufs
 
 
 def applied_gain(before: np.ndarray, after: np.ndarray, *, silent_gain: float | None = None) -> np.ndarray:
