@@ -159,6 +159,7 @@ class Appearance:
     skin: str
     height: float        # relative to an adult of 1.0
     build: float         # shoulder width relative to 1.0
+    stooped: bool = False     # an older person leans forward
 
 
 def _has(text: str, key: str) -> bool:
@@ -178,9 +179,11 @@ def appearance(character: Character) -> Appearance:
         if _has(text, style):
             hair_style = style
             break
+    stooped = False
     if _has(text, "grey"):
         hair_color = "#c9c9c9"
         height = min(height, 0.93)
+        stooped = True
     if _has(text, "child"):
         height = 0.68
     if _has(text, "big"):
@@ -188,7 +191,7 @@ def appearance(character: Character) -> Appearance:
     if _has(text, "slim"):
         build = 0.86
     return Appearance(body_color=character.color, hair_style=hair_style, hair_color=hair_color, skin=skin,
-                      height=height, build=build)
+                      height=height, build=build, stooped=stooped)
 
 
 def character_prompt(character: Character) -> str:
