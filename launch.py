@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")
+    storyboard.add_argument("--max-script-lines", type=int, default=None, metavar="N",
+                            help="refuse scripts longer than N lines (default 10000, or LANTERN_MAX_SCRIPT_LINES)")
+    storyboard.add_argument("--max-shots", type=int, default=None, metavar="N",
+                            help="refuse scripts that plan more than N shots (default 1000, or LANTERN_MAX_SHOTS)")
     storyboard.add_argument("--from-prose", "--prose", dest="from_prose", action="store_true",
                             help="the file is a novel chapter (小说推文): quotes become dialogue, the rest narration")
     storyboard.add_argument("--timeline", default=None, metavar="FORMATS",
@@ -444,7 +448,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lock" and not args.check:
         return write_locks()            # needs only uv and the index, never the environment it regenerates
     ensure_environment(args, argv)
-    return run_command(args)
+    try:
+        return run_command(args)
+    except _user_errors() as error:    # a damaged or foreign project folder is the user's to fix: no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message says what to do (imported only once set-up has made the package importable)."""
+    from lantern_studio.engines.project import ProjectError
+
+    return (ProjectError,)
 
 
 if __name__ == "__main__":

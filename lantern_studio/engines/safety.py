@@ -226,6 +226,10 @@ class Limits:
         Largest script, bytes of UTF-8.
     max_upload_bytes : int
         Largest upload of any kind, bytes.
+    max_script_lines : int
+        Most lines in one script (a feature film's screenplay is about 7,000 in Fountain).
+    max_shots : int
+        Most shots planned from one script.
     """
 
     max_duration_s: float = 600.0
@@ -233,6 +237,8 @@ class Limits:
     max_image_pixels: int = 40_000_000
     max_script_bytes: int = 1_000_000
     max_upload_bytes: int = 512 * 1024 * 1024
+    max_script_lines: int = 10_000
+    max_shots: int = 1_000
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -243,7 +249,8 @@ class Limits:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Limits":
         """Defaults, overridden by ``LANTERN_MAX_DURATION_S``, ``LANTERN_MAX_TAKES``, ``LANTERN_MAX_IMAGE_PIXELS``,
-        ``LANTERN_MAX_SCRIPT_BYTES`` and ``LANTERN_MAX_UPLOAD_BYTES``."""
+        ``LANTERN_MAX_SCRIPT_BYTES``, ``LANTERN_MAX_UPLOAD_BYTES``, ``LANTERN_MAX_SCRIPT_LINES`` and
+        ``LANTERN_MAX_SHOTS``."""
         env = os.environ if environ is None else environ
         values = {}
         for item in fields(cls):
@@ -285,6 +292,24 @@ class Limits:
         if not isinstance(data, (bytes, bytearray)):
             raise ValueError(f"a script must be text, not {type(script).__name__}")
         return check_script_bytes(bytes(data), max_bytes=self.max_script_bytes)
+
+    def check_script_lines(self, text: str) -> str:
+        """``text`` when it has at most ``max_script_lines`` lines; else a ValueError naming the cap and how to
+        raise it (checked before parsing, so a huge script costs nothing)."""
+        lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        if lines > self.max_script_lines:
+            raise ValueError(f"the script has {lines:,} lines; the cap is {self.max_script_lines:,} lines "
+                             "(max_script_lines). Split it into episodes and storyboard one at a time, or raise the "
+                             "cap with --max-script-lines N (or LANTERN_MAX_SCRIPT_LINES=N)")
+        return text
+
+    def check_shots(self, shots: int) -> int:
+        """``shots`` when at most ``max_shots``; else a ValueError naming the cap and how to raise it."""
+        if shots > self.max_shots:
+            raise ValueError(f"the script makes {shots:,} shots; the cap is {self.max_shots:,} shots (max_shots). "
+                             "Split it into episodes and storyboard one at a time, or raise the cap with "
+                             "--max-shots N (or LANTERN_MAX_SHOTS=N)")
+        return shots
 
     def check_upload_size(self, size_bytes: int) -> int:
         if size_bytes > self.max_upload_bytes:

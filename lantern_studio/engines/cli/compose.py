@@ -1,7 +1,9 @@
 """``python launch.py compose``: make festival tunes from the command line and write their files.
 
 Calls the same engines as the Music tab: the embedded composer by default, MusicGen with
-``--engine musicgen``. Prints what it understood and made, and every file it wrote.
+``--engine musicgen``. Prints what it understood and made, and every file it wrote. ``--out`` (and ``--project``,
+when given) are checked before anything is generated; with ``--project`` every take is also saved into that
+project's takes, as the Music tab saves them.
 """
 
 from __future__ import annotations
@@ -108,13 +110,26 @@ def _report(take: Any, files: list[Path]) -> None:
         print(f"  wrote {path}")
 
 
+def _open_store(args: Any):
+    """The take store of ``--project`` (opened, or created in a new or empty folder), or None without it."""
+    if not getattr(args, "project", None):
+        return None
+    from lantern_studio.engines.music.takes import TakeStore
+    from lantern_studio.engines.project import Project
+
+    return TakeStore(Project.open(Path(args.project).expanduser()))
+
+
 def run(args: Any, settings: Any) -> int:
     """Run the ``compose`` command; returns the process exit code (0 made files, 2 bad input, 1 failure)."""
+    from lantern_studio.engines.cli.checks import check_output_folder, clean_output_leftovers
     from lantern_studio.engines.music.export import export_take
+    from lantern_studio.engines.project import ProjectError
 
-    out = Path(args.out).expanduser()
     try:
+        out = check_output_folder(args.out)
         request = build_request(args)
+        store = _open_store(args)
         engine = _engine(args, settings)
         status = engine.available()
         if not status.ready:
@@ -128,10 +143,18 @@ def run(args: Any, settings: Any) -> int:
         extended = []
         for job in extend_requests(takes, args):
             extended.extend(engine.generate(job, progress=_progress))
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError) as error:       # ProjectError is a RuntimeError
         print(f"error: {error}", file=sys.stderr)
         return 2
+    clean_output_leftovers([out])
     for take in [*takes, *extended]:
         take_loudness_lufs(take)
-        _report(take, export_take(take, out))
+        try:
+            files = export_take(take, out)
+            if store is not None:
+                files.append(store.save(take))
+        except (OSError, ProjectError) as error:
+            print(f"error: {take.name or take.id} could not be written: {error}", file=sys.stderr)
+            return 1
+        _report(take, files)
     return 0

@@ -40,10 +40,15 @@ def run(args: Any, settings: Any) -> int:
     if fmt not in PANEL_SIZES:
         print(f"error: format {fmt!r} is not one of {', '.join(PANEL_SIZES)}", file=sys.stderr)
         return 2
+    from lantern_studio.engines.cli import checks
+
     try:
-        text = read_script_file(script_path)
+        out = checks.check_output_folder(out)
+        limits = checks.script_limits(args)
+        text = limits.check_script_lines(read_script_file(script_path))
         script = parse_script(text, format="prose" if getattr(args, "from_prose", False) else "auto")
         board = plan_shots(script)
+        limits.check_shots(len(board.shots))
         for warning in script.warnings[:20]:
             print(f"note: {warning}", file=sys.stderr)
     except (ScriptError, ValueError) as error:
@@ -53,6 +58,8 @@ def run(args: Any, settings: Any) -> int:
         # checked before anything is written, so a wrong --music or --dialogue costs nothing
         music = None if getattr(args, "no_video", False) else _music_source(getattr(args, "music", None), args,
                                                                               settings)
+        if music is not None:
+            checks.check_music_file(music)
         dialogue = None if getattr(args, "no_video", False) else _dialogue_files(getattr(args, "dialogue", None))
         if dialogue:
             unknown = sorted(set(dialogue) - {shot.number for shot in board.shots})
@@ -68,14 +75,19 @@ def run(args: Any, settings: Any) -> int:
           f"{board.duration_s:.1f} s", flush=True)
 
     if getattr(args, "project", None):
-        from lantern_studio.engines.project import Project
+        from lantern_studio.engines.project import Project, ProjectError
         from lantern_studio.engines.story.store import save_script, save_storyboard
 
-        project = Project.open(args.project)
+        try:
+            project = Project.open(args.project)
+        except ProjectError as error:
+            print(f"error: --project: {error}", file=sys.stderr)
+            return 2
         save_script(project, text)
         save_storyboard(project, board)
         print(f"saved the script and storyboard into {project.story_dir}", flush=True)
 
+    checks.clean_output_leftovers([out, out / "panels", out / "pages", out / "timeline"])
     try:
         result = export_storyboard(board, out, spec=PageSpec(layout="2x2"), renderer=PrevizRenderer(),
                                    panel_size=PANEL_SIZES[fmt], progress=_progress("pages"))
