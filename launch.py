@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")
+    storyboard.add_argument("--voices", default="auto", choices=("auto", "placeholder", "none"),
+                            help="speak lines without a --dialogue file in each character's voice (auto, into "
+                                 "OUT/voices/), use stand-in tones (placeholder) or leave them silent (none)")
     storyboard.add_argument("--max-script-lines", type=int, default=None, metavar="N",
                             help="refuse scripts longer than N lines (default 10000, or LANTERN_MAX_SCRIPT_LINES)")
     storyboard.add_argument("--max-shots", type=int, default=None, metavar="N",

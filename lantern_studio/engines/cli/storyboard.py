@@ -66,6 +66,9 @@ def run(args: Any, settings: Any) -> int:
             if unknown:
                 raise ValueError(f"--dialogue: there is no shot {unknown[0]} (the shots are 1-{len(board.shots)}; "
                                  f"see the shot list)")
+        from lantern_studio.engines.cli.storyboard_voices import animatic_options, speak_for_cli
+
+        board, voices = speak_for_cli(args, board, dialogue, settings, _progress("voices"))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -107,7 +110,7 @@ def run(args: Any, settings: Any) -> int:
     try:
         made = animatic.render_animatic(
             board, out_path=video, srt_path=out / "animatic.srt", music=music, format=fmt,
-            fps=int(getattr(args, "fps", 24) or 24), dialogue_audio=dialogue,
+            fps=int(getattr(args, "fps", 24) or 24), dialogue_audio=dialogue, **animatic_options(args, voices),
             # clean panels: the animatic carries the dialogue as subtitles
             panels=lambda shot, storyboard, size: render_panel(shot, storyboard, size=size, lettering=False),
             progress=_progress("animatic"))

@@ -84,6 +84,7 @@ class AnimaticResult:
     loudness_lufs: float | None
     render_s: float
     timeline: Timeline = field(repr=False)
+    voice_files: tuple[Path, ...] = ()      # one WAV per spoken line, then the dialogue stem
 
     def to_dict(self) -> dict[str, Any]:
         return {"video_path": str(self.video_path), "srt_path": str(self.srt_path) if self.srt_path else None,
@@ -278,7 +279,8 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
                     cancel: Callable[[], bool] | threading.Event | None = None,
                     cache_dir: str | os.PathLike | None = None, dialogue_audio: Mapping | None = None,
                     placeholders: bool = True, title_card_s: float = 2.0, end_card_s: float = 2.0,
-                    target_lufs: float = -16.0, backend: str = "auto") -> AnimaticResult:
+                    target_lufs: float = -16.0, backend: str = "auto", voices: Mapping | None = None,
+                    voices_dir: str | os.PathLike | None = None) -> AnimaticResult:
     """Render a storyboard to an H.264 + AAC MP4, with an optional SRT sidecar and GIF.
 
     Parameters
@@ -311,7 +313,13 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         Folder of encoded parts keyed by content; a later render reuses every unchanged part. Without it
         the parts live in a temporary folder that is removed afterwards.
     dialogue_audio : mapping of shot number to path or (audio, sample_rate), optional
-        Recorded dialogue; other dialogue lines get placeholder tones when ``placeholders`` is True.
+        Recorded dialogue; other dialogue lines get their spoken line from ``voices``, else placeholder
+        tones when ``placeholders`` is True.
+    voices : mapping of shot number to engines.speech.base.SpeechClip, optional
+        Lines spoken in the characters' voices (:func:`engines.story.voices.speak_lines`). Each voiced shot
+        lasts at least its line plus a breath, and its subtitle is timed to the speech.
+    voices_dir : path, optional
+        Also write one WAV per spoken line (``shot-03_小雨.wav``) and ``dialogue-stem.wav`` there.
     title_card_s, end_card_s : float
         Seconds of the title card (when the storyboard has a title) and the end card; 0 leaves one out.
     target_lufs : float
@@ -335,6 +343,10 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     """
     started = time.perf_counter()
     storyboard = _coerce_storyboard(storyboard)
+    if voices:
+        from lantern_studio.engines.story.voices import fit_shots_to_speech
+
+        storyboard = fit_shots_to_speech(storyboard, voices)
     if format not in FORMATS:
         raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
     if fps not in FPS_CHOICES:
@@ -350,14 +362,15 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
                               end_card_s=end_card_s)
     source = _panel_source(panels, storyboard)
     style = SubtitleStyle.for_frame(width, height)
-    cues = build_cues(timeline, style=style, language=storyboard.language)
     settings = VideoSettings(width=width, height=height, fps=int(fps),
                              preset=PRESET_PREVIEW if preview else PRESET_FINAL,
                              crf=CRF_PREVIEW if preview else CRF_FINAL)
     # the soundtrack first: bad music fails before minutes of rendering
     report(0.0, "mixing the soundtrack")
     soundtrack = build_soundtrack(timeline, music=music, ducking_db=ducking_db, dialogue_audio=dialogue_audio,
-                                  placeholders=placeholders, target_lufs=target_lufs, language=storyboard.language)
+                                  placeholders=placeholders, target_lufs=target_lufs, language=storyboard.language,
+                                  voices=voices)
+    cues = build_cues(timeline, style=style, language=storyboard.language, speech_spans_s=soundtrack.speech_spans_s)
 
     temp_cache = None
     if cache_dir is None:
@@ -393,6 +406,9 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         if gif_path is not None:
             report(0.96, "writing the GIF")
             written_gif = write_gif(out_path, gif_path)
+        voice_files: tuple[Path, ...] = ()
+        if voices_dir is not None and voices:
+            voice_files = _write_voice_files(storyboard, voices, soundtrack, Path(voices_dir))
     finally:
         work.cleanup()
         if temp_cache is not None:
@@ -404,7 +420,24 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
                           parts_rendered=stats["parts_rendered"], parts_cached=stats["parts_cached"],
                           shots_rendered=tuple(sorted(stats["shots_rendered"])), cues=len(cues),
                           loudness_lufs=soundtrack.loudness_lufs, render_s=time.perf_counter() - started,
-                          timeline=timeline)
+                          timeline=timeline, voice_files=voice_files)
+
+
+def _write_voice_files(storyboard: Storyboard, voices: Mapping, soundtrack, folder: Path) -> tuple[Path, ...]:
+    """The per-line WAVs and the dialogue stem (at the soundtrack's rate, before the loudness gain)."""
+    from lantern_studio.engines.audio.io import write_audio
+    from lantern_studio.engines.story.voices import write_line_files
+
+    try:
+        files = write_line_files(storyboard, voices, folder)
+        if soundtrack.dialogue is not None:
+            stem = soundtrack.dialogue
+            peak = float(np.max(np.abs(stem))) if stem.size else 0.0
+            files.append(write_audio(folder / "dialogue-stem.wav", stem / peak * 0.98 if peak > 0.98 else stem,
+                                     soundtrack.sample_rate))
+    except OSError as error:
+        raise explain_write_error(error, folder) from error
+    return tuple(files)
 
 
 def prune_cache(cache_dir: str | os.PathLike, *, keep=(), max_bytes: int = CACHE_MAX_BYTES) -> int:

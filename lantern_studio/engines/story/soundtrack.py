@@ -19,7 +19,7 @@ import hashlib
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
@@ -45,7 +45,9 @@ class Soundtrack:
     ``audio``: float32 ``(n, 2)`` at ``sample_rate``, ``n = round(duration_s * sample_rate)``.
     ``music``: float32 ``(n, 2)``, the music's contribution to ``audio`` (ducked and normalised the same
     way), or None without music. ``dialogue_spans_s``: ``(start_s, end_s)`` of each dialogue clip.
-    ``gain_db``: the loudness normalisation applied to the whole mix.
+    ``gain_db``: the loudness normalisation applied to the whole mix. ``speech_spans_s``: shot number ->
+    ``(start_s, end_s)`` in which its recorded or spoken line is audible. ``dialogue``: float32 ``(n, 2)``,
+    the dialogue track as it went into the mix (the dialogue stem).
     """
 
     audio: np.ndarray
@@ -54,6 +56,8 @@ class Soundtrack:
     dialogue_spans_s: tuple[tuple[float, float], ...]
     gain_db: float
     loudness_lufs: float | None
+    speech_spans_s: Mapping[int, tuple[float, float]] = field(default_factory=dict)
+    dialogue: np.ndarray | None = None
 
 
 def _read_audio_file(path: Path, sample_rate: int) -> np.ndarray:
@@ -195,14 +199,22 @@ def dialogue_files_by_shot(paths: Iterable[str | os.PathLike]) -> dict[int, Path
 
 def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPLE_RATE,
                  dialogue_audio: Mapping[int, AudioInput] | None = None, placeholders: bool = True,
-                 language: str = "zh") -> tuple[np.ndarray, list[tuple[float, float]]]:
+                 language: str = "zh", voices: Mapping | None = None,
+                 speech_spans: dict | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """All dialogue on one float32 ``(n_samples, 2)`` track, and each clip's ``(start_s, end_s)``.
 
     A shot's clip starts 0.15 s into the shot. A file from ``dialogue_audio`` (keyed by shot number) is
     used as recorded and cut at the shot's end; otherwise, with ``placeholders``, a placeholder lasts as
     long as the line takes to read (about 5 characters/s for Chinese, 15 for other languages), at least
-    0.6 s, and ends 0.15 s before the shot does.
+    0.6 s, and ends 0.15 s before the shot does. A spoken line from ``voices`` (shot number ->
+    ``engines.speech.base.SpeechClip``) takes a shot without a file, placed so its speech starts there.
+    ``speech_spans``, when given, is filled with shot number -> ``(start_s, end_s)`` of audible speech for
+    recorded and spoken lines.
     """
+    from lantern_studio.engines.speech.base import audible_span
+    from lantern_studio.engines.story.voices import voice_track
+
+    voices = dict(voices or {})
     bus = np.zeros((n_samples, 2), np.float32)
     spans: list[tuple[float, float]] = []
     given = dict(dialogue_audio or {})
@@ -223,6 +235,10 @@ def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPL
         if shot.number in given:
             clip = load_music(given[shot.number], sample_rate=sample_rate, what=f"dialogue for shot {shot.number}")
             clip = clip[:int(round((segment.end_s - start_s) * sample_rate))]
+        elif shot.number in voices:
+            clip, lead_s = voice_track(voices[shot.number], sample_rate=sample_rate)
+            start_s -= lead_s           # the clip's own lead-in goes before the line's start
+            clip = clip[:int(round((segment.end_s - start_s) * sample_rate))]
         elif placeholders and shot.dialogue.strip():
             spoken_s = max(0.6, len("".join(shot.dialogue.split())) / chars_per_s)
             clip = placeholder_voice(min(room_s, spoken_s), speaker=shot.speaker, sample_rate=sample_rate)
@@ -234,6 +250,10 @@ def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPL
             continue
         bus[a:b] += clip[:b - a]
         spans.append((a / sample_rate, b / sample_rate))
+        if speech_spans is not None and (shot.number in given or shot.number in voices):
+            loud_start_s, loud_end_s = audible_span(clip[:b - a].mean(axis=1), sample_rate)
+            if loud_end_s > loud_start_s:
+                speech_spans[shot.number] = (a / sample_rate + loud_start_s, a / sample_rate + loud_end_s)
     return bus, spans
 
 
@@ -261,7 +281,7 @@ def _normalize(audio: np.ndarray, sample_rate: int, target_lufs: float) -> tuple
 def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sample_rate: int = SAMPLE_RATE,
                      ducking_db: float = -12.0, music_fade_in_s: float = 1.0, music_fade_out_s: float = 2.0,
                      dialogue_audio: Mapping[int, AudioInput] | None = None, placeholders: bool = True,
-                     target_lufs: float = -16.0, language: str = "zh") -> Soundtrack:
+                     target_lufs: float = -16.0, language: str = "zh", voices: Mapping | None = None) -> Soundtrack:
     """Music under the dialogue for a timeline: looped/trimmed, faded, ducked, normalised.
 
     Parameters
@@ -275,7 +295,10 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     music_fade_in_s, music_fade_out_s : float
         Linear fades of the music at the start and end of the video, in seconds.
     dialogue_audio : mapping of shot number to path or (audio, sample_rate), optional
-        Recorded lines; shots without one get a placeholder when ``placeholders`` is True.
+        Recorded lines; shots without one get their spoken line from ``voices``, else a placeholder when
+        ``placeholders`` is True.
+    voices : mapping of shot number to engines.speech.base.SpeechClip, optional
+        Lines spoken in the characters' voices (:func:`engines.story.voices.speak_lines`).
     target_lufs : float
         Integrated loudness of the finished mix (-16 LUFS suits phones and web players).
 
@@ -298,8 +321,9 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     if not (math.isfinite(target_lufs) and -40.0 <= target_lufs <= -5.0):
         raise ValueError(f"target_lufs must be between -40 and -5 LUFS, got {target_lufs!r}")
     n = int(round(timeline.duration_s * sample_rate))
+    speech: dict[int, tuple[float, float]] = {}
     dialogue, spans = dialogue_bus(timeline, n, sample_rate=sample_rate, dialogue_audio=dialogue_audio,
-                                   placeholders=placeholders, language=language)
+                                   placeholders=placeholders, language=language, voices=voices, speech_spans=speech)
     music_part = None
     if music is not None:
         bed = fit_music(load_music(music, sample_rate=sample_rate), n, sample_rate=sample_rate)
@@ -321,7 +345,8 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     if music_part is not None:
         music_part = (_fit_length(music_part, n) * np.float32(10 ** (gain_db / 20))).astype(np.float32)
     return Soundtrack(audio=np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sample_rate, music=music_part,
-                      dialogue_spans_s=tuple(spans), gain_db=float(gain_db), loudness_lufs=lufs)
+                      dialogue_spans_s=tuple(spans), gain_db=float(gain_db), loudness_lufs=lufs,
+                      speech_spans_s=speech, dialogue=dialogue)
 
 
 def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
