@@ -5,7 +5,6 @@ a stem muted, export, and check the downloaded files (durations, channel counts,
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 import soundfile as sf
 
 from lantern_studio.engines.audio.preview import loop_region
-from lantern_studio.engines.music.presets import all_presets
 from lantern_testkit import ab_state, download, generate, open_tab, screenshot, set_number, take_cell, take_folder
 
 pytestmark = pytest.mark.browser

@@ -19,6 +19,7 @@ import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path
 from lantern_studio.engines.children import adopt_pydub
+from lantern_studio.engines.errors import UserInputError, first_line
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 BIT_DEPTHS = {"wav": (16, 24, 32), "flac": (16, 24), "mp3": (16,)}
@@ -31,7 +32,7 @@ _FFMPEG_FORMATS = {".mp3": ("mp3", "mp3"), ".m4a": ("mp4", "aac"), ".aac": ("aac
 CLIP_TOLERANCE = 1e-6
 
 
-class AudioFileError(ValueError):
+class AudioFileError(UserInputError):
     """An audio file that cannot be read or written; the message says what to do."""
 
 
@@ -121,7 +122,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
             try:
                 segment.export(str(temp), format="mp3", bitrate=f"{int(mp3_bitrate_kbps)}k").close()
             except Exception as error:  # pydub raises CouldntEncodeError with ffmpeg's output
-                raise AudioFileError(f"the MP3 encoder failed for {path.name} ({_first_line(error)}); "
+                raise AudioFileError(f"the MP3 encoder failed for {path.name} ({first_line(error)}); "
                                      "write WAV or FLAC instead, or check that imageio-ffmpeg is installed") from None
         else:
             sf.write(str(temp), frames, int(sample_rate), subtype=_SUBTYPES[(fmt, bit_depth)],
@@ -166,7 +167,7 @@ def read_audio(path: str | os.PathLike, *, sample_rate: int | None = None) -> tu
         except Exception as error:  # soundfile raises LibsndfileError / RuntimeError for undecodable data
             hint = ("the file may be damaged or truncated; export it again" if suffix in _SOUNDFILE_SUFFIXES
                     else "convert it to WAV, FLAC or MP3")
-            raise AudioFileError(f"{path.name} could not be decoded as audio ({_first_line(error)}); {hint}") from None
+            raise AudioFileError(f"{path.name} could not be decoded as audio ({first_line(error)}); {hint}") from None
     if audio.shape[0] == 0:
         raise AudioFileError(f"{path.name} holds no audio frames; use a file with sound in it")
     if not np.isfinite(audio).all():
@@ -181,7 +182,7 @@ def _read_ffmpeg(path: Path, fmt: str, codec: str) -> tuple[np.ndarray, int]:
     try:
         segment = _pydub().from_file(str(path), format=fmt, codec=codec)
     except Exception as error:  # pydub raises CouldntDecodeError with ffmpeg's log
-        raise AudioFileError(f"{path.name} could not be decoded as {codec.upper()} ({_first_line(error)}); the "
+        raise AudioFileError(f"{path.name} could not be decoded as {codec.upper()} ({first_line(error)}); the "
                              "file may be damaged or truncated: export it again, or convert it to WAV") from None
     width = segment.sample_width
     dtype = {1: np.int8, 2: "<i2", 4: "<i4"}.get(width)
@@ -194,13 +195,28 @@ def _read_ffmpeg(path: Path, fmt: str, codec: str) -> tuple[np.ndarray, int]:
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """float32 (frames, channels) resampled from ``from_rate`` to ``to_rate`` Hz (scipy polyphase)."""
+    """Polyphase resampling (``scipy.signal.resample_poly``, Kaiser window) along the time axis.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        float (n,) or (n, channels).
+    from_rate, to_rate : int
+        sample rates in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        float32, C-contiguous, ``round(n * to_rate / from_rate)`` frames, same channels; the input itself (as
+        float32) when the rates are equal.
+    """
     from scipy.signal import resample_poly
 
+    if from_rate <= 0 or to_rate <= 0:
+        raise ValueError(f"sample rates must be positive, got {from_rate} and {to_rate}")
+    if from_rate == to_rate:
+        return np.asarray(audio, dtype=np.float32)
     g = gcd(int(from_rate), int(to_rate))
-    return resample_poly(audio, int(to_rate) // g, int(from_rate) // g, axis=0).astype(np.float32)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
+    out = resample_poly(np.asarray(audio, dtype=np.float64), int(to_rate) // g, int(from_rate) // g, axis=0)
+    want = int(round(audio.shape[0] * to_rate / from_rate))
+    return np.ascontiguousarray(out[:want], dtype=np.float32)

@@ -23,7 +23,6 @@ import os
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,7 +30,9 @@ import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from lantern_studio.engines.audio.io import resample as resample_audio   # `resample` is a keyword option here
 from lantern_studio.engines.audio.mastering import SILENCE_LUFS, master_to_loudness
+from lantern_studio.engines.errors import UserInputError, first_line
 from lantern_studio.engines.safety import check_upload
 from lantern_studio.kernels import dsp
 from lantern_studio.kernels.mix import Ducking, mix
@@ -49,7 +50,7 @@ Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
 
-class AudioInputError(ValueError):
+class AudioInputError(UserInputError):
     """An audio file the mixer will not use as it is; the message says why and what to do."""
 
 
@@ -169,7 +170,7 @@ def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPL
     try:
         info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError/RuntimeError for anything it cannot parse
-        raise AudioInputError(f"{label} is not an audio file the mixer can read ({_first_line(error)}); "
+        raise AudioInputError(f"{label} is not an audio file the mixer can read ({first_line(error)}); "
                               "add a WAV, FLAC, MP3 or OGG file") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioInputError(f"{label}: the file holds no audio frames; add a file with sound in it")
@@ -204,7 +205,7 @@ def read_audio_file(path: str | os.PathLike, *, sample_rate: int, max_duration_s
     try:
         audio, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:
-        raise AudioInputError(f"{label} could not be decoded ({_first_line(error)}); the file may be damaged. "
+        raise AudioInputError(f"{label} could not be decoded ({first_line(error)}); the file may be damaged. "
                               "Export it again from the program that made it") from None
     if not np.isfinite(audio).all():
         raise AudioInputError(f"{label} contains invalid (NaN or infinite) samples; export it again as "
@@ -220,38 +221,6 @@ def read_audio_file(path: str | os.PathLike, *, sample_rate: int, max_duration_s
         audio = resample_audio(audio, file_rate, sample_rate)
         notes.append(f"resampled from {file_rate} Hz to {sample_rate} Hz")
     return np.ascontiguousarray(audio, dtype=np.float32), "; ".join(notes)
-
-
-def resample_audio(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling (scipy.signal.resample_poly, Kaiser window) along the time axis.
-
-    Parameters
-    ----------
-    audio : np.ndarray
-        float (n,) or (n, channels).
-    from_rate, to_rate : int
-        sample rates in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        float32, ``round(n * to_rate / from_rate)`` frames, same channels.
-    """
-    from scipy.signal import resample_poly
-
-    if from_rate <= 0 or to_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {from_rate} and {to_rate}")
-    if from_rate == to_rate:
-        return np.asarray(audio, dtype=np.float32)
-    ratio = Fraction(int(to_rate), int(from_rate))
-    out = resample_poly(np.asarray(audio, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0)
-    want = int(round(audio.shape[0] * to_rate / from_rate))
-    return np.ascontiguousarray(out[:want], dtype=np.float32)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
 
 
 def _clock(seconds: float) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from lantern_studio.engines.devices import MemoryEstimate, bytes_per_parameter
+from lantern_studio.engines.errors import ModelNotFoundError, UserInputError  # noqa: F401  (re-exported)
 
 LM_FILE = "state_dict.bin"
 COMPRESSION_FILE = "compression_state_dict.bin"
@@ -50,11 +51,7 @@ HTDEMUCS_SIGNATURE_FILE = "955717e8-8726e21a.th"     # demucs's legacy download 
 HTDEMUCS_HF = ("adefossez/HTDemucs", "htdemucs.yaml")  # demucs >= 4.1 looks on the hub first
 
 
-class ModelNotFoundError(FileNotFoundError):
-    """A MusicGen model (or a part it needs) is not on this machine; the message says how to get it."""
-
-
-class CheckpointError(ValueError):
+class CheckpointError(UserInputError):
     """A checkpoint file exists but cannot be used; the message names the file and what to do."""
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 from PIL import Image
 
+from lantern_studio.engines.errors import ModelNotFoundError  # noqa: F401  (re-exported: the studio's one)
 from lantern_studio.engines.story.bible import character_prompt
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.shots import is_narrator
@@ -49,10 +50,6 @@ SIZE_WORDS = {"EWS": "extreme wide shot, establishing shot, tiny figures", "WS":
               "ECU": "extreme close-up, detail"}
 BASE_NEGATIVE = "lowres, bad anatomy, bad hands, extra fingers, text, watermark, signature, deformed, blurry"
 DEFAULT_SIZE = (576, 1024)        # 9:16, multiples of 64
-
-
-class ModelNotFoundError(ValueError):
-    """No usable diffusers pipeline at the configured place; the message says how to get one."""
 
 
 def missing_model_message(where: Path) -> str:
