@@ -386,3 +386,27 @@ def test_stale_partials_in_an_output_folder_are_cleaned_by_name_and_age(tmp_path
     assert (tmp_path / "sub" / f"{TEMP_PREFIX}abcd9999.wav").exists()
     assert remove_stale_partials(tmp_path / "missing") == []
     assert OWN_PARTIAL_NAME.match(f"{TEMP_PREFIX}abcd1234") and not OWN_PARTIAL_NAME.match(".partial-x")
+
+
+# ---- the Music tab's list with a damaged take ---------------------------------------------------------------
+
+
+def test_the_music_list_shows_a_damaged_take_that_delete_moves_to_the_trash(tmp_path):
+    from lantern_studio.engines.settings import Settings
+    from lantern_studio.studio import tab_music
+    from lantern_studio.studio.context import StudioContext
+
+    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "p", models_dir=tmp_path / "models")
+    ctx = StudioContext(settings=settings, project=Project.open(tmp_path / "p"))
+    store = TakeStore(ctx.project)
+    for seed in (1, 2):
+        store.save(small_take(seed))
+    (ctx.project.takes_dir / "take-0002" / "take.json").write_text("[" * 100_000 + "]" * 100_000)
+    rows = tab_music._rows(ctx, False, "all", "", "newest first")
+    assert all(len(row) == len(tab_music.HEADERS) for row in rows)
+    assert [row[-1] for row in rows] == ["take-0001", "take-0002"]
+    assert "damaged" in rows[1][2] and "Delete" in rows[1][4]
+    info = tab_music._detail(ctx, "take-0002")[2]
+    assert "damaged" in info and "Delete" in info and "depth limit" in info
+    store.delete("take-0002")                          # what the Delete button calls
+    assert [row[-1] for row in tab_music._rows(ctx, False, "all", "", "newest first")] == ["take-0001"]

@@ -149,9 +149,10 @@ def _describe(take: Take) -> str:
 
 def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: str) -> list[list[Any]]:
     key, descending = SORTS.get(sort, SORTS["newest first"])
-    takes = _store(ctx).list(starred=True if starred_only else None,
-                             engine=None if engine in (None, "", "all") else engine,
-                             text=(text or "").strip() or None, sort=key, descending=descending)
+    store = _store(ctx)
+    takes = store.list(starred=True if starred_only else None,
+                       engine=None if engine in (None, "", "all") else engine,
+                       text=(text or "").strip() or None, sort=key, descending=descending)
     names = {take.id: take.name or take.id for take in takes}
     rows = []
     for take in takes:
@@ -164,6 +165,11 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
                      None if take.loudness_lufs is None else round(float(take.loudness_lufs), 1),
                      names.get(take.parent_id, take.parent_id) if take.parent_id else "",
                      notes[:40] + ("…" if len(notes) > 40 else ""), take.created.replace("T", " ")[5:16], take.id])
+    # a take whose sidecar cannot be read stays visible (never hidden, never breaking the list) so it can be
+    # selected and moved to the trash with Delete
+    for take_id, why in store.skipped:
+        rows.append(["", "", f"⚠ damaged: {take_id}", "", "select it, then Delete moves it to the trash", None, None,
+                     None, "", why[:40] + ("…" if len(why) > 40 else ""), "", take_id])
     return rows
 
 
@@ -193,7 +199,8 @@ def _detail(ctx: StudioContext, take_id: str | None):
     try:
         take = store.load(take_id, with_audio=False)
     except Exception as error:
-        return None, None, f"That take cannot be read ({error}).", "", "", 0, "☆ Star"
+        return (None, None, f"That take is damaged and cannot be read ({error}). Press **Delete** to move it to "
+                "the project's trash.", "", "", 0, "☆ Star")
     wave = _waveform_path(ctx, take_id)
     info = [f"**{take.name or take.id}** · {take.engine}" + (f" ({take.model})" if take.model else ""),
             f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
