@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Protocol
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from lantern_studio.engines.story import previz_sets
 from lantern_studio.engines.story.bible import appearance
 from lantern_studio.engines.story.model import Character, Shot, Storyboard
 from lantern_studio.engines.story.text import (INK, draw_bubble, draw_caption, draw_lines, draw_sfx, fit_text, get_font,
@@ -115,51 +116,76 @@ class RendererBase:
 # ------------------------------------------------------------------------------------------------
 
 _LOCATIONS = (
+    ("mountain", ("山路", "山道", "盘山", "山间", "山上", "山顶", "mountain", "hillside", "hill road")),
+    ("bridge", ("桥", "bridge")),
+    ("river", ("江边", "河边", "河岸", "江岸", "湖边", "岸边", "码头", "江", "河", "river", "riverbank", "bank",
+               "lake", "canal", "pier")),
+    ("market", ("菜市场", "市场", "集市", "夜市", "庙会", "早市", "摊", "market", "bazaar", "fair", "stalls")),
+    ("courtyard", ("四合院", "院子", "庭院", "院落", "天井", "courtyard", "yard")),
+    ("classroom", ("教室", "课堂", "学校", "classroom", "school")),
     ("street", ("街", "巷", "胡同", "路口", "马路", "street", "road", "alley", "avenue", "lane")),
     ("kitchen", ("厨房", "灶", "kitchen")),
     ("living", ("客厅", "堂屋", "饭厅", "living room", "lounge", "dining", "home", "家")),
     ("bedroom", ("卧室", "房间", "bedroom")),
     ("pool", ("泳池", "游泳池", "pool")),
-    ("garden", ("院子", "庭院", "花园", "阳台", "patio", "garden", "yard", "porch")),
+    ("garden", ("花园", "阳台", "patio", "garden", "porch")),
     ("garage", ("车库", "garage")),
     ("mansion", ("别墅", "豪宅", "mansion", "palace", "palatial")),
     ("shack", ("小屋", "棚", "shack", "cabin", "hut")),
     ("trailer", ("房车", "trailer", "caravan")),
     ("office", ("办公室", "公司", "office")),
-    ("restaurant", ("饭店", "餐厅", "酒吧", "restaurant", "diner", "bar", "cafe")),
+    ("restaurant", ("饭店", "餐厅", "酒吧", "酒店", "restaurant", "diner", "bar", "cafe")),
+    ("shop", ("商店", "小店", "店铺", "杂货", "超市", "铺子", "店", "shop", "store", "grocery")),
 )
-_EXTERIOR_LOCATIONS = {"street", "pool", "garden", "mansion"}
+_EXTERIOR_LOCATIONS = {"street", "pool", "garden", "mansion", "river", "bridge", "market", "courtyard", "mountain"}
+# what makes a scene a festival scene: red lanterns go up
+_FESTIVAL_WORDS = ("灯笼", "花灯", "元宵", "春节", "过年", "新年", "年夜", "除夕", "庙会", "舞狮", "舞龙", "中秋", "灯会",
+                   "拜年", "鞭炮", "lantern", "festival", "new year", "lion dance", "temple fair")
 
 
 @dataclass(frozen=True)
 class Setting:
     interior: bool
-    time: str            # "day", "night", "dusk"
+    time: str            # "day", "night", "dawn", "dusk"
     location: str        # a key of _LOCATIONS or "generic"
     key: str             # stable id of the place (palette and props depend only on it)
+    festival: bool = False     # red lanterns go up
+
+
+def _location_in(text: str) -> str:
+    low = f" {text.lower()} "
+    for key, words in _LOCATIONS:
+        if any((w in text) if re.search(r"[^\x00-\x7f]", w) else re.search(rf"\b{re.escape(w)}\b", low)
+               for w in words):
+            return key
+    return "generic"
 
 
 def parse_setting(scene: str) -> Setting:
     """Interior/exterior, time of day and location kind from a scene heading (Chinese or English)."""
+    from lantern_studio.engines.story.vocabulary import parse_scene_line
+
     text = scene.strip()
     low = f" {text.lower()} "
-    location = "generic"
-    for key, words in _LOCATIONS:
-        if any((w in text) if re.search(r"[^\x00-\x7f]", w) else re.search(rf"\b{re.escape(w)}\b", low)
-               for w in words):
-            location = key
-            break
+    line = parse_scene_line(text)
+    location = _location_in(line.place if line and line.place else text)
     upper = text.upper()
-    if upper.startswith(("EXT", "I/E", "INT./EXT", "INT/EXT")) or "外景" in text:
+    if line and line.int_ext:
+        interior = line.int_ext == "INT"
+    elif upper.startswith(("EXT", "I/E", "INT./EXT", "INT/EXT")) or "外景" in text:
         interior = False
     elif upper.startswith("INT") or "内景" in text:
         interior = True
     else:
         interior = location not in _EXTERIOR_LOCATIONS
-    if any(w in text for w in ("夜", "晚")) or re.search(r"\b(night|evening|midnight)\b", low):
+    if line and line.time_of_day:
+        time = line.time_of_day
+    elif any(w in text for w in ("夜", "晚")) or re.search(r"\b(night|evening|midnight)\b", low):
         time = "night"
-    elif any(w in text for w in ("黄昏", "傍晚", "日落")) or re.search(r"\b(dusk|sunset|dawn|twilight)\b", low):
+    elif any(w in text for w in ("黄昏", "傍晚", "日落")) or re.search(r"\b(dusk|sunset|twilight)\b", low):
         time = "dusk"
+    elif any(w in text for w in ("清晨", "黎明", "早晨")) or re.search(r"\b(dawn|sunrise)\b", low):
+        time = "dawn"
     else:
         time = "day"
     place = re.sub(r"^\s*(第\s*\S+?[场幕集节]|场景\s*\S+)\s*", "", text)
@@ -167,7 +193,27 @@ def parse_setting(scene: str) -> Setting:
     place = re.sub(r"(内景|外景|日|夜|晚|白天|黄昏|傍晚)|[-–—]\s*(DAY|NIGHT|EVENING|MORNING|DUSK|LATER|CONTINUOUS)\b",
                    "", place, flags=re.IGNORECASE)
     key = re.sub(r"\s+", " ", place).strip(" -–—.").lower() or location
-    return Setting(interior=interior, time=time, location=location, key=key)
+    festival = any(w in low for w in _FESTIVAL_WORDS)
+    return Setting(interior=interior, time=time, location=location, key=key, festival=festival)
+
+
+def setting_for(shot: Shot, board: Storyboard) -> Setting:
+    """The set a shot is drawn in: the scene heading, overridden by the shot's own INT/EXT and time of day
+    (what the shot list says, edits included); a heading that names no place takes it from the action or the
+    lines (``河边``, ``the market``); lanterns when the scene, the shot or the title is festive."""
+    base = parse_setting(shot.scene or board.title)
+    location, interior, time = base.location, base.interior, base.time
+    words = " ".join((shot.action, shot.dialogue, shot.scene, board.title))
+    if location == "generic":
+        location = _location_in(" ".join((shot.action, shot.dialogue)))
+        if location != "generic" and not shot.int_ext and not parse_setting(shot.scene).key.strip():
+            interior = location not in _EXTERIOR_LOCATIONS
+    if shot.int_ext:
+        interior = shot.int_ext == "INT"
+    if shot.time_of_day:
+        time = shot.time_of_day
+    festival = base.festival or any(w in words.lower() for w in _FESTIVAL_WORDS)
+    return Setting(interior=interior, time=time, location=location, key=base.key, festival=festival)
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -209,6 +255,13 @@ _BASE_PALETTES = {
     "trailer": ((190, 180, 150), (120, 100, 80), (160, 80, 60)),
     "office": ((210, 214, 218), (120, 120, 130), (50, 100, 160)),
     "restaurant": ((200, 160, 120), (110, 70, 50), (200, 60, 50)),
+    "river": ((190, 200, 180), (118, 140, 96), (60, 130, 180)),
+    "bridge": ((190, 196, 186), (120, 136, 100), (150, 146, 136)),
+    "market": ((200, 170, 140), (150, 130, 110), (210, 60, 50)),
+    "courtyard": ((190, 184, 172), (156, 150, 140), (170, 40, 40)),
+    "mountain": ((170, 180, 160), (120, 140, 90), (90, 120, 80)),
+    "shop": ((226, 214, 190), (140, 112, 84), (90, 110, 170)),
+    "classroom": ((226, 224, 206), (160, 130, 96), (60, 110, 80)),
 }
 
 
@@ -227,6 +280,10 @@ def palette_for(setting: Setting) -> Palette:
         light = (255, 204, 110)
     elif setting.time == "dusk":
         sky = ((70, 60, 130), (250, 150, 90))
+        wall, floor = _mix(wall, (250, 170, 110), 0.2), _mix(floor, (120, 70, 60), 0.2)
+        light = (255, 214, 140)
+    elif setting.time == "dawn":
+        sky = ((150, 170, 220), (250, 210, 180))
         wall, floor = _mix(wall, (250, 170, 110), 0.2), _mix(floor, (120, 70, 60), 0.2)
         light = (255, 214, 140)
     else:
@@ -371,7 +428,10 @@ def _draw_background(image: Image.Image, cam: Camera, setting: Setting, pal: Pal
             x_near, _ = cam.px(0.5 + k * 0.2, FLOOR_Y + 0.5)
             draw.line([x_far, floor_y, x_near, cam.px(0, FLOOR_Y + 0.5)[1]], fill=_shade(pal.floor, 0.88),
                       width=line_w)
-        _interior_props(draw, cam, setting, pal, language, line_w)
+        if not previz_sets.draw_interior(draw, cam, setting.location, pal, line_w, floor_y=FLOOR_Y):
+            _interior_props(draw, cam, setting, pal, language, line_w)
+        if setting.festival:
+            previz_sets.draw_lanterns(draw, cam, line_w, interior=True, night=setting.time == "night")
     else:
         horizon = cam.px(0, 0.62)[1]
         image.paste(_gradient((w, max(1, int(horizon) + 1)), pal.sky_top, pal.sky_bottom), (0, 0))
@@ -379,7 +439,11 @@ def _draw_background(image: Image.Image, cam: Camera, setting: Setting, pal: Pal
         if horizon < h:
             draw.rectangle([0, max(0, horizon), w, h], fill=ground)
         _sky(draw, cam, setting, pal)
-        _exterior_props(draw, cam, setting, pal, language, line_w, horizon)
+        if not previz_sets.draw_exterior(draw, cam, setting.location, pal, line_w, night=setting.time == "night",
+                                         rand=_rand(setting.key, 64)):
+            _exterior_props(draw, cam, setting, pal, language, line_w, horizon)
+        if setting.festival and setting.location != "street":       # the street has its own strings
+            previz_sets.draw_lanterns(draw, cam, line_w, interior=False, night=setting.time == "night")
 
 
 def _sky(draw, cam: Camera, setting: Setting, pal: Palette) -> None:
@@ -657,6 +721,12 @@ def _draw_figure(draw: ImageDraw.ImageDraw, cam: Camera, character: Character, x
         a, c = P(dx0, dy0), P(dx1, dy1)
         return [min(a[0], c[0]), min(a[1], c[1]), max(a[0], c[0]), max(a[1], c[1])]
 
+    lean = 0.13 if look.stooped else 0.0
+
+    def U(dx, dy):         # the upper body: an older figure leans forward and sinks from the hips up
+        t = max(0.0, dy - 0.45) / 0.45
+        return P(dx + facing * lean * t, dy - lean * 0.4 * t)
+
     # legs and shoes
     for side in (-1, 1):
         draw.rounded_rectangle(box(side * 0.075 - 0.045, 0.47, side * 0.075 + 0.045, 0.02),
@@ -666,19 +736,19 @@ def _draw_figure(draw: ImageDraw.ImageDraw, cam: Camera, character: Character, x
     # arms behind the torso edges
     for side in (-1, 1):
         sx = side * 0.16 * b
-        draw.line([P(sx, 0.76), P(sx + side * 0.05, 0.5)], fill=INK, width=int(cam.length(H * 0.085)) + 2 * out)
-        draw.line([P(sx, 0.76), P(sx + side * 0.05, 0.5)], fill=dark, width=int(cam.length(H * 0.085)))
-        hx, hy = P(sx + side * 0.05, 0.47)
+        draw.line([U(sx, 0.76), U(sx + side * 0.05, 0.5)], fill=INK, width=int(cam.length(H * 0.085)) + 2 * out)
+        draw.line([U(sx, 0.76), U(sx + side * 0.05, 0.5)], fill=dark, width=int(cam.length(H * 0.085)))
+        hx, hy = U(sx + side * 0.05, 0.47)
         r = cam.length(H * 0.035)
         draw.ellipse([hx - r, hy - r, hx + r, hy + r], fill=skin, outline=INK, width=out)
     # torso: shoulders wider than hips
-    torso = [P(-0.17 * b, 0.8), P(0.17 * b, 0.8), P(0.13 * b, 0.45), P(-0.13 * b, 0.45)]
+    torso = [U(-0.17 * b, 0.8), U(0.17 * b, 0.8), U(0.13 * b, 0.45), U(-0.13 * b, 0.45)]
     draw.polygon(torso, fill=body, outline=INK, width=out)
-    draw.polygon([P(-0.035, 0.8), P(0.035, 0.8), P(0.0, 0.74)], fill=skin)
+    draw.polygon([U(-0.035, 0.8), U(0.035, 0.8), U(0.0, 0.74)], fill=skin)
     # neck and head
-    draw.rectangle(box(-0.03, 0.84, 0.03, 0.78), fill=skin)
+    draw.polygon([U(-0.03, 0.84), U(0.03, 0.84), U(0.03, 0.78), U(-0.03, 0.78)], fill=skin)
     head_r = 0.085
-    hx, hy = P(0, 0.9)
+    hx, hy = U(0, 0.9)
     r = cam.length(H * head_r)
     if look.hair_style == "long":
         draw.rounded_rectangle([hx - r * 1.15, hy - r * 0.9, hx + r * 1.15, hy + r * 1.9], radius=r * 0.6,
@@ -931,7 +1001,7 @@ class PrevizRenderer(RendererBase):
         shot.validate()
         width, height = check_size(size)
         header = lettering if header is None else header
-        setting = parse_setting(shot.scene or board.title)
+        setting = setting_for(shot, board)
         pal = palette_for(setting)
         staged, focus = _staging(shot, board, width / height)
         cam = _camera(shot, staged, focus, (width, height))
