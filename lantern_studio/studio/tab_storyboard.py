@@ -209,6 +209,8 @@ def build_tab(ctx: StudioContext) -> None:
         message = (f"**{parsed.format}** script ({parsed.language}): {len(parsed.scenes)} scenes, "
                    f"{sum(counts.values())} dialogue lines ({per}), {len(parsed.of_kind('transition'))} transitions "
                    f"→ **{len(board.shots)} shots, {board.duration_s:.1f} s**.")
+        if parsed.warnings:      # where the parser guessed: the user checks those rows
+            message += "\n\nGuessed: " + "; ".join(parsed.warnings[:6]) + ("; …" if len(parsed.warnings) > 6 else "")
         return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(), message)
 
     def do_save_shots(rows, state):
