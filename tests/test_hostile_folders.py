@@ -410,3 +410,23 @@ def test_the_music_list_shows_a_damaged_take_that_delete_moves_to_the_trash(tmp_
     assert "damaged" in info and "Delete" in info and "depth limit" in info
     store.delete("take-0002")                          # what the Delete button calls
     assert [row[-1] for row in tab_music._rows(ctx, False, "all", "", "newest first")] == ["take-0001"]
+
+
+def test_the_project_bar_shows_the_trash_cap_and_refuses_a_linked_trash(tmp_path, outside):
+    from lantern_studio.studio.project_bar import _trash_status
+
+    project = Project.open(tmp_path / "p", trash_policy=TrashPolicy(max_age_days=7, max_bytes=2 * 10**9))
+    line = _trash_status(project)
+    assert line.startswith("The trash is empty.") and "7 days or 2.0 GB, whichever comes first" in line
+    project.move_to_trash(atomic_write_bytes(project.story_dir / "a.txt", b"x" * 1500))
+    assert _trash_status(project).startswith("The trash holds 1 item(s), 1.") and "7 days" in _trash_status(project)
+    project.close()
+    trash = tmp_path / "p" / ".trash"
+    for entry in trash.iterdir():
+        for item in entry.iterdir():
+            item.unlink()
+        entry.rmdir()
+    trash.rmdir()
+    trash.symlink_to(outside, target_is_directory=True)
+    line = _trash_status(Project.open(tmp_path / "p"))
+    assert line.startswith("⚠️") and "is a link" in line and "thesis" not in line

@@ -39,11 +39,18 @@ def _current_line(ctx: StudioContext) -> str:
 
 
 def _trash_line(ctx: StudioContext) -> str:
-    items = ctx.project.trash_items()
+    return _trash_status(ctx.project)
+
+
+def _trash_status(project: Project) -> str:
+    problem = project.trash_problem()
+    if problem is not None:                     # a linked .trash: say so instead of showing what it points to
+        return f"⚠️ {html.escape(problem)}"
+    keep = f"Items stay {project.trash_policy.describe()} (oldest go first), or until you empty the trash."
+    items = project.trash_items()
     if not items:
-        return "The trash is empty."
-    return (f"The trash holds {len(items)} item(s), {_human_bytes(ctx.project.trash_bytes())}; they stay until you "
-            "empty it.")
+        return "The trash is empty. " + keep
+    return f"The trash holds {len(items)} item(s), {_human_bytes(project.trash_bytes())}. " + keep
 
 
 def _recent_choices(ctx: StudioContext) -> list[tuple[str, str]]:
@@ -217,7 +224,11 @@ def build_project_bar(ctx: StudioContext) -> None:
             message = "Tick 'delete the trash's items for good' first; emptying cannot be undone"
             gr.Warning(message)
             return _trash_line(ctx), gr.update(), message
-        count = ctx.project.empty_trash()
+        try:
+            count = ctx.project.empty_trash()
+        except ProjectError as error:           # the trash is a link: nothing is deleted through it
+            gr.Warning(str(error))
+            return _trash_line(ctx), gr.update(), f"⚠️ {html.escape(str(error))}"
         return _trash_line(ctx), False, f"Deleted {count} item(s) from the trash for good."
 
     open_button.click(do_open, [recent, version], switched_outputs, api_name=False)
