@@ -23,6 +23,7 @@ from lantern_studio.engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, ex
 from lantern_studio.engines.story.panels import PrevizRenderer, RenderCancelled, RenderedPanel
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
+from lantern_studio.engines.safety import Limits
 from lantern_studio.studio import tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 
@@ -194,12 +195,14 @@ def build_tab(ctx: StudioContext) -> None:
         try:
             options = PlanOptions(chars_per_second_zh=float(zh or 0), chars_per_second_en=float(en or 0),
                                   min_duration_s=float(shortest or 0))
-            parsed = parse_script(text or "", format=fmt)
+            limits = Limits.from_environ()      # the line and shot caps (LANTERN_MAX_SCRIPT_LINES, LANTERN_MAX_SHOTS)
+            parsed = parse_script(limits.check_script_lines(text or ""), format=fmt)
             try:
                 previous = store.load_storyboard(ctx.project)
             except store.StoryStoreError:
                 previous = None
             board = plan_shots(parsed, options=options, existing=previous)
+            limits.check_shots(len(board.shots))
             store.save_script(ctx.project, text)
             store.save_storyboard(ctx.project, board)
         except (ScriptError, ValueError) as error:
