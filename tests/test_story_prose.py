@@ -81,6 +81,29 @@ def test_no_word_of_the_chapter_is_lost(name):
         assert word in kept, word
 
 
+HANDWRITTEN = """第一章 回家
+
+腊月二十八，小雨拖着行李箱走进老街。巷口的灯笼一串串亮起来，远处有人在放烟花。
+奶奶正在厨房里包饺子，听见敲门声，头也不抬地问：「谁呀？门没锁。」
+「奶奶，是我！」小雨推门进来。
+奶奶转过身，手上全是面粉，愣了半天才说：「哎呀，我的乖孙女！」
+小雨笑着说：“奶奶，我的新大衣！”
+“面粉是福气，过年沾福气！”奶奶道。
+爸爸从客厅探出头来：“谁来了？”
+"""
+
+
+def test_corner_brackets_colons_and_a_name_right_after_the_quote():
+    script = parse_script(HANDWRITTEN)          # a chapter line and quoted speech: auto-detected as prose
+    assert script.format == "prose" and [s.text for s in script.scenes] == ["第一章 回家"]
+    spoken = _spoken(script)
+    assert [e.text for e in spoken] == re.findall(r"[「“]([^」”]+)[」”]", HANDWRITTEN)
+    # 问：「…」 / 「…」小雨推门 / 才说：「…」 / 笑着说：“…” / ”奶奶道 / 探出头来：“…”
+    assert [e.speaker for e in spoken] == ["奶奶", "小雨", "奶奶", "小雨", "奶奶", "爸爸"]
+    assert not script.warnings
+    assert list(plan_shots(script).characters) == ["奶奶", "小雨", "爸爸"]
+
+
 def test_beats_are_split_to_the_longest_shot_and_timed_by_length():
     paragraph = "灯笼一串串亮起来，远处有人在放烟花。" * 12          # 16 characters a sentence, 192 in all
     script = parse_prose("第一章 回家\n" + paragraph + "\n")

@@ -70,7 +70,11 @@ def looks_like_prose(text: str) -> bool:
         return False
     long_lines = sum(1 for line in lines if len(line) >= (30 if detect_language(line) == "zh" else 60))
     quotes = sum(line.count("“") + line.count("「") + line.count("\"") // 2 for line in lines)
-    colon_cues = sum(1 for line in lines if re.match(r"^[^\s：:，。,.]{1,12}[：:]", line))
+    # script dialogue (角色：台词); prose puts quote marks after its colons (小雨笑着说：“…”)
+    colon_cues = sum(1 for line in lines if re.match(r"^[^\s：:，。,.“「\"]{1,12}[：:]\s*(?![“「『\"])", line))
+    if any(_CHAPTER_RE.match(line) and not line.startswith("#") for line in lines[:3]) and \
+            colon_cues <= len(lines) // 10:
+        return True
     if sum(1 for line in lines if line.startswith("|") or "\t" in line) >= 2:
         return False              # a pasted shot table
     return long_lines >= max(2, len(lines) // 3) and colon_cues <= len(lines) // 10 and (quotes > 0 or long_lines >= 3)
@@ -206,7 +210,10 @@ class _Reader:
         verbs = "|".join(sorted(_ZH_VERBS, key=len, reverse=True))
         match = re.search(rf"(?:{verbs})[^，,。：:]{{0,3}}[，,：:]?\s*$", sentence)
         if not match:
-            return "", ""
+            # 爸爸从客厅探出头来：“…”: a colon right before the quote introduces the one who speaks
+            match = re.search(r"[：:]\s*$", sentence)
+            if not match or not sentence.strip(" ：:"):
+                return "", ""
         clauses = re.split(r"[，,]", sentence[: match.start()])
         # the nearest clause that starts with someone; "弯腰下去说道" looks back to "孔乙己着了慌"
         for index in range(len(clauses) - 1, -1, -1):
@@ -365,6 +372,9 @@ class _Reader:
                     spot = following.text.find(words) if words else -1
                     if speaker and spot >= 0:
                         cut[index + 1] = (spot, spot + len(words), index)
+            if not speaker and previous is None and last_quote is None and following is not None:
+                # a quote that opens the paragraph, then a name: 「奶奶，是我！」小雨推门进来。
+                speaker = self._name_at_start(following.text)
             if not speaker and previous is None and last_quote is None and index == 0:
                 speaker, guessed = self._other_voice(), True
             if not speaker and previous is None and last_quote is not None:
@@ -402,6 +412,14 @@ class _Reader:
                 continue            # the punctuation left between a quote and its attribution
             for piece in _split(text.lstrip(".,;:，。；： "), self.limit, self.language):
                 self.elements.append(Element("dialogue", text=piece, speaker=NARRATOR[self.language], line=line_no))
+
+    def _name_at_start(self, text: str) -> str:
+        head = text.lstrip(" ，,")
+        if self.language == "en":
+            match = re.match(_EN_NAME, head)
+            name = self._en_name(match.group(0)) if match else ""
+            return name if name in self.known else ""
+        return self._zh_name_at(head) if not head.startswith(_ZH_GROUP + _ZH_PRONOUNS) else ""
 
     def _turn(self, last: str) -> str:
         """The other voice after ``last`` in a conversation."""
