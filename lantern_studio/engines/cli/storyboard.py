@@ -55,12 +55,15 @@ def run(args: Any, settings: Any) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        # checked before anything is written, so a wrong --music or --dialogue costs nothing
-        music = None if getattr(args, "no_video", False) else _music_source(getattr(args, "music", None), args,
-                                                                              settings)
+        # checked before anything is written, so a wrong --music, --dialogue or --timeline costs nothing
+        from lantern_studio.engines.cli import storyboard_timeline
+
+        timeline = storyboard_timeline.formats_from_args(args)
+        no_sound = getattr(args, "no_video", False) and not timeline
+        music = None if no_sound else _music_source(getattr(args, "music", None), args, settings)
         if music is not None:
             checks.check_music_file(music)
-        dialogue = None if getattr(args, "no_video", False) else _dialogue_files(getattr(args, "dialogue", None))
+        dialogue = None if no_sound else _dialogue_files(getattr(args, "dialogue", None))
         if dialogue:
             unknown = sorted(set(dialogue) - {shot.number for shot in board.shots})
             if unknown:
@@ -103,7 +106,7 @@ def run(args: Any, settings: Any) -> int:
     print(f"wrote the director's sheet {result.sheet_pdf}", flush=True)
 
     if getattr(args, "no_video", False):
-        return 0
+        return _timeline(board, out, timeline, music, dialogue, fmt, args, voices)
     from lantern_studio.engines.story import animatic
 
     video = out / "animatic.mp4"
@@ -121,7 +124,20 @@ def run(args: Any, settings: Any) -> int:
         print(f"error: the animatic could not be written: {error}", file=sys.stderr)
         return 1
     print(f"wrote the animatic {getattr(made, 'video_path', video)}", flush=True)
-    return 0
+    return _timeline(board, out, timeline, music, dialogue, fmt, args, voices)
+
+
+def _timeline(board: Any, out: Path, formats: tuple[str, ...], music: Any, dialogue: Any, fmt: str, args: Any,
+              voices: dict) -> int:
+    """``--timeline``: the editor timelines in ``out/timeline/``, from the animatic's timeline and sound."""
+    if not formats:
+        return 0
+    from lantern_studio.engines.cli import storyboard_timeline
+    from lantern_studio.engines.cli.storyboard_voices import animatic_options
+
+    return storyboard_timeline.export(board, out, formats, music=music, dialogue=dialogue, fmt=fmt,
+                                      fps=int(getattr(args, "fps", 24) or 24), sound=animatic_options(args, voices),
+                                      progress=_progress("timeline"))
 
 
 def _dialogue_files(files: list[str] | None) -> dict[int, Path] | None:
