@@ -14,8 +14,10 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from lantern_studio.engines.audio.session import (AudioInputError, MasterSettings, StemSession, export_session, firecrackers,
-                                   read_audio_file)
+from lantern_studio.engines.audio.ingest import AudioInputError, read_audio_file
+from lantern_studio.engines.audio.session import MasterSettings, StemSession
+from lantern_studio.engines.audio.sfx import firecrackers
+from lantern_studio.engines.audio.stem_export import export_session
 from lantern_studio.engines.music.base import Take
 from lantern_studio.kernels import dsp
 from lantern_studio.kernels.mix import Ducking, mix

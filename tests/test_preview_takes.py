@@ -121,7 +121,8 @@ def musicgen(tmp_path_factory):
 
 def test_musicgen_takes_persist_compare_mix_and_restore(tmp_path, musicgen):
     from lantern_studio.engines.audio.preview import prepare_previews
-    from lantern_studio.engines.audio.session import StemSession, export_session
+    from lantern_studio.engines.audio.session import StemSession
+    from lantern_studio.engines.audio.stem_export import export_session
 
     (model,) = [m.name for m in musicgen.list_models()]
     request = request_from_controls("musicgen", None, "temple fair drums", 3.0, 2, "fixed", 40, "{}", model)

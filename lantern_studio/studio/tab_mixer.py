@@ -14,8 +14,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from lantern_studio.engines.audio.session import (AudioInputError, MasterSettings, StemSession, export_session,
-                                   safe_filename)
+from lantern_studio.engines.audio.ingest import AudioInputError
+from lantern_studio.engines.audio.session import MasterSettings, StemSession
+from lantern_studio.engines.audio.stem_export import export_session, safe_filename
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
@@ -80,6 +81,7 @@ def build_tab(ctx: StudioContext) -> None:
     session_state = gr.State(None)
     version = gr.State(0)
     selected_take = ctx.shared.get("selected_take")
+    window_root = ctx.project_state()     # every handler works in this window's project
 
     with gr.Row():
         take_pick = gr.Dropdown(choices=_take_choices(ctx), label="Take", elem_id="mixer-take", scale=3)
@@ -125,14 +127,14 @@ def build_tab(ctx: StudioContext) -> None:
             mute.change(setter("mute"), [mute, session_state], None, api_name=False)
             solo.change(setter("solo"), [solo, session_state], None, api_name=False)
 
-            def drop(current: StemSession, count: int, name: str = stem.name):
+            def drop(root, current: StemSession, count: int, name: str = stem.name):
                 if current is None:
                     return count, gr.update()
                 current.remove_stem(name)
-                _save(ctx, current)
+                _save(ctx.window(root), current)
                 return count + 1, gr.update(choices=[NO_KEY, *current.names()], value=current.master.duck_key or NO_KEY)
 
-            remove.click(drop, [session_state, version], [version, duck_key], api_name=False)
+            remove.click(drop, [window_root, session_state, version], [version, duck_key], api_name=False)
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -164,24 +166,25 @@ def build_tab(ctx: StudioContext) -> None:
     files = gr.File(label="Exported files", file_count="multiple", interactive=False, elem_id="mixer-files")
 
     # ---------------- handlers ----------------
-    def do_load(take_id, count):
+    def do_load(root, take_id, count):
         if not take_id:
             raise gr.Error("Pick a take first (or select one in the Music tab)")
-        session, note = _load_session(ctx, take_id)
+        wctx = ctx.window(root)
+        session, note = _load_session(wctx, take_id)
         gr.Info(note)
         key = session.master.duck_key or NO_KEY
         return (session, count + 1, _summary(session), gr.update(choices=[NO_KEY, *session.names()], value=key),
                 session.master.duck_depth_db, session.master.target_lufs, session.master.ceiling_dbtp,
-                gr.update(choices=_take_choices(ctx), value=take_id))
+                gr.update(choices=_take_choices(wctx), value=take_id))
 
     load_outputs = [session_state, version, summary, duck_key, duck_depth, target, ceiling, take_pick]
-    load.click(do_load, [take_pick, version], load_outputs, api_name=False)
+    load.click(do_load, [window_root, take_pick, version], load_outputs, api_name=False)
     if selected_take is not None:
-        use_selected.click(do_load, [selected_take, version], load_outputs, api_name=False)
+        use_selected.click(do_load, [window_root, selected_take, version], load_outputs, api_name=False)
     else:
         use_selected.click(lambda: gr.Warning("The Music tab is not available"), None, None, api_name=False)
 
-    def do_upload(path, current: StemSession | None, count, request: gr.Request):
+    def do_upload(root, path, current: StemSession | None, count, request: gr.Request):
         if not path:
             return count, gr.update(), gr.update()
         if current is None:
@@ -192,27 +195,27 @@ def build_tab(ctx: StudioContext) -> None:
         except (AudioInputError, ValueError) as error:
             # the session is unchanged: nothing the user made is lost
             raise gr.Error(f"{error} (the mix is unchanged)") from None
-        _save(ctx, current)
+        _save(ctx.window(root), current)
         gr.Info(f"Added {stem.name}" + (f": {note}" if note else ""))
         return count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
 
-    upload.upload(do_upload, [upload, session_state, version], [version, summary, duck_key], api_name=False)
+    upload.upload(do_upload, [window_root, upload, session_state, version], [version, summary, duck_key], api_name=False)
 
-    def do_sfx(offset_s, current: StemSession | None, count):
+    def do_sfx(root, offset_s, current: StemSession | None, count):
         if current is None:
             raise gr.Error("Load a take first")
-        from lantern_studio.engines.audio.session import firecrackers
+        from lantern_studio.engines.audio.sfx import firecrackers
         try:
             audio = firecrackers(sample_rate=current.sample_rate, seed=int(count) + 7, duration_s=2.5)
             stem = current.add_stem("firecrackers", audio, source="sfx", offset_s=float(offset_s or 0.0),
                                     origin="one-shot")
         except ValueError as error:
             raise gr.Error(str(error)) from None
-        _save(ctx, current)
+        _save(ctx.window(root), current)
         gr.Info(f"Added {stem.name} at {stem.offset_s:.1f} s")
         return count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
 
-    add_sfx.click(do_sfx, [sfx_offset, session_state, version], [version, summary, duck_key], api_name=False)
+    add_sfx.click(do_sfx, [window_root, sfx_offset, session_state, version], [version, summary, duck_key], api_name=False)
 
     def master_settings(current, key, depth, target_v, ceiling_v, crossfeed_v) -> MasterSettings:
         try:
@@ -222,7 +225,7 @@ def build_tab(ctx: StudioContext) -> None:
         except ValueError as error:
             raise gr.Error(str(error)) from None
 
-    def do_render(current: StemSession | None, key, depth, target_v, ceiling_v, crossfeed_v,
+    def do_render(root, current: StemSession | None, key, depth, target_v, ceiling_v, crossfeed_v,
                   progress=gr.Progress()):
         if current is None:
             raise gr.Error("Load a take first")
@@ -231,50 +234,58 @@ def build_tab(ctx: StudioContext) -> None:
             result = current.render(progress=lambda f, m: progress(f, desc=m))
         except ValueError as error:
             raise gr.Error(str(error)) from None
-        _save(ctx, current)
+        _save(ctx.window(root), current)
         folder = Path(gr.utils.get_upload_folder()) / "lantern" / "mixes"     # served; cleaned when the studio stops
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         base = folder / f"{safe_filename(current.take_name or 'mix')}-{stamp}"
-        from lantern_studio.engines.audio.session import write_audio_file
+        from lantern_studio.engines.audio.stem_export import write_audio_file
         audio_path = write_audio_file(base.with_suffix(".wav"), result.audio, result.sample_rate, "wav")
         wave_path = write_waveform_png(result.audio, base.with_suffix(".png"), width_px=900, height_px=110)
         return _meter_text(result), str(wave_path), str(audio_path)
 
-    render.click(do_render, [session_state, duck_key, duck_depth, target, ceiling, crossfeed],
+    render.click(do_render, [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed],
                  [meter, mix_wave, mix_audio], concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
 
-    def do_export(current: StemSession | None, key, depth, target_v, ceiling_v, crossfeed_v, chosen, stems_too,
+    def do_export(root, current: StemSession | None, key, depth, target_v, ceiling_v, crossfeed_v, chosen, stems_too,
                   progress=gr.Progress()):
         if current is None:
             raise gr.Error("Load a take first")
         master_settings(current, key, depth, target_v, ceiling_v, crossfeed_v)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = safe_filename(current.take_name or current.take_id or "mix")
-        folder = ctx.project.renders_dir / "mixes" / f"{base}_seed{current.seed}_{stamp}"
+        wctx = ctx.window(root)
+        folder = wctx.project.renders_dir / "mixes" / f"{base}_seed{current.seed}_{stamp}"
         try:
             result = export_session(current, folder, formats=list(chosen or []), stems=bool(stems_too),
                                     progress=lambda f, m: progress(f, desc=m))
         except ValueError as error:
             raise gr.Error(str(error)) from None
-        _save(ctx, current)
+        _save(wctx, current)
         gr.Info(f"Exported {len(result.files)} files and a zip to {folder}")
         paths = [str(result.zip_path)] if result.zip_path else []
         return _meter_text(result.mix), paths + [str(p) for p in result.files]
 
-    export.click(do_export, [session_state, duck_key, duck_depth, target, ceiling, crossfeed, formats, with_stems],
+    export.click(do_export, [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed, formats, with_stems],
                  [meter, files], concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
+
+    def refresh_takes(root_dir):
+        return gr.update(choices=_take_choices(ctx.window(root_dir)))
 
     root = gr.context.Context.root_block
     if root is not None:
-        root.load(lambda: gr.update(choices=_take_choices(ctx)), None, take_pick, api_name=False)
+        root.load(refresh_takes, window_root, take_pick, api_name=False)
+    # takes made, deleted or restored in this window's Music tab show in the list at once
+    takes_changed = ctx.shared.get("takes_changed")
+    if takes_changed is not None:
+        takes_changed.change(refresh_takes, window_root, take_pick, api_name=False)
 
     # another project was opened in the header: its takes fill the list; the loaded session (saved) is closed
     project_version = ctx.shared.get("project_version")
     if project_version is not None:
-        def on_project_switch(count):
-            return (None, count + 1, _summary(None), gr.update(choices=_take_choices(ctx), value=None),
+        def on_project_switch(root_dir, count):
+            return (None, count + 1, _summary(None), gr.update(choices=_take_choices(ctx.window(root_dir)), value=None),
                     gr.update(choices=[NO_KEY], value=NO_KEY), "", None, None, None)
 
-        project_version.change(on_project_switch, version,
+        project_version.change(on_project_switch, [window_root, version],
                                [session_state, version, summary, take_pick, duck_key, meter, mix_wave, mix_audio,
                                 files], api_name=False)

@@ -1,57 +1,38 @@
-"""A stem session for the mixer: the stems of a take plus added audio, mixed, mastered, metered, exported.
+"""A stem session for the mixer: the stems of a take plus added audio, mixed, mastered and metered.
 
-A session holds an ordered list of stems (a composer take's parts, a MusicGen take's audio, uploaded
-files, firecracker/SFX one-shots), each with gain, pan, mute, solo and a start offset, and an optional
-ducking key (the stems under it are lowered while it plays). :meth:`StemSession.render` mixes with
-``kernels.mix``, brings the bus to a loudness target under a true-peak ceiling with ``kernels.dsp`` and
-measures it (integrated loudness, short-term maximum, true peak). :func:`export_session` writes the mix
-and the stems as WAV (24-bit), FLAC or MP3, the MIDI the engine made, a JSON recipe and a zip of all of it.
-
-Added audio is checked before it is decoded: a file that is not audio, one longer than
-``MAX_UPLOAD_S`` or with more than two channels is refused with a message; a mono file is accepted as a
-mono stem (panned like any other); a file at another sample rate is **resampled** to the session's rate
-(polyphase, ``scipy.signal.resample_poly``) and the returned note says so. ``resample=False`` refuses
-instead.
+A session holds an ordered list of stems (a composer take's parts, a MusicGen take's audio, added files
+(``engines.audio.ingest``), firecracker/SFX one-shots (``engines.audio.sfx``)), each with gain, pan, mute, solo
+and a start offset, and an optional ducking key (the stems under it are lowered while it plays).
+:meth:`StemSession.render` mixes with ``kernels.mix``, masters the bus to a loudness target under a true-peak
+ceiling (``engines.audio.mastering``) and measures it (integrated loudness, short-term maximum, true peak).
+``engines.audio.stem_export`` writes it out.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import os
-import re
-import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import soundfile as sf
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from lantern_studio.engines.audio.ingest import MAX_UPLOAD_S, AudioInputError, read_audio_file
 from lantern_studio.engines.audio.io import resample as resample_audio   # `resample` is a keyword option here
 from lantern_studio.engines.audio.mastering import SILENCE_LUFS, master_to_loudness
-from lantern_studio.engines.errors import UserInputError, first_line
-from lantern_studio.engines.safety import check_upload
+from lantern_studio.engines.audio.stem_export import safe_filename
 from lantern_studio.kernels import dsp
 from lantern_studio.kernels.mix import Ducking, mix
 
-#: longest audio file the mixer accepts (seconds); longer files are refused before decoding
-MAX_UPLOAD_S = 15 * 60.0
-#: largest file the mixer reads (bytes)
-MAX_UPLOAD_BYTES = 1 << 30
 MAX_STEMS = 32
-EXPORT_FORMATS = ("wav", "flac", "mp3")
-MP3_BITRATE_KBPS = 320
 SESSION_FILE = "session.json"
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
-
-
-class AudioInputError(UserInputError):
-    """An audio file the mixer will not use as it is; the message says why and what to do."""
 
 
 @dataclass
@@ -133,101 +114,6 @@ class MixResult:
     def meter(self) -> dict[str, float]:
         return {"integrated_lufs": self.integrated_lufs, "short_term_max_lufs": self.short_term_max_lufs,
                 "true_peak_dbtp": self.true_peak_dbtp}
-
-
-# ---------------------------------------------------------------------------------------------------
-# reading added audio
-# ---------------------------------------------------------------------------------------------------
-
-def probe_audio_file(path: str | os.PathLike, *, max_duration_s: float = MAX_UPLOAD_S,
-                     display_name: str | None = None) -> Any:
-    """Check that ``path`` is an audio file the mixer can use, without decoding it.
-
-    The content is sniffed (``engines.safety.check_upload``: WAV, FLAC, MP3 or Ogg whatever the extension
-    says), then the header is read with soundfile. ``display_name`` is the name the user knows (uploads
-    arrive under temporary names). Returns soundfile's info (frames, samplerate, channels).
-
-    Raises
-    ------
-    AudioInputError
-        when it is missing, empty, too big, not audio (or a format soundfile cannot read), longer than
-        ``max_duration_s`` or has more than two channels.
-    """
-    path = Path(path)
-    label = display_name or path.name
-    if not path.is_file():
-        raise AudioInputError(f"{label}: the file does not exist (was the upload interrupted?); add it again")
-    size = path.stat().st_size
-    if size == 0:
-        raise AudioInputError(f"{label}: the file is empty; add a WAV, FLAC, MP3 or OGG file with sound in it")
-    if size > MAX_UPLOAD_BYTES:
-        raise AudioInputError(f"{label}: the file is {size / 2**20:.0f} MiB, more than the "
-                              f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB the mixer reads; trim it first")
-    try:   # judge by content first: a renamed PDF is refused before any decoder sees it
-        check_upload(path, kind="audio", name=display_name or label)
-    except ValueError as error:
-        raise AudioInputError(str(error)) from None
-    try:
-        info = sf.info(str(path))
-    except Exception as error:  # soundfile raises LibsndfileError/RuntimeError for anything it cannot parse
-        raise AudioInputError(f"{label} is not an audio file the mixer can read ({first_line(error)}); "
-                              "add a WAV, FLAC, MP3 or OGG file") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioInputError(f"{label}: the file holds no audio frames; add a file with sound in it")
-    duration_s = info.frames / info.samplerate
-    if duration_s > max_duration_s:
-        raise AudioInputError(f"{label} is {_clock(duration_s)} long; the mixer takes files up to "
-                              f"{_clock(max_duration_s)}. Trim it to the part you need and add it again")
-    if info.channels not in (1, 2):
-        raise AudioInputError(f"{label} has {info.channels} channels; the mixer takes mono or stereo files. "
-                              "Mix it down to stereo (or split it into mono stems) and add it again")
-    return info
-
-
-def read_audio_file(path: str | os.PathLike, *, sample_rate: int, max_duration_s: float = MAX_UPLOAD_S,
-                    resample: bool = True, display_name: str | None = None) -> tuple[np.ndarray, str]:
-    """Read an added audio file for a session at ``sample_rate``.
-
-    Returns
-    -------
-    (audio, note) : tuple
-        ``audio`` float32 (n,) for mono files, (n, 2) for stereo, at ``sample_rate``; ``note`` says what
-        was done to it ("" when nothing).
-
-    Raises
-    ------
-    AudioInputError
-        see :func:`probe_audio_file`; also for a sample-rate mismatch when ``resample`` is False, and for
-        files with NaN/inf samples.
-    """
-    info = probe_audio_file(path, max_duration_s=max_duration_s, display_name=display_name)
-    label = display_name or Path(path).name
-    try:
-        audio, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as error:
-        raise AudioInputError(f"{label} could not be decoded ({first_line(error)}); the file may be damaged. "
-                              "Export it again from the program that made it") from None
-    if not np.isfinite(audio).all():
-        raise AudioInputError(f"{label} contains invalid (NaN or infinite) samples; export it again as "
-                              "PCM WAV or FLAC")
-    notes = []
-    if info.channels == 1:
-        audio = audio[:, 0]
-        notes.append("mono file: kept as a mono stem (pan places it)")
-    if file_rate != sample_rate:
-        if not resample:
-            raise AudioInputError(f"{label} is at {file_rate} Hz but the session runs at {sample_rate} Hz; "
-                                  f"resample it to {sample_rate} Hz, or allow resampling when adding it")
-        audio = resample_audio(audio, file_rate, sample_rate)
-        notes.append(f"resampled from {file_rate} Hz to {sample_rate} Hz")
-    return np.ascontiguousarray(audio, dtype=np.float32), "; ".join(notes)
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _check_stem_audio(name: str, audio: np.ndarray) -> np.ndarray:
@@ -531,181 +417,3 @@ class StemSession:
             master["duck_targets"] = tuple(master["duck_targets"])
         session.set_master(**master)
         return session
-
-
-# ---------------------------------------------------------------------------------------------------
-# one-shots
-# ---------------------------------------------------------------------------------------------------
-
-def firecrackers(*, sample_rate: int, seed: int, duration_s: float = 2.5, pops_per_s: float = 28.0,
-                 peak: float = 0.8) -> np.ndarray:
-    """A string of firecrackers as a stereo one-shot: many short cracks, a few louder bangs, spread in space.
-
-    Each crack is a few milliseconds of noise with an exponential decay and its own brightness (a one-pole
-    low-pass) and position; the rate thins out towards the end like a real string burning down.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Hz.
-    seed : int
-        the same seed gives the same one-shot.
-    duration_s : float
-        length in seconds (0.1-30).
-    pops_per_s : float
-        average cracks per second at the start (1-200).
-    peak : float
-        peak sample value of the result (0-1].
-
-    Returns
-    -------
-    np.ndarray
-        float32 (n, 2).
-    """
-    from scipy.signal import lfilter
-
-    if not isinstance(sample_rate, (int, np.integer)) or not 8000 <= sample_rate <= 384_000:
-        raise ValueError(f"sample_rate must be 8000-384000 Hz, got {sample_rate!r}")
-    if not 0.1 <= duration_s <= 30.0:
-        raise ValueError(f"duration_s must be 0.1-30 s, got {duration_s}")
-    if not 1.0 <= pops_per_s <= 200.0:
-        raise ValueError(f"pops_per_s must be 1-200, got {pops_per_s}")
-    if not 0.0 < peak <= 1.0:
-        raise ValueError(f"peak must be in (0, 1], got {peak}")
-    rng = np.random.default_rng(int(seed))
-    n = int(round(duration_s * sample_rate))
-    out = np.zeros((n, 2), dtype=np.float64)
-    t = 0.0
-    while True:
-        rate = pops_per_s * max(0.15, 1.0 - 0.8 * t / duration_s)
-        t += rng.exponential(1.0 / rate)
-        if t >= duration_s - 0.02:
-            break
-        bang = rng.random() < 0.08
-        length = int(sample_rate * (rng.uniform(0.02, 0.06) if bang else rng.uniform(0.003, 0.012)))
-        decay = np.exp(-np.arange(length) / (length / 5.0))
-        burst = rng.standard_normal(length) * decay * (1.0 if bang else rng.uniform(0.25, 0.7))
-        alpha = rng.uniform(0.3, 0.95)            # brightness: one-pole low-pass coefficient
-        burst = lfilter([1.0 - alpha * 0.5], [1.0, -alpha * 0.5], burst)
-        pan = rng.uniform(-0.8, 0.8)
-        theta = (pan + 1.0) * np.pi / 4.0
-        start = int(t * sample_rate)
-        end = min(n, start + length)
-        out[start:end, 0] += burst[: end - start] * np.cos(theta)
-        out[start:end, 1] += burst[: end - start] * np.sin(theta)
-    top = float(np.max(np.abs(out)))
-    if top > 0:
-        out *= peak / top
-    return out.astype(np.float32)
-
-
-# ---------------------------------------------------------------------------------------------------
-# export
-# ---------------------------------------------------------------------------------------------------
-
-def safe_filename(text: str, *, limit: int = 60) -> str:
-    """A file-name-safe version of ``text`` (letters of any script, digits, ``-``, ``_``)."""
-    cleaned = re.sub(r"[^\w\-]+", "-", str(text), flags=re.UNICODE).strip("-_")
-    return cleaned[:limit] or "untitled"
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What :func:`export_session` wrote: every file (mix first), the zip, and the recipe path."""
-
-    folder: Path
-    files: tuple[Path, ...]
-    zip_path: Path | None
-    recipe_path: Path
-    mix: MixResult
-
-    def by_kind(self) -> dict[str, list[Path]]:
-        kinds: dict[str, list[Path]] = {}
-        for path in self.files:
-            kinds.setdefault(path.suffix.lstrip(".").lower(), []).append(path)
-        return kinds
-
-
-def export_session(session: StemSession, folder: str | os.PathLike, *, formats: Sequence[str] = ("wav",),
-                   stems: bool = True, midi: bool = True, make_zip: bool = True, backend: str = "auto",
-                   master: MasterSettings | None = None, progress: Progress | None = None,
-                   cancel: Cancel | None = None) -> ExportResult:
-    """Render and write a session: the mix and (optionally) each stem in every format, the MIDI, a recipe.
-
-    File names carry the take name and seed: ``<take>_seed<seed>_mix.wav``,
-    ``<take>_seed<seed>_stem-<name>.flac``, ``<take>_seed<seed>.mid``, ``<take>_seed<seed>_recipe.json``
-    and ``<take>_seed<seed>.zip`` holding all of them. WAV and FLAC are 24-bit; MP3 is 320 kbit/s (all
-    written by ``engines.audio.io.write_audio``). Stems are written as the mixer hears them (gain, pan,
-    ducking) at the master gain, without the master limiter, so they sum back to the unlimited mix (a
-    stem louder than full scale at that gain is clipped: lower the master target if that happens).
-
-    Returns
-    -------
-    ExportResult
-    """
-    formats = tuple(dict.fromkeys(f.lower().lstrip(".") for f in formats))
-    if not formats:
-        raise ValueError("pick at least one export format (wav, flac or mp3)")
-    unknown = [f for f in formats if f not in EXPORT_FORMATS]
-    if unknown:
-        raise ValueError(f"unknown export format(s) {', '.join(unknown)}; use {', '.join(EXPORT_FORMATS)}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    result = session.render(master=master, backend=backend)
-    base = safe_filename(session.take_name or session.take_id or "mix")
-    if session.seed is not None:
-        base += f"_seed{int(session.seed)}"
-    steps = len(formats) * (1 + (len(session.stems) if stems else 0)) + 2
-    done = 0
-
-    def step(message: str) -> None:
-        nonlocal done
-        done += 1
-        if cancel is not None and cancel():
-            raise InterruptedError("export stopped; files written so far are complete")
-        if progress is not None:
-            progress(min(done / steps, 1.0), message)
-
-    written: list[Path] = []
-    for fmt in formats:
-        step(f"writing the mix as {fmt.upper()}")
-        written.append(write_audio_file(folder / f"{base}_mix.{fmt}", result.audio, session.sample_rate, fmt))
-    if stems:
-        gain = 10.0 ** (result.master_gain_db / 20.0) if result.settings.normalize else 1.0
-        for stem in session.stems:
-            if stem.mute:
-                continue
-            audio = session.mix_bus(backend=backend, only=stem.name) * np.float32(gain)
-            for fmt in formats:
-                step(f"writing stem {stem.name} as {fmt.upper()}")
-                written.append(write_audio_file(folder / f"{base}_stem-{safe_filename(stem.name)}.{fmt}", audio,
-                                                session.sample_rate, fmt))
-    if midi and session.midi is not None:
-        written.append(atomic_write_bytes(folder / f"{base}.mid", session.midi))
-    recipe = {**session.to_dict(), "exported": _dt.datetime.now().isoformat(timespec="seconds"),
-              "meter": result.meter(), "master_gain_db": result.master_gain_db,
-              "files": [p.name for p in written]}
-    recipe_path = atomic_write_json(folder / f"{base}_recipe.json", recipe)
-    written.append(recipe_path)
-    step("recipe written")
-    zip_path = None
-    if make_zip:
-        zip_path = folder / f"{base}.zip"
-        with atomic_output_path(zip_path, suffix=".zip") as temp:
-            with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for path in written:
-                    archive.write(path, arcname=path.name)
-        step("zip written")
-    return ExportResult(folder=folder, files=tuple(written), zip_path=zip_path, recipe_path=recipe_path, mix=result)
-
-
-def write_audio_file(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, fmt: str) -> Path:
-    """Write float audio as WAV (24-bit PCM), FLAC (24-bit) or MP3 through ``engines.audio.io.write_audio``
-    (atomic). Samples beyond full scale are clipped first. Returns the path."""
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown audio format {fmt!r}; use {', '.join(EXPORT_FORMATS)}")
-    from lantern_studio.engines.audio.io import write_audio
-
-    clipped = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-    return write_audio(path, clipped, int(sample_rate), format=fmt, bit_depth=16 if fmt == "mp3" else 24,
-                       mp3_bitrate_kbps=MP3_BITRATE_KBPS)
