@@ -44,6 +44,11 @@ def bar_app(tmp_path):
     demo.close()
 
 
+def _window_project(ctx, page) -> Project:
+    """The project this window has open, as its header names it (each window has its own)."""
+    return ctx.project_at(page.locator("#project-current code").inner_text().strip())
+
+
 def _status(page, text: str) -> None:
     page.wait_for_function("t => document.querySelector('#project-status').innerText.includes(t)", arg=text,
                            timeout=60_000)
@@ -59,11 +64,13 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     page.locator("#project-accordion button.label-wrap").click()
     page.wait_for_selector("#project-new-name")
 
-    # create a second project: it becomes current for every tab
+    # create a second project: it becomes this window's project; the studio's startup project stays
     page.locator("#project-new-name textarea, #project-new-name input").first.fill("元宵 lion dance")
     page.locator("#project-create").click()
     _status(page, "Created")
-    assert ctx.project.name == "元宵 lion dance" and ctx.project.root.parent == ctx.settings.projects_dir
+    project = _window_project(ctx, page)
+    assert project.name == "元宵 lion dance" and project.root.parent == ctx.settings.projects_dir
+    assert ctx.project.root.name == "first"
     assert "元宵 lion dance" in page.locator("#project-current").inner_text()
 
     # rename it (folder too)
@@ -72,14 +79,15 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     page.locator("#project-rename-folder input").check()
     page.locator("#project-rename").click()
     _status(page, "Renamed")
-    assert ctx.project.root.name == "Lantern night" and ctx.project.name == "Lantern night"
+    project = _window_project(ctx, page)
+    assert project.root.name == "Lantern night" and project.name == "Lantern night"
 
     # open the first project again from the recent list
     page.locator("#project-recent input").first.fill(str(ctx.settings.projects_dir / "first"))
     page.keyboard.press("Enter")
     page.locator("#project-open").click()
     _status(page, "Opened")
-    assert ctx.project.root.name == "first" and len(TakeStore(ctx.project)) == 1
+    assert _window_project(ctx, page).root.name == "first" and len(TakeStore(_window_project(ctx, page))) == 1
     assert [Path(e["path"]).name for e in recent_projects(ctx.settings.home)][:2] == ["first", "Lantern night"]
 
     # export it as a zip, then import that zip as a new project
@@ -91,17 +99,17 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     page.wait_for_timeout(1500)
     page.locator("#project-import").click()
     _status(page, "Imported and opened")
-    assert ctx.project.root.name == "first-2" and len(TakeStore(ctx.project)) == 1
+    assert _window_project(ctx, page).root.name == "first-2" and len(TakeStore(_window_project(ctx, page))) == 1
 
     # delete the take, then empty the trash (refused until confirmed)
-    store = TakeStore(ctx.project)
+    store = TakeStore(_window_project(ctx, page))
     store.delete(store.ids()[0])
     page.locator("#project-empty-trash").click()
     _status(page, "Tick 'delete the trash")
     page.locator("#project-empty-confirm input").check()
     page.locator("#project-empty-trash").click()
     _status(page, "Deleted 1 item(s)")
-    assert ctx.project.trash_items() == []
+    assert _window_project(ctx, page).trash_items() == []
 
     # a project outside the projects folder opens, with a note that the browser cannot play its files yet
     Project.open(tmp_path / "elsewhere").close()
@@ -109,7 +117,7 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     page.keyboard.press("Enter")
     page.locator("#project-open").click()
     _status(page, "until the studio is restarted with")
-    assert ctx.project.root.name == "elsewhere"
+    assert _window_project(ctx, page).root.name == "elsewhere"
     page.locator("#project-recent input").first.fill(str(ctx.settings.projects_dir / "first-2"))
     page.keyboard.press("Enter")
     page.locator("#project-open").click()
@@ -120,7 +128,7 @@ def test_project_bar_end_to_end(browser, bar_app, tmp_path):
     page.keyboard.press("Enter")
     page.locator("#project-open").click()
     _status(page, "is not a Lantern Studio project")
-    assert ctx.project.root.name == "first-2"
+    assert _window_project(ctx, page).root.name == "first-2"
     shot = Path(os.environ.get("LANTERN_SCREENSHOTS", tmp_path)) / "project-bar.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)

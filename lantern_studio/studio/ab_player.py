@@ -221,9 +221,20 @@ function mirrorTo(id, text) {
 function mirrorLoop() {
   mirrorTo(S.mirror, S.loop.end > S.loop.start ? (S.loop.start.toFixed(2) + '-' + S.loop.end.toFixed(2)) : '');
 }
+function heardLabel() {
+  // what the user hears, in words; the hidden X stays hidden until revealed
+  if (S.active === 'x') {
+    if (!S.xRevealed || S.x === null) return 'X (hidden)';
+    const h = S.tracks[S.x]; return 'X = ' + h.label + ' · ' + h.name;
+  }
+  const t = S.tracks[S.active]; return t ? (t.label + ' · ' + t.name) : '';
+}
 function mirrorActive() {
-  const t = (S.active === 'x') ? null : S.tracks[S.active];
+  // the take id of what is heard (the X included) goes to the hidden box the actions read
+  const index = (S.active === 'x') ? S.x : S.active;
+  const t = (index === null || index === undefined) ? null : S.tracks[index];
   mirrorTo(S.activeMirror, t ? t.take_id : '');
+  mirrorTo(S.heardMirror, S.loaded ? heardLabel() : '');
 }
 function setLoop(startS, endS, fadeS) {
   if (!S.loaded) return false;
@@ -314,6 +325,7 @@ async function load(config) {
   pause(); stopSources();
   S.config = config; S.tracks = config.tracks || []; S.mirror = config.mirror_id || null;
   S.activeMirror = config.active_mirror_id || null;
+  S.heardMirror = config.heard_mirror_id || null;
   S.buffers = []; S.loopBuffers = []; S.gains = []; S.loaded = false; S.active = 0; S.offset = 0;
   S.loop = {on: false, start: 0, end: 0, fade_s: S.loop.fade_s}; S.switches = []; S.error = null;
   S.xRevealed = false; S.x = null;
@@ -359,7 +371,7 @@ async function load(config) {
 q('.ab-play').addEventListener('click', () => toggle());
 q('.ab-loop').addEventListener('click', () => toggleLoop());
 q('.ab-x').addEventListener('click', () => select('x'));
-q('.ab-reveal').addEventListener('click', () => { S.xRevealed = true; render(); });
+q('.ab-reveal').addEventListener('click', () => { S.xRevealed = true; mirrorActive(); render(); });
 q('.ab-loop-in').addEventListener('click', () => setLoop(position(), Math.max(S.loop.end > position() ? S.loop.end : S.duration, position() + 0.1)));
 q('.ab-loop-out').addEventListener('click', () => setLoop(S.loop.start, position()));
 q('.ab-loop-start').addEventListener('change', (e) => setLoop(e.target.value, S.loop.end > 0 ? S.loop.end : S.duration));
@@ -410,15 +422,22 @@ def file_url(path: str | Path) -> str:
 
 
 def player_value(previews: Iterable[Any], *, target_lufs: float, crossfeed: float = 0.0,
-                 mirror_id: str | None = None, active_mirror_id: str | None = None, message: str = "") -> str:
-    """The player's value (a JSON string) for a list of ``engines.audio.preview.Preview``."""
+                 mirror_id: str | None = None, active_mirror_id: str | None = None,
+                 heard_mirror_id: str | None = None, message: str = "") -> str:
+    """The player's value (a JSON string) for a list of ``engines.audio.preview.Preview``.
+
+    The loop region is mirrored into the textbox ``mirror_id``, the id of the take being heard (the hidden X
+    included) into ``active_mirror_id``, and what is heard, in words ("B · name", "X (hidden)"), into
+    ``heard_mirror_id``.
+    """
     previews = list(previews)
     tracks = [{"label": p.label, "name": p.name, "take_id": p.take_id, "url": file_url(p.path),
                "lufs": round(float(p.integrated_lufs), 2), "true_peak_dbtp": round(float(p.true_peak_dbtp), 2),
                "duration_s": round(float(p.duration_s), 3)} for p in previews]
     config: dict[str, Any] = {"tracks": tracks, "target_lufs": float(target_lufs), "crossfeed": float(crossfeed),
                               "sample_rate": int(previews[0].sample_rate) if previews else None,
-                              "mirror_id": mirror_id, "active_mirror_id": active_mirror_id, "message": message}
+                              "mirror_id": mirror_id, "active_mirror_id": active_mirror_id,
+                              "heard_mirror_id": heard_mirror_id, "message": message}
     return json.dumps(config)
 
 

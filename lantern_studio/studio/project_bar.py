@@ -5,8 +5,9 @@ Handlers are thin: everything is done by ``engines.project``; this module only t
 and refusals into a warning toast and a status line. New projects and imports go under the studio's projects
 folder; any existing project folder can be opened by path. Exports are written to the studio's temp folder, which Gradio serves for download.
 
-``build_project_bar(ctx)`` publishes ``ctx.shared["project_version"]``, a hidden number that changes whenever the
-current project changes, so tabs can refresh their lists (``.change``) after a switch.
+Each window has its own open project (``ctx.project_state()``). ``build_project_bar(ctx)`` publishes
+``ctx.shared["project_version"]``, a hidden number that changes whenever this window's project changes, so the
+window's tabs can reload (``.change``, with the project state as an input) after a switch.
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ def _human_bytes(size: int) -> str:
     return f"{size:.1f} GB"
 
 
-def _current_line(ctx: StudioContext) -> str:
-    project = ctx.project
+def _current_line(project: Project) -> str:
     return (f"**Project:** {html.escape(project.name)} &nbsp; <code>{html.escape(str(project.root))}</code>")
 
 
-def _trash_line(ctx: StudioContext) -> str:
-    return _trash_status(ctx.project)
+def _trash_line(project: Project) -> str:
+    return _trash_status(project)
 
 
 def _trash_status(project: Project) -> str:
@@ -53,18 +53,19 @@ def _trash_status(project: Project) -> str:
     return f"The trash holds {len(items)} item(s), {_human_bytes(project.trash_bytes())}. " + keep
 
 
-def _recent_choices(ctx: StudioContext) -> list[tuple[str, str]]:
+def _recent_choices(ctx: StudioContext, project: Project) -> list[tuple[str, str]]:
+    """The recent list as it is on disk now (projects made in other windows included), with ``project`` in it."""
     choices = []
     for entry in recent_projects(ctx.settings.home):
         mark = "" if entry["exists"] else " (missing)"
         choices.append((f"{entry['name']}{mark} — {entry['path']}", entry["path"]))
-    if not any(value == str(ctx.project.root) for _, value in choices):
-        choices.insert(0, (f"{ctx.project.name} — {ctx.project.root}", str(ctx.project.root)))
+    if not any(value == str(project.root) for _, value in choices):
+        choices.insert(0, (f"{project.name} — {project.root}", str(project.root)))
     return choices
 
 
 def _switch(ctx: StudioContext, root: Path | str) -> Project:
-    project = ctx.switch_project(root)
+    project = ctx.project_at(root)
     remember_project(ctx.settings.home, project)
     return project
 
@@ -90,17 +91,24 @@ def _served_note(roots: list[Path], project: Project) -> str:
 
 
 def build_project_bar(ctx: StudioContext) -> None:
-    """Build the project bar (call it inside the header of the studio's Blocks)."""
+    """Build the project bar (call it inside the header of the studio's Blocks).
+
+    It owns the window's project state (``ctx.project_state()``): opening, creating, importing or renaming a
+    project changes only this window's state, and the hidden ``project_version`` number, so this window's
+    tabs reload.
+    """
     roots = served_roots(ctx)
     remember_project(ctx.settings.home, ctx.project)
     startup_note = _recovery_note(ctx.project)
     with gr.Column(elem_id=BAR_ID):
-        current = gr.Markdown(_current_line(ctx), elem_id="project-current")
+        current = gr.Markdown(_current_line(ctx.project), elem_id="project-current")
         version = gr.Number(value=0, visible=False, elem_id="project-version")
+        window_root = ctx.project_state()
         ctx.shared["project_version"] = version
         with gr.Accordion("Projects", open=False, elem_id="project-accordion"):
             with gr.Row():
-                recent = gr.Dropdown(_recent_choices(ctx), value=str(ctx.project.root), allow_custom_value=True,
+                recent = gr.Dropdown(_recent_choices(ctx, ctx.project), value=str(ctx.project.root),
+                                     allow_custom_value=True,
                                      label="Open a recent project, or paste a project folder's path",
                                      elem_id="project-recent", scale=4)
                 open_button = gr.Button("Open", elem_id="project-open", scale=1)
@@ -125,34 +133,34 @@ def build_project_bar(ctx: StudioContext) -> None:
                                           elem_id="project-import-file")
                     import_button = gr.Button("Import and open", elem_id="project-import")
             with gr.Row():
-                trash_info = gr.Markdown(_trash_line(ctx), elem_id="project-trash-info")
+                trash_info = gr.Markdown(_trash_line(ctx.project), elem_id="project-trash-info")
                 confirm_empty = gr.Checkbox(False, label="delete the trash's items for good",
                                             elem_id="project-empty-confirm")
                 empty_button = gr.Button("Empty trash", variant="stop", elem_id="project-empty-trash")
         status = gr.Markdown(startup_note.strip(), elem_id="project-status")
 
-    switched_outputs = [current, recent, rename_text, trash_info, status, version]
+    switched_outputs = [window_root, current, recent, rename_text, trash_info, status, version]
 
     def after_switch(project: Project, message: str, version_value: float):
-        return (_current_line(ctx), gr.update(choices=_recent_choices(ctx), value=str(project.root)), project.name,
-                _trash_line(ctx), message, (version_value or 0) + 1)
+        return (str(project.root), _current_line(project),
+                gr.update(choices=_recent_choices(ctx, project), value=str(project.root)), project.name,
+                _trash_line(project), message, (version_value or 0) + 1)
 
     def refuse(message: str):
         # a toast and a status line, not gr.Error: an error would cover the bar's fields with error badges
         gr.Warning(message)
-        return (gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {html.escape(message)}", gr.update())
+        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {html.escape(message)}",
+                gr.update())
 
     def do_open(path: str, version_value: float):
         path = (path or "").strip()
         if not path:
             return refuse("Choose a recent project or paste a project folder's path")
         try:
-            checked = Project.open(Path(path).expanduser(), create=False)    # recovers and migrates if needed
-            note = _recovery_note(checked)
-            checked.close()
-            project = _switch(ctx, checked.root)
+            project = _switch(ctx, Path(path).expanduser())      # recovers and migrates on first open
         except (ProjectError, ValueError, OSError) as error:
             return refuse(str(error))
+        note = _recovery_note(project)
         return after_switch(project, f"Opened **{html.escape(project.name)}**.{note}{_served_note(roots, project)}",
                             version_value)
 
@@ -160,51 +168,50 @@ def build_project_bar(ctx: StudioContext) -> None:
         try:
             ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
             created = Project.create(ctx.settings.projects_dir, name or "")
-            root = created.root
-            created.close()
-            project = _switch(ctx, root)
+            project = _switch(ctx, ctx.remember(created).root)
         except (ProjectError, ValueError, OSError) as error:
             return refuse(str(error))
         return after_switch(project, f"Created **{html.escape(project.name)}** in <code>{project.root}</code>.",
                             version_value)
 
-    def do_forget(path: str):
+    def do_forget(path: str, root: str):
         path = (path or "").strip()
-        if path and Path(path).expanduser().resolve() == ctx.project.root:
+        project = ctx.project_at(root)
+        if path and Path(path).expanduser().resolve() == project.root:
             message = "That is the open project; open another one before removing it from the list"
             gr.Warning(message)
             return gr.update(), message
         if path:
             forget_project(ctx.settings.home, path)
-        return gr.update(choices=_recent_choices(ctx), value=str(ctx.project.root)), "Removed from the list (the " \
-            "folder was not touched)."
+        return gr.update(choices=_recent_choices(ctx, project), value=str(project.root)), "Removed from the " \
+            "list (the folder was not touched)."
 
-    def do_rename(name: str, move_folder: bool, version_value: float):
+    def do_rename(name: str, move_folder: bool, root: str, version_value: float):
         try:
-            project = ctx.project
+            project = ctx.project_at(root)
             old_root = project.root
             project.rename(name or "", move_folder=bool(move_folder))
             if project.root != old_root:
                 forget_project(ctx.settings.home, old_root)
-                project = _switch(ctx, project.root)
-            else:
-                remember_project(ctx.settings.home, project)
+                ctx.remember(project)
+            remember_project(ctx.settings.home, project)
         except (ProjectError, ValueError, OSError) as error:
             return refuse(str(error))
         return after_switch(project, f"Renamed to **{html.escape(project.name)}**.", version_value)
 
-    def do_export(with_trash: bool, progress=gr.Progress()):
+    def do_export(with_trash: bool, root: str, progress=gr.Progress()):
+        project = ctx.project_at(root)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = sanitize_filename(f"{ctx.project.root.name}-{stamp}.zip")
+        name = sanitize_filename(f"{project.root.name}-{stamp}.zip")
         target = ctx.settings.temp_dir / "exports" / name
         try:
-            path = ctx.project.export_zip(target, include_trash=bool(with_trash),
-                                          progress=lambda f, m: progress(f, desc=m))
+            path = project.export_zip(target, include_trash=bool(with_trash),
+                                      progress=lambda f, m: progress(f, desc=m))
         except (ProjectError, ValueError, OSError) as error:
             gr.Warning(f"The export failed: {error}")
             return None, f"⚠️ The export failed: {html.escape(str(error))}"
         size = _human_bytes(path.stat().st_size)
-        return str(path), f"Exported **{html.escape(ctx.project.name)}** ({size}). Download it above."
+        return str(path), f"Exported **{html.escape(project.name)}** ({size}). Download it above."
 
     def do_import(upload: str | None, version_value: float, progress=gr.Progress()):
         if not upload:
@@ -213,28 +220,38 @@ def build_project_bar(ctx: StudioContext) -> None:
             ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
             imported = import_zip(upload, ctx.settings.projects_dir, progress=lambda f, m: progress(f, desc=m))
             note = _recovery_note(imported)
-            imported.close()
-            project = _switch(ctx, imported.root)
+            project = _switch(ctx, ctx.remember(imported).root)
         except (ProjectError, ValueError, OSError) as error:
             return refuse(f"The zip was not imported: {error}")
         return after_switch(project, f"Imported and opened **{html.escape(project.name)}**.{note}", version_value)
 
-    def do_empty(confirmed: bool):
+    def do_empty(confirmed: bool, root: str):
+        project = ctx.project_at(root)
         if not confirmed:   # a warning, not an error: an error would cover the checkbox the user must tick
             message = "Tick 'delete the trash's items for good' first; emptying cannot be undone"
             gr.Warning(message)
-            return _trash_line(ctx), gr.update(), message
+            return _trash_line(project), gr.update(), message
         try:
-            count = ctx.project.empty_trash()
+            count = project.empty_trash()
         except ProjectError as error:           # the trash is a link: nothing is deleted through it
             gr.Warning(str(error))
-            return _trash_line(ctx), gr.update(), f"⚠️ {html.escape(str(error))}"
-        return _trash_line(ctx), False, f"Deleted {count} item(s) from the trash for good."
+            return _trash_line(project), gr.update(), f"⚠️ {html.escape(str(error))}"
+        return _trash_line(project), False, f"Deleted {count} item(s) from the trash for good."
+
+    def on_load(root: str):
+        """A window (re)opened: the header and the recent list show this window's project and today's list."""
+        project = ctx.project_at(root)
+        return (_current_line(project), gr.update(choices=_recent_choices(ctx, project), value=str(project.root)),
+                project.name, _trash_line(project))
 
     open_button.click(do_open, [recent, version], switched_outputs, api_name=False)
     create_button.click(do_create, [new_name, version], switched_outputs, api_name=False)
-    forget_button.click(do_forget, recent, [recent, status], api_name=False)
-    rename_button.click(do_rename, [rename_text, rename_folder, version], switched_outputs, api_name=False)
-    export_button.click(do_export, include_trash, [export_file, status], api_name=False)
+    forget_button.click(do_forget, [recent, window_root], [recent, status], api_name=False)
+    rename_button.click(do_rename, [rename_text, rename_folder, window_root, version], switched_outputs,
+                        api_name=False)
+    export_button.click(do_export, [include_trash, window_root], [export_file, status], api_name=False)
     import_button.click(do_import, [import_file, version], switched_outputs, api_name=False)
-    empty_button.click(do_empty, confirm_empty, [trash_info, confirm_empty, status], api_name=False)
+    empty_button.click(do_empty, [confirm_empty, window_root], [trash_info, confirm_empty, status], api_name=False)
+    root_block = gr.context.Context.root_block
+    if root_block is not None:
+        root_block.load(on_load, window_root, [current, recent, rename_text, trash_info], api_name=False)

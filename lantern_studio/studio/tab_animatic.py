@@ -154,25 +154,30 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> No
         video = gr.Video(label="Animatic", elem_id="animatic-video", height=520)
         downloads = gr.File(label="Downloads: MP4, SRT, GIF", file_count="multiple", elem_id="animatic-downloads")
 
-    def on_source(choice: str):
-        choices = take_choices(ctx) if choice == MUSIC_TAKE else []
+    window_root = ctx.project_state()     # the takes and renders of this window's project
+
+    def on_source(root, choice: str):
+        choices = take_choices(ctx.window(root)) if choice == MUSIC_TAKE else []
         return (gr.update(visible=choice == MUSIC_TAKE, choices=choices,
                           value=choices[0][1] if choices else None),
                 gr.update(visible=choice == MUSIC_FILE))
 
-    source.change(on_source, inputs=source, outputs=[take, upload])
+    source.change(on_source, inputs=[window_root, source], outputs=[take, upload])
+    project_version = ctx.shared.get("project_version")
+    if project_version is not None:      # another project in this window: its takes
+        project_version.change(on_source, inputs=[window_root, source], outputs=[take, upload], api_name=False)
 
     def run(preview: bool):
-        def handler(board, fmt_value, fps_value, ducking_value, source_value, take_value, upload_value, gif_value,
+        def handler(root, board, fmt_value, fps_value, ducking_value, source_value, take_value, upload_value, gif_value,
                     dialogue_value, request: gr.Request, progress=gr.Progress()):
             cancel = _cancel_event(request)
             cancel.clear()
-            return export_animatic(ctx, board, fmt_value, fps_value, ducking_value, source_value, take_value,
+            return export_animatic(ctx.window(root), board, fmt_value, fps_value, ducking_value, source_value, take_value,
                                    upload_value, gif_value, preview, dialogue_files=dialogue_value,
                                    progress=progress, cancel=cancel)
         return handler
 
-    inputs = [storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
+    inputs = [window_root, storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
     outputs = [video, downloads, status]
     preview_button.click(run(True), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
     render_button.click(run(False), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)

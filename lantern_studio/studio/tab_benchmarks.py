@@ -6,10 +6,20 @@ import gradio as gr
 
 from lantern_studio.benchmarks.chart import ratio_chart
 from lantern_studio.benchmarks.runner import FAMILIES, append_history, machine_info, read_history, run_families, table_rows
+from lantern_studio.kernels.backend import cuda_available
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 
 TABLE_HEADERS = ["family", "scenario", "this project", "peers", "ratios (this / peer)", "verdict"]
 HISTORY_HEADERS = ["time", "quick", "scenario", "figure", "verdict"]
+# fixed shares of the table's width, and wrapped cells: a long scenario or peer list grows its row downwards
+# instead of pushing the figures and the verdict off the right edge
+TABLE_WIDTHS = ["8%", "24%", "14%", "24%", "20%", "10%"]
+HISTORY_WIDTHS = ["15%", "6%", "45%", "20%", "14%"]
+
+
+def device_choices(has_cuda: bool) -> list[str]:
+    """The devices the benchmarks can run on here: "cuda" only where numba sees a real GPU."""
+    return ["auto", "cpu", "cuda"] if has_cuda else ["auto", "cpu"]
 
 
 def _history_rows(ctx: StudioContext) -> list[list[str]]:
@@ -34,14 +44,17 @@ def build_tab(ctx: StudioContext) -> None:
     gr.Markdown(_machine_text(), elem_id="bench-machine")
     with gr.Row():
         families = gr.CheckboxGroup(list(FAMILIES), value=list(FAMILIES), label="Families", elem_id="bench-families")
-        device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device", elem_id="bench-device")
+        has_cuda = cuda_available()
+        device = gr.Radio(device_choices(has_cuda), value="auto", label="Device", elem_id="bench-device",
+                          info=None if has_cuda else "no CUDA GPU found on this machine, so the kernels run on the CPU")
     run_button = gr.Button("Run quick benchmarks", variant="primary", elem_id="bench-run")
-    table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, elem_id="bench-table")
+    table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, column_widths=TABLE_WIDTHS,
+                         elem_id="bench-table")
     chart = gr.Image(label="Ratios against the peers (log scale)", show_label=False, type="pil",
                      elem_id="bench-chart", interactive=False)
     with gr.Accordion("History", open=False):
         history = gr.Dataframe(value=lambda: _history_rows(ctx), headers=HISTORY_HEADERS, interactive=False,
-                               wrap=True, elem_id="bench-history")
+                               wrap=True, column_widths=HISTORY_WIDTHS, elem_id="bench-history")
 
     def run(selected: list[str], chosen_device: str, progress=gr.Progress()):
         if not selected:

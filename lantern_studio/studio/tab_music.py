@@ -21,8 +21,9 @@ from lantern_studio.engines.audio import preview as preview_engine
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.base import MAX_DURATION_S, MAX_TAKES, GenerationRequest, Take
 from lantern_studio.engines.music.takes import TakeStore
-from lantern_studio.studio import ab_player
+from lantern_studio.studio import ab_player, engine_help
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.messages import keep_outputs
 
 ENGINES = ("composer", "musicgen")
 SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
@@ -37,6 +38,7 @@ EXTEND_IS_MUSICGEN = ("Extend is a MusicGen action (one long piece grown from th
                       "{engine}. Use 'Continue (next section)' to write the section that follows it.")
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
+HEARD_BOX_ID = "music-ab-heard"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -79,13 +81,25 @@ def _models(ctx: StudioContext) -> list[str]:
         return []
 
 
-def _engine_status(ctx: StudioContext, name: str) -> str:
+def _engine_status(ctx: StudioContext, name: str) -> tuple[bool, str, str]:
+    """(ready, one short Markdown line, the details to expand) for an engine."""
     try:
         status = _engine(ctx, name).available()
     except Exception as error:   # an engine that cannot even be built says why
-        return f"**{name}**: not usable here ({error})"
-    mark = "ready" if status.ready else "not ready"
-    return f"**{name}**: {mark}. {status.message}"
+        return False, engine_help.short_line(name, False, f"Not usable here: {error}"), \
+            engine_help.details_markdown(str(error))
+    return (bool(status.ready), engine_help.short_line(name, status.ready, status.message),
+            engine_help.details_markdown(status.message))
+
+
+def engine_controls(ready: bool, models: list[str], name: str) -> tuple[Any, Any, Any]:
+    """Updates for (model dropdown, Generate, Generate with melody): MusicGen's actions are enabled only when
+    it is ready and has a model to choose; the composer needs no model."""
+    if name != "musicgen":
+        return gr.update(choices=[], value=None), gr.update(interactive=True), gr.update(interactive=False)
+    usable = bool(ready and models)
+    return (gr.update(choices=models, value=models[0] if models else None), gr.update(interactive=usable),
+            gr.update(interactive=usable))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -455,12 +469,19 @@ def build_tab(ctx: StudioContext) -> None:
                 "**at the same loudness** on headphones. Every take is saved in the project as soon as it is done.")
     selected = gr.State(None)
     ctx.shared["selected_take"] = selected
+    window_root = ctx.project_state()
+    # changes whenever this window makes, deletes or restores takes, so other tabs (the Mixer) refresh
+    takes_changed = gr.Number(0, visible=False, elem_id="music-takes-changed")
+    ctx.shared["takes_changed"] = takes_changed
+    _ready, composer_line, composer_details = _engine_status(ctx, "composer")
 
     with gr.Row(equal_height=False):
         # ---------------- generate ----------------
         with gr.Column(scale=1, min_width=300):
             engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
-            engine_info = gr.Markdown(_engine_status(ctx, "composer"), elem_id="music-engine-status")
+            engine_info = gr.Markdown(composer_line, elem_id="music-engine-status")
+            with gr.Accordion("Details", open=False, elem_id="music-engine-details-panel"):
+                engine_details = gr.Markdown(composer_details, elem_id="music-engine-details")
             preset = gr.Dropdown(presets, value=default_preset, label="Preset",
                                  elem_id="music-preset", allow_custom_value=False)
             prompt = gr.Textbox(label="Prompt (optional for the composer; what MusicGen should play)", lines=2,
@@ -483,7 +504,8 @@ def build_tab(ctx: StudioContext) -> None:
                                          elem_id="music-melody-source")
                 melody_file = gr.Audio(label="Melody file", type="filepath", sources=["upload"],
                                        elem_id="music-melody-file")
-                generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody")
+                generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody",
+                                            interactive=False)   # a MusicGen action: enabled with a model
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
@@ -548,7 +570,10 @@ def build_tab(ctx: StudioContext) -> None:
         with gr.Row():
             loop_box = gr.Textbox(label="Loop region (s), set in the player", elem_id=LOOP_BOX_ID,
                                   placeholder="e.g. 4.00-8.00", scale=2)
-            active_box = gr.Textbox(label="Take heard in the player", elem_id=ACTIVE_BOX_ID, scale=2)
+            heard_box = gr.Textbox(label="Take heard in the player", elem_id=HEARD_BOX_ID, interactive=False,
+                                   scale=2)
+            # the heard take's id (the hidden X included, without showing which it is), for the actions
+            active_box = gr.Textbox(elem_id=ACTIVE_BOX_ID, visible="hidden", show_label=False, container=False)
             continue_loop = gr.Button("Continue from this loop", elem_id="music-continue-loop", scale=1)
         ab_status = gr.Markdown("", elem_id="music-ab-status")
 
@@ -556,36 +581,43 @@ def build_tab(ctx: StudioContext) -> None:
     controls = [engine, preset, prompt, duration, takes_n, seed_mode, seed, params, model]
 
     # ---------------- handlers ----------------
-    def refresh(*filter_values):
+    # every handler takes the window's project folder (window_root) first and works in that project only
+    job_outputs = [status, table, ab_pick]
+    job_guard = keep_outputs(len(job_outputs), status_index=0)
+
+    def refresh(root, *filter_values):
         try:
-            return _rows(ctx, *filter_values)
+            return _rows(ctx.window(root), *filter_values)
         except ValueError as error:
-            raise gr.Error(str(error)) from None
+            gr.Warning(str(error))
+            return gr.update()
 
     def on_engine(name):
+        ready, line, details = _engine_status(ctx, name)
         models = _models(ctx) if name == "musicgen" else []
-        return _engine_status(ctx, name), gr.update(choices=models, value=models[0] if models else None)
+        return (line, details, *engine_controls(ready, models, name))
 
-    engine.change(on_engine, engine, [engine_info, model])
+    engine.change(on_engine, engine, [engine_info, engine_details, model, generate, generate_melody])
 
-    def on_select(rows, evt: gr.SelectData):
+    def on_select(root, rows, evt: gr.SelectData):
         take_id = None
         if evt is not None and evt.row_value:
             take_id = str(evt.row_value[-1])
-        return (take_id, *_detail(ctx, take_id))
+        return (take_id, *_detail(ctx.window(root), take_id))
 
     detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star]
-    table.select(on_select, table, [selected, *detail_outputs])
+    table.select(on_select, [window_root, table], [selected, *detail_outputs])
 
-    def do_generate(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
-                    starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
-        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
-                           model_v)
-        yield from _run_job(ctx, stops, _session(request), engine_name, job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+    @job_guard
+    def do_generate(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                    model_v, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                    params_v, model_v)
+        yield from _run_job(ctx.window(root), stops, _session(request), engine_name, job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    def parent_request(take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
-        parent = _selected_take(ctx, take_id)
+    def parent_request(root, take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
+        parent = _selected_take(ctx.window(root), take_id)
         job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
                                 duration_s=float(parent.duration_s) if mode == "vary" else min(
                                     float(parent.duration_s), 60.0),
@@ -593,63 +625,67 @@ def build_tab(ctx: StudioContext) -> None:
                                 variation_strength=float(strength_v), region_s=region)
         return parent, job
 
-    def do_vary(take_id, strength_v, takes_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+    @job_guard
+    def do_vary(root, take_id, strength_v, takes_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
                 progress=gr.Progress()):
-        parent, job = parent_request(take_id, "vary", strength_v=strength_v, takes_v=takes_v)
-        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+        parent, job = parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=takes_v)
+        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    def do_continue(take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
-        parent, job = parent_request(take_id, "continue")
-        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+    @job_guard
+    def do_continue(root, take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+        parent, job = parent_request(root, take_id, "continue")
+        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    def do_continue_loop(active_id, region_text, selected_id, starred_v, eng_v, text_v, sort_v,
-                         request: gr.Request, progress=gr.Progress()):
+    def loop_parent(root, active_id, region_text):
         region = _parse_region(region_text)
         if region is None:
             raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
-        take_id = (active_id or "").strip() or selected_id
-        parent, job = parent_request(take_id, "continue", region=region)
-        yield from _run_job(ctx, stops, _session(request), parent.engine, job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+        return parent_request(root, heard_take(active_id), "continue", region=region)
 
-    def check_continue_loop(active_id, region_text, selected_id):
-        region = _parse_region(region_text)
-        if region is None:
-            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
-        parent_request((active_id or "").strip() or selected_id, "continue", region=region)
+    @job_guard
+    def do_continue_loop(root, active_id, region_text, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                         progress=gr.Progress()):
+        parent, job = loop_parent(root, active_id, region_text)
+        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    job_outputs = [status, table, ab_pick]
-    generate.click(do_generate, [*controls, *filters], job_outputs, api_name="generate",
-                               concurrency_id=GPU_JOBS, concurrency_limit=1)
+    def bump(count):
+        return (count or 0) + 1
+
+    job_events = []
+    job_events.append(generate.click(do_generate, [window_root, *controls, *filters], job_outputs, api_name="generate",
+                   concurrency_id=GPU_JOBS, concurrency_limit=1, show_progress_on=status))
     # Vary, Continue, Extend and melody runs are checked first without outputs, so a refusal (no take
     # selected, no loop set) is a message, not an error mark over the takes list
-    vary.click(lambda take_id, strength_v, takes_v: parent_request(take_id, "vary", strength_v=strength_v,
-                                                                   takes_v=takes_v) and None,
-               [selected, strength, takes_n], None, api_name=False).success(
-        do_vary, [selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
-        concurrency_limit=1, api_name=False)
-    continue_btn.click(lambda take_id: parent_request(take_id, "continue") and None, [selected], None,
-                       api_name=False).success(
-        do_continue, [selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-        api_name=False)
-    continue_loop.click(check_continue_loop, [active_box, loop_box, selected], None, api_name=False).success(
-        do_continue_loop, [active_box, loop_box, selected, *filters], job_outputs, concurrency_id=GPU_JOBS,
-        concurrency_limit=1, api_name=False)
+    job_events.append(vary.click(lambda root, take_id, strength_v, takes_v: parent_request(root, take_id, "vary", strength_v=strength_v,
+                                                                         takes_v=takes_v) and None,
+               [window_root, selected, strength, takes_n], None, api_name=False).success(
+        do_vary, [window_root, selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False, show_progress_on=status))
+    job_events.append(continue_btn.click(lambda root, take_id: parent_request(root, take_id, "continue") and None,
+                       [window_root, selected], None, api_name=False).success(
+        do_continue, [window_root, selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
+        api_name=False, show_progress_on=status))
+    job_events.append(continue_loop.click(lambda *values: loop_parent(*values) and None, [window_root, active_box, loop_box], None,
+                        api_name=False).success(
+        do_continue_loop, [window_root, active_box, loop_box, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False, show_progress_on=status))
 
-    def extend_job(take_id, extend_to_v) -> GenerationRequest:
-        parent = _selected_take(ctx, take_id)
+    def extend_job(root, take_id, extend_to_v) -> GenerationRequest:
+        parent = _selected_take(ctx.window(root), take_id)
         return extend_request(parent, extend_to_v)
 
-    def do_extend(take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+    @job_guard
+    def do_extend(root, take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
                   progress=gr.Progress()):
-        job = extend_job(take_id, extend_to_v)
-        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+        job = extend_job(root, take_id, extend_to_v)
+        yield from _run_job(ctx.window(root), stops, _session(request), "musicgen", job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    def melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v, model_v,
-                   source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
+    def melody_job(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
+                   model_v, source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
         if engine_name != "musicgen":
             raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
                            "(the composer writes its own melodies)")
@@ -659,26 +695,27 @@ def build_tab(ctx: StudioContext) -> None:
             raise gr.Error("Choose where the melody comes from (an uploaded file or the selected take's melody "
                            "stem), or use Generate for a take without one")
         model_name = check_melody_model(ctx, job)
-        audio, rate, what = load_melody(ctx, source_v, file_v, take_id)
+        audio, rate, what = load_melody(ctx.window(root), source_v, file_v, take_id)
         return dataclasses.replace(job, melody=audio, melody_sample_rate=rate), f"{model_name} follows {what}"
 
-    def do_generate_melody(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
-                           model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
+    @job_guard
+    def do_generate_melody(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                           params_v, model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
                            request: gr.Request, progress=gr.Progress()):
-        job, message = melody_job(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+        job, message = melody_job(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
                                   params_v, model_v, source_v, file_v, take_id)
         gr.Info(message)
-        yield from _run_job(ctx, stops, _session(request), "musicgen", job, (starred_v, eng_v, text_v, sort_v),
-                            progress)
+        yield from _run_job(ctx.window(root), stops, _session(request), "musicgen", job,
+                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    extend_btn.click(lambda *values: extend_job(*values) and None, [selected, extend_to], None,
+    job_events.append(extend_btn.click(lambda *values: extend_job(*values) and None, [window_root, selected, extend_to], None,
                      api_name=False).success(
-        do_extend, [selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-        api_name=False)
-    melody_inputs = [*controls, melody_source, melody_file, selected]
-    generate_melody.click(lambda *values: melody_job(*values) and None, melody_inputs, None, api_name=False).success(
+        do_extend, [window_root, selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS,
+        concurrency_limit=1, api_name=False, show_progress_on=status))
+    melody_inputs = [window_root, *controls, melody_source, melody_file, selected]
+    job_events.append(generate_melody.click(lambda *values: melody_job(*values) and None, melody_inputs, None, api_name=False).success(
         do_generate_melody, [*melody_inputs, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-        api_name=False)
+        api_name=False, show_progress_on=status))
 
     def do_stop(request: gr.Request):
         event = stops.get(_session(request))
@@ -690,75 +727,87 @@ def build_tab(ctx: StudioContext) -> None:
     stop.click(do_stop, None, status, queue=False, api_name=False)
 
     for component in filters:
-        component.change(refresh, filters, table, api_name=False)
+        component.change(refresh, [window_root, *filters], table, api_name=False)
 
-    def after_edit(take_id, *filter_values):
-        return (_rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)))
+    def after_edit(wctx, take_id, *filter_values):
+        return (_rows(wctx, *filter_values), *_detail(wctx, take_id), gr.update(choices=_pick_choices(wctx)))
 
     edit_outputs = [table, *detail_outputs, ab_pick]
 
     def guarded(action):
-        def run(take_id, value, *filter_values):
+        @keep_outputs(len(edit_outputs))
+        def run(root, take_id, value, *filter_values):
             if not take_id:
                 raise gr.Error("Select a take in the list first")
+            wctx = ctx.window(root)
             try:
-                action(take_id, value)
+                action(_store(wctx), take_id, value)
             except (ValueError, KeyError) as error:
                 raise gr.Error(str(error)) from None
-            return after_edit(take_id, *filter_values)
+            return after_edit(wctx, take_id, *filter_values)
         return run
 
-    def toggle_star(take_id, _value):
-        take = _store(ctx).load(take_id, with_audio=False)
-        _store(ctx).update(take_id, starred=not take.starred)
+    def toggle_star(store, take_id, _value):
+        take = store.load(take_id, with_audio=False)
+        store.update(take_id, starred=not take.starred)
 
-    star.click(guarded(toggle_star), [selected, star, *filters], edit_outputs, api_name=False)
-    rating.release(guarded(lambda i, v: _store(ctx).update(i, rating=int(v))), [selected, rating, *filters],
-                   edit_outputs, api_name=False)
-    rename.click(guarded(lambda i, v: _store(ctx).update(i, name=v)), [selected, name, *filters], edit_outputs,
-                 api_name=False)
-    save_notes.click(guarded(lambda i, v: _store(ctx).update(i, notes=v)), [selected, notes, *filters],
+    star.click(guarded(toggle_star), [window_root, selected, star, *filters], edit_outputs, api_name=False)
+    rating.release(guarded(lambda store, i, v: store.update(i, rating=int(v))),
+                   [window_root, selected, rating, *filters], edit_outputs, api_name=False)
+    rename.click(guarded(lambda store, i, v: store.update(i, name=v)), [window_root, selected, name, *filters],
+                 edit_outputs, api_name=False)
+    save_notes.click(guarded(lambda store, i, v: store.update(i, notes=v)), [window_root, selected, notes, *filters],
                      edit_outputs, api_name=False)
 
-    def do_restore(take_id):
+    @keep_outputs(len(controls))
+    def do_restore(root, take_id):
         if not take_id:
             raise gr.Error("Select a take in the list first")
-        take = _store(ctx).load(take_id, with_audio=False)
+        take = _store(ctx.window(root)).load(take_id, with_audio=False)
         gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
         return restore_values(take)
 
-    restore_settings.click(do_restore, selected, controls, api_name=False)
+    restore_settings.click(do_restore, [window_root, selected], controls, api_name=False)
 
-    def do_delete(take_id, *filter_values):
+    list_outputs = [selected, table, *detail_outputs, ab_pick, trash]
+
+    @keep_outputs(len(list_outputs))
+    def do_delete(root, take_id, *filter_values):
         if not take_id:
             raise gr.Error("Select a take in the list first")
+        wctx = ctx.window(root)
         try:
-            _store(ctx).delete(take_id)
+            _store(wctx).delete(take_id)
         except Exception as error:
             raise gr.Error(f"Could not move the take to the trash: {error}") from None
         gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
-        return (None, _rows(ctx, *filter_values), *_detail(ctx, None), gr.update(choices=_pick_choices(ctx)),
-                gr.update(choices=_trash_choices(ctx), value=None))
+        return (None, _rows(wctx, *filter_values), *_detail(wctx, None), gr.update(choices=_pick_choices(wctx)),
+                gr.update(choices=_trash_choices(wctx), value=None))
 
-    delete.click(do_delete, [selected, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+    job_events.append(delete.click(do_delete, [window_root, selected, *filters], list_outputs, api_name=False))
 
-    def do_untrash(take_id, *filter_values):
+    @keep_outputs(len(list_outputs))
+    def do_untrash(root, take_id, *filter_values):
         if not take_id:
             raise gr.Error("Pick a deleted take first")
+        wctx = ctx.window(root)
         try:
-            _store(ctx).restore(take_id)
+            _store(wctx).restore(take_id)
         except Exception as error:
             raise gr.Error(f"Could not restore it: {error}") from None
-        return (take_id, _rows(ctx, *filter_values), *_detail(ctx, take_id), gr.update(choices=_pick_choices(ctx)),
-                gr.update(choices=_trash_choices(ctx), value=None))
+        return (take_id, _rows(wctx, *filter_values), *_detail(wctx, take_id),
+                gr.update(choices=_pick_choices(wctx)), gr.update(choices=_trash_choices(wctx), value=None))
 
-    untrash.click(do_untrash, [trash, *filters], [selected, table, *detail_outputs, ab_pick, trash], api_name=False)
+    job_events.append(untrash.click(do_untrash, [window_root, trash, *filters], list_outputs, api_name=False))
+    for event in job_events:
+        event.then(bump, takes_changed, takes_changed, api_name=False, queue=False)
 
-    def do_compare(picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
+    @keep_outputs(2, status_index=1)
+    def do_compare(root, picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
         picked = list(picked or [])
-        if not 1 <= len(picked) <= 4:
+        if not 2 <= len(picked) <= 4:
             raise gr.Error(f"Pick two to four takes to compare (you picked {len(picked)})")
-        store = _store(ctx)
+        store = _store(ctx.window(root))
         try:
             takes = [store.load(take_id) for take_id in picked]
             settings = preview_engine.PreviewSettings(target_lufs=float(target),
@@ -772,28 +821,39 @@ def build_tab(ctx: StudioContext) -> None:
                  f"true peak {p.true_peak_dbtp:.1f} dBTP)" for p in previews]
         value = ab_player.player_value(previews, target_lufs=settings.target_lufs,
                                        crossfeed=settings.crossfeed_strength, mirror_id=LOOP_BOX_ID,
-                                       active_mirror_id=ACTIVE_BOX_ID)
+                                       active_mirror_id=ACTIVE_BOX_ID, heard_mirror_id=HEARD_BOX_ID)
         return value, "  \n".join(lines)
 
-    compare.click(do_compare, [ab_pick, ab_target, crossfeed, crossfeed_strength], [player, ab_status],
+    compare.click(do_compare, [window_root, ab_pick, ab_target, crossfeed, crossfeed_strength], [player, ab_status],
                   api_name=False)
 
-    def on_page_load(*filter_values):
-        return _rows(ctx, *filter_values), gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx))
+    def on_page_load(root, *filter_values):
+        wctx = ctx.window(root)
+        return _rows(wctx, *filter_values), gr.update(choices=_pick_choices(wctx)), \
+            gr.update(choices=_trash_choices(wctx))
 
-    # lists are read from the project when a browser opens the page (other windows may have added takes)
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(on_page_load, filters, [table, ab_pick, trash], api_name=False)
+    # lists are read from the window's project when a browser opens the page (other windows may have added takes)
+    root_block = gr.context.Context.root_block
+    if root_block is not None:
+        root_block.load(on_page_load, [window_root, *filters], [table, ab_pick, trash], api_name=False)
 
-    # another project was opened in the header: its takes replace the list, the selection is cleared
+    # this window opened another project in the header: its takes replace the list, the selection is cleared
     project_version = ctx.shared.get("project_version")
     if project_version is not None:
-        def on_project_switch(*filter_values):
-            return (None, *on_page_load(*filter_values), *_detail(ctx, None))
+        def on_project_switch(root, *filter_values):
+            return (None, *on_page_load(root, *filter_values), *_detail(ctx.window(root), None))
 
-        project_version.change(on_project_switch, filters, [selected, table, ab_pick, trash, *detail_outputs],
-                               api_name=False)
+        project_version.change(on_project_switch, [window_root, *filters],
+                               [selected, table, ab_pick, trash, *detail_outputs], api_name=False)
+
+
+def heard_take(active_id: str | None) -> str:
+    """The take to act on for "Continue from this loop": the one the A/B/X player plays (the hidden X
+    included), never the list's selection, which may be another take."""
+    take_id = (active_id or "").strip()
+    if not take_id:
+        raise gr.Error("Compare takes and pick the one to continue in the player first (keys 1-4 or X)")
+    return take_id
 
 
 def _session(request: gr.Request | None) -> str:

@@ -53,24 +53,28 @@ def _progress_cb(progress: gr.Progress):
 
 
 def build_tab(ctx: StudioContext) -> None:
-    def initial_board() -> dict:
+    # every handler reads and saves the storyboard of this window's project; a switch reloads the tab
+    window_root = ctx.project_state()
+
+    # the initial_* readers take the window's context; as component values they read the startup project
+    def initial_board(wctx: StudioContext = ctx) -> dict:
         try:
-            board = store.load_storyboard(ctx.project)
+            board = store.load_storyboard(wctx.project)
         except store.StoryStoreError:
             return {}
         return board.to_dict() if board else {}
 
-    def initial_rows() -> list[list[Any]]:
-        state = initial_board()
+    def initial_rows(wctx: StudioContext = ctx) -> list[list[Any]]:
+        state = initial_board(wctx)
         return shots_to_rows(Storyboard.from_dict(state)) if state else []
 
-    def initial_bible() -> list[list[Any]]:
-        state = initial_board()
+    def initial_bible(wctx: StudioContext = ctx) -> list[list[Any]]:
+        state = initial_board(wctx)
         return bible_rows(Storyboard.from_dict(state).characters) if state else []
 
-    def initial_script() -> str:
+    def initial_script(wctx: StudioContext = ctx) -> str:
         try:
-            return store.load_script(ctx.project)
+            return store.load_script(wctx.project)
         except store.StoryStoreError:
             return ""
 
@@ -149,21 +153,21 @@ def build_tab(ctx: StudioContext) -> None:
         regen_shot = gr.Number(value=1, precision=0, label="Shot #", minimum=1, elem_id="story-regen-shot")
         regen_button = gr.Button("Regenerate this panel", elem_id="story-regenerate")
 
-    def gallery_items(board: Storyboard) -> list[tuple[str, str]]:
-        found = store.load_panels(ctx.project, board)
+    def gallery_items(board: Storyboard, wctx: StudioContext = ctx) -> list[tuple[str, str]]:
+        found = store.load_panels(wctx.project, board)
         return [(str(found[s.number]), f"{s.number} · {s.size} · {s.duration_s:.1f} s") for s in board.shots
                 if s.number in found]
 
-    def initial_panels() -> list[tuple[str, str]]:
-        state = initial_board()
-        return gallery_items(Storyboard.from_dict(state)) if state else []
+    def initial_panels(wctx: StudioContext = ctx) -> list[tuple[str, str]]:
+        state = initial_board(wctx)
+        return gallery_items(Storyboard.from_dict(state), wctx) if state else []
 
-    def initial_pages() -> list[tuple[str, str]]:
-        folder = store.story_folder(ctx.project) / "pages"
+    def initial_pages(wctx: StudioContext = ctx) -> list[tuple[str, str]]:
+        folder = store.story_folder(wctx.project) / "pages"
         return [(str(p), f"page {i}") for i, p in enumerate(sorted(folder.glob("page_*.png")), 1)]
 
-    def initial_downloads() -> list[str]:
-        folder = store.story_folder(ctx.project)
+    def initial_downloads(wctx: StudioContext = ctx) -> list[str]:
+        folder = store.story_folder(wctx.project)
         found = [folder / name for name in ("pages.pdf", "pages.cbz", "storyboard-sheet.pdf")]
         return [str(p) for p in found if p.is_file()] or None
 
@@ -191,20 +195,21 @@ def build_tab(ctx: StudioContext) -> None:
         except ScriptError as error:
             raise gr.Error(str(error)) from None
 
-    def do_parse(text, fmt, zh, en, shortest):
+    def do_parse(root, text, fmt, zh, en, shortest):
+        wctx = ctx.window(root)
         try:
             options = PlanOptions(chars_per_second_zh=float(zh or 0), chars_per_second_en=float(en or 0),
                                   min_duration_s=float(shortest or 0))
             limits = Limits.from_environ()      # the line and shot caps (LANTERN_MAX_SCRIPT_LINES, LANTERN_MAX_SHOTS)
             parsed = parse_script(limits.check_script_lines(text or ""), format=fmt)
             try:
-                previous = store.load_storyboard(ctx.project)
+                previous = store.load_storyboard(wctx.project)
             except store.StoryStoreError:
                 previous = None
             board = plan_shots(parsed, options=options, existing=previous)
             limits.check_shots(len(board.shots))
-            store.save_script(ctx.project, text)
-            store.save_storyboard(ctx.project, board)
+            store.save_script(wctx.project, text)
+            store.save_storyboard(wctx.project, board)
         except (ScriptError, ValueError) as error:
             raise gr.Error(str(error)) from None
         counts = parsed.dialogue_counts()
@@ -216,44 +221,44 @@ def build_tab(ctx: StudioContext) -> None:
             message += "\n\nGuessed: " + "; ".join(parsed.warnings[:6]) + ("; …" if len(parsed.warnings) > 6 else "")
         return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(), message)
 
-    def do_save_shots(rows, state):
+    def do_save_shots(root, rows, state):
         board = _board(state)
         try:
             board = apply_shot_rows(board, rows or [])
-            store.save_storyboard(ctx.project, board)
+            store.save_storyboard(ctx.window(root).project, board)
         except ValueError as error:
             raise gr.Error(str(error)) from None
         return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(),
                 f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project.")
 
-    def autosave_shots(rows, state):
+    def autosave_shots(root, rows, state):
         """Every cell edit is saved at once; a value that is not valid yet is reported, not raised."""
         if not state or not state.get("shots"):
             return gr.update(), ""
         try:
             board = apply_shot_rows(Storyboard.from_dict(state), rows or [])
-            store.save_storyboard(ctx.project, board)
+            store.save_storyboard(ctx.window(root).project, board)
         except ValueError as error:
             return gr.update(), f"Not saved yet: {error}"
         return board.to_dict(), f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project."
 
-    def autosave_bible(rows, state):
+    def autosave_bible(root, rows, state):
         if not state or not state.get("shots"):
             return gr.update()
         try:
             board = Storyboard.from_dict(state)
             board.characters = apply_bible_rows(rows or [])
-            store.save_storyboard(ctx.project, board)
+            store.save_storyboard(ctx.window(root).project, board)
         except ValueError:
             return gr.update()
         return board.to_dict()
 
-    def do_save_bible(rows, state):
+    def do_save_bible(root, rows, state):
         board = _board(state)
         try:
             edited = apply_bible_rows(rows or [])
             board.characters = edited
-            store.save_storyboard(ctx.project, board)
+            store.save_storyboard(ctx.window(root).project, board)
         except ValueError as error:
             raise gr.Error(str(error)) from None
         gr.Info(f"Saved {len(edited)} characters")
@@ -287,12 +292,13 @@ def build_tab(ctx: StudioContext) -> None:
             _renderers[str(model)] = made
         return made
 
-    def save_rendered(panels: list[RenderedPanel]) -> list[str]:
-        return [str(store.save_panel(ctx.project, p.shot_number, p.image.convert("RGB"))) for p in panels]
+    def save_rendered(panels: list[RenderedPanel], wctx: StudioContext) -> list[str]:
+        return [str(store.save_panel(wctx.project, p.shot_number, p.image.convert("RGB"))) for p in panels]
 
-    def do_render(state, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg, request: gr.Request,
+    def do_render(root, state, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg, request: gr.Request,
                   progress=gr.Progress()):
         board = _board(state)
+        wctx = ctx.window(root)
         flag = _flag(request)
         flag.clear()
         made = make_renderer(choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg)
@@ -302,15 +308,15 @@ def build_tab(ctx: StudioContext) -> None:
                                       lettering=made.name == "previz",
                                       progress=_progress_cb(progress), cancel=flag)
         except RenderCancelled as error:
-            save_rendered(getattr(error, "panels", []))
+            save_rendered(getattr(error, "panels", []), wctx)
             gr.Warning(f"{error}; the finished panels are kept")
-            return gallery_items(board)
+            return gallery_items(board, wctx)
         except (ValueError, OSError) as error:
             raise gr.Error(str(error)) from None
-        save_rendered(panels)
-        return gallery_items(board)
+        save_rendered(panels, wctx)
+        return gallery_items(board, wctx)
 
-    def do_regenerate(state, number, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg,
+    def do_regenerate(root, state, number, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg,
                       progress=gr.Progress()):
         board = _board(state)
         shot = next((s for s in board.shots if s.number == int(number or 0)), None)
@@ -325,20 +331,22 @@ def build_tab(ctx: StudioContext) -> None:
                 panel = made.render(shot, board, variation=_variations[shot.number])
         except (ValueError, OSError) as error:
             raise gr.Error(str(error)) from None
-        save_rendered([panel])
-        return gallery_items(board)
+        wctx = ctx.window(root)
+        save_rendered([panel], wctx)
+        return gallery_items(board, wctx)
 
     def do_cancel(request: gr.Request):
         _flag(request).set()
         gr.Info("Cancelling after the current step…")
 
-    def do_pages(state, layout_name, page_name, right_to_left, choice, progress=gr.Progress()):
+    def do_pages(root, state, layout_name, page_name, right_to_left, choice, progress=gr.Progress()):
         board = _board(state)
+        wctx = ctx.window(root)
         art = None
         if choice != RENDERERS[0]:
             from lantern_studio.engines.story.diffusers_panels import guess_anchors
 
-            found = store.load_panels(ctx.project, board)
+            found = store.load_panels(wctx.project, board)
             if found:
                 art = {}
                 for number, path in found.items():
@@ -347,7 +355,7 @@ def build_tab(ctx: StudioContext) -> None:
                     shot = next(s for s in board.shots if s.number == number)
                     art[number] = RenderedPanel(number, image, guess_anchors(shot, image.size), "diffusers")
         try:
-            result = export_pages(board, store.story_folder(ctx.project),
+            result = export_pages(board, store.story_folder(wctx.project),
                                   spec=PageSpec(layout=layout_name, rtl=bool(right_to_left),
                                                 page_size=PAGE_SIZES.get(page_name, PAGE_SIZES["A4"])),
                                   art=art, progress=_progress_cb(progress))
@@ -361,20 +369,33 @@ def build_tab(ctx: StudioContext) -> None:
     diffusers_inputs = [model_dir, style, steps, guidance, batch, gen_w, gen_h, fp16, slicing, offload, negative]
 
     upload.upload(load_upload, inputs=upload, outputs=script)
-    parse_button.click(do_parse, inputs=[script, script_format, cps_zh, cps_en, min_s],
+    parse_button.click(do_parse, inputs=[window_root, script, script_format, cps_zh, cps_en, min_s],
                        outputs=[shots, bible, storyboard_state, status])
-    save_shots.click(do_save_shots, inputs=[shots, storyboard_state],
+    save_shots.click(do_save_shots, inputs=[window_root, shots, storyboard_state],
                      outputs=[shots, bible, storyboard_state, shots_status])
-    shots.input(autosave_shots, inputs=[shots, storyboard_state], outputs=[storyboard_state, shots_status])
-    save_bible.click(do_save_bible, inputs=[bible, storyboard_state], outputs=[bible, storyboard_state])
-    bible.input(autosave_bible, inputs=[bible, storyboard_state], outputs=storyboard_state)
-    render_button.click(do_render, inputs=[storyboard_state, renderer, panel_size, *diffusers_inputs],
+    shots.input(autosave_shots, inputs=[window_root, shots, storyboard_state], outputs=[storyboard_state, shots_status])
+    save_bible.click(do_save_bible, inputs=[window_root, bible, storyboard_state], outputs=[bible, storyboard_state])
+    bible.input(autosave_bible, inputs=[window_root, bible, storyboard_state], outputs=storyboard_state)
+    render_button.click(do_render, inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs],
                         outputs=gallery, concurrency_id=GPU_JOBS)
-    regen_button.click(do_regenerate, inputs=[storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
+    regen_button.click(do_regenerate, inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
                        outputs=gallery, concurrency_id=GPU_JOBS)
     cancel_button.click(do_cancel, queue=False)
-    pages_button.click(do_pages, inputs=[storyboard_state, layout, page_size, rtl, renderer],
+    pages_button.click(do_pages, inputs=[window_root, storyboard_state, layout, page_size, rtl, renderer],
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
+
+    def reload_story(root):
+        """This window opened another project: show its script, shot list, bible, panels and pages, so
+        nothing typed next is saved into the project shown before."""
+        wctx = ctx.window(root)
+        return (initial_script(wctx), initial_rows(wctx), initial_bible(wctx), initial_board(wctx),
+                initial_panels(wctx), initial_pages(wctx), initial_downloads(wctx), "", "")
+
+    project_version = ctx.shared.get("project_version")
+    if project_version is not None:
+        project_version.change(reload_story, window_root,
+                               [script, shots, bible, storyboard_state, gallery, pages_gallery, downloads, status,
+                                shots_status], api_name=False)
 
     # ---- the animatic section -----------------------------------------------------------------------
     gr.Markdown("---")

@@ -1,0 +1,273 @@
+"""A studio you can trust with two windows and a bad click, in a real headless Chromium, on a studio of its own
+with no model weights: each window writes only into its own project; the Storyboard follows a project switch;
+a refused Generate leaves the takes list usable; MusicGen's help is short and its command copies intact;
+Continue from the loop continues the take heard (the hidden X); the Mixer's list follows new takes; the
+benchmark history keeps its verdict column on screen at 1400 px."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lantern_studio.benchmarks.runner import append_history, table_rows
+from lantern_studio.engines.music.musicgen_models import download_command
+from lantern_testkit import SAMPLES_DIR, StudioServer, ab_state, generate, open_tab, screenshot
+
+pytestmark = pytest.mark.browser
+
+PRESET = "lion-dance"
+TAKE_S = 11
+
+
+@pytest.fixture(scope="module")
+def own_studio(tmp_path_factory):
+    """A studio on a fresh home (no models): its projects are this module's alone."""
+    server = StudioServer(tmp_path_factory.mktemp("windows-home"))
+    yield server
+    server.stop()
+
+
+def open_window(browser, url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#lantern-header")
+    return context, page
+
+
+def takes_in(project: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in (project / "takes").glob("*/take.json")]
+
+
+def header_project(page) -> Path:
+    return Path(page.locator("#project-current code").inner_text().strip())
+
+
+def projects_panel(page) -> None:
+    if not page.locator("#project-new-name").is_visible():
+        page.locator("#project-accordion button.label-wrap").click()
+        page.wait_for_selector("#project-new-name")
+
+
+def wait_status(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('#project-status').innerText.includes(t)", arg=text,
+                           timeout=60_000)
+
+
+def create_project(page, name: str) -> Path:
+    projects_panel(page)
+    page.locator("#project-new-name textarea, #project-new-name input").first.fill(name)
+    page.locator("#project-create").click()
+    wait_status(page, "Created")
+    page.wait_for_function("n => document.querySelector('#project-current').innerText.includes(n)", arg=name)
+    return header_project(page)
+
+
+def open_project(page, folder: Path) -> None:
+    projects_panel(page)
+    page.locator("#project-recent input").first.fill(str(folder))
+    page.keyboard.press("Enter")
+    page.locator("#project-open").click()
+    wait_status(page, "Opened")
+    page.wait_for_function("p => document.querySelector('#project-current code').innerText.trim() === p",
+                           arg=str(folder))
+
+
+def test_two_windows_with_two_projects_write_only_into_their_own(browser, own_studio, tmp_path):
+    first_context, first = open_window(browser, own_studio.url)
+    second_context, second = open_window(browser, own_studio.url)
+    startup = own_studio.project.resolve()
+    assert header_project(first) == header_project(second) == startup
+
+    other = create_project(second, "second window")
+    assert other != startup and (other / "project.json").exists()
+    # the first window did not follow: its header still names the startup project
+    assert header_project(first) == startup
+
+    open_tab(second, "Music")
+    generate(second, takes=1, seed=8100, duration_s=TAKE_S)
+    open_tab(first, "Music")
+    generate(first, takes=1, seed=8200, duration_s=TAKE_S)
+    assert [m["seed"] for m in takes_in(other)] == [8100]
+    assert [m["seed"] for m in takes_in(startup)] == [8200]
+    # each window lists its own project's takes only
+    assert "8100" in second.locator("#music-takes-table").inner_text()
+    assert "8200" not in second.locator("#music-takes-table").inner_text()
+    assert "8100" not in first.locator("#music-takes-table").inner_text()
+
+    # after a reload the header and the list agree, and the recent list has the project made since start-up
+    first.reload()
+    first.wait_for_selector("#lantern-header")
+    open_tab(first, "Music")
+    first.wait_for_function("() => document.querySelector('#music-takes-table').innerText.includes('8200')")
+    assert header_project(first) == startup and "8100" not in first.locator("#music-takes-table").inner_text()
+    projects_panel(first)
+    first.locator("#project-recent input").first.click()
+    assert first.get_by_role("option").filter(has_text=str(other)).count() == 1
+    first.keyboard.press("Escape")
+    screenshot(second, tmp_path, "windows-second.png")
+    screenshot(first, tmp_path, "windows-first.png")
+    first_context.close()
+    second_context.close()
+
+
+def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_project(browser, own_studio, tmp_path):
+    context, page = open_window(browser, own_studio.url)
+    startup = own_studio.project.resolve()
+    open_tab(page, "Storyboard")
+    first_script = (SAMPLES_DIR / "nianyefan.txt").read_text(encoding="utf-8")
+    page.locator("#story-script textarea").fill(first_script)
+    page.locator("#story-parse").click()
+    page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
+    first_board = (startup / "story" / "storyboard.json").read_bytes()
+
+    fresh = create_project(page, "empty story")
+    # the new project's storyboard is empty: no old script, no old shot list
+    page.wait_for_function("() => document.querySelector('#story-script textarea').value === ''")
+    assert "奶奶" not in page.locator("#story-shots").inner_text()
+    screenshot(page, tmp_path, "storyboard-after-switch.png")
+
+    page.locator("#story-script textarea").fill("INT. TEMPLE FAIR - NIGHT\n\nMEI\nThe lanterns are lit.\n")
+    page.locator("#story-parse").click()
+    page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
+    # an edit in the new project lands in the new project; the first project's storyboard is untouched
+    cell = page.locator('#story-shots [data-testid="cell-0-2"]')
+    cell.dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("ECU")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
+    fresh_board = json.loads((fresh / "story" / "storyboard.json").read_text(encoding="utf-8"))
+    assert fresh_board["shots"][0]["size"] == "ECU"
+    assert (startup / "story" / "storyboard.json").read_bytes() == first_board
+
+    # back to the first project: its script and its shots come back
+    open_project(page, startup)
+    page.wait_for_function("t => document.querySelector('#story-script textarea').value === t", arg=first_script)
+    # the shot list shows the first project's shots again (the table draws only the rows in view)
+    first_line = next(text for shot in json.loads(first_board)["shots"]
+                      for text in (shot.get("dialogue"), shot.get("action")) if text)[:6]
+    page.wait_for_function("t => document.querySelector('#story-shots').innerText.includes(t)", arg=first_line)
+    assert "lanterns are lit" not in page.locator("#story-shots").inner_text()
+    screenshot(page, tmp_path, "storyboard-back-to-first.png")
+    context.close()
+
+
+def test_a_refused_generate_leaves_the_takes_list_and_musicgen_help_is_short(browser, own_studio, tmp_path):
+    context, page = open_window(browser, own_studio.url)
+    open_tab(page, "Music")
+    generate(page, takes=1, seed=8400, duration_s=TAKE_S)
+
+    # MusicGen without weights: one short line, Generate disabled, the command intact in a code block
+    page.locator("#music-engine").get_by_label("musicgen").check()
+    page.wait_for_function("() => document.querySelector('#music-engine-status').innerText.includes('not ready')")
+    status_line = page.locator("#music-engine-status").inner_text().strip()
+    assert "\n" not in status_line and "snapshot_download" not in status_line
+    assert page.locator("#music-generate").is_disabled()
+    page.locator("#music-melody-panel button.label-wrap").click()
+    assert page.locator("#music-generate-melody").is_disabled()
+    page.locator("#music-engine-details-panel button.label-wrap").click()
+    code = page.locator("#music-engine-details pre code").first
+    code.wait_for()
+    assert download_command("facebook/musicgen-small") in code.inner_text()
+    assert "allow_patterns=['*.bin', '*.json']" in code.inner_text()
+    screenshot(page, tmp_path, "music-musicgen-not-ready.png")
+
+    # a Generate that fails inside the job: a toast and a status line; the list and the picker stay usable
+    page.locator("#music-engine").get_by_label("composer").check()
+    page.wait_for_function("() => !document.querySelector('#music-generate').disabled")
+    page.locator("#music-engine-details-panel button.label-wrap").click()
+    page.get_by_text("Engine parameters").click()
+    page.locator("#music-params textarea").fill("{tempo: fast}")
+    page.locator("#music-generate").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('must be JSON')")
+    assert page.locator(".toast-body").filter(has_text="must be JSON").count() >= 1
+    table = page.locator("#music-takes-table")
+    assert "8400" in table.inner_text() and "Error" not in table.inner_text()
+    assert page.locator("#music-ab-pick label").filter(has_text="(seed 8400)").count() == 1
+    assert "Error" not in page.locator("#music-ab-pick").inner_text()
+    # the list still takes clicks: selecting the take fills the detail panel
+    table.get_by_text(re.compile(r"8400$")).filter(visible=True).first.click()
+    page.wait_for_function("() => document.querySelector('#music-selected-info').innerText.includes('seed 8400')")
+    screenshot(page, tmp_path, "music-refused-generate.png")
+    context.close()
+
+
+def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(browser, own_studio, tmp_path):
+    context, page = open_window(browser, own_studio.url)
+    open_tab(page, "Mixer")        # the Mixer's list was read before these takes exist
+    open_tab(page, "Music")
+    generate(page, takes=2, seed=8500, duration_s=TAKE_S)
+    project = own_studio.project
+    by_seed = {m["seed"]: m for m in takes_in(project) if m["seed"] in (8500, 8501)}
+    assert sorted(by_seed) == [8500, 8501]
+
+    for seed in (8500, 8501):
+        page.locator("#music-ab-pick label").filter(has_text=f"(seed {seed})").first.click()
+    page.locator("#music-ab-compare").click()
+    page.wait_for_function("() => window.lanternAB && window.lanternAB.state().loaded", timeout=120_000)
+    # which take each label plays, from the compare summary ("A: <name>: ... LUFS")
+    summary = page.locator("#music-ab-status").inner_text()
+    label_seed = {line.split(":")[0].strip(): int(re.search(r"(\d{4})", line.split(":")[1]).group(1))
+                  for line in summary.splitlines() if "LUFS" in line}
+    assert sorted(label_seed.values()) == [8500, 8501]
+
+    page.locator("#lantern-header").click()
+    page.keyboard.press("x")
+    assert ab_state(page)["active"] == "x"
+    page.wait_for_function("() => document.querySelector('#music-ab-heard textarea, #music-ab-heard input')"
+                           ".value === 'X (hidden)'")
+    page.locator("#ab-reveal").click()
+    x_label = page.evaluate("window.lanternAB.revealed()")
+    x_take = by_seed[label_seed[x_label]]
+    other_take = next(m for m in by_seed.values() if m["id"] != x_take["id"])
+    page.wait_for_function("n => (document.querySelector('#music-ab-heard textarea, #music-ab-heard input')"
+                           ".value || '').includes(n)", arg=x_take["name"])
+
+    # the list selects the other take; the loop is set in the player; Continue acts on the X being heard
+    page.locator("#music-takes-table").get_by_text(other_take["name"], exact=True).filter(visible=True).first.click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=other_take["seed"])
+    assert page.evaluate("window.lanternAB.setLoop(0.5, 2.0)")
+    page.wait_for_function("() => document.querySelector('#music-loop-region textarea, #music-loop-region input')"
+                           ".value === '0.50-2.00'")
+    page.locator("#music-continue-loop").click()
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')",
+                           timeout=180_000)
+    children = [m for m in takes_in(project) if m.get("relation") == "continue"]
+    assert [m["parent_id"] for m in children] == [x_take["id"]]
+    screenshot(page, tmp_path, "music-continue-x.png")
+
+    # the Mixer's list has every take made in this window, without a reload
+    open_tab(page, "Mixer")
+    page.locator("#mixer-take input").first.click()
+    options = " | ".join(page.get_by_role("option").all_inner_texts())
+    assert all(f"(seed {m['seed']})" in options for m in [*by_seed.values(), *children]), options
+    page.keyboard.press("Escape")
+    context.close()
+
+
+def test_the_benchmark_history_keeps_the_verdict_on_screen(browser, own_studio, tmp_path):
+    scenario = ("16 stereo stems x 180 s @ 48 kHz with per-sample gain automation, constant-power pan, "
+                "mute/solo, two sends and sidechain ducking under the dialogue stem, into a stereo bus") * 2
+    row = {"family": "mix", "scenario": scenario, "metric": "realtime_factor", "value": 1234.5,
+           "spread": [1100.2, 1290.0], "device": "cpu", "realtime": True, "roofline_fraction": 0.52,
+           "peers": {"pydub (overlay+gain+pan only, measured on the same stems in the same run)": 27.1},
+           "ratios": {"pydub (overlay+gain+pan only, measured on the same stems in the same run)": 45.6}}
+    verdict = table_rows([row])[0][-1]
+    append_history(own_studio.home / "bench-history.jsonl", [row], {"cpu": "test"}, quick=True)
+
+    context, page = open_window(browser, own_studio.url)
+    open_tab(page, "Benchmarks")
+    page.get_by_text("History").click()
+    history = page.locator("#bench-history")
+    history.get_by_text(verdict, exact=True).filter(visible=True).first.wait_for()
+    for text in ("verdict", verdict):
+        box = history.get_by_text(text, exact=True).filter(visible=True).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1400, (text, box)
+    screenshot(page, tmp_path, "benchmarks-history.png")
+    context.close()
