@@ -122,10 +122,11 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     return str(result.video_path), downloads, status
 
 
-def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> None:
+def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> dict[str, Any]:
     """The animatic controls, placed by the Storyboard tab under its shot list and pages.
 
-    ``storyboard_state`` holds the current storyboard as a dict (``Storyboard.to_dict()``).
+    ``storyboard_state`` holds the current storyboard as a dict (``Storyboard.to_dict()``). Returns the
+    controls other exports of the same timeline read (``studio.storyboard_handoff.CONTROL_NAMES``).
     """
     gr.Markdown("### Animatic video\nThe shot list as a video: camera moves, transitions, burned-in "
                 "subtitles (plus an SRT file) and music that dips under the dialogue.")
@@ -187,3 +188,5 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> No
         return "Cancelling…"
 
     cancel_button.click(on_cancel, outputs=status, queue=False)
+    return {"format": fmt, "fps": fps, "ducking": ducking, "music_source": source, "take": take,
+            "music_file": upload, "dialogue": dialogue_files}

@@ -399,4 +399,7 @@ def build_tab(ctx: StudioContext) -> None:
 
     # ---- the animatic section -----------------------------------------------------------------------
     gr.Markdown("---")
-    tab_animatic.build_animatic_section(ctx, storyboard_state)
+    controls = tab_animatic.build_animatic_section(ctx, storyboard_state)
+    from lantern_studio.studio.storyboard_handoff import build_handoff_section
+
+    build_handoff_section(ctx, storyboard_state, controls)

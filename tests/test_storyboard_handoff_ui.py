@@ -1,0 +1,61 @@
+"""The Export timeline row under the animatic: it builds beside the animatic's controls, and its handler
+writes the timeline into the project's renders and hands back a zip that holds every requested format."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import gradio as gr
+import opentimelineio as otio
+import pytest
+
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.settings import Settings
+from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.storyboard_handoff import build_handoff_section, export_for_editors
+from lantern_studio.studio.tab_animatic import MUSIC_NONE, build_animatic_section
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
+    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
+
+
+def storyboard_dict() -> dict:
+    return Storyboard(title="", language="zh", shots=[
+        Shot(number=1, move="push_in", duration_s=1.0, speaker="小雨", dialogue="奶奶，是我！"),
+        Shot(number=2, move="static", duration_s=1.5, transition="dissolve", action="奶奶转过身")]).to_dict()
+
+
+def test_row_builds_under_the_animatic_controls(ctx):
+    with gr.Blocks() as demo:
+        state = gr.State(storyboard_dict())
+        build_handoff_section(ctx, state, build_animatic_section(ctx, state))
+    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    assert {"handoff-formats", "handoff-export", "handoff-download", "animatic-render"} <= ids
+
+
+def test_export_writes_into_the_project_and_zips_every_format(ctx):
+    calls = []
+    archive, status = export_for_editors(ctx, storyboard_dict(), ["otio", "jianying"], "1:1", 25, -12, MUSIC_NONE,
+                                         None, None, None, progress=lambda f, desc="": calls.append(f))
+    assert archive.startswith(str(ctx.project.renders_dir)) and "Timeline exported" in status and calls[-1] == 1.0
+    with zipfile.ZipFile(archive) as bundle:
+        names = bundle.namelist()
+        otio_name, = [n for n in names if n.endswith(".otio")]
+        timeline = otio.adapters.read_from_string(bundle.read(otio_name).decode("utf-8"), adapter_name="otio_json")
+        draft, = [n for n in names if n.endswith("draft_content.json")]
+        content = json.loads(bundle.read(draft))
+    frames = [int(c.source_range.duration.to_frames()) for c in timeline.video_tracks()[0].find_clips()]
+    assert frames == [25, round(1.5 * 25), 50]            # the two shots and the end card, at 25 fps
+    assert content["canvas_config"]["width"] == content["canvas_config"]["height"] == 1080
+
+
+def test_nothing_to_export_is_a_clear_message(ctx):
+    with pytest.raises(gr.Error, match="no shot list"):
+        export_for_editors(ctx, {"shots": []}, ["otio"], "9:16", 24, -12, MUSIC_NONE, None, None, None)
+    with pytest.raises(gr.Error, match="at least one format"):
+        export_for_editors(ctx, storyboard_dict(), [], "9:16", 24, -12, MUSIC_NONE, None, None, None)
