@@ -113,9 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     storyboard.add_argument("--format", default="9:16", choices=("9:16", "16:9", "1:1"))
     storyboard.add_argument("--fps", type=int, default=24, choices=(24, 25, 30))
     storyboard.add_argument("--no-video", action="store_true", help="write pages only")
-    storyboard.add_argument("--timeline", default=None, metavar="FORMATS",
-                            help="also write the animatic as editable timelines into DIR/timeline/: a comma list of "
-                                 "jianying (a 剪映 draft folder), fcpxml (FCP 7 XML), otio, edl")
     storyboard.add_argument("--voices", default="auto", choices=("auto", "placeholder", "none"),
                             help="speak lines without a --dialogue file in each character's voice (auto, into "
                                  "OUT/voices/), use stand-in tones (placeholder) or leave them silent (none)")
