@@ -201,13 +201,32 @@ def setting_for(shot: Shot, board: Storyboard) -> Setting:
     """The set a shot is drawn in: the scene heading, overridden by the shot's own INT/EXT and time of day
     (what the shot list says, edits included); a heading that names no place takes it from the action or the
     lines (``河边``, ``the market``); lanterns when the scene, the shot or the title is festive."""
+    from lantern_studio.engines.story.vocabulary import parse_scene_line
+
     base = parse_setting(shot.scene or board.title)
     location, interior, time = base.location, base.interior, base.time
-    words = " ".join((shot.action, shot.dialogue, shot.scene, board.title))
-    if location == "generic":
-        location = _location_in(" ".join((shot.action, shot.dialogue)))
-        if location != "generic" and not shot.int_ext and not parse_setting(shot.scene).key.strip():
-            interior = location not in _EXTERIOR_LOCATIONS
+    heading = shot.scene.strip()
+    line = parse_scene_line(heading) if heading else None
+    said_inside = bool(line and line.int_ext) or heading.upper().startswith(("INT", "EXT", "I/E", "EST")) or \
+        "内景" in heading or "外景" in heading
+    said_time = bool(line and line.time_of_day) or base.time != "day" or bool(
+        re.search(r"(?i)\b(day|morning|noon|afternoon)\b|日|白天", heading))
+    from lantern_studio.engines.story.shots import is_narrator
+
+    # what the beat shows: the action, or the narration read over it (prose); not what people say
+    beat = " ".join((shot.action, shot.dialogue if is_narrator(shot.speaker) else ""))
+    words = " ".join((beat, shot.scene, board.title))
+    named = _location_in(beat)
+    if location == "generic" or (line is None and named != "generic"):
+        # a heading that is not a scene line (a prose chapter title) names no place: the beat does
+        location = named if named != "generic" else location
+        if named != "generic" and not said_inside:
+            interior = named not in _EXTERIOR_LOCATIONS
+    if not said_time:       # prose says the time in its sentences: 夜里, 月光, at dusk
+        if re.search(r"夜|晚上|月光|深夜|(?i:\b(night|midnight|moonlight)\b)", beat):
+            time = "night"
+        elif re.search(r"黄昏|傍晚|夕阳|(?i:\b(dusk|sunset)\b)", beat):
+            time = "dusk"
     if shot.int_ext:
         interior = shot.int_ext == "INT"
     if shot.time_of_day:
