@@ -132,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     bench.add_argument("--json", default=None, metavar="FILE", help="also write the rows as JSON")
 
+    batch = sub.add_parser("batch", help="render a plan of music takes and animatics as Ray tasks (installs Ray)")
+    _add_common_options(batch)
+    batch.add_argument("plan", help="a TOML plan, or a folder of scripts (one animatic each)")
+    batch.add_argument("--out", default=None, metavar="DIR", help="output folder (default: the plan's out, else "
+                                                                  "batch-out beside it)")
+    batch.add_argument("--address", default=None, help="a Ray cluster: HOST:PORT, ray://HOST:10001 or auto "
+                                                       "(default RAY_ADDRESS, else Ray starts here on 127.0.0.1)")
+    batch.add_argument("--workers", type=int, default=None, help="items at once when Ray starts here (default: cores)")
+    batch.add_argument("--retries", type=int, default=2, help="further tries of an item that failed (default 2)")
+    batch.add_argument("--format", default=None, choices=("9:16", "16:9", "1:1"), help="default animatic format")
+    batch.add_argument("--fps", type=int, default=None, choices=(24, 25, 30), help="default animatic frame rate")
+    batch.add_argument("--music-preset", default=None, help="default: compose a take with this preset per animatic")
+    batch.add_argument("--no-video", action="store_true", help="default: pages only, no animatic video")
+
     lock = sub.add_parser("lock", help="regenerate requirements*.lock from pyproject.toml (needs the index)")
     lock.add_argument("--check", action="store_true",
                       help="instead, compare this environment (pip freeze) with its lock and fail on any difference")
@@ -430,6 +444,10 @@ def run_command(args: argparse.Namespace) -> int:
         return run(args, settings)
     if args.command == "storyboard":
         from lantern_studio.engines.cli.storyboard import run
+
+        return run(args, settings)
+    if args.command == "batch":
+        from lantern_studio.engines.cli.batch import run
 
         return run(args, settings)
     if args.command == "bench":

@@ -403,3 +403,6 @@ def build_tab(ctx: StudioContext) -> None:
     from lantern_studio.studio.storyboard_handoff import build_handoff_section
 
     build_handoff_section(ctx, storyboard_state, controls)
+    from lantern_studio.studio.batch_panel import build_batch_section
+
+    build_batch_section(ctx)   # many episodes at once, as Ray tasks
