@@ -118,3 +118,11 @@ def test_previz_is_deterministic():
     first = _panel("外 河边 夜", "元宵节放花灯", ["奶奶", "小宝"])
     second = _panel("外 河边 夜", "元宵节放花灯", ["奶奶", "小宝"])
     assert np.array_equal(first, second)
+
+
+def test_prose_beats_take_the_place_and_time_from_the_narration():
+    board = plan_shots(parse_script("第一章 回家\n夜里，小雨拖着行李箱走进老街，巷口的灯笼一串串亮起来。\n"
+                                    "奶奶在厨房里包饺子，擀面杖咚咚作响，锅里的水已经开了。\n", format="prose"))
+    street, kitchen = (setting_for(shot, board) for shot in board.shots)
+    assert (street.interior, street.location, street.time, street.festival) == (False, "street", "night", True)
+    assert (kitchen.interior, kitchen.location) == (True, "kitchen")
