@@ -430,3 +430,14 @@ def test_the_project_bar_shows_the_trash_cap_and_refuses_a_linked_trash(tmp_path
     trash.symlink_to(outside, target_is_directory=True)
     line = _trash_status(Project.open(tmp_path / "p"))
     assert line.startswith("⚠️") and "is a link" in line and "thesis" not in line
+
+
+def test_a_linked_lock_file_is_refused_and_nothing_is_created_outside(tmp_path, outside):
+    project = Project.open(tmp_path / "p")
+    project.close()
+    lock = tmp_path / "p" / ".lantern.lock"
+    lock.unlink()
+    lock.symlink_to(outside / "made-by-the-studio.lock")          # dangling: O_CREAT would create it out there
+    with pytest.raises(ProjectError, match=r"\.lantern\.lock is a link"):
+        Project.open(tmp_path / "p")
+    assert not (outside / "made-by-the-studio.lock").exists()

@@ -105,7 +105,13 @@ class _ProjectLock:
         self.supported = _fcntl is not None
         if not self.supported:  # pragma: no cover - Windows
             return
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:        # O_NOFOLLOW: a lock file that is a link must not create or lock a file outside the project
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as error:
+            if self.path.is_symlink():
+                raise ProjectError(f"{self.path} is a link; the studio does not follow it. Remove the link and open "
+                                   "the project again") from None
+            raise ProjectError(f"{self.path} cannot be opened ({error}); check the folder's permissions") from None
         self._finalizer = weakref.finalize(self, os.close, self.fd)
 
     def try_exclusive(self) -> bool:
