@@ -441,3 +441,19 @@ def test_a_linked_lock_file_is_refused_and_nothing_is_created_outside(tmp_path, 
     with pytest.raises(ProjectError, match=r"\.lantern\.lock is a link"):
         Project.open(tmp_path / "p")
     assert not (outside / "made-by-the-studio.lock").exists()
+
+
+def test_fifo_story_files_are_refused_without_blocking(tmp_path):
+    from lantern_studio.engines.story import store as story_store
+
+    project = Project.open(tmp_path / "p")
+    for name in ("script.txt", "storyboard.json"):
+        os.mkfifo(project.story_dir / name)
+    try:
+        for load in (story_store.load_script, story_store.load_storyboard):
+            finished, result, _ = run_with_deadline(lambda: load(project))
+            assert finished, f"{load.__name__} blocked on a FIFO"
+            assert isinstance(result, story_store.StoryStoreError) and "FIFO" in str(result)
+    finally:
+        for name in ("script.txt", "storyboard.json"):
+            unblock_fifo(project.story_dir / name)

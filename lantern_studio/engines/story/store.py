@@ -15,19 +15,21 @@ Saving the storyboard keeps the shot list the user edited; parsing the script ag
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_json, atomic_write_text
+from lantern_studio.engines.bounded import load_json_file, read_regular_file
 from lantern_studio.engines.project import Project
 from lantern_studio.engines.story.model import Storyboard
 
 STORY_SCHEMA = 1
 SCRIPT_NAME = "script.txt"
 BOARD_NAME = "storyboard.json"
+# a saved script passed the script checks (1 MB of text); four times that leaves room and still bounds the read
+MAX_SCRIPT_FILE_BYTES = 4 * 1024 * 1024
 
 
 class StoryStoreError(RuntimeError):
@@ -71,9 +73,9 @@ def load_script(project: Project) -> str:
     path = _story_dir(project) / SCRIPT_NAME
     if not path.exists():
         return ""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    try:      # bounded: a FIFO or device named script.txt is refused, never read without end
+        return read_regular_file(path, max_bytes=MAX_SCRIPT_FILE_BYTES, what="script").decode("utf-8")
+    except (OSError, ValueError) as error:
         raise StoryStoreError(f"{path} cannot be read ({error}); paste the script again") from error
 
 
@@ -92,7 +94,7 @@ def load_storyboard(project: Project) -> Storyboard | None:
     if not path.exists():
         return None
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: Any = load_json_file(path, what="storyboard")
     except (OSError, ValueError) as error:
         raise StoryStoreError(f"{path} cannot be read ({error}); parse the script again to rebuild it") from error
     if not isinstance(data, dict) or not isinstance(data.get("shots", []), list):
