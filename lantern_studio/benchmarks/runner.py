@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Iterable
 
-FAMILIES = ("mix", "dsp", "composite", "composer", "musicgen", "animatic", "speech")
+FAMILIES = ("mix", "dsp", "composite", "composer", "musicgen", "animatic", "speech", "batch")
 VIDEO_FPS = 24.0          # what "real time" means for the fps metric
 
 Progress = Callable[[float, str], None]
@@ -86,6 +86,8 @@ def verdict(row: dict) -> str:
         if value >= VIDEO_FPS:
             return f"{value:,.1f} fps — real time at {VIDEO_FPS:g} fps with {value / VIDEO_FPS:,.1f}× headroom"
         return f"{value:,.1f} fps — NOT real time at {VIDEO_FPS:g} fps"
+    if metric == "items_per_minute":
+        return f"{value:,.1f} items per minute"
     return f"{value:,.3f} s"
 
 
@@ -94,6 +96,8 @@ def _figure(value: float, metric: str) -> str:
         return f"{value:,.1f}×"
     if metric == "fps":
         return f"{value:,.1f} fps"
+    if metric == "items_per_minute":
+        return f"{value:,.1f} items/min"
     return f"{value:,.3f} s"
 
 

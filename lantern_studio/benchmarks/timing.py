@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-METRICS = ("realtime_factor", "fps", "seconds")
+METRICS = ("realtime_factor", "fps", "seconds", "items_per_minute")
 
 
 @dataclass(frozen=True)
