@@ -189,3 +189,14 @@ def test_compose_cleans_its_own_stale_leftovers_in_out_and_nothing_else(tmp_path
                              "--out", str(out)), settings_for(tmp_path))
     assert code == 0 and "removed 1 unfinished temporary file" in capsys.readouterr().err
     assert not stale.exists() and fresh.exists() and foreign.exists()
+
+
+def test_storyboard_refuses_a_truncated_dialogue_line_before_writing_anything(tmp_path, script, capsys):
+    line = tmp_path / "shot-2.wav"
+    sf.write(line, tone(1.0), 48_000, subtype="PCM_16")
+    line.write_bytes(line.read_bytes()[:20_000])
+    out = tmp_path / "out"
+    code = storyboard.run(parse("storyboard", str(script), "--out", str(out), "--dialogue", str(line)),
+                          settings_for(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2 and "--dialogue: shot-2.wav is truncated" in err and listing(out) == []

@@ -54,15 +54,15 @@ def clean_output_leftovers(folders: Iterable[Path]) -> int:
     return removed
 
 
-def check_music_file(path: str | os.PathLike) -> None:
-    """Decode ``--music`` in full now, so a damaged, truncated or special file fails before any output is written
-    (ValueError naming the file and what to do)."""
+def check_audio_input(path: str | os.PathLike, *, option: str) -> None:
+    """Decode an audio input (``--music``, a ``--dialogue`` file) in full now, so a damaged, truncated or special
+    file fails before any output is written (ValueError naming the option, the file and what to do)."""
     from lantern_studio.engines.audio.integrity import read_complete_audio
 
     try:
         read_complete_audio(path)
     except ValueError as error:           # AudioFileError is a ValueError
-        raise ValueError(f"--music: {error}") from None
+        raise ValueError(f"{option}: {error}") from None
 
 
 def script_limits(args: Any) -> Limits:

@@ -62,8 +62,10 @@ def run(args: Any, settings: Any) -> int:
         no_sound = getattr(args, "no_video", False) and not timeline
         music = None if no_sound else _music_source(getattr(args, "music", None), args, settings)
         if music is not None:
-            checks.check_music_file(music)
+            checks.check_audio_input(music, option="--music")
         dialogue = None if no_sound else _dialogue_files(getattr(args, "dialogue", None))
+        for line_file in (dialogue or {}).values():
+            checks.check_audio_input(line_file, option="--dialogue")
         if dialogue:
             unknown = sorted(set(dialogue) - {shot.number for shot in board.shots})
             if unknown:
