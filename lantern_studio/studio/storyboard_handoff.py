@@ -62,7 +62,8 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
 
 
 def build_handoff_section(ctx: StudioContext, storyboard_state: gr.State, controls: dict[str, Any]) -> None:
-    """The Export timeline row; ``controls`` are the animatic section's components by :data:`CONTROL_NAMES`."""
+    """The Export timeline row; ``controls`` are the animatic section's components by :data:`CONTROL_NAMES`,
+    and ``window_root``, the state naming this window's project, when the studio has one."""
     gr.Markdown("#### Export timeline\nThe same timeline as the MP4, as separate tracks you can keep editing: "
                 "panels with their camera moves, dialogue, ducked music and subtitles.")
     with gr.Row():
@@ -72,8 +73,13 @@ def build_handoff_section(ctx: StudioContext, storyboard_state: gr.State, contro
     status = gr.Markdown(elem_id="handoff-status")
     download = gr.File(label="Timeline (zip)", elem_id="handoff-download")
 
-    def handler(board, chosen, *values, progress=gr.Progress()):
-        return export_for_editors(ctx, board, chosen, *values, progress=progress)
+    window_root = controls.get("window_root")
 
-    export_button.click(handler, inputs=[storyboard_state, formats, *(controls[name] for name in CONTROL_NAMES)],
+    def handler(*values, progress=gr.Progress()):
+        # the project of this browser window when the studio tracks one per window, else the studio's
+        project = ctx.window(values[0]) if window_root is not None else ctx
+        return export_for_editors(project, *values[window_root is not None:], progress=progress)
+
+    inputs = [storyboard_state, formats, *(controls[name] for name in CONTROL_NAMES)]
+    export_button.click(handler, inputs=[window_root, *inputs] if window_root is not None else inputs,
                         outputs=[download, status], concurrency_id=GPU_JOBS)

@@ -189,4 +189,4 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> di
 
     cancel_button.click(on_cancel, outputs=status, queue=False)
     return {"format": fmt, "fps": fps, "ducking": ducking, "music_source": source, "take": take,
-            "music_file": upload, "dialogue": dialogue_files}
+            "music_file": upload, "dialogue": dialogue_files, "window_root": window_root}
