@@ -196,6 +196,34 @@ def test_a_killed_worker_still_completes_every_item_and_a_bad_item_stops_no_othe
     assert not (out / "short-s1").exists()
 
 
+def test_ctrl_c_cancels_the_running_items_keeps_the_finished_one_and_a_rerun_makes_the_rest(ray_session, settings,
+                                                                                          tmp_path):
+    (tmp_path / "plan.toml").write_text('[[music]]\nname = "b"\npreset = "dragon-boat"\nseeds = [21, 22, 23]\n'
+                                        'duration_s = 8\n', encoding="utf-8")
+    plan = load_plan(tmp_path / "plan.toml")
+    finished = []
+
+    def press_ctrl_c() -> bool:
+        if finished:
+            raise KeyboardInterrupt      # what the terminal's Ctrl+C raises in the driver
+        return False
+
+    report = run_batch(plan, tmp_path / "out", settings, cancel=press_ctrl_c,
+                       progress=lambda done, total, message: finished.extend([message] if "done" in message else []))
+    assert report.interrupted
+    statuses = [r.status for r in report.results]
+    assert statuses.count("done") == 1 and statuses.count("cancelled") == 2, statuses
+    kept = next(r for r in report.results if r.status == "done")
+    assert (tmp_path / "out" / kept.name / MARKER_NAME).is_file()
+    assert not [p for p in (tmp_path / "out").rglob("*") if is_partial(p)]
+    for result in report.results:
+        if result.status == "cancelled":
+            assert not (tmp_path / "out" / result.name / MARKER_NAME).exists()
+
+    rerun = run_batch(plan, tmp_path / "out", settings)
+    assert sorted(r.status for r in rerun.results) == ["done", "done", "skipped"]
+    assert next(r for r in rerun.results if r.name == kept.name).status == "skipped"
+
 def test_an_unreachable_cluster_is_refused_with_what_to_do_within_30_s(settings, plan_folder, tmp_path):
     plan = load_plan(plan_folder / "plan.toml")
     started = time.monotonic()
@@ -231,3 +259,22 @@ def test_the_studio_batch_section_builds_and_its_start_handler_renders_into_the_
     names = {Path(f).name for f in files}
     assert {"pages.pdf", "pages.cbz", "dragon-boat-s7_mix.wav"} <= names
     assert all(Path(f).is_relative_to(project.renders_dir / "batch") for f in files)
+
+
+def test_the_command_reports_each_item_and_exits_1_when_one_failed(ray_session, settings, tmp_path, capsys):
+    import argparse
+
+    from lantern_studio.engines.cli.batch import run
+
+    (tmp_path / "plan.toml").write_text('[[music]]\npreset = "dragon-boat"\nseed = 31\nduration_s = 8\n\n'
+                                        '[[music]]\nname = "tiny"\npreset = "lion-dance"\nseed = 1\nduration_s = 2\n',
+                                        encoding="utf-8")
+    args = argparse.Namespace(plan=str(tmp_path / "plan.toml"), out=None, address=None, workers=None, retries=1,
+                              format=None, fps=None, music_preset=None, no_video=False, project=None)
+    assert run(args, settings) == 1
+    printed = capsys.readouterr().out
+    assert "done  dragon-boat-s31" in printed and "failed  tiny-s1" in printed and "too short" in printed
+    assert "1 made, 0 already there, 1 failed" in printed
+    assert (tmp_path / "batch-out" / "dragon-boat-s31" / "dragon-boat-s31_mix.wav").is_file()
+    assert run(args, settings) == 1
+    assert "0 made, 1 already there, 1 failed" in capsys.readouterr().out
