@@ -48,12 +48,12 @@ def build_request(args: Any) -> GenerationRequest:
         if args.engine != "musicgen":
             raise ValueError("--melody is for MusicGen melody models; add --engine musicgen --model <a melody model> "
                              "or leave --melody out")
-        from lantern_studio.engines.audio.io import read_audio
+        from lantern_studio.engines.audio.integrity import read_complete_audio
 
         path = Path(args.melody).expanduser()
         if not path.is_file():
             raise ValueError(f"--melody {args.melody}: no such file; give an audio file (WAV, FLAC, MP3, Ogg)")
-        melody, melody_rate = read_audio(path)
+        melody, melody_rate = read_complete_audio(path)      # a truncated melody is refused, not half-used
         if melody.ndim == 2 and melody.shape[1] > 2:          # surround: the melody's pitch is in every channel
             melody = melody.mean(axis=1, dtype=np.float32)
     extend_to = getattr(args, "extend_to", None)
