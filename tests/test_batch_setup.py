@@ -38,3 +38,15 @@ def test_the_scale_lock_pins_the_shared_packages_at_the_dev_versions():
     dev = launch.parse_pins(launch.lock_path(("dev",)).read_text(encoding="utf-8"))
     scale = launch.parse_pins(launch.lock_path(("scale",)).read_text(encoding="utf-8"))
     assert {name: dev.get(name) for name in scale} == scale
+
+
+def test_first_batch_in_a_studio_environment_installs_the_scale_lock(tmp_path):
+    from pathlib import Path
+
+    args = launch.parse_args(["batch", "plan.toml"])
+    assert args.command == "batch" and args.plan == "plan.toml"
+    wanted = stamp(launch.EXTRAS_FOR[args.command])
+    action, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=stamp(()), wanted=wanted,
+                                      python="/venv/bin/python", venv_dir=Path("/unused"))
+    assert action == "run"
+    assert steps[0].command[-2:] == ("-r", str(launch.ROOT / "requirements-scale.lock"))

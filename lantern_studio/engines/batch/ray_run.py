@@ -229,15 +229,19 @@ def _task(kind: str, options: Mapping[str, Any], inputs: Mapping[str, bytes], se
 
 
 def _error_text(error: BaseException) -> str:
-    cause = getattr(error, "cause", None)
-    if cause is not None and not isinstance(cause, type(error)):
-        return f"{type(cause).__name__}: {cause}" if type(cause).__name__ not in ("ItemInputError", "ItemFailed") \
-            else str(cause)
-    name = type(error).__name__
-    if "WorkerCrashed" in name or "NodeDied" in name or "OutOfMemory" in name:
-        return (f"the worker running it died every try ({name}); it may be short of memory: run fewer items at "
+    """What went wrong with an item, in words: the command's own message for bad input or a failure, the
+    exception for anything else (Ray wraps a task's exception; ``cause`` is the original)."""
+    from lantern_studio.engines.batch.work import ItemFailed, ItemInputError
+
+    cause = getattr(error, "cause", None) or error
+    if isinstance(cause, (ItemInputError, ItemFailed)):
+        return str(cause)
+    name = type(cause).__name__
+    if any(word in name for word in ("WorkerCrashed", "NodeDied", "OutOfMemory")):
+        return (f"the worker running it died on every try ({name}); it may be short of memory: run fewer items at "
                 "once (--workers) or give the machine more memory")
-    return f"{name}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+    lines = str(cause).strip().splitlines()
+    return f"{name}: {lines[-1]}" if lines else name
 
 
 def pending_items(plan: BatchPlan, out_dir: Path) -> tuple[list[tuple[BatchItem, str, dict]], list[ItemResult]]:
