@@ -200,3 +200,25 @@ def test_storyboard_refuses_a_truncated_dialogue_line_before_writing_anything(tm
                           settings_for(tmp_path))
     err = capsys.readouterr().err
     assert code == 2 and "--dialogue: shot-2.wav is truncated" in err and listing(out) == []
+
+
+def test_launch_turns_a_damaged_or_foreign_project_into_a_message(tmp_path, capsys, monkeypatch):
+    import signal as signal_module
+
+    from lantern_studio.engines import settings as settings_module
+
+    monkeypatch.setattr(launch, "ensure_environment", lambda args, argv: None)     # this venv is set up already
+    monkeypatch.setattr(settings_module, "apply_process_environment", lambda settings: None)
+    monkeypatch.setattr(signal_module, "signal", lambda *args: None)
+    monkeypatch.setenv("LANTERN_HOME", str(tmp_path / "home"))
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "project.json").write_bytes(b"{" * 50_000)
+    foreign = tmp_path / "Documents"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("four years")
+    for folder, message in ((damaged, "cannot be read"), (foreign, "not a Lantern Studio project")):
+        code = launch.main(["studio", "--project", str(folder), "--no-browser"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and message in err and "Traceback" not in err
+    assert listing(foreign) == ["thesis.txt"]
