@@ -316,7 +316,9 @@ class Project:
             _refuse_foreign_folder(root)
             manifest = {"schema_version": SCHEMA_VERSION, "name": root.name, "created": _now(), "modified": _now()}
         else:
-            raise ProjectError(f"{root} is not a Lantern Studio project (no {MANIFEST}); create one there first")
+            raise ProjectError(f"{root} is not a Lantern Studio project (no {MANIFEST}); choose a project folder, or "
+                               "create a new project in a new or empty folder ('Create and open' in the project bar, "
+                               "or `python launch.py --project NEW_FOLDER`)")
         version = _schema_version(manifest, manifest_path)
         if version > SCHEMA_VERSION:
             raise ProjectError(f"{manifest_path} was written by a newer Lantern Studio (project format {version}, this "
