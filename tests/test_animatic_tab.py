@@ -13,6 +13,7 @@ from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.engines.project import Project
 from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.engines.story.voices import fit_shots_to_speech, speak_lines
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.tab_animatic import MUSIC_NONE, MUSIC_TAKE, build_animatic_section, export_animatic, take_choices
 
@@ -52,12 +53,17 @@ def test_export_with_a_take_writes_video_and_srt_into_the_project(ctx):
     video, downloads, status = export_animatic(ctx, storyboard_dict(), "9:16", 24, -12, MUSIC_TAKE, take.id, None,
                                                False, True, progress=lambda f, desc="": calls.append(f))
     assert video.endswith("-preview.mp4") and video.startswith(str(ctx.project.renders_dir))
-    assert [p.rsplit(".", 1)[1] for p in downloads] == ["mp4", "srt"]
+    # the line of shot 1 is spoken in 小雨's voice: its WAV and the dialogue stem come with the video
+    assert [p.rsplit(".", 1)[1] for p in downloads] == ["mp4", "srt", "wav", "wav"]
     assert "Preview ready" in status and calls[-1] == 1.0
     with av.open(video) as container:
         assert container.streams.video[0].codec_context.width == 360
         assert len(container.streams.audio) == 1
-        assert sum(1 for _ in container.decode(video=0)) == 24 + 48     # two 0.5 s shots and the 2 s end card
+        # shot 1 lasts its spoken line plus a breath, shot 2 its 0.5 s, then the 2 s end card
+        board = Storyboard.from_dict(storyboard_dict())
+        spoken_s = fit_shots_to_speech(board, speak_lines(board).clips).shots[0].duration_s
+        assert spoken_s > 0.5
+        assert sum(1 for _ in container.decode(video=0)) == round(spoken_s * 24) + 12 + 48
 
 
 def test_export_without_shots_or_take_says_what_to_do(ctx):

@@ -87,8 +87,8 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
                     progress=None, cancel: threading.Event | None = None) -> tuple[str, list[str], str]:
     """Render the animatic for the current storyboard; returns (video path, download paths, status text).
 
-    ``dialogue_files`` are recorded lines named after their shots (``shot-3.wav``); shots without one get
-    a placeholder voice. Raises ``gr.Error`` with the engine's message for bad input, a full disk or a
+    ``dialogue_files`` are recorded lines named after their shots (``shot-3.wav``); the other lines are
+    spoken in their characters' voices (the Voices section). Raises ``gr.Error`` with the engine's message for bad input, a full disk or a
     cancelled render.
     """
     if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
@@ -101,18 +101,23 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     stem = f"animatic-{stamp}{'-preview' if preview else ''}"
     report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None
+    from lantern_studio.studio.storyboard_voices import speak_for_animatic
+
+    voices = speak_for_animatic(ctx, storyboard, dialogue, report, cancel)
     try:
         result = render_animatic(storyboard, out_path=renders / f"{stem}.mp4", music=music, format=fmt,
                                  fps=int(fps), preview=bool(preview), srt_path=renders / f"{stem}.srt",
                                  gif_path=renders / f"{stem}.gif" if make_gif else None,
                                  ducking_db=float(ducking_db), progress=report, cancel=cancel,
-                                 cache_dir=renders / "cache" / "animatic", dialogue_audio=dialogue)
+                                 cache_dir=renders / "cache" / "animatic", dialogue_audio=dialogue,
+                                 voices=voices, voices_dir=renders / f"{stem}-voices" if voices else None)
     except AnimaticCancelled:
         raise gr.Error("Render cancelled; nothing was saved. Finished shots are kept, so the next render "
                        "is quicker.")
     except (ValueError, DiskFullError) as error:
         raise gr.Error(str(error)) from error
-    downloads = [str(p) for p in (result.video_path, result.srt_path, result.gif_path) if p is not None]
+    downloads = [str(p) for p in (result.video_path, result.srt_path, result.gif_path, *result.voice_files)
+                 if p is not None]
     status = (f"**{'Preview' if preview else 'Video'} ready:** `{result.video_path.name}` — "
               f"{result.width}×{result.height}, {result.fps} fps, {result.duration_s:.1f} s, "
               f"{result.cues} subtitles. Rendered {result.frames_rendered} frames, reused {result.frames_cached} "
@@ -144,7 +149,8 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> di
         upload = gr.File(label="Music file", file_types=["audio"], visible=False, elem_id="animatic-music-file")
         make_gif = gr.Checkbox(value=False, label="Also make a GIF for sharing", elem_id="animatic-gif")
     dialogue_files = gr.File(label="Recorded dialogue (optional): one file per shot, named after it, e.g. "
-                             "shot-3.wav; other lines get a placeholder voice", file_count="multiple",
+                             "shot-3.wav; the other lines are spoken in their characters' voices",
+                             file_count="multiple",
                              file_types=["audio"], elem_id="animatic-dialogue")
     with gr.Row():
         preview_button = gr.Button("Quick preview (low resolution)", elem_id="animatic-preview")
@@ -153,7 +159,8 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> di
     status = gr.Markdown(elem_id="animatic-status")
     with gr.Row():
         video = gr.Video(label="Animatic", elem_id="animatic-video", height=520)
-        downloads = gr.File(label="Downloads: MP4, SRT, GIF", file_count="multiple", elem_id="animatic-downloads")
+        downloads = gr.File(label="Downloads: MP4, SRT, GIF, voices", file_count="multiple",
+                            elem_id="animatic-downloads")
 
     window_root = ctx.project_state()     # the takes and renders of this window's project
 

@@ -24,7 +24,7 @@ from lantern_studio.engines.story.panels import PrevizRenderer, RenderCancelled,
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
 from lantern_studio.engines.safety import Limits
-from lantern_studio.studio import tab_animatic
+from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
@@ -118,6 +118,7 @@ def build_tab(ctx: StudioContext) -> None:
     bible = gr.Dataframe(value=initial_bible, headers=BIBLE_HEADERS, type="array", interactive=True,
                          datatype=["str", "str", "str", "number"], elem_id="story-bible")
     save_bible = gr.Button("Save bible edits", elem_id="story-save-bible")
+    storyboard_voices.build_voices_section(ctx, storyboard_state)
 
     gr.Markdown("### Panels")
     with gr.Row():
@@ -247,7 +248,7 @@ def build_tab(ctx: StudioContext) -> None:
             return gr.update()
         try:
             board = Storyboard.from_dict(state)
-            board.characters = apply_bible_rows(rows or [])
+            board.characters = apply_bible_rows(rows or [], existing=board.characters)
             store.save_storyboard(ctx.window(root).project, board)
         except ValueError:
             return gr.update()
@@ -256,7 +257,7 @@ def build_tab(ctx: StudioContext) -> None:
     def do_save_bible(root, rows, state):
         board = _board(state)
         try:
-            edited = apply_bible_rows(rows or [])
+            edited = apply_bible_rows(rows or [], existing=board.characters)
             board.characters = edited
             store.save_storyboard(ctx.window(root).project, board)
         except ValueError as error:

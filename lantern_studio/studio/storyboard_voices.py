@@ -1,0 +1,161 @@
+"""The Storyboard tab's Voices section: each character's voice (engine, voice, pitch, speed) as an editable
+table, a "Preview voice" button, and the spoken lines the animatic uses.
+
+Handlers only call engines.speech and engines.story.voices; errors become gr.Error messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from lantern_studio.engines.speech.base import detect_language
+from lantern_studio.engines.speech.casting import NARRATOR_VOICE, VOICE_HEADERS, parse_voice_rows, voice_rows
+from lantern_studio.engines.story import store
+from lantern_studio.engines.story.bible import assign_voices, voice_of
+from lantern_studio.engines.story.model import Storyboard
+from lantern_studio.studio.context import StudioContext
+
+PREVIEW_LINES = {"zh": "新年快乐，灯笼亮起来啦！", "en": "Happy Lantern Festival, everyone!"}
+
+
+def usable_voices(ctx: StudioContext, language: str) -> dict[str, tuple[str, ...]]:
+    """Engine name -> its voices, for the engines that can run on this machine."""
+    from lantern_studio.engines.speech.espeak import EspeakEngine
+    from lantern_studio.engines.speech.kokoro import KokoroEngine
+
+    found: dict[str, tuple[str, ...]] = {}
+    floor = EspeakEngine()
+    if floor.available().ready:
+        found["espeak"] = floor.voices(language)
+    neural = KokoroEngine(ctx.settings.models_dir)
+    if neural.available().ready:
+        try:
+            found["kokoro"] = neural.voices(language)
+        except ValueError:
+            pass            # damaged files: the engine's own message appears when a line is spoken with it
+    return found
+
+
+def board_voice_rows(state: Any) -> list[list[Any]]:
+    """The voice table for a storyboard dict (characters without a voice get their default)."""
+    if not state:
+        return []
+    board = Storyboard.from_dict(state)
+    return voice_rows({name: voice_of(c) for name, c in assign_voices(board.characters).items()})
+
+
+def apply_voice_table(ctx: StudioContext, state: Any, rows: Any) -> Storyboard:
+    """The storyboard with the table's voices; ValueError naming the character and field that is wrong."""
+    board = Storyboard.from_dict(state)
+    voices = parse_voice_rows(_rows(rows), known=board.characters,
+                              engine_voices=usable_voices(ctx, board.language if board.language in ("zh", "en") else "zh"))
+    for name, spec in voices.items():
+        character = board.characters[name]
+        character.voice_engine, character.voice_name = spec.engine, spec.voice
+        character.voice_pitch, character.voice_speed = spec.pitch, spec.speed
+    return board
+
+
+def preview_voice(ctx: StudioContext, state: Any, rows: Any, who: str | None, text: str) -> tuple[int, np.ndarray]:
+    """``(sample_rate, int16 samples)`` of ``who`` saying ``text`` (or their first line, or a greeting)."""
+    from lantern_studio.engines.story.voices import line_voice, make_engine
+
+    if not state or not state.get("characters"):
+        raise ValueError("There are no characters yet: parse a script with dialogue first")
+    board = apply_voice_table(ctx, state, rows)
+    if not who or who not in board.characters:
+        raise ValueError("Choose a character to preview")
+    line = (text or "").strip() or next((s.dialogue for s in board.shots if s.speaker == who and s.dialogue.strip()),
+                                        "")
+    language = detect_language(line, default=board.language if board.language in ("zh", "en") else "zh")
+    line = line or PREVIEW_LINES[language]
+    spec = line_voice(board, who)
+    clip = make_engine(spec.engine, models_dir=ctx.settings.models_dir).speak(line, voice=spec, language=language)
+    peak = float(np.max(np.abs(clip.audio))) or 1.0
+    return clip.sample_rate, np.round(clip.audio / peak * 0.9 * 32767).astype(np.int16)
+
+
+def speak_for_animatic(ctx: StudioContext, board: Storyboard, recorded: dict | None, progress=None,
+                       cancel: threading.Event | None = None) -> dict:
+    """The animatic's spoken lines (shot number -> clip), cached in the project's renders; gr.Error on bad input."""
+    from lantern_studio.engines.story.voices import SpeechCancelled, speak_lines
+
+    try:
+        spoken = speak_lines(board, cache_dir=ctx.project.renders_dir / "cache" / "voices",
+                             models_dir=ctx.settings.models_dir, skip=set(recorded or {}), progress=progress,
+                             cancel=cancel.is_set if cancel is not None else None)
+    except SpeechCancelled as error:
+        raise gr.Error(f"Render cancelled while speaking the lines; the {len(error.clips)} finished lines are "
+                       "kept, so the next render starts after them.") from None
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return spoken.clips
+
+
+def _rows(rows: Any) -> list[list[Any]]:
+    if rows is None:
+        return []
+    if hasattr(rows, "values") and hasattr(rows, "columns"):      # a pandas DataFrame from gr.Dataframe
+        return rows.values.tolist()
+    return [list(r) for r in rows]
+
+
+def build_voices_section(ctx: StudioContext, storyboard_state: gr.State) -> dict[str, Any]:
+    """The Voices controls, placed by the Storyboard tab under its character bible."""
+    window_root = ctx.project_state()
+    initial = _initial(ctx)
+    names = list(Storyboard.from_dict(initial).characters) if initial else []
+    gr.Markdown("### Voices\nEvery line is spoken in its character's voice in the animatic (recorded files "
+                "still win). eSpeak NG voices need no weights; Kokoro voices appear when its files are in the "
+                f"models folder. The narrator (旁白/VO) speaks with `{NARRATOR_VOICE.voice}`, pitch "
+                f"{NARRATOR_VOICE.pitch}. Pitch: 0-100 (50 = the voice's own); speed: 0.5-2.0.")
+    table = gr.Dataframe(headers=VOICE_HEADERS, datatype=["str", "str", "str", "number", "number"], type="array",
+                         value=board_voice_rows(initial), interactive=True, label="Voices",
+                         elem_id="story-voices")
+    with gr.Row():
+        who = gr.Dropdown(choices=names, value=names[0] if names else None, label="Character",
+                          elem_id="voice-preview-who",
+                          allow_custom_value=False)
+        line = gr.Textbox(label="Line to preview", placeholder="empty: the character's first line",
+                          elem_id="voice-preview-line")
+        preview = gr.Button("Preview voice", elem_id="voice-preview")
+        save = gr.Button("Save voices", elem_id="voice-save")
+    audio = gr.Audio(label="Voice preview", type="numpy", interactive=False, elem_id="voice-preview-audio")
+    status = gr.Markdown(elem_id="voice-status")
+
+    def on_board(state):
+        names = list((state or {}).get("characters") and Storyboard.from_dict(state).characters or [])
+        return board_voice_rows(state), gr.update(choices=names, value=names[0] if names else None)
+
+    def on_preview(state, rows, name, text):
+        try:
+            return preview_voice(ctx, state, rows, name, text)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+
+    def on_save(root, state, rows):
+        if not state or not state.get("shots"):
+            raise gr.Error("Parse a script first: paste it above and press Parse script")
+        try:
+            board = apply_voice_table(ctx, state, rows)
+            store.save_storyboard(ctx.window(root).project, board)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
+
+    storyboard_state.change(on_board, inputs=storyboard_state, outputs=[table, who], api_name=False)
+    preview.click(on_preview, inputs=[storyboard_state, table, who, line], outputs=audio)
+    save.click(on_save, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
+    return {"voices": table, "voice_preview": preview, "voice_audio": audio}
+
+
+def _initial(ctx: StudioContext) -> dict:
+    try:
+        board = store.load_storyboard(ctx.project)
+    except store.StoryStoreError:
+        return {}
+    return board.to_dict() if board else {}

@@ -1,0 +1,70 @@
+"""The Storyboard tab's Voices section: it builds, its table edits the bible's voices, and "Preview voice"
+speaks a character's line (pitch measured with librosa's pYIN)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import librosa
+import numpy as np
+import pytest
+
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.settings import Settings
+from lantern_studio.engines.story.bible import build_bible
+from lantern_studio.engines.story.model import Shot, Storyboard
+from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.storyboard_voices import (apply_voice_table, board_voice_rows, build_voices_section,
+                                                     preview_voice)
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
+    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
+
+
+def state() -> dict:
+    board = Storyboard(title="", language="zh", shots=[
+        Shot(number=1, duration_s=1.0, speaker="小雨", dialogue="奶奶，是我！", kind="dialogue"),
+        Shot(number=2, duration_s=1.0, speaker="奶奶", dialogue="谁呀？门没锁。", kind="dialogue")],
+        characters=build_bible(["小雨", "奶奶"]))
+    return board.to_dict()
+
+
+def median_f0_hz(sample_rate: int, samples: np.ndarray) -> float:
+    f0, voiced, _ = librosa.pyin(samples.astype(np.float64) / 32768, fmin=50, fmax=600, sr=sample_rate)
+    return float(np.nanmedian(f0[voiced]))
+
+
+def test_section_builds_inside_blocks(ctx):
+    with gr.Blocks() as demo:
+        build_voices_section(ctx, gr.State(state()))
+    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
+    assert {"story-voices", "voice-preview", "voice-preview-audio", "voice-save"} <= ids
+
+
+def test_the_table_sets_a_voice_and_the_preview_speaks_with_it(ctx):
+    rows = board_voice_rows(state())
+    assert [row[0] for row in rows] == ["小雨", "奶奶"] and rows[1][2] == "grandma"
+    low = [row[:] for row in rows]
+    low[0][2:4] = ["m3", 30]
+    high = [row[:] for row in rows]
+    high[0][2:4] = ["f5", 95]
+    low_f0 = median_f0_hz(*preview_voice(ctx, state(), low, "小雨", ""))
+    high_f0 = median_f0_hz(*preview_voice(ctx, state(), high, "小雨", ""))
+    assert high_f0 > 1.5 * low_f0
+    board = apply_voice_table(ctx, state(), high)
+    assert (board.characters["小雨"].voice_name, board.characters["小雨"].voice_pitch) == ("f5", 95)
+
+
+def test_bad_table_values_and_missing_engines_are_explained(ctx):
+    rows = board_voice_rows(state())
+    rows[0][2] = "nobody"
+    with pytest.raises(ValueError, match="no voice 'nobody'"):
+        apply_voice_table(ctx, state(), rows)
+    rows = board_voice_rows(state())
+    rows[0][1:3] = ["kokoro", "zf_xiaobei"]       # no Kokoro files in this models folder
+    with pytest.raises(ValueError, match="engine 'kokoro' cannot be used"):
+        apply_voice_table(ctx, state(), rows)
+    with pytest.raises(ValueError, match="Choose a character"):
+        preview_voice(ctx, state(), board_voice_rows(state()), None, "")
