@@ -14,7 +14,7 @@ from lantern_studio.engines.story.bible import build_bible
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.storyboard_voices import (apply_voice_table, board_voice_rows, build_voices_section,
-                                                     preview_voice)
+                                                     fit_to_voices, preview_voice)
 
 
 @pytest.fixture
@@ -68,3 +68,16 @@ def test_bad_table_values_and_missing_engines_are_explained(ctx):
         apply_voice_table(ctx, state(), rows)
     with pytest.raises(ValueError, match="Choose a character"):
         preview_voice(ctx, state(), board_voice_rows(state()), None, "")
+
+
+def test_timing_shots_to_the_voices_lengthens_short_dialogue_shots(ctx):
+    rows = board_voice_rows(state())
+    slow = [row[:] for row in rows]
+    slow[1][4] = 0.6                                   # 奶奶 speaks slowly
+    fast = fit_to_voices(ctx, state(), rows)
+    slowed = fit_to_voices(ctx, state(), slow)
+    assert all(shot.duration_s > 1.0 for shot in fast.shots)          # both lines take longer than 1 s
+    assert slowed.shots[1].duration_s > fast.shots[1].duration_s + 0.5
+    assert slowed.shots[0].duration_s == fast.shots[0].duration_s
+    # the lines went through the project's voice cache
+    assert len(list((ctx.project.renders_dir / "cache" / "voices").glob("*.npz"))) == 3

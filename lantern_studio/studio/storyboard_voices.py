@@ -104,8 +104,18 @@ def _rows(rows: Any) -> list[list[Any]]:
     return [list(r) for r in rows]
 
 
-def build_voices_section(ctx: StudioContext, storyboard_state: gr.State) -> dict[str, Any]:
-    """The Voices controls, placed by the Storyboard tab under its character bible."""
+def fit_to_voices(ctx: StudioContext, state: Any, rows: Any, progress=None) -> Storyboard:
+    """The storyboard with the table's voices and every dialogue shot lasting at least its spoken line plus a
+    breath (lines spoken through the project's voice cache)."""
+    from lantern_studio.engines.story.voices import fit_shots_to_speech
+
+    board = apply_voice_table(ctx, state, rows)
+    return fit_shots_to_speech(board, speak_for_animatic(ctx, board, None, progress))
+
+
+def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_table: Any = None) -> dict[str, Any]:
+    """The Voices controls, placed by the Storyboard tab under its character bible. ``shots_table`` is the
+    shot list, refreshed when the shots are timed to the voices."""
     window_root = ctx.project_state()
     initial = _initial(ctx)
     names = list(Storyboard.from_dict(initial).characters) if initial else []
@@ -124,6 +134,7 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State) -> dict
                           elem_id="voice-preview-line")
         preview = gr.Button("Preview voice", elem_id="voice-preview")
         save = gr.Button("Save voices", elem_id="voice-save")
+        fit = gr.Button("Time dialogue shots to the voices", elem_id="voice-fit")
     audio = gr.Audio(label="Voice preview", type="numpy", interactive=False, elem_id="voice-preview-audio")
     status = gr.Markdown(elem_id="voice-status")
 
@@ -147,6 +158,24 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State) -> dict
             raise gr.Error(str(error)) from None
         return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
 
+    def on_fit(root, state, rows, progress=gr.Progress()):
+        from lantern_studio.engines.story.shots import shots_to_rows
+
+        if not state or not state.get("shots"):
+            raise gr.Error("Parse a script first: paste it above and press Parse script")
+        before = Storyboard.from_dict(state).duration_s
+        try:
+            wctx = ctx.window(root)
+            board = fit_to_voices(wctx, state, rows, lambda f, m: progress(f, desc=m))
+            store.save_storyboard(wctx.project, board)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        message = (f"Each dialogue shot now lasts at least its spoken line plus a breath: {before:.1f} s → "
+                   f"{board.duration_s:.1f} s.")
+        return board.to_dict(), shots_to_rows(board), message
+
+    fit_outputs = [storyboard_state, shots_table if shots_table is not None else gr.State(), status]
+    fit.click(on_fit, inputs=[window_root, storyboard_state, table], outputs=fit_outputs)
     storyboard_state.change(on_board, inputs=storyboard_state, outputs=[table, who], api_name=False)
     preview.click(on_preview, inputs=[storyboard_state, table, who, line], outputs=audio)
     save.click(on_save, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])

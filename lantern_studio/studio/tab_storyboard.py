@@ -118,7 +118,7 @@ def build_tab(ctx: StudioContext) -> None:
     bible = gr.Dataframe(value=initial_bible, headers=BIBLE_HEADERS, type="array", interactive=True,
                          datatype=["str", "str", "str", "number"], elem_id="story-bible")
     save_bible = gr.Button("Save bible edits", elem_id="story-save-bible")
-    storyboard_voices.build_voices_section(ctx, storyboard_state)
+    storyboard_voices.build_voices_section(ctx, storyboard_state, shots)
 
     gr.Markdown("### Panels")
     with gr.Row():
