@@ -23,7 +23,8 @@ def write_media(plan: HandoffPlan, folder: Path) -> list[Path]:
         if path.exists():          # one card image can serve several clips
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.ascontiguousarray(clip.image[..., :3])).save(path, format="PNG")
+        # light compression: panels are large and a hand-off is written often; editors read any PNG
+        Image.fromarray(np.ascontiguousarray(clip.image[..., :3])).save(path, format="PNG", compress_level=1)
         written.append(path)
     for clip in (*plan.dialogue, *([plan.music] if plan.music is not None else [])):
         path = folder / clip.media

@@ -4,8 +4,8 @@ Every format writer (OTIO, FCP 7 XML, CMX 3600 EDL, 剪映 draft) reads one :cla
 is made by the same functions the animatic renders with: :func:`engines.story.timeline.build_timeline` lays
 out the segments, :func:`engines.story.timeline.camera_matrix` gives the camera at each keyframe,
 :func:`engines.story.subtitles.build_cues` times the subtitles, and
-:func:`engines.story.soundtrack.dialogue_bus` places the dialogue (each line is cut from its track). So an
-export and the MP4 agree to the frame.
+the soundtrack places the dialogue (:func:`animatic_dialogue`). So an export and the MP4 agree to the
+frame.
 
 Editors place audio on frame boundaries, so each dialogue clip here starts on the frame at or before the
 animatic's start and its media begins with the few samples of silence up to the line: the sound lands on
@@ -21,7 +21,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from lantern_studio.engines.story.model import Storyboard
-from lantern_studio.engines.story.timeline import FORMATS, FPS_CHOICES, Segment, build_timeline, camera_matrix, cover_scale
+from lantern_studio.engines.story.timeline import (FORMATS, FPS_CHOICES, Segment, Timeline, build_timeline, camera_matrix,
+                                                  cover_scale)
 
 #: Camera keyframes per second of a smooth move (pans, tilts, pushes), linear between them: the sine ease
 #: of the animatic stays within a fraction of a pixel of it at 1080p.
@@ -222,6 +223,34 @@ def _frame_aligned(audio: np.ndarray, start_sample: int, *, fps: int, sample_rat
     return start_frame, end_frame - start_frame, media
 
 
+def animatic_dialogue(timeline: Timeline, n_samples: int, *, sample_rate: int, dialogue_audio: Mapping | None,
+                      placeholders: bool, language: str, voices: Mapping | None,
+                      ) -> tuple[list[tuple[int, int, np.ndarray]], dict[int, tuple[float, float]]]:
+    """The animatic's dialogue as it mixes it: ``[(shot number, start sample, float32 (n, 2) audio)]`` per
+    line, and shot number -> ``(start_s, end_s)`` of audible speech (which the subtitles follow).
+
+    :mod:`engines.story.soundtrack` hands over its lines one by one where it offers ``dialogue_clips``;
+    otherwise each line is cut from its summed ``dialogue_bus``, where every line lies inside its own shot.
+    """
+    from lantern_studio.engines.story import soundtrack
+
+    options = dict(sample_rate=sample_rate, dialogue_audio=dialogue_audio, placeholders=placeholders,
+                   language=language, voices=voices)
+    if hasattr(soundtrack, "dialogue_clips"):
+        clips = soundtrack.dialogue_clips(timeline, n_samples, **options)
+        return ([(clip.shot_number, clip.start_sample, clip.audio) for clip in clips],
+                soundtrack.speech_spans(clips, sample_rate=sample_rate))
+    speech_spans_s: dict[int, tuple[float, float]] = {}
+    bus, spans = soundtrack.dialogue_bus(timeline, n_samples, speech_spans=speech_spans_s, **options)
+    shot_starts_s = [(segment.start_s, segment.shot.number) for segment in timeline.segments if segment.shot]
+    lines = []
+    for start_s, end_s in spans:
+        number = [n for shot_start_s, n in shot_starts_s if shot_start_s <= (start_s + end_s) / 2][-1]
+        a, b = int(round(start_s * sample_rate)), int(round(end_s * sample_rate))
+        lines.append((number, a, bus[a:b]))
+    return lines, speech_spans_s
+
+
 def music_bed(music: Any, n_samples: int, *, sample_rate: int) -> np.ndarray:
     """The animatic's music bed before ducking and fades: float32 ``(n_samples, 2)``, looped or trimmed to
     length (:func:`engines.story.soundtrack.fit_music`) and set by a plain gain to the soundtrack's bed
@@ -252,7 +281,7 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
         No shots, a shot without a panel, an unknown format or frame rate, undecodable music or dialogue.
     """
     from lantern_studio.engines.story.animatic import PANEL_OVERSCAN, _card, _coerce_storyboard, _flatten, _panel_source, _shake_seed
-    from lantern_studio.engines.story.soundtrack import SAMPLE_RATE, dialogue_bus
+    from lantern_studio.engines.story.soundtrack import SAMPLE_RATE
     from lantern_studio.engines.story.subtitles import SubtitleStyle, build_cues
     from lantern_studio.kernels.mix import Ducking
 
@@ -295,12 +324,9 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
 
     sample_rate = SAMPLE_RATE
     n_samples = timeline.total_frames * sample_rate // fps
-    # the animatic's dialogue track; each line sits inside its own shot, so its span of the track is the line
-    speech_spans_s: dict[int, tuple[float, float]] = {}
-    bus, spans = dialogue_bus(timeline, n_samples, sample_rate=sample_rate, dialogue_audio=dialogue_audio,
-                              placeholders=placeholders, language=storyboard.language, voices=voices,
-                              speech_spans=speech_spans_s)
-    shots_by_start = [(segment.start_s, segment.shot.number) for segment in timeline.segments if segment.shot]
+    lines, speech_spans_s = animatic_dialogue(timeline, n_samples, sample_rate=sample_rate,
+                                              dialogue_audio=dialogue_audio, placeholders=placeholders,
+                                              language=storyboard.language, voices=voices)
     recorded = set(dialogue_audio or {}) | set(voices or {})
 
     style = SubtitleStyle.for_frame(width, height)
@@ -309,14 +335,12 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
                  for cue in build_cues(timeline, style=style, language=storyboard.language,
                                        speech_spans_s=speech_spans_s))
     dialogue = []
-    for start_s, end_s in spans:
-        number = [n for shot_start_s, n in shots_by_start if shot_start_s <= (start_s + end_s) / 2][-1]
-        a, b = int(round(start_s * sample_rate)), int(round(end_s * sample_rate))
-        start_frame, frames, media = _frame_aligned(bus[a:b], a, fps=fps, sample_rate=sample_rate)
+    for number, start_sample, audio in lines:
+        start_frame, frames, media = _frame_aligned(audio, start_sample, fps=fps, sample_rate=sample_rate)
         dialogue.append(AudioClip(name=f"Line · shot {number}", shot_number=number, start_frame=start_frame,
                                   frames=frames, media=f"media/dialogue_shot_{number:04d}.wav",
-                                  recorded=number in recorded, sound_start_s=a / sample_rate,
-                                  sound_end_s=b / sample_rate, audio=media))
+                                  recorded=number in recorded, sound_start_s=start_sample / sample_rate,
+                                  sound_end_s=(start_sample + audio.shape[0]) / sample_rate, audio=media))
 
     music_clip = None
     keys: tuple[VolumeKey, ...] = ()
