@@ -222,6 +222,20 @@ def build_tab(ctx: StudioContext) -> None:
             message += "\n\nGuessed: " + "; ".join(parsed.warnings[:6]) + ("; …" if len(parsed.warnings) > 6 else "")
         return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(), message)
 
+    def parse_first(root, state, text, fmt, zh, en, shortest):
+        """Render panels on a script that was pasted or edited but not parsed: parse it first."""
+        try:
+            saved = store.load_script(ctx.window(root).project)
+        except store.StoryStoreError:
+            saved = None
+        parsed = bool(state and state.get("shots"))
+        if parsed and ((text or "") == (saved or "") or not (text or "").strip()):
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        if not (text or "").strip():
+            raise gr.Error("There is no shot list yet: paste a script (or a prose chapter) above, then press "
+                           "Parse script or Render panels")
+        return do_parse(root, text, fmt, zh, en, shortest)
+
     def do_save_shots(root, rows, state):
         board = _board(state)
         try:
@@ -377,8 +391,10 @@ def build_tab(ctx: StudioContext) -> None:
     shots.input(autosave_shots, inputs=[window_root, shots, storyboard_state], outputs=[storyboard_state, shots_status])
     save_bible.click(do_save_bible, inputs=[window_root, bible, storyboard_state], outputs=[bible, storyboard_state])
     bible.input(autosave_bible, inputs=[window_root, bible, storyboard_state], outputs=storyboard_state)
-    render_button.click(do_render, inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs],
-                        outputs=gallery, concurrency_id=GPU_JOBS)
+    render_button.click(parse_first, inputs=[window_root, storyboard_state, script, script_format, cps_zh, cps_en, min_s],
+                        outputs=[shots, bible, storyboard_state, status]).success(
+        do_render, inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs], outputs=gallery,
+        concurrency_id=GPU_JOBS)
     regen_button.click(do_regenerate, inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
                        outputs=gallery, concurrency_id=GPU_JOBS)
     cancel_button.click(do_cancel, queue=False)
