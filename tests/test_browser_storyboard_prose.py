@@ -38,3 +38,16 @@ def test_pasted_prose_becomes_a_shot_list_and_panels(page, studio):
     page.wait_for_function(f"() => document.querySelectorAll('#story-panels img').length >= {shots_total}",
                            timeout=180_000)
     assert len(list((studio.project / "story" / "panels").glob("shot_*.png"))) == shots_total
+
+
+def test_render_panels_on_a_script_not_yet_parsed_parses_it_first(page, studio):
+    text = "第一场 外景 老街 夜\n【远景】灯笼一串串亮起来。\n小雨：（小声）三年没回来了……\n"
+    open_tab(page, "Storyboard")
+    page.locator("#story-script textarea").fill(text)
+    page.locator("#story-render-panels").click()          # no "Parse script" first
+    # the status reports the parse, then the gallery holds this script's two panels (not an earlier board's)
+    page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('2 shots')",
+                           timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('#story-panels img').length === 2", timeout=120_000)
+    saved = json.loads((studio.project / "story" / "storyboard.json").read_text(encoding="utf-8"))
+    assert [s["speaker"] for s in saved["shots"]] == ["", "小雨"]
