@@ -203,6 +203,13 @@ class RaySession:
                 ray.init(_node_ip_address="127.0.0.1", num_cpus=workers, **common)
             except Exception as error:  # noqa: BLE001 - Ray raises many kinds; the message matters
                 raise BatchConnectError(f"could not start Ray on this machine: {error}") from None
+            node_ip = ray.util.get_node_ip_address()
+            if node_ip not in ("127.0.0.1", "::1"):
+                # Ray was imported before import_ray could keep it on loopback: never serve beyond it unasked
+                ray.shutdown()
+                raise BatchConnectError(f"Ray would listen on {node_ip}, not only on 127.0.0.1, because it was "
+                                        "imported before the batch started it; run the batch in a new process, "
+                                        "or give --address to use a cluster on purpose")
         else:
             _init_with_timeout(ray, {"address": self.address, **common}, self.address)
         self.started = True
