@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def test_quick_mix_benchmark_from_the_tab(page, studio, tmp_path):
     open_tab(page, "Benchmarks")
     families = page.locator("#bench-families")
-    for label in ("dsp", "composite", "composer", "musicgen", "animatic"):
+    for label in ("dsp", "composite", "composer", "musicgen", "animatic", "speech", "batch"):
         families.get_by_label(label, exact=True).uncheck()
     page.locator("#bench-run").click()
     table = page.locator("#bench-table")
