@@ -317,9 +317,10 @@ def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp
 def test_vary_and_continue_without_a_take_say_so_and_leave_the_list_alone(page, studio):
     open_tab(page, "Music")
     before = len(list((studio.project / "takes").glob("*/take.json")))
-    for button, message in (("#music-vary", "Select a take in the list first"),
-                            ("#music-continue", "Select a take in the list first"),
-                            ("#music-continue-loop", "Set a loop in the player first")):
+    # the take actions wait for a selection
+    for button in ("#music-vary", "#music-continue", "#music-extend", "#music-delete", "#music-rename"):
+        assert page.locator(button).is_disabled(), button
+    for button, message in (("#music-continue-loop", "Set a loop in the player first"),):
         page.locator(button).click()
         toast = page.locator(".toast-body").filter(has_text=message).first
         toast.wait_for(timeout=30_000)

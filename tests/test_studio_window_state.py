@@ -146,3 +146,36 @@ def test_continue_from_the_loop_uses_the_take_heard_not_the_selection():
 def test_cuda_is_offered_only_where_a_gpu_is():
     assert device_choices(False) == ["auto", "cpu"]
     assert device_choices(True) == ["auto", "cpu", "cuda"]
+
+
+def test_take_actions_wait_for_a_selection_and_extend_is_for_musicgen_takes():
+    from lantern_studio.studio.tab_music import EXTEND_NOT_HERE, take_actions
+
+    def enabled(updates):
+        return [u["interactive"] for u in updates]
+
+    # Rename, Save notes, Restore, Vary, Continue, Extend, Delete
+    assert enabled(take_actions(None)) == [False] * 7
+    assert enabled(take_actions("musicgen")) == [True] * 7
+    composer = take_actions("composer")
+    assert enabled(composer) == [True] * 5 + [False, True] and composer[5]["value"] == EXTEND_NOT_HERE
+    # a damaged take can only go to the trash
+    assert enabled(take_actions("?", readable=False)) == [False] * 6 + [True]
+
+
+def test_a_panel_caption_names_its_shot():
+    from lantern_studio.studio.tab_storyboard import shot_from_caption
+
+    assert shot_from_caption("12 · MCU · 2.5 s") == 12
+    assert shot_from_caption("") is None and shot_from_caption(None) is None
+    assert shot_from_caption("page 3") is None
+
+
+def test_every_shot_list_column_has_a_title_and_the_widths_fill_the_table():
+    from lantern_studio.engines.story.shots import SHOT_HEADERS
+    from lantern_studio.studio.tab_storyboard import shot_titles, shot_widths
+
+    titles = shot_titles(SHOT_HEADERS)
+    assert len(titles) == len(SHOT_HEADERS) == len(set(titles)) and "_" not in "".join(titles)
+    assert sum(float(w.rstrip("%")) for w in shot_widths(SHOT_HEADERS)) == 100
+    assert shot_widths(["#", "scene", "new column"])[-1] == f"{100 - 3 - 9:g}%"

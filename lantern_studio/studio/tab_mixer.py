@@ -74,6 +74,14 @@ def _meter_text(result) -> str:
             f" · true peak **{result.true_peak_dbtp:.1f} dBTP** · master gain {result.master_gain_db:+.1f} dB")
 
 
+def muted_note(session: StemSession, stems_too: bool) -> str:
+    """What the stems export leaves out: muted stems are not written (their settings are in the recipe)."""
+    muted = [stem.name for stem in session.stems if stem.mute]
+    if not stems_too or not muted:
+        return ""
+    return f"; muted stems left out: {', '.join(muted)} (unmute them to export them)"
+
+
 def build_tab(ctx: StudioContext) -> None:
     gr.Markdown("Mix the stems of a take: gain, pan, mute, solo, ducking under a key stem, a loudness target and a "
                 "true-peak ceiling. Added files must be mono or stereo audio up to 15 minutes; files at another "
@@ -161,7 +169,7 @@ def build_tab(ctx: StudioContext) -> None:
         mix_audio = gr.Audio(label="Mix", type="filepath", interactive=False, elem_id="mixer-audio")
     with gr.Row():
         formats = gr.CheckboxGroup(list(FORMATS), value=["wav"], label="Formats", elem_id="mixer-formats")
-        with_stems = gr.Checkbox(True, label="Stems too", elem_id="mixer-with-stems")
+        with_stems = gr.Checkbox(True, label="Stems too (muted stems are left out)", elem_id="mixer-with-stems")
         export = gr.Button("Export (mix, stems, MIDI, recipe, zip)", elem_id="mixer-export")
     files = gr.File(label="Exported files", file_count="multiple", interactive=False, elem_id="mixer-files")
 
@@ -261,7 +269,7 @@ def build_tab(ctx: StudioContext) -> None:
         except ValueError as error:
             raise gr.Error(str(error)) from None
         _save(wctx, current)
-        gr.Info(f"Exported {len(result.files)} files and a zip to {folder}")
+        gr.Info(f"Exported {len(result.files)} files and a zip to {folder}" + muted_note(current, bool(stems_too)))
         paths = [str(result.zip_path)] if result.zip_path else []
         return _meter_text(result.mix), paths + [str(p) for p in result.files]
 

@@ -205,16 +205,39 @@ def _short_params(params: dict[str, Any], *, limit: int = 12) -> str:
     return f"`{text}`" + (f" (+{more + max(0, len(simple) - limit)} more in the recipe)" if more > 0 else "")
 
 
+EXTEND_LABEL = "Extend"
+EXTEND_NOT_HERE = "Extend (MusicGen takes only)"
+
+
+def take_actions(engine: str | None, *, readable: bool = True) -> tuple:
+    """Updates for the take actions (Rename, Save notes, Restore, Vary, Continue, Extend, Delete), in that order.
+
+    Nothing is enabled until a take is selected (``engine`` None); a damaged take (``readable`` False) can only
+    be deleted; Extend grows MusicGen takes only, and its label says so for any other take.
+    """
+    selected = engine is not None
+    usable = selected and readable
+    extend = usable and engine == "musicgen"
+    return (*(gr.update(interactive=usable) for _ in range(5)),
+            gr.update(interactive=extend, value=EXTEND_LABEL if extend or not usable else EXTEND_NOT_HERE),
+            gr.update(interactive=selected))
+
+
+def _star(label: str, enabled: bool):
+    return gr.update(value=label, interactive=enabled)
+
+
 def _detail(ctx: StudioContext, take_id: str | None):
-    """Outputs for the selected-take panel: wave image, audio path, info, name, notes, rating, star label."""
+    """Outputs for the selected-take panel: wave image, audio path, info, name, notes, rating, the star button
+    and the take actions (``take_actions``)."""
     if not take_id:
-        return None, None, "Select a take in the list.", "", "", 0, "☆ Star"
+        return None, None, "Select a take in the list.", "", "", 0, _star("☆ Star", False), *take_actions(None)
     store = _store(ctx)
     try:
         take = store.load(take_id, with_audio=False)
     except Exception as error:
         return (None, None, f"That take is damaged and cannot be read ({error}). Press **Delete** to move it to "
-                "the project's trash.", "", "", 0, "☆ Star")
+                "the project's trash.", "", "", 0, _star("☆ Star", False), *take_actions("?", readable=False))
     wave = _waveform_path(ctx, take_id)
     info = [f"**{take.name or take.id}** · {take.engine}" + (f" ({take.model})" if take.model else ""),
             f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
@@ -228,7 +251,7 @@ def _detail(ctx: StudioContext, take_id: str | None):
     info.append(f"created {take.created} · id `{take.id}`")
     audio_path = str(store.audio_path(take_id))
     return (str(wave) if wave else None, audio_path, "  \n".join(info), take.name, take.notes, int(take.rating),
-            "★ Starred" if take.starred else "☆ Star")
+            _star("★ Starred" if take.starred else "☆ Star", True), *take_actions(take.engine))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -532,24 +555,25 @@ def build_tab(ctx: StudioContext) -> None:
                     sel_info = gr.Markdown("Select a take in the list.", elem_id="music-selected-info")
                 with gr.Column(scale=2):
                     with gr.Row():
-                        star = gr.Button("☆ Star", elem_id="music-star")
+                        star = gr.Button("☆ Star", elem_id="music-star", interactive=False)
                         rating = gr.Slider(0, 5, value=0, step=1, label="Rating", elem_id="music-rating")
                     with gr.Row():
                         name = gr.Textbox(label="Name", elem_id="music-name", scale=3)
-                        rename = gr.Button("Rename", elem_id="music-rename", scale=1)
+                        rename = gr.Button("Rename", elem_id="music-rename", interactive=False, scale=1)
                     notes = gr.Textbox(label="Notes", lines=2, elem_id="music-notes")
-                    save_notes = gr.Button("Save notes", elem_id="music-save-notes", size="sm")
-                    restore_settings = gr.Button("Restore these settings", elem_id="music-restore")
+                    save_notes = gr.Button("Save notes", elem_id="music-save-notes", interactive=False, size="sm")
+                    restore_settings = gr.Button("Restore these settings", elem_id="music-restore", interactive=False)
                     with gr.Row():
                         strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
                                              elem_id="music-vary-strength")
-                        vary = gr.Button("Vary", elem_id="music-vary")
-                    continue_btn = gr.Button("Continue (next section)", elem_id="music-continue")
+                        vary = gr.Button("Vary", elem_id="music-vary", interactive=False)
+                    continue_btn = gr.Button("Continue (next section)", elem_id="music-continue", interactive=False)
                     with gr.Row():
                         extend_to = gr.Number(value=60, minimum=1, maximum=MAX_DURATION_S, precision=1,
                                               label="Extend to (s), MusicGen takes", elem_id="music-extend-to")
-                        extend_btn = gr.Button("Extend", elem_id="music-extend")
-                    delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete")
+                        extend_btn = gr.Button("Extend", elem_id="music-extend", interactive=False)
+                    delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete",
+                                       interactive=False)
                     with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
                         trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
                         untrash = gr.Button("Restore from trash", elem_id="music-untrash")
@@ -605,7 +629,8 @@ def build_tab(ctx: StudioContext) -> None:
             take_id = str(evt.row_value[-1])
         return (take_id, *_detail(ctx.window(root), take_id))
 
-    detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star]
+    detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star,
+                      rename, save_notes, restore_settings, vary, continue_btn, extend_btn, delete]
     table.select(on_select, [window_root, table], [selected, *detail_outputs])
 
     @job_guard

@@ -46,6 +46,38 @@ def _board(state: Any) -> Storyboard:
     return Storyboard.from_dict(state)
 
 
+PREVIZ_SAME = ("The previz renderer draws each panel from its shot's fields, so shot {number} comes out the same: "
+               "change its size, move or action in the shot list for a different panel, or use the diffusers "
+               "renderer for a new image")
+
+
+# the shot list's column titles as shown: short words that fit their columns at 1400 px, so no title breaks
+# mid-word (the rows stay in SHOT_HEADERS order, which the edits are read back by)
+SHOT_TITLES = {"duration_s": "length (s)", "characters": "cast", "parenthetical": "tone", "int_ext": "int/ext",
+               "time_of_day": "time of day"}
+SHOT_WIDTHS = {"#": 3, "scene": 9, "size": 5, "move": 5, "duration_s": 6, "characters": 5, "speaker": 7,
+               "dialogue": 13, "parenthetical": 5, "action": 12, "transition": 9, "sfx": 4, "notes": 5,
+               "int_ext": 7, "time_of_day": 5}
+
+
+def shot_titles(headers: list[str]) -> list[str]:
+    """The shown title of each shot-list column, in ``headers`` order."""
+    return [SHOT_TITLES.get(header, header) for header in headers]
+
+
+def shot_widths(headers: list[str]) -> list[str]:
+    """Column widths (percent of the table) in ``headers`` order; unknown columns share what is left."""
+    known = [SHOT_WIDTHS.get(header) for header in headers]
+    spare = max(0, 100 - sum(w for w in known if w)) / max(1, sum(1 for w in known if not w))
+    return [f"{w if w else spare:g}%" for w in known]
+
+
+def shot_from_caption(caption: str | None) -> int | None:
+    """The shot number a panel's caption starts with ("3 · MS · 2.0 s" -> 3), or None."""
+    head = (caption or "").split("·", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
+
 def _progress_cb(progress: gr.Progress):
     def report(fraction: float, message: str) -> None:
         progress(fraction, desc=message)
@@ -104,11 +136,9 @@ def build_tab(ctx: StudioContext) -> None:
     gr.Markdown("### Shot list\nEdit any cell (size: EWS WS MS MCU CU ECU; move: static push_in pull_out pan_left "
                 "pan_right tilt_up tilt_down shake; transition: cut dissolve dip wipe); each edit is saved to "
                 "the project as you make it.")
-    shots = gr.Dataframe(value=initial_rows, headers=SHOT_HEADERS, type="array", interactive=True, wrap=True,
-                         datatype=["number", "str", "str", "str", "number"] + ["str"] * 10,
-                         column_widths=["3%", "10%", "4%", "6%", "5%", "8%", "6%", "15%", "6%", "15%", "5%", "4%",
-                                        "5%", "4%", "4%"],
-                         max_height=520, elem_id="story-shots")
+    shots = gr.Dataframe(value=initial_rows, headers=shot_titles(SHOT_HEADERS), type="array", interactive=True,
+                         wrap=True, datatype=["number", "str", "str", "str", "number"] + ["str"] * 10,
+                         column_widths=shot_widths(SHOT_HEADERS), max_height=520, elem_id="story-shots")
     with gr.Row():
         save_shots = gr.Button("Save shot list edits", elem_id="story-save-shots")
         shots_status = gr.Markdown(elem_id="story-shots-status")
@@ -342,6 +372,7 @@ def build_tab(ctx: StudioContext) -> None:
         try:
             if made.name == "previz":
                 panel = made.render(shot, board, size=PANEL_SIZES.get(size_name, (1080, 1920)))
+                gr.Info(PREVIZ_SAME.format(number=shot.number))
             else:
                 panel = made.render(shot, board, variation=_variations[shot.number])
         except (ValueError, OSError) as error:
@@ -398,6 +429,14 @@ def build_tab(ctx: StudioContext) -> None:
     regen_button.click(do_regenerate, inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
                        outputs=gallery, concurrency_id=GPU_JOBS)
     cancel_button.click(do_cancel, queue=False)
+
+    def on_panel(evt: gr.SelectData):
+        """A click on a panel picks its shot for "Regenerate this panel"."""
+        value = evt.value if isinstance(evt.value, dict) else {}
+        number = shot_from_caption(value.get("caption"))
+        return gr.update() if number is None else number
+
+    gallery.select(on_panel, None, regen_shot, api_name=False)
     pages_button.click(do_pages, inputs=[window_root, storyboard_state, layout, page_size, rtl, renderer],
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
 

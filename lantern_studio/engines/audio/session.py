@@ -290,14 +290,15 @@ class StemSession:
             return None
         return Ducking(key=key, targets=indices, depth_db=float(master.duck_depth_db))
 
-    def mix_bus(self, *, backend: str = "auto", only: str | None = None) -> np.ndarray:
+    def mix_bus(self, *, backend: str = "auto", only: str | None = None, ignore_solo: bool = False) -> np.ndarray:
         """The summed stems before the master stage: float32 (n, 2). ``only`` renders one stem alone
-        (with its gain, pan and the ducking it receives; mute/solo ignored)."""
+        (with its gain, pan and the ducking it receives; mute/solo ignored); ``ignore_solo`` renders the full
+        mix (mutes kept) whatever is soloed."""
         if not self.stems:
             raise ValueError("the session has no stems; load a take or add an audio file first")
         master = self.master
         mute = [stem.mute for stem in self.stems]
-        solo = [stem.solo for stem in self.stems]
+        solo = [False if ignore_solo else stem.solo for stem in self.stems]
         if only is not None:
             index = self.names().index(self.stem(only).name)
             mute = [False] * len(self.stems)
@@ -337,6 +338,10 @@ class StemSession:
         The bus from ``kernels.mix`` is (optionally) crossfed, brought to ``master.target_lufs`` with its
         true peak under ``master.ceiling_dbtp`` (``kernels.dsp.normalize_loudness``; with ``normalize``
         False only the ceiling is enforced), then measured with ``kernels.dsp.loudness_stats``.
+
+        With a stem soloed, the render is a preview of part of the mix: it gets the master gain of the full
+        mix (the same stems without the solo), so a soloed stem plays at its level in the mix instead of
+        being raised to the target on its own; only the ceiling may lower it further.
         """
         master = master or self.master
         master.validate()
@@ -353,7 +358,14 @@ class StemSession:
         before = float(dsp.integrated_loudness(bus, self.sample_rate))
         if not math.isfinite(before) or before < SILENCE_LUFS:
             raise ValueError("the mix is silent (every stem muted, or only silence soloed); unmute a stem")
-        if master.normalize:
+        full_gain_db = self._full_mix_gain_db(master, backend=backend) if master.normalize else None
+        if full_gain_db is not None:
+            # a solo louder than the whole mix (stems cancelling) still stays under 0 LUFS
+            solo_target = min(before + full_gain_db, 0.0)
+            out = np.asarray(dsp.normalize_loudness(bus, self.sample_rate, target_lufs=solo_target,
+                                                    ceiling_dbtp=master.ceiling_dbtp), dtype=np.float32)
+            gain_db = full_gain_db
+        elif master.normalize:
             out = master_to_loudness(bus, self.sample_rate, target_lufs=master.target_lufs,
                                      ceiling_dbtp=master.ceiling_dbtp).audio
             gain_db = master.target_lufs - before
@@ -370,6 +382,20 @@ class StemSession:
                          short_term_max_lufs=float(stats["short_term_max_lufs"]),
                          true_peak_dbtp=float(stats["true_peak_dbtp"]), master_gain_db=float(gain_db),
                          settings=master)
+
+    def _full_mix_gain_db(self, master: MasterSettings, *, backend: str) -> float | None:
+        """The master gain the full mix gets when a stem is soloed (None: nothing soloed, or the full mix
+        is silent, so the solo is mastered on its own)."""
+        if not any(stem.solo for stem in self.stems):
+            return None
+        full = self.mix_bus(backend=backend, ignore_solo=True)
+        if master.crossfeed_strength > 0:
+            full = np.ascontiguousarray(dsp.crossfeed(full, self.sample_rate, strength=master.crossfeed_strength),
+                                        dtype=np.float32)
+        level = float(dsp.integrated_loudness(full, self.sample_rate))
+        if not math.isfinite(level) or level < SILENCE_LUFS:
+            return None
+        return master.target_lufs - level
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
