@@ -104,6 +104,19 @@ def test_corner_brackets_colons_and_a_name_right_after_the_quote():
     assert list(plan_shots(script).characters) == ["奶奶", "小雨", "爸爸"]
 
 
+def test_hard_wrapped_english_with_curly_single_quotes():
+    text = _text("rabbit-hole.txt")
+    script = parse_script(text)
+    spoken = _spoken(script)
+    # ‘…’ quotes, found independently: an opening ‘ and the next ’ not followed by a letter (I’ve is no close)
+    flat = re.sub(r"\s*\n\s*", " ", text)
+    assert [e.text.rstrip(",") for e in spoken] == [q.rstrip(",") for q in re.findall(r"‘(.+?)’(?![A-Za-z])", flat)]
+    assert [e.speaker for e in spoken] == ["Alice", "Alice", "Rabbit", "Alice", "Alice"]
+    assert not script.warnings
+    # the wrapped lines of a paragraph are one beat's text, not one beat per line
+    assert any(e.text.startswith("Alice was beginning") and "sister on the bank" in e.text for e in script.elements)
+
+
 def test_beats_are_split_to_the_longest_shot_and_timed_by_length():
     paragraph = "灯笼一串串亮起来，远处有人在放烟花。" * 12          # 16 characters a sentence, 192 in all
     script = parse_prose("第一章 回家\n" + paragraph + "\n")

@@ -33,11 +33,11 @@ _CHAPTER_RE = re.compile(
     r"序章|序言|楔子|引子|尾声|番外|(?:CHAPTER|Chapter|BOOK|Book|PART|Part)\s+(?:[IVXLCDM]+|\d+|[A-Z][a-z]+)\b|"
     r"#{1,3}\s+\S)")
 _BREAK_RE = re.compile(r"^\s*(?:(?:\*\s*){3,}|(?:＊\s*){3,}|-{3,}|—{3,}|(?:·\s*){3,}|◇+|◆+|※+)\s*$")
-_QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "\"": "\"", "＂": "＂"}
+_QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "\"": "\"", "＂": "＂", "‘": "’"}
 _SENTENCE_END = "。！？!?…；;"
 _ZH_VERBS = ("笑着说", "笑着道", "说道", "问道", "叫道", "喊道", "笑道", "答道", "嚷道", "骂道", "叹道", "哭道",
              "争辩道", "回答", "解释", "回道", "接着说", "说", "道", "问", "喊", "叫", "答", "嚷", "想")
-_EN_VERBS = ("said", "says", "asked", "asks", "cried", "replied", "remarked", "thought", "answered", "shouted",
+_EN_VERBS = ("said", "says", "say", "ask", "asked", "asks", "cried", "replied", "remarked", "thought", "answered", "shouted",
              "whispered", "added", "continued", "exclaimed", "began", "returned", "muttered", "called", "yelled",
              "screamed", "interrupted", "repeated", "observed", "inquired", "enquired", "went on", "growled",
              "snapped", "sighed", "laughed", "murmured", "pleaded", "demanded", "insisted", "explained")
@@ -227,7 +227,7 @@ class _Reader:
         """(speaker, the attribution's words) from the text right after a quote, or ("", "")."""
         if self.language == "en":
             match = re.match(rf"\s*,?\s*(?:{_EN_VERB_RE})\s+({_EN_NAME})(?:\s+\w+ly)?(?:\s+in\s+[\w\s]+?)?"
-                             rf"(?=[.,;!?]|$)", after)
+                             rf"(?=[.,;!?]|\s*[‘“\"]|\s*$)", after)
             if match:
                 return self._subject(match.group(1), ""), match.group(0).strip(" ,")
             match = re.match(rf"\s*,?\s*({_EN_NAME}|he|she|they|I)\s+(?:\w+ly\s+)?(?:{_EN_VERB_RE})\b"
@@ -304,6 +304,8 @@ class _Reader:
                 position += 1
                 continue
             end = paragraph.find(close, position + 1)
+            while close == "’" and 0 <= end < len(paragraph) - 1 and paragraph[end + 1].isalpha():
+                end = paragraph.find(close, end + 1)          # it’s, don’t: an apostrophe, not the close
             if end < 0:
                 self.warnings.append(f"line {line_no}: a quote opened with {ch} is not closed; the rest of the "
                                      "paragraph is kept as narration")
@@ -326,7 +328,10 @@ class _Reader:
             return True
         if self.language == "en":
             word = re.search(r"(\w+)$", before)
-            return bool(word and re.fullmatch(_EN_VERB_RE + "|SAID|was", word.group(1)))
+            if word and re.fullmatch(_EN_VERB_RE + "|SAID|was", word.group(1)):
+                return True
+            # thought Alice ‘…’: the attribution of the quote before runs straight into this one
+            return bool(re.search(rf"\b(?:{_EN_VERB_RE})\s+{_EN_NAME}$", before))
         return any(before.endswith(v) for v in _ZH_VERBS)
 
     def _paragraph(self, paragraph: str, line_no: int) -> None:
@@ -351,12 +356,15 @@ class _Reader:
             following = merged[index + 1] if index + 1 < len(merged) and merged[index + 1].kind == "text" else None
             speaker, guessed = "", False
             last_quote = max((i for i in speakers if i < index), default=None)
+            # "…," said Alice; "…": the words between two quotes attribute both to the same speaker
+            continued = ""
             if previous is not None and index - 1 in cut and cut[index - 1][2] == last_quote:
-                # "…," said Alice; "…": the words between two quotes attribute both to the same speaker
                 a, b, _ = cut[index - 1]
                 left = previous.text[:a] + previous.text[b:]
-                if not re.search(r"\w", left) and not re.search(r"[.!?。！？]", left):
-                    speaker = speakers[last_quote]
+                if not re.search(r"\w", left):
+                    continued = speakers[last_quote]
+                    if not re.search(r"[.!?。！？]", left):
+                        speaker = continued
             if not speaker and previous is not None:
                 speaker, words = self._attribution_before(before_text)
                 if speaker and words and index - 1 not in cut:
@@ -372,6 +380,9 @@ class _Reader:
                     spot = following.text.find(words) if words else -1
                     if speaker and spot >= 0:
                         cut[index + 1] = (spot, spot + len(words), index)
+            if not speaker and continued:
+                # "…," said Alice. "…": a new sentence of the same speech, with no attribution of its own
+                speaker = continued
             if not speaker and previous is None and last_quote is None and following is not None:
                 # a quote that opens the paragraph, then a name: 「奶奶，是我！」小雨推门进来。
                 speaker = self._name_at_start(following.text)

@@ -52,9 +52,8 @@ MOVE_TERMS = (
     ("shake", "shake"), ("handheld", "shake"), ("static", "static"), ("locked off", "static"),
     ("locked", "static"),
 )
-# words a term may carry that add nothing: 镜头 (lens), "shot"
+# what a Chinese term may carry that adds nothing: 镜头 (lens)
 _FILLERS_ZH = ("镜头", "镜")
-_FILLERS_EN = ("shot", "up", "camera")
 
 
 def _match(hint: str, terms) -> str | None:
