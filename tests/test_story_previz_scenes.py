@@ -126,3 +126,11 @@ def test_prose_beats_take_the_place_and_time_from_the_narration():
     street, kitchen = (setting_for(shot, board) for shot in board.shots)
     assert (street.interior, street.location, street.time, street.festival) == (False, "street", "night", True)
     assert (kitchen.interior, kitchen.location) == (True, "kitchen")
+
+
+def test_the_diffusers_prompt_names_the_same_scene(tmp_path):
+    from lantern_studio.engines.story.diffusers_panels import DiffusersRenderer
+
+    shot = Shot(number=1, scene="外 河边 夜", action="元宵节，大家放花灯")
+    prompt, _ = DiffusersRenderer(tmp_path / "no-model-needed").build_prompt(shot, Storyboard(shots=[shot]))
+    assert "exterior" in prompt and "night" in prompt and "red lanterns" in prompt

@@ -35,7 +35,7 @@ from lantern_studio.engines.story.bible import character_prompt
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.shots import is_narrator
 from lantern_studio.engines.story.panels import RenderCancelled, RenderedPanel, RendererBase, is_cancelled, letter_panel, \
-    parse_setting
+    setting_for
 
 STYLE_PRESETS = {
     "manga": ("manga panel, black and white manga, screentone shading, clean ink line art, expressive faces",
@@ -188,8 +188,10 @@ class DiffusersRenderer(RendererBase):
     def build_prompt(self, shot: Shot, board: Storyboard) -> tuple[str, str]:
         """``(prompt, negative prompt)`` for a shot: style, framing, place, characters, action."""
         style, style_negative = STYLE_PRESETS[self.options.style]
-        setting = parse_setting(shot.scene or board.title)
+        setting = setting_for(shot, board)
         place = f"{'interior' if setting.interior else 'exterior'}, {setting.key}, {setting.time}"
+        if setting.festival:
+            place += ", red lanterns, festival"
         names = list(dict.fromkeys(([shot.speaker] if shot.speaker else []) + list(shot.characters) +
                                    ([shot.dual_speaker] if shot.dual_speaker else [])))
         names = [n for n in names if not is_narrator(n)]
