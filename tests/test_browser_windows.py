@@ -192,6 +192,40 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     context.close()
 
 
+def edit_cell(page, row: int, column: int, text: str) -> None:
+    cell = page.locator(f'#story-shots [data-testid="cell-{row}-{column}"]')
+    cell.dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def test_two_windows_on_one_storyboard_never_silently_undo_each_other(browser, own_studio, tmp_path):
+    first_context, first = open_window(browser, own_studio.url)
+    shared = create_project(first, "shared story")
+    open_tab(first, "Storyboard")
+    first.locator("#story-script textarea").fill("INT. TEMPLE FAIR - NIGHT\n\nMEI\nThe lanterns are lit.\n\n"
+                                                 "GRANDMA\nCome home, child.\n")
+    first.locator("#story-parse").click()
+    first.wait_for_function("() => document.querySelector('#story-status').innerText.includes('2 shots')")
+    second_context, second = open_window(browser, own_studio.url)
+    open_project(second, shared)
+    open_tab(second, "Storyboard")
+    second.wait_for_function("() => document.querySelector('#story-shots').innerText.includes('Come home')")
+
+    # the first window's edit is saved; the second window, still showing the older list, does not save over it
+    edit_cell(first, 0, 2, "ECU")
+    first.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
+    edit_cell(second, 1, 2, "EWS")
+    second.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes("
+                             "'another window changed')")
+    saved = json.loads((shared / "story" / "storyboard.json").read_text(encoding="utf-8"))
+    assert saved["shots"][0]["size"] == "ECU" and saved["shots"][1]["size"] != "EWS"
+    screenshot(second, tmp_path, "storyboard-changed-elsewhere.png")
+    first_context.close()
+    second_context.close()
+
+
 def test_a_refused_generate_leaves_the_takes_list_and_musicgen_help_is_short(browser, own_studio, tmp_path):
     context, page = open_window(browser, own_studio.url)
     open_tab(page, "Music")

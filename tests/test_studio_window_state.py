@@ -179,3 +179,24 @@ def test_every_shot_list_column_has_a_title_and_the_widths_fill_the_table():
     assert len(titles) == len(SHOT_HEADERS) == len(set(titles)) and "_" not in "".join(titles)
     assert sum(float(w.rstrip("%")) for w in shot_widths(SHOT_HEADERS)) == 100
     assert shot_widths(["#", "scene", "new column"])[-1] == f"{100 - 3 - 9:g}%"
+
+
+def test_an_autosave_notices_that_another_window_saved_the_shot_list(ctx):
+    from lantern_studio.engines.story import store
+    from lantern_studio.engines.story.script import parse_script
+    from lantern_testkit import SAMPLES_DIR
+    from lantern_studio.engines.story.shots import plan_shots
+    from lantern_studio.studio.tab_storyboard import changed_elsewhere
+
+    board = plan_shots(parse_script((SAMPLES_DIR / "nianyefan.txt").read_text(encoding="utf-8")))
+    assert not changed_elsewhere(ctx.project, board.to_dict())          # nothing saved yet
+    store.save_storyboard(ctx.project, board)
+    # this window's copy is what it saved, read back through the store as a fresh window reads it
+    mine = board.to_dict()
+    assert not changed_elsewhere(ctx.project, mine)
+    assert not changed_elsewhere(ctx.project, store.load_storyboard(ctx.project).to_dict())
+    # another window edits a shot and saves: this window's copy is now stale
+    theirs = store.load_storyboard(ctx.project)
+    theirs.shots[0].size = "ECU" if theirs.shots[0].size != "ECU" else "WS"
+    store.save_storyboard(ctx.project, theirs)
+    assert changed_elsewhere(ctx.project, mine)

@@ -72,6 +72,21 @@ def shot_widths(headers: list[str]) -> list[str]:
     return [f"{w if w else spare:g}%" for w in known]
 
 
+CHANGED_ELSEWHERE = ("Not saved: another window changed this shot list after this one loaded it. Your edit is "
+                     "still shown here; reload the page to see the other version, or press 'Save shot list edits' "
+                     "to keep yours instead")
+
+
+def changed_elsewhere(project, state: dict) -> bool:
+    """Whether the project's saved storyboard differs from ``state``, the one this window last loaded or saved
+    (another window on the same project saved since): an autosave then would silently undo that window's work."""
+    try:
+        saved = store.load_storyboard(project)
+    except store.StoryStoreError:        # unreadable: saving over it rebuilds it
+        return False
+    return saved is not None and saved.to_dict() != Storyboard.from_dict(state).to_dict()
+
+
 def shot_from_caption(caption: str | None) -> int | None:
     """The shot number a panel's caption starts with ("3 · MS · 2.0 s" -> 3), or None."""
     head = (caption or "").split("·", 1)[0].strip()
@@ -280,9 +295,12 @@ def build_tab(ctx: StudioContext) -> None:
         """Every cell edit is saved at once; a value that is not valid yet is reported, not raised."""
         if not state or not state.get("shots"):
             return gr.update(), ""
+        project = ctx.window(root).project
+        if changed_elsewhere(project, state):
+            return gr.update(), f"⚠️ {CHANGED_ELSEWHERE}."
         try:
             board = apply_shot_rows(Storyboard.from_dict(state), rows or [])
-            store.save_storyboard(ctx.window(root).project, board)
+            store.save_storyboard(project, board)
         except ValueError as error:
             return gr.update(), f"Not saved yet: {error}"
         return board.to_dict(), f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project."
@@ -290,10 +308,15 @@ def build_tab(ctx: StudioContext) -> None:
     def autosave_bible(root, rows, state):
         if not state or not state.get("shots"):
             return gr.update()
+        project = ctx.window(root).project
+        if changed_elsewhere(project, state):
+            gr.Warning(CHANGED_ELSEWHERE.replace("shot list", "storyboard").replace("Save shot list edits",
+                                                                                     "Save bible edits"))
+            return gr.update()
         try:
             board = Storyboard.from_dict(state)
             board.characters = apply_bible_rows(rows or [], existing=board.characters)
-            store.save_storyboard(ctx.window(root).project, board)
+            store.save_storyboard(project, board)
         except ValueError:
             return gr.update()
         return board.to_dict()
