@@ -29,7 +29,7 @@ ENGINE = EspeakEngine()
 
 
 def median_f0_hz(audio: np.ndarray, sample_rate: int) -> float:
-    f0, voiced, _ = librosa.pyin(np.asarray(audio, np.float64), fmin=60, fmax=500, sr=sample_rate)
+    f0, voiced, _ = librosa.pyin(np.asarray(audio, np.float64), fmin=50, fmax=600, sr=sample_rate)
     return float(np.nanmedian(f0[voiced]))
 
 
@@ -91,8 +91,9 @@ def test_two_characters_voices_differ_in_pitch():
 
 def test_pitch_and_speed_settings_move_pitch_and_length():
     line = "Happy Lantern Festival, everyone."
-    low = ENGINE.speak(line, voice=voice("m1", pitch=20), language="en")
-    high = ENGINE.speak(line, voice=voice("m1", pitch=80), language="en")
+    # eSpeak NG jitters its pitch a little on purpose, so the voices compared are clearly voiced ones
+    low = ENGINE.speak(line, voice=voice("m3", pitch=40), language="en")
+    high = ENGINE.speak(line, voice=voice("m3", pitch=85), language="en")
     assert median_f0_hz(high.audio, high.sample_rate) > 1.3 * median_f0_hz(low.audio, low.sample_rate)
     slow = ENGINE.speak(line, voice=voice("m1", speed=0.6), language="en")
     fast = ENGINE.speak(line, voice=voice("m1", speed=1.5), language="en")

@@ -47,7 +47,7 @@ def test_the_table_sets_a_voice_and_the_preview_speaks_with_it(ctx):
     rows = board_voice_rows(state())
     assert [row[0] for row in rows] == ["小雨", "奶奶"] and rows[1][2] == "grandma"
     low = [row[:] for row in rows]
-    low[0][2:4] = ["m3", 30]
+    low[0][2:4] = ["m3", 45]
     high = [row[:] for row in rows]
     high[0][2:4] = ["f5", 95]
     low_f0 = median_f0_hz(*preview_voice(ctx, state(), low, "小雨", ""))
