@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import zipfile
 
+import av
 import gradio as gr
 import opentimelineio as otio
 import pytest
@@ -15,7 +16,7 @@ from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.storyboard_handoff import build_handoff_section, export_for_editors
-from lantern_studio.studio.tab_animatic import MUSIC_NONE, build_animatic_section
+from lantern_studio.studio.tab_animatic import MUSIC_NONE, build_animatic_section, export_animatic
 
 
 @pytest.fixture
@@ -38,10 +39,13 @@ def test_row_builds_under_the_animatic_controls(ctx):
     assert {"handoff-formats", "handoff-export", "handoff-download", "animatic-render"} <= ids
 
 
-def test_export_writes_into_the_project_and_zips_every_format(ctx):
+def test_export_writes_into_the_project_and_zips_the_animatics_timeline(ctx):
     calls = []
     archive, status = export_for_editors(ctx, storyboard_dict(), ["otio", "jianying"], "1:1", 25, -12, MUSIC_NONE,
                                          None, None, None, progress=lambda f, desc="": calls.append(f))
+    video, _, _ = export_animatic(ctx, storyboard_dict(), "1:1", 25, -12, MUSIC_NONE, None, None, False, True)
+    with av.open(video) as container:
+        mp4_frames = sum(1 for _ in container.decode(video=0))
     assert archive.startswith(str(ctx.project.renders_dir)) and "Timeline exported" in status and calls[-1] == 1.0
     with zipfile.ZipFile(archive) as bundle:
         names = bundle.namelist()
@@ -50,7 +54,8 @@ def test_export_writes_into_the_project_and_zips_every_format(ctx):
         draft, = [n for n in names if n.endswith("draft_content.json")]
         content = json.loads(bundle.read(draft))
     frames = [int(c.source_range.duration.to_frames()) for c in timeline.video_tracks()[0].find_clips()]
-    assert frames == [25, round(1.5 * 25), 50]            # the two shots and the end card, at 25 fps
+    assert len(frames) == 3 and frames[1:] == [round(1.5 * 25), 50]     # the silent shot and the end card
+    assert frames[0] >= 25 and sum(frames) == mp4_frames    # the voiced shot lasts its line, as in the MP4
     assert content["canvas_config"]["width"] == content["canvas_config"]["height"] == 1080
 
 

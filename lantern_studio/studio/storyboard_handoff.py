@@ -30,6 +30,7 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
     Raises ``gr.Error`` with the engine's message for bad input or a missing library.
     """
     from lantern_studio.engines.atomic import atomic_output_path
+    from lantern_studio.studio.storyboard_voices import speak_for_animatic
     from lantern_studio.studio.tab_animatic import dialogue_input, music_input
 
     if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
@@ -41,9 +42,12 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
     dialogue = dialogue_input(dialogue_files)
     renders = ctx.project.renders_dir
     report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None
+    # the lines spoken as the animatic speaks them (from the same voice cache), so the shots last as long
+    voices = speak_for_animatic(ctx, storyboard, dialogue, report)
     try:
         made = export_timeline(storyboard, out_dir=renders, formats=formats, music=music, dialogue_audio=dialogue,
-                               format=fmt, fps=int(fps), ducking_db=float(ducking_db), progress=report)
+                               format=fmt, fps=int(fps), ducking_db=float(ducking_db), voices=voices,
+                               progress=report)
     except (ValueError, HandoffUnavailable) as error:
         raise gr.Error(str(error)) from error
     except OSError as error:
