@@ -1,5 +1,6 @@
 """Voices in a real headless Chromium: parse the Chinese sample, pick a character in the Voices section,
-press "Preview voice", and play the audio the page received (fetched back and measured with librosa)."""
+press "Preview voice", and play the audio the page received (fetched back and measured with librosa); a
+voice edited in the table is saved into the project at once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+
+import json
 
 from lantern_testkit import SAMPLES_DIR, open_tab
 
@@ -40,3 +43,14 @@ def test_preview_voice_plays_the_characters_voice(page, studio):
     assert 2.0 < mono.shape[0] / rate < 8.0
     f0, voiced, _ = librosa.pyin(mono, fmin=50, fmax=600, sr=rate)
     assert voiced.mean() > 0.2 and 80 < float(np.nanmedian(f0[voiced])) < 450
+
+    # a cell edit in the voice table is saved into the project as it is made
+    cell = page.locator('#story-voices [data-testid="cell-0-3"]')
+    cell.dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("90")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#voice-status').innerText.includes('Saved')")
+    saved = json.loads((studio.project / "story" / "storyboard.json").read_text(encoding="utf-8"))
+    first = saved["characters"][0]
+    assert first["name"] == "小雨" and first["voice_pitch"] == 90

@@ -158,6 +158,18 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
             raise gr.Error(str(error)) from None
         return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
 
+    def autosave(root, state, rows):
+        """Every cell edit is saved at once (so a later shot edit cannot undo it); a value not valid yet is
+        reported, not raised."""
+        if not state or not state.get("shots"):
+            return gr.update(), ""
+        try:
+            board = apply_voice_table(ctx, state, rows)
+            store.save_storyboard(ctx.window(root).project, board)
+        except ValueError as error:
+            return gr.update(), f"Not saved yet: {error}"
+        return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
+
     def on_fit(root, state, rows, progress=gr.Progress()):
         from lantern_studio.engines.story.shots import shots_to_rows
 
@@ -179,6 +191,7 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     storyboard_state.change(on_board, inputs=storyboard_state, outputs=[table, who], api_name=False)
     preview.click(on_preview, inputs=[storyboard_state, table, who, line], outputs=audio)
     save.click(on_save, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
+    table.input(autosave, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
     return {"voices": table, "voice_preview": preview, "voice_audio": audio}
 
 
