@@ -170,7 +170,8 @@ def test_recovery_deletes_only_its_own_temporaries_in_its_own_folders(tmp_path):
     project = Project.open(root)
     ours = [project.renders_dir / f"{TEMP_PREFIX}abcd1234.mp4", root / f"{TEMP_PREFIX}q9_x0abc.json",
             project.renders_dir / "mixes" / "a" / f"{TEMP_PREFIX}zz99yy88.wav",
-            project.renders_dir / f"{TEMP_PREFIX}4242-140001-animatic.mp4"]
+            project.renders_dir / f"{TEMP_PREFIX}4242-140001-animatic.mp4",
+            project.trash_dir / "20260101-000000-000000-abcdef" / f"{TEMP_PREFIX}entry123.json"]
     theirs = [root / "Documents" / ".partial-x", root / "Documents" / f"{TEMP_PREFIX}abcd1234.wav",
               project.renders_dir / ".partial-x", project.story_dir / ".partial-notes.txt",
               project.trash_dir / f"{TEMP_PREFIX}abcd1234.wav"]
@@ -191,6 +192,7 @@ def test_recovery_deletes_only_its_own_temporaries_in_its_own_folders(tmp_path):
     assert all(p.read_bytes() == b"bytes" for p in theirs)
     assert nested_partial.read_bytes() == b"being written by another studio"
     assert link_partial.is_symlink()
+    assert not (project.trash_dir / "20260101-000000-000000-abcdef").exists()   # the entry whose move never happened
     nested.close()
 
 

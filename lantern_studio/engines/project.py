@@ -613,9 +613,13 @@ class Project:
     # ---- recovery ------------------------------------------------------------------------
     def _own_partials(self) -> Iterable[Path]:
         """This studio's temporaries (``engines.atomic.OWN_PARTIAL_NAME``, regular files only) in the project
-        folder itself and in the folders the studio writes, at most ``RECOVERY_DEPTH`` levels down; links are not
-        followed and nested projects are not entered."""
+        folder itself, in the folders the studio writes (at most ``RECOVERY_DEPTH`` levels down) and beside the
+        ``entry.json`` of each trash entry; links are not followed and nested projects are not entered."""
         yield from _own_partials_in(self.root)
+        if self.trash_problem() is None and self.trash_dir.is_dir():
+            for entry in os.scandir(self.trash_dir):
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _own_partials_in(Path(entry.path))
         for sub in WRITTEN_FOLDERS:
             top = self.root / sub
             if top.is_symlink() or not top.is_dir():
