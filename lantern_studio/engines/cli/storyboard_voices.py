@@ -21,7 +21,8 @@ def speak_for_cli(args: Any, board: Any, recorded: dict | None, settings: Any,
     mode = getattr(args, "voices", "auto") or "auto"
     if mode not in MODES:
         raise ValueError(f"--voices {mode!r} is not one of {', '.join(MODES)}")
-    if mode != "auto" or getattr(args, "no_video", False):
+    # --no-video still speaks when --timeline asks for editor timelines, which carry the dialogue
+    if mode != "auto" or (getattr(args, "no_video", False) and not getattr(args, "timeline", None)):
         return board, {}
     from lantern_studio.engines.story.voices import fit_shots_to_speech, speak_lines
 
