@@ -314,3 +314,23 @@ def test_kokoro_loads_from_the_models_folder_and_speaks_each_voice(tmp_path):
         engine.speak(line, voice=VoiceSpec("kokoro", "zf_nobody"), language="zh")
     with pytest.raises(ValueError, match="no pitch control"):
         engine.speak(line, voice=VoiceSpec("kokoro", "zf_xiaobei", pitch=70), language="zh")
+
+
+@pytest.mark.weights
+def test_kokoro_real_weights_speak_mandarin_in_two_distinct_voices():
+    import os
+
+    from lantern_studio.engines.settings import Settings
+
+    if os.environ.get("LANTERN_TEST_WEIGHTS") != "1":
+        pytest.skip("real Kokoro weights are opt-in: set LANTERN_TEST_WEIGHTS=1 with the files in the models folder")
+    engine = KokoroEngine(Settings.resolve(None).models_dir)
+    status = engine.available()
+    if not status.ready:
+        pytest.skip(status.message)
+    line = "三年没回来了，奶奶的灯笼还亮着。"
+    her = engine.speak(line, voice=VoiceSpec("kokoro", "zf_xiaobei"), language="zh")
+    him = engine.speak(line, voice=VoiceSpec("kokoro", "zm_yunxi"), language="zh")
+    for clip in (her, him):
+        assert 1.5 < clip.spoken_s < 8.0 and 0.02 < rms(clip.audio) < 0.5
+    assert median_f0_hz(her.audio, her.sample_rate) > 1.3 * median_f0_hz(him.audio, him.sample_rate)
