@@ -334,3 +334,18 @@ def test_kokoro_real_weights_speak_mandarin_in_two_distinct_voices():
     for clip in (her, him):
         assert 1.5 < clip.spoken_s < 8.0 and 0.02 < rms(clip.audio) < 0.5
     assert median_f0_hz(her.audio, her.sample_rate) > 1.3 * median_f0_hz(him.audio, him.sample_rate)
+
+
+def test_the_doctor_reports_both_speech_engines(tmp_path):
+    from kokoro_tiny import build_tiny_kokoro
+
+    from lantern_studio.engines.doctor import collect
+    from lantern_studio.engines.settings import Settings
+
+    settings = Settings.resolve(None, environ={"LANTERN_HOME": str(tmp_path)})
+    findings = {f.topic: f for f in collect(settings)}
+    assert findings["voices: eSpeak NG"].ok and "Mandarin" in findings["voices: eSpeak NG"].detail
+    kokoro = findings["voices: Kokoro"]
+    assert not kokoro.ok and str(settings.models_dir / "kokoro") in kokoro.detail
+    build_tiny_kokoro(settings.models_dir / "kokoro", {"zf_xiaobei": 240.0})
+    assert {f.topic: f for f in collect(settings)}["voices: Kokoro"].ok

@@ -109,8 +109,15 @@ def _musicgen_models(settings: Settings) -> list[Finding]:
             for location in models.find_models(settings.models_dir)]
 
 
+def _voices(settings: Settings) -> list[Finding]:
+    """The speech engines: the eSpeak NG floor, and Kokoro with the files it needs found or missing."""
+    from lantern_studio.engines.speech.status import engine_statuses
+
+    return [Finding(topic, ready, detail) for topic, ready, detail in engine_statuses(settings.models_dir)]
+
+
 def collect(settings: Settings) -> list[Finding]:
-    return [_python(), *_torch(), _numba(), _ffmpeg(), _font(), *_models(settings),
+    return [_python(), *_torch(), _numba(), _ffmpeg(), _font(), *_models(settings), *_voices(settings),
             Finding("project", True, str(settings.project_dir)),
             Finding("device setting", True, settings.device)]
 
