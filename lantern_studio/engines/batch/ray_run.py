@@ -33,6 +33,7 @@ CONNECT_CHECK_S = 10.0        # a TCP answer from the cluster's head, before Ray
 RAY_INIT_TIMEOUT_S = 18.0     # Ray's own connection, after that; together well under 30 s
 DEFAULT_RETRIES = 2
 WAIT_STEP_S = 0.25
+SOCKET_PATH_MAX_BYTES = 107   # sun_path on Linux, less its terminating NUL
 
 Progress = Callable[[int, int, str], None]
 
@@ -178,6 +179,23 @@ def import_ray(*, local: bool):
     return ray
 
 
+def _ray_temp_dir() -> str | None:
+    """Where a local Ray keeps its session (None: Ray's own choice, the temp folder's ``ray``).
+
+    Ray puts Unix sockets in ``<dir>/session_<date>_<pid>/sockets/``, and a socket path may not exceed 107
+    bytes; a deep temp folder (the studio's own, under the studio home) breaks that, so Ray then gets the
+    short ``/tmp/ray`` it uses by default on Linux."""
+    if os.environ.get("RAY_TMPDIR") or os.name != "posix":
+        return None
+    import tempfile
+
+    default = Path(tempfile.gettempdir()) / "ray"
+    longest_suffix = len("/session_2026-12-06_01-12-47_715189_4194304/sockets/plasma_store")
+    if len(os.fsencode(default)) + longest_suffix <= SOCKET_PATH_MAX_BYTES:
+        return None
+    return "/tmp/ray"
+
+
 class RaySession:
     """Ray for one batch: reused when already running here, else started (and stopped afterwards)."""
 
@@ -200,7 +218,7 @@ class RaySession:
         if self.address is None:
             workers = self.num_workers or os.cpu_count() or 1
             try:
-                ray.init(_node_ip_address="127.0.0.1", num_cpus=workers, **common)
+                ray.init(_node_ip_address="127.0.0.1", num_cpus=workers, _temp_dir=_ray_temp_dir(), **common)
             except Exception as error:  # noqa: BLE001 - Ray raises many kinds; the message matters
                 raise BatchConnectError(f"could not start Ray on this machine: {error}") from None
             node_ip = ray.util.get_node_ip_address()
