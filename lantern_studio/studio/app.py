@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sys
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from lantern_studio.engines import run_temp
 from lantern_studio.engines.project import Project
 from lantern_studio.engines.safety import Limits
 from lantern_studio.engines.settings import Settings
 from lantern_studio.studio import tab_benchmarks, tab_mixer, tab_music, tab_storyboard, tab_system
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.project_bar import build_project_bar, served_roots
+from lantern_studio.studio.sessions import release_sessions_on_unload
+from lantern_studio.studio.web_guard import FilePolicy, HostPolicy, UploadPolicy, WebGuard
 
 TABS = (
     ("Music", "tab-music", tab_music),
@@ -26,6 +29,8 @@ TABS = (
 CSS = """
 #lantern-header h1 { margin-bottom: 0; }
 #lantern-header p { margin-top: 0.2em; opacity: 0.8; }
+/* the selected take's whole row in the takes list (Gradio marks only the clicked cell) */
+#music-takes-table tbody tr:has(td.cell-selected) > td { background: #e2573c22; }
 """
 
 # one slot for each GPU-heavy job; the Gradio queue shows everyone else their position
@@ -34,7 +39,8 @@ MAX_QUEUE_SIZE = 64
 
 def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Blocks, StudioContext]:
     ctx = StudioContext(settings=settings, project=project or Project.open(settings.project_dir))
-    with gr.Blocks(title="Lantern Studio") as demo:
+    # Gradio deletes uploads and outputs older than the policy's age on its timer, not only at shutdown
+    with gr.Blocks(title="Lantern Studio", delete_cache=_upload_policy().delete_cache()) as demo:
         with gr.Column(elem_id="lantern-header"):
             gr.Markdown("# Lantern Studio 灯\nFestival music, variations on headphones, comic-drama storyboards "
                         "and benchmarks — offline, on this machine.")
@@ -44,13 +50,32 @@ def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Bl
                 with gr.Tab(label, id=elem_id, elem_id=elem_id):
                     module.build_tab(ctx)
     demo.queue(max_size=MAX_QUEUE_SIZE, default_concurrency_limit=1)
+    release_sessions_on_unload(demo)
     return demo, ctx
+
+
+def _upload_policy() -> UploadPolicy:
+    return UploadPolicy.from_environ(Limits.from_environ().max_upload_bytes)
+
+
+def _open_project_roots(ctx: StudioContext) -> list:
+    """The folders of the projects windows have open in this run (their media is what the page plays)."""
+    opened = getattr(ctx, "_projects", None) or {}
+    return [ctx.project.root, *(project.root for project in list(opened.values()))]
+
+
+def web_guard(settings: Settings, ctx: StudioContext) -> Middleware:
+    """The Host/Origin/file/upload guard in front of every route (see ``studio.web_guard``)."""
+    shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return Middleware(WebGuard, hosts=HostPolicy(settings.host, settings.allowed_hosts, share=settings.share),
+                      files=FilePolicy(lambda: _open_project_roots(ctx), [settings.temp_dir]),
+                      uploads=_upload_policy(), studio_url=f"http://{shown_host}:{settings.port}/")
 
 
 def serve(settings: Settings) -> int:
     """Start the studio and block until it is stopped (Ctrl+C)."""
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
-    # a polite kill (SIGTERM) stops like Ctrl+C, so the temp folder is still emptied below
+    # a polite kill (SIGTERM) stops like Ctrl+C, so this run's temp folder is still deleted below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     demo, ctx = build_app(settings)
     print(f"Lantern Studio: http://{settings.host}:{settings.port}  (project {ctx.project.root})", flush=True)
@@ -58,7 +83,8 @@ def serve(settings: Settings) -> int:
         demo.launch(server_name=settings.host, server_port=settings.port, share=settings.share, auth=settings.auth,
                     inbrowser=settings.open_browser, allowed_paths=[str(root) for root in served_roots(ctx)], css=CSS,
                     footer_links=["gradio", "settings"], show_error=True, quiet=True,
-                    max_file_size=Limits.from_environ().max_upload_bytes)
+                    max_file_size=Limits.from_environ().max_upload_bytes, enable_monitoring=False,
+                    app_kwargs={"middleware": [web_guard(settings, ctx)]})
     finally:
-        shutil.rmtree(settings.temp_dir, ignore_errors=True)
+        run_temp.release(settings.temp_dir)
     return 0
