@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 from lantern_studio.engines.atomic import atomic_write_bytes, atomic_write_json
 from lantern_studio.engines.batch.plan import BatchItem, BatchPlan
@@ -386,8 +386,3 @@ def _run_on_ray(ray, todo, out: Path, settings: Any, results: dict, tell: Callab
             results[item.name] = ItemResult(item.name, item.kind, "cancelled", error="cancelled before it finished")
         tell(f"cancelled {len(running)} item(s); the finished ones are kept")
     return interrupted
-
-
-def iter_files(report: BatchReport) -> Iterator[Path]:
-    for result in report.results:
-        yield from result.files
