@@ -14,7 +14,7 @@ from lantern_studio.engines.story.bible import build_bible
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.storyboard_voices import (apply_voice_table, board_voice_rows, build_voices_section,
-                                                     fit_to_voices, preview_voice)
+                                                     fit_to_voices, neural_table, preview_voice)
 
 
 @pytest.fixture
@@ -81,3 +81,23 @@ def test_timing_shots_to_the_voices_lengthens_short_dialogue_shots(ctx):
     assert slowed.shots[0].duration_s == fast.shots[0].duration_s
     # the lines went through the project's voice cache
     assert len(list((ctx.project.renders_dir / "cache" / "voices").glob("*.npz"))) == 3
+
+
+def test_kokoro_voices_are_cast_by_the_hints_and_previewed(ctx):
+    from kokoro_tiny import build_tiny_kokoro
+
+    with pytest.raises(ValueError, match="kokoro-v1.0.onnx"):
+        neural_table(ctx, state())
+    build_tiny_kokoro(ctx.settings.models_dir / "kokoro", {"zf_xiaobei": 240.0, "zf_xiaoni": 300.0,
+                                                          "zm_yunxi": 110.0, "af_heart": 200.0})
+    board = Storyboard.from_dict(state())
+    board.characters["小雨"].description = "孙女，十岁"
+    board.characters["爸爸"] = build_bible(["爸爸"])["爸爸"]
+    rows = neural_table(ctx, board.to_dict())
+    cast = {row[0]: row for row in rows}
+    assert {row[1] for row in rows} == {"kokoro"} and {row[3] for row in rows} == {50}
+    assert cast["奶奶"][2].startswith("zf_") and cast["小雨"][2].startswith("zf_")
+    assert cast["奶奶"][2] != cast["小雨"][2] and cast["爸爸"][2] == "zm_yunxi"
+    assert cast["奶奶"][4] < 1.0 < cast["小雨"][4]
+    expected_hz = {"zf_xiaobei": 240.0, "zf_xiaoni": 300.0}[cast["奶奶"][2]]
+    assert median_f0_hz(*preview_voice(ctx, board.to_dict(), rows, "奶奶", "")) == pytest.approx(expected_hz, rel=0.03)

@@ -60,6 +60,23 @@ def apply_voice_table(ctx: StudioContext, state: Any, rows: Any) -> Storyboard:
     return board
 
 
+def neural_table(ctx: StudioContext, state: Any) -> list[list[Any]]:
+    """The voice table with every character on a distinct Kokoro voice; ValueError when Kokoro cannot run."""
+    from lantern_studio.engines.speech.casting import neural_voices
+    from lantern_studio.engines.speech.kokoro import KokoroEngine
+
+    if not state or not state.get("characters"):
+        raise ValueError("There are no characters yet: parse a script with dialogue first")
+    board = Storyboard.from_dict(state)
+    engine = KokoroEngine(ctx.settings.models_dir)
+    status = engine.available()
+    if not status.ready:
+        raise ValueError(status.message)
+    language = board.language if board.language in ("zh", "en") else "zh"
+    cast = neural_voices([(c.name, c.description) for c in board.characters.values()], engine.voices(language))
+    return voice_rows(cast)
+
+
 def preview_voice(ctx: StudioContext, state: Any, rows: Any, who: str | None, text: str) -> tuple[int, np.ndarray]:
     """``(sample_rate, int16 samples)`` of ``who`` saying ``text`` (or their first line, or a greeting)."""
     from lantern_studio.engines.story.voices import line_voice, make_engine
@@ -135,6 +152,7 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
         preview = gr.Button("Preview voice", elem_id="voice-preview")
         save = gr.Button("Save voices", elem_id="voice-save")
         fit = gr.Button("Time dialogue shots to the voices", elem_id="voice-fit")
+        neural = gr.Button("Use Kokoro voices (local weights)", elem_id="voice-neural")
     audio = gr.Audio(label="Voice preview", type="numpy", interactive=False, elem_id="voice-preview-audio")
     status = gr.Markdown(elem_id="voice-status")
 
@@ -170,6 +188,14 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
             return gr.update(), f"Not saved yet: {error}"
         return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
 
+    def on_neural(root, state):
+        try:
+            rows = neural_table(ctx.window(root), state)
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        board_dict, message = autosave(root, state, rows)
+        return rows, board_dict, message
+
     def on_fit(root, state, rows, progress=gr.Progress()):
         from lantern_studio.engines.story.shots import shots_to_rows
 
@@ -191,6 +217,7 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     storyboard_state.change(on_board, inputs=storyboard_state, outputs=[table, who], api_name=False)
     preview.click(on_preview, inputs=[storyboard_state, table, who, line], outputs=audio)
     save.click(on_save, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
+    neural.click(on_neural, inputs=[window_root, storyboard_state], outputs=[table, storyboard_state, status])
     table.input(autosave, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
     return {"voices": table, "voice_preview": preview, "voice_audio": audio}
 

@@ -85,6 +85,35 @@ def default_voices(characters: Iterable[tuple[str, str]], *, taken: Iterable[Voi
     return voices
 
 
+def neural_voices(characters: Iterable[tuple[str, str]], available: Iterable[str], *,
+                  engine: str = "kokoro") -> dict[str, VoiceSpec]:
+    """Distinct voices of a neural engine for ``(name, description)`` pairs, by the same hints as the
+    defaults: female kinds take the ``*f_*`` voices in turn, male kinds the ``*m_*`` ones, the rest alternate.
+    Pitch stays 50 (these engines have no pitch control); older voices speak slower, younger ones quicker.
+
+    Raises
+    ------
+    ValueError
+        The engine offers no voices.
+    """
+    names = sorted(set(available))
+    if not names:
+        raise ValueError(f"the {engine} engine offers no voices for this language")
+    female = [n for n in names if n[1:3] == "f_"] or names
+    male = [n for n in names if n[1:3] == "m_"] or names
+    turns = {"female": 0, "male": 0}
+    voices: dict[str, VoiceSpec] = {}
+    for index, (name, description) in enumerate(characters):
+        kind = voice_kind(name, description)
+        side = "female" if "female" in kind else "male" if "male" in kind else ("female", "male")[index % 2]
+        pool = female if side == "female" else male
+        voice = pool[turns[side] % len(pool)]
+        turns[side] += 1
+        speed = 0.88 if kind.startswith("older") else 1.1 if kind.startswith("younger") else 1.0
+        voices[name] = VoiceSpec(engine=engine, voice=voice, pitch=50, speed=speed)
+    return voices
+
+
 def voice_rows(voices: Mapping[str, VoiceSpec]) -> list[list[Any]]:
     """The voice table: ``[name, engine, voice, pitch, speed]`` per character."""
     return [[name, v.engine, v.voice, int(v.pitch), float(v.speed)] for name, v in voices.items()]
