@@ -25,13 +25,13 @@ PREVIEW_LINES = {"zh": "新年快乐，灯笼亮起来啦！", "en": "Happy Lant
 def usable_voices(ctx: StudioContext, language: str) -> dict[str, tuple[str, ...]]:
     """Engine name -> its voices, for the engines that can run on this machine."""
     from lantern_studio.engines.speech.espeak import EspeakEngine
-    from lantern_studio.engines.speech.kokoro import KokoroEngine
+    from lantern_studio.engines.speech.kokoro import shared_engine
 
     found: dict[str, tuple[str, ...]] = {}
     floor = EspeakEngine()
     if floor.available().ready:
         found["espeak"] = floor.voices(language)
-    neural = KokoroEngine(ctx.settings.models_dir)
+    neural = shared_engine(ctx.settings.models_dir)
     if neural.available().ready:
         try:
             found["kokoro"] = neural.voices(language)
@@ -63,12 +63,12 @@ def apply_voice_table(ctx: StudioContext, state: Any, rows: Any) -> Storyboard:
 def neural_table(ctx: StudioContext, state: Any) -> list[list[Any]]:
     """The voice table with every character on a distinct Kokoro voice; ValueError when Kokoro cannot run."""
     from lantern_studio.engines.speech.casting import neural_voices
-    from lantern_studio.engines.speech.kokoro import KokoroEngine
+    from lantern_studio.engines.speech.kokoro import shared_engine
 
     if not state or not state.get("characters"):
         raise ValueError("There are no characters yet: parse a script with dialogue first")
     board = Storyboard.from_dict(state)
-    engine = KokoroEngine(ctx.settings.models_dir)
+    engine = shared_engine(ctx.settings.models_dir)
     status = engine.available()
     if not status.ready:
         raise ValueError(status.message)

@@ -46,6 +46,20 @@ def missing_message(models_dir: str | Path | None) -> str:
             "copy them there from kokoro-onnx's model release, or use the eSpeak NG voices, which need no files")
 
 
+_SHARED: dict[str, "KokoroEngine"] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine(models_dir: str | Path | None) -> "KokoroEngine":
+    """One engine per models folder for the whole process, so the model is loaded once, not per line or
+    per table edit."""
+    key = str(Path(models_dir).resolve()) if models_dir is not None else ""
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = KokoroEngine(models_dir)
+        return _SHARED[key]
+
+
 class KokoroEngine:
     """Kokoro-82M voices; built from the models folder, loaded on first use and kept."""
 

@@ -79,9 +79,9 @@ def make_engine(engine: str, *, models_dir: str | os.PathLike | None = None):
 
         made = EspeakEngine()
     elif engine == "kokoro":
-        from lantern_studio.engines.speech.kokoro import KokoroEngine
+        from lantern_studio.engines.speech.kokoro import shared_engine
 
-        made = KokoroEngine(models_dir)
+        made = shared_engine(models_dir)
     else:
         raise ValueError(f"there is no speech engine {engine!r}; use espeak (no weights) or kokoro (local weights)")
     status = made.available()
