@@ -54,11 +54,16 @@ PROVENANCE = ("created", "generation_s", "id")
 @pytest.fixture(scope="module")
 def ray_session():
     # Ray lowers its workers' priority; on a test machine shared with other jobs they would barely run
+    niceness = os.environ.get("RAY_worker_niceness")
     os.environ["RAY_worker_niceness"] = "0"
     session = RaySession(num_workers=2)
     session.__enter__()
     yield session
     session.__exit__(None, None, None)
+    if niceness is None:
+        os.environ.pop("RAY_worker_niceness", None)
+    else:
+        os.environ["RAY_worker_niceness"] = niceness
 
 
 @pytest.fixture(scope="module")
