@@ -349,3 +349,27 @@ def test_the_doctor_reports_both_speech_engines(tmp_path):
     assert not kokoro.ok and str(settings.models_dir / "kokoro") in kokoro.detail
     build_tiny_kokoro(settings.models_dir / "kokoro", {"zf_xiaobei": 240.0})
     assert {f.topic: f for f in collect(settings)}["voices: Kokoro"].ok
+
+
+def test_a_dual_dialogue_speaks_both_voices_at_once(tmp_path):
+    from lantern_studio.engines.story.voices import write_line_files
+
+    bible = build_bible(["奶奶", "小雨"])
+    apart = Storyboard(language="zh", characters=bible, shots=[
+        Shot(number=1, speaker="奶奶", dialogue="新年好！", kind="dialogue"),
+        Shot(number=2, speaker="小雨", dialogue="奶奶新年快乐，身体健康！", kind="dialogue")])
+    alone = speak_lines(apart, cache_dir=tmp_path).clips            # each line on its own, into the cache
+    together = Storyboard(language="zh", characters=bible, shots=[
+        Shot(number=1, speaker="奶奶", dialogue="新年好！", dual_speaker="小雨", dual_dialogue="奶奶新年快乐，身体健康！",
+             kind="dialogue")])
+    spoken = speak_lines(together, cache_dir=tmp_path)
+    assert spoken.spoken == () and spoken.cached == (1, 1)
+    both = spoken.clips[1]
+    first, second = alone[1], alone[2]
+    expected = np.zeros(max(first.audio.size, second.audio.size), np.float32)
+    expected[:first.audio.size] += first.audio
+    expected[:second.audio.size] += second.audio
+    expected /= max(1.0, float(np.max(np.abs(expected))))
+    np.testing.assert_allclose(both.audio, expected, atol=1e-6)
+    assert both.speech_end_s == pytest.approx(max(first.speech_end_s, second.speech_end_s))
+    assert [p.name for p in write_line_files(together, spoken.clips, tmp_path / "voices")] == ["shot-01_奶奶+小雨.wav"]

@@ -49,7 +49,8 @@ class SpeechCancelled(Exception):
 
 @dataclass(frozen=True)
 class SpokenLines:
-    """The clips by shot number, and how many were spoken now or taken from the cache."""
+    """The clips by shot number, and the shot numbers of the lines spoken now or taken from the cache (a dual
+    dialogue's shot once per line)."""
 
     clips: dict[int, SpeechClip]
     spoken: tuple[int, ...]
@@ -104,21 +105,45 @@ class _Line:
 
 
 def plan_lines(board: Storyboard, *, skip: Iterable[int] = ()) -> list[_Line]:
-    """The lines to speak (dialogue shots not in ``skip``), each checked; ValueError names the shot."""
+    """The lines to speak (dialogue shots not in ``skip``; a dual dialogue's second voice too), each checked;
+    ValueError names the shot."""
     skipped = set(skip)
+    default = board.language if board.language in ("zh", "en") else "zh"
     lines = []
     for shot in board.shots:
-        if shot.number in skipped or not shot.dialogue.strip() or not shot.speaker.strip():
+        if shot.number in skipped:
             continue
-        language = detect_language(shot.dialogue, default=board.language if board.language in ("zh", "en") else "zh")
-        try:
-            text = check_line(shot.dialogue, language)
-            voice = line_voice(board, shot.speaker)
-            voice.validate()
-        except ValueError as error:
-            raise ValueError(f"shot {shot.number} ({shot.speaker}): {error}") from None
-        lines.append(_Line(shot.number, shot.speaker.strip(), text, language, voice))
+        for speaker, dialogue in ((shot.speaker, shot.dialogue), (shot.dual_speaker, shot.dual_dialogue)):
+            if not dialogue.strip() or not speaker.strip():
+                continue
+            language = detect_language(dialogue, default=default)
+            try:
+                text = check_line(dialogue, language)
+                voice = line_voice(board, speaker)
+                voice.validate()
+            except ValueError as error:
+                raise ValueError(f"shot {shot.number} ({speaker}): {error}") from None
+            lines.append(_Line(shot.number, speaker.strip(), text, language, voice))
     return lines
+
+
+def overlay(first: SpeechClip, second: SpeechClip) -> SpeechClip:
+    """Two lines spoken at once (dual dialogue): summed from the same start, at the first clip's rate, scaled
+    down only if the sum would clip; audible from the earlier start to the later end."""
+    other = np.asarray(second.audio, np.float32)
+    if second.sample_rate != first.sample_rate:
+        from lantern_studio.engines.audio.io import resample
+
+        other = resample(other[:, None], second.sample_rate, first.sample_rate)[:, 0]
+    audio = np.zeros(max(first.audio.shape[0], other.shape[0]), np.float32)
+    audio[:first.audio.shape[0]] += first.audio
+    audio[:other.shape[0]] += other
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 1.0:
+        audio /= np.float32(peak)
+    return SpeechClip(audio=audio, sample_rate=first.sample_rate,
+                      speech_start_s=min(first.speech_start_s, second.speech_start_s),
+                      speech_end_s=max(first.speech_end_s, second.speech_end_s))
 
 
 def _read_cached(path: Path) -> SpeechClip | None:
@@ -180,7 +205,8 @@ def speak_lines(board: Storyboard, *, cache_dir: str | os.PathLike | None = None
             spoken.append(line.shot_number)
         else:
             cached.append(line.shot_number)
-        clips[line.shot_number] = clip
+        # a dual dialogue's second line joins the first, both starting with the shot's speech
+        clips[line.shot_number] = overlay(clips[line.shot_number], clip) if line.shot_number in clips else clip
     report(1.0, f"{len(lines)} lines voiced ({len(spoken)} spoken, {len(cached)} from the cache)")
     return SpokenLines(clips=clips, spoken=tuple(spoken), cached=tuple(cached))
 
@@ -224,11 +250,13 @@ def line_file_name(shot_number: int, speaker: str) -> str:
 
 
 def write_line_files(board: Storyboard, clips: Mapping[int, SpeechClip], folder: str | os.PathLike) -> list[Path]:
-    """One 24-bit WAV per voiced line in ``folder`` (atomic writes); returns the paths in shot order."""
+    """One 24-bit WAV per voiced shot in ``folder`` (atomic writes; a dual dialogue's two voices in one file
+    named after both speakers); returns the paths in shot order."""
     from lantern_studio.engines.audio.io import write_audio
 
     folder = Path(folder)
-    speakers = {shot.number: shot.speaker for shot in board.shots}
+    speakers = {shot.number: "+".join(s for s in (shot.speaker, shot.dual_speaker) if s.strip())
+                for shot in board.shots}
     written = []
     for number in sorted(clips):
         clip = clips[number]
