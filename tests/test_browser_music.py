@@ -263,8 +263,8 @@ def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp
         page.wait_for_timeout(100)
     assert meta["name"] == "moon over the river 月" and meta["notes"] == "use for episode 3"
 
-    # vary: a child take whose parent column names this take
-    set_number(page, "music-takes", 1)
+    # vary: a child take whose parent column names this take (Vary has its own count)
+    set_number(page, "music-vary-count", 1)
     page.locator("#music-vary").click()
     child = None
     for _ in range(1800):               # the take's sidecar is written last: it exists when the take is done

@@ -301,6 +301,13 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
     page.locator("#music-takes-table").get_by_text(other_take["name"], exact=True).filter(visible=True).first.click()
     page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
                            arg=other_take["seed"])
+    # the selected take's whole row is highlighted, not only the clicked cell
+    clicked = page.locator("#music-takes-table").get_by_text(other_take["name"], exact=True).filter(visible=True).first
+    backgrounds = clicked.evaluate("""e => {
+      const cell = e.closest('[role=gridcell]'), row = e.closest('[role=row]');
+      return [...row.children].filter(c => c !== cell).map(c => getComputedStyle(c).backgroundColor);
+    }""")
+    assert len(backgrounds) >= 5 and all(bg.startswith("rgba(226, 87, 60") for bg in backgrounds), backgrounds
     assert page.evaluate("window.lanternAB.setLoop(0.5, 2.0)")
     page.wait_for_function("() => document.querySelector('#music-loop-region textarea, #music-loop-region input')"
                            ".value === '0.50-2.00'")
@@ -317,6 +324,7 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
     options = " | ".join(page.get_by_role("option").all_inner_texts())
     assert all(f"(seed {m['seed']})" in options for m in [*by_seed.values(), *children]), options
     page.keyboard.press("Escape")
+    screenshot(page, tmp_path, "mixer-tab.png")
     context.close()
 
 

@@ -30,7 +30,7 @@ CSS = """
 #lantern-header h1 { margin-bottom: 0; }
 #lantern-header p { margin-top: 0.2em; opacity: 0.8; }
 /* the selected take's whole row in the takes list (Gradio marks only the clicked cell) */
-#music-takes-table tbody tr:has(td.cell-selected) > td { background: #e2573c22; }
+#music-takes-table [role=row]:has(> .cell-selected) > .body-cell { background: #e2573c22; }
 """
 
 # one slot for each GPU-heavy job; the Gradio queue shows everyone else their position

@@ -566,6 +566,8 @@ def build_tab(ctx: StudioContext) -> None:
                     with gr.Row():
                         strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
                                              elem_id="music-vary-strength")
+                        vary_n = gr.Slider(1, MAX_TAKES, value=2, step=1, label="Variations",
+                                           elem_id="music-vary-count")
                         vary = gr.Button("Vary", elem_id="music-vary", interactive=False)
                     continue_btn = gr.Button("Continue (next section)", elem_id="music-continue", interactive=False)
                     with gr.Row():
@@ -651,9 +653,9 @@ def build_tab(ctx: StudioContext) -> None:
         return parent, job
 
     @job_guard
-    def do_vary(root, take_id, strength_v, takes_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+    def do_vary(root, take_id, strength_v, count_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
                 progress=gr.Progress()):
-        parent, job = parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=takes_v)
+        parent, job = parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=count_v)
         yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
                             (starred_v, eng_v, text_v, sort_v), progress)
 
@@ -684,19 +686,22 @@ def build_tab(ctx: StudioContext) -> None:
                    concurrency_id=GPU_JOBS, concurrency_limit=1, show_progress_on=status))
     # Vary, Continue, Extend and melody runs are checked first without outputs, so a refusal (no take
     # selected, no loop set) is a message, not an error mark over the takes list
-    job_events.append(vary.click(lambda root, take_id, strength_v, takes_v: parent_request(root, take_id, "vary", strength_v=strength_v,
-                                                                         takes_v=takes_v) and None,
-               [window_root, selected, strength, takes_n], None, api_name=False).success(
-        do_vary, [window_root, selected, strength, takes_n, *filters], job_outputs, concurrency_id=GPU_JOBS,
-        concurrency_limit=1, api_name=False, show_progress_on=status))
-    job_events.append(continue_btn.click(lambda root, take_id: parent_request(root, take_id, "continue") and None,
-                       [window_root, selected], None, api_name=False).success(
-        do_continue, [window_root, selected, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-        api_name=False, show_progress_on=status))
-    job_events.append(continue_loop.click(lambda *values: loop_parent(*values) and None, [window_root, active_box, loop_box], None,
-                        api_name=False).success(
-        do_continue_loop, [window_root, active_box, loop_box, *filters], job_outputs, concurrency_id=GPU_JOBS,
-        concurrency_limit=1, api_name=False, show_progress_on=status))
+    def checked_job(button, check, check_inputs, job, job_inputs):
+        """``button`` runs ``check`` (no outputs: a refusal is a toast), then ``job`` into the job outputs."""
+        event = button.click(lambda *values: check(*values) and None, check_inputs, None, api_name=False).success(
+            job, job_inputs, job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False,
+            show_progress_on=status)
+        job_events.append(event)
+
+    def vary_check(root, take_id, strength_v, count_v):
+        return parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=count_v)
+
+    checked_job(vary, vary_check, [window_root, selected, strength, vary_n],
+                do_vary, [window_root, selected, strength, vary_n, *filters])
+    checked_job(continue_btn, lambda root, take_id: parent_request(root, take_id, "continue"),
+                [window_root, selected], do_continue, [window_root, selected, *filters])
+    checked_job(continue_loop, loop_parent, [window_root, active_box, loop_box],
+                do_continue_loop, [window_root, active_box, loop_box, *filters])
 
     def extend_job(root, take_id, extend_to_v) -> GenerationRequest:
         parent = _selected_take(ctx.window(root), take_id)
@@ -733,14 +738,10 @@ def build_tab(ctx: StudioContext) -> None:
         yield from _run_job(ctx.window(root), stops, _session(request), "musicgen", job,
                             (starred_v, eng_v, text_v, sort_v), progress)
 
-    job_events.append(extend_btn.click(lambda *values: extend_job(*values) and None, [window_root, selected, extend_to], None,
-                     api_name=False).success(
-        do_extend, [window_root, selected, extend_to, *filters], job_outputs, concurrency_id=GPU_JOBS,
-        concurrency_limit=1, api_name=False, show_progress_on=status))
+    checked_job(extend_btn, extend_job, [window_root, selected, extend_to],
+                do_extend, [window_root, selected, extend_to, *filters])
     melody_inputs = [window_root, *controls, melody_source, melody_file, selected]
-    job_events.append(generate_melody.click(lambda *values: melody_job(*values) and None, melody_inputs, None, api_name=False).success(
-        do_generate_melody, [*melody_inputs, *filters], job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1,
-        api_name=False, show_progress_on=status))
+    checked_job(generate_melody, melody_job, melody_inputs, do_generate_melody, [*melody_inputs, *filters])
 
     def do_stop(request: gr.Request):
         event = stops.get(_session(request))

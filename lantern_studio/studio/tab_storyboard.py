@@ -135,7 +135,7 @@ def build_tab(ctx: StudioContext) -> None:
                                 placeholder="第一场 外景 老街 夜\n【远景】灯笼一串串亮起来。\n小雨：（小声）三年没回来了……",
                                 elem_id="story-script")
             upload = gr.File(label="…or upload a .fountain / .txt script", file_types=[".fountain", ".txt", ".text"],
-                             type="filepath", elem_id="story-upload", height=90)
+                             type="filepath", elem_id="story-upload", height=130)
         with gr.Column(scale=1, min_width=260):
             script_format = gr.Radio(["auto", "fountain", "plain", "prose"], value="auto",
                                      label="Format (prose: a novel chapter, 小说推文)", elem_id="story-format")
