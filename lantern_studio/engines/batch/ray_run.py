@@ -327,7 +327,7 @@ def run_batch(plan: BatchPlan, out_dir: str | Path, settings: Any, *, address: s
 
     def tell(message: str) -> None:
         if progress is not None:
-            progress(len(results), total, message)
+            progress(sum(1 for r in results.values() if r.status != "cancelled"), total, message)
 
     tell(f"{len(skipped)} finished item(s) skipped" if skipped else "starting")
     report = BatchReport(out_dir=out, results=[])
