@@ -103,3 +103,18 @@ def test_the_command_refuses_a_bad_plan_with_its_line_before_starting_ray(folder
     assert "plan.toml line 3: seed must be a whole number" in result.stderr
     assert "Ray" not in result.stderr and "ray" not in result.stdout       # nothing started
     assert not (folder / "batch-out").exists()
+
+
+def test_an_address_that_answers_but_is_not_ray_is_refused_with_a_message(folder):
+    import socket
+
+    plan = write_plan(folder, "[[music]]\npreset = \"dragon-boat\"\nseed = 1\nduration_s = 8\n")
+    with socket.socket() as listener:           # accepts connections and never speaks Ray
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        result = subprocess.run([sys.executable, str(ROOT / "launch.py"), "batch", str(plan), "--address",
+                                 f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=300, cwd=folder)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"the Ray cluster at 127.0.0.1:{port} answered but did not accept this driver" in result.stderr
+    assert not list((folder / "batch-out").rglob("*.wav"))
