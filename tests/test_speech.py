@@ -183,6 +183,10 @@ def test_changing_one_line_speaks_only_that_line_again(tmp_path):
 
 def test_a_bad_line_fails_before_any_line_is_spoken(tmp_path):
     board = drama()
+    board.shots[1].dialogue = "おばあちゃん、ただいま！"
+    with pytest.raises(ValueError, match="shot 2 .*language 'ja' cannot be spoken"):
+        speak_lines(board, cache_dir=tmp_path / "cache")
+    board = drama()
     board.shots[3].dialogue = "长" * 2000
     with pytest.raises(ValueError, match=f"shot 4 .*at most {MAX_LINE_CHARS}"):
         speak_lines(board, cache_dir=tmp_path / "cache")

@@ -29,6 +29,8 @@ SPEED_RANGE = (0.5, 2.0)
 SILENCE_BELOW_PEAK_DB = -35.0
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u309f\u30a1-\u30fa]")     # not ・ or ー, which Chinese text uses too
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,12 @@ class SpeechEngine(Protocol):
 
 
 def detect_language(text: str, default: str = "zh") -> str:
-    """``"zh"`` when the line has Chinese characters, ``"en"`` when it has only latin letters, else ``default``."""
+    """``"ja"`` for kana, ``"ko"`` for hangul (so they are refused by name rather than read as Mandarin),
+    ``"zh"`` for Chinese characters, ``"en"`` for latin letters only, else ``default``."""
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
     if _CJK.search(text):
         return "zh"
     if re.search(r"[A-Za-z]", text):
