@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -345,6 +346,9 @@ def _run_on_ray(ray, todo, out: Path, settings: Any, results: dict, tell: Callab
     from lantern_studio.engines.batch.work import ItemFailed
 
     remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=[ItemFailed])(_task)
+    # the items need the models folder and device, never the studio's login, which would travel to every node
+    if dataclasses.is_dataclass(settings) and getattr(settings, "auth", None) is not None:
+        settings = dataclasses.replace(settings, auth=None)
     settings_ref = ray.put(settings)
     running = {}
     for item, key, inputs in todo:
