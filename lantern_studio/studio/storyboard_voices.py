@@ -14,6 +14,7 @@ import numpy as np
 
 from lantern_studio.engines.speech.base import detect_language
 from lantern_studio.engines.speech.casting import NARRATOR_VOICE, VOICE_HEADERS, parse_voice_rows, voice_rows
+from lantern_studio.engines.speech.espeak import VARIANTS
 from lantern_studio.engines.story import store
 from lantern_studio.engines.story.bible import assign_voices, voice_of
 from lantern_studio.engines.story.model import Storyboard
@@ -139,7 +140,8 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     gr.Markdown("### Voices\nEvery line is spoken in its character's voice in the animatic (recorded files "
                 "still win). eSpeak NG voices need no weights; Kokoro voices appear when its files are in the "
                 f"models folder. The narrator (旁白/VO) speaks with `{NARRATOR_VOICE.voice}`, pitch "
-                f"{NARRATOR_VOICE.pitch}. Pitch: 0-100 (50 = the voice's own); speed: 0.5-2.0.")
+                f"{NARRATOR_VOICE.pitch}. Pitch: 0-100 (50 = the voice's own); speed: 0.5-2.0. eSpeak NG voices: "
+                f"{', '.join(VARIANTS)}.")
     table = gr.Dataframe(headers=VOICE_HEADERS, datatype=["str", "str", "str", "number", "number"], type="array",
                          value=board_voice_rows(initial), interactive=True, label="Voices",
                          elem_id="story-voices")
