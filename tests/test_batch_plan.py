@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,9 +84,11 @@ def test_an_unreadable_script_is_refused_at_its_line_before_anything_runs(folder
     assert error.line == 3 and "script empty.txt" in str(error)
 
 
-def test_a_folder_makes_one_animatic_per_script_with_the_command_line_defaults(folder):
-    plan = load_plan(folder, defaults={"format": "16:9", "no_video": True, "fps": None})
+def test_a_folder_makes_one_animatic_per_script_with_the_command_line_defaults(folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    plan = load_plan(folder.name, defaults={"format": "16:9", "no_video": True, "fps": None})
     assert [i.name for i in plan.items] == ["ep1", "ep2"]
+    assert plan.items[0].inputs == {"script/ep1.txt": Path(folder.name) / "ep1.txt"}
     assert all(i.options["format"] == "16:9" and i.options["no_video"] for i in plan.items)
     assert all(i.options["fps"] == 24 for i in plan.items)
 

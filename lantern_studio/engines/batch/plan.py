@@ -150,7 +150,7 @@ def load_plan(path: str | Path, *, defaults: Mapping[str, Any] | None = None,
         if not scripts:
             raise PlanError(f"{path} holds no script ({', '.join(SCRIPT_SUFFIXES)}); put the episodes' scripts in it "
                             "or pass a .toml plan", source=str(path))
-        entries = [{"script": str(p)} for p in scripts]
+        entries = [{"script": p.name} for p in scripts]
         data = {"animatic": entries}
         return _check_plan(data, _Lines(""), base=path, source=str(path), cli_defaults=cli_defaults,
                            project_dir=project_dir)
