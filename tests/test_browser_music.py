@@ -92,7 +92,9 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
     page.wait_for_function("() => !window.lanternAB.state().playing")
     # the loop the browser plays is the Python recipe (equal-power crossfade into the audio before the start),
     # computed here from the very preview file the player decoded
-    preview_file = sorted((studio.home / "tmp" / "lantern" / "previews").glob(f"{active_id}-*.wav"))[-1]
+    # the studio's run folder (<home>/tmp/run-<pid>) holds Gradio's files, the previews among them
+    run_folder = studio.home / "tmp" / f"run-{studio.process.pid}"
+    preview_file = sorted((run_folder / "lantern" / "previews").glob(f"{active_id}-*.wav"))[-1]
     decoded, rate = sf.read(str(preview_file), dtype="float32", always_2d=True)
     expected = loop_region(decoded, rate, start_s=1.0, end_s=2.5, crossfade_s=0.02)
     def played(channel: int) -> np.ndarray:

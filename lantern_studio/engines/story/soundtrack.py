@@ -6,11 +6,12 @@ Steps, each a small function:
 2. :func:`fit_music` loops it (with a short equal-power crossfade at each seam) or trims it to the
    video's length.
 3. :func:`dialogue_bus` places one clip per dialogue line at its shot's time: an audio file the user gave
-   for that shot, or a voice-like placeholder tone (a buzz at a per-speaker pitch with syllable-rate
-   modulation) so timing and ducking can be judged before anyone records a line.
+   for that shot, else the line spoken in its character's voice (:mod:`engines.story.voices`), else a
+   voice-like placeholder tone (a buzz at a per-speaker pitch with syllable-rate modulation) so timing and
+   ducking can be judged before anyone records a line.
 4. :func:`build_soundtrack` mixes music and dialogue with the mix kernel (:func:`kernels.mix.mix`), the
    music faded in and out and ducked by the dialogue (:class:`kernels.mix.Ducking`), then normalises the
-   loudness of the whole (:func:`kernels.dsp.normalize_loudness`).
+   loudness of the whole (:func:`engines.audio.mastering.master_to_loudness`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
+from lantern_studio.engines.audio.mastering import MIN_DURATION_S, master_to_loudness
 from lantern_studio.engines.story.timeline import Timeline
 
 SAMPLE_RATE = 48_000
@@ -197,26 +199,32 @@ def dialogue_files_by_shot(paths: Iterable[str | os.PathLike]) -> dict[int, Path
     return found
 
 
-def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPLE_RATE,
-                 dialogue_audio: Mapping[int, AudioInput] | None = None, placeholders: bool = True,
-                 language: str = "zh", voices: Mapping | None = None,
-                 speech_spans: dict | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """All dialogue on one float32 ``(n_samples, 2)`` track, and each clip's ``(start_s, end_s)``.
+@dataclass(frozen=True)
+class DialogueClip:
+    """One dialogue line placed on the timeline: float32 ``(n, 2)`` audio starting at ``start_sample``."""
+
+    shot_number: int
+    start_sample: int
+    audio: np.ndarray
+    recorded: bool              # a file the user gave, not a placeholder
+    placeholder: bool = False   # a stand-in tone, neither recorded nor spoken
+
+
+def dialogue_clips(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPLE_RATE,
+                   dialogue_audio: Mapping[int, AudioInput] | None = None, placeholders: bool = True,
+                   language: str = "zh", voices: Mapping | None = None) -> list[DialogueClip]:
+    """Every dialogue line as its own clip, in timeline order, each ending by ``n_samples``.
 
     A shot's clip starts 0.15 s into the shot. A file from ``dialogue_audio`` (keyed by shot number) is
-    used as recorded and cut at the shot's end; otherwise, with ``placeholders``, a placeholder lasts as
-    long as the line takes to read (about 5 characters/s for Chinese, 15 for other languages), at least
-    0.6 s, and ends 0.15 s before the shot does. A spoken line from ``voices`` (shot number ->
-    ``engines.speech.base.SpeechClip``) takes a shot without a file, placed so its speech starts there.
-    ``speech_spans``, when given, is filled with shot number -> ``(start_s, end_s)`` of audible speech for
-    recorded and spoken lines.
+    used as recorded and cut at the shot's end; else a spoken line from ``voices`` (shot number ->
+    ``engines.speech.base.SpeechClip``) is placed so its speech starts there; otherwise, with
+    ``placeholders``, a placeholder lasts as long as the line takes to read (about 5 characters/s for
+    Chinese, 15 for other languages), at least 0.6 s, and ends 0.15 s before the shot does.
     """
-    from lantern_studio.engines.speech.base import audible_span
     from lantern_studio.engines.story.voices import voice_track
 
     voices = dict(voices or {})
-    bus = np.zeros((n_samples, 2), np.float32)
-    spans: list[tuple[float, float]] = []
+    clips: list[DialogueClip] = []
     given = dict(dialogue_audio or {})
     known = {segment.shot.number for segment in timeline.segments if segment.shot is not None}
     unknown = sorted(set(given) - known)
@@ -232,7 +240,8 @@ def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPL
         room_s = segment.end_s - start_s - 0.15
         if room_s <= 0.05:
             continue
-        if shot.number in given:
+        recorded = shot.number in given
+        if recorded:
             clip = load_music(given[shot.number], sample_rate=sample_rate, what=f"dialogue for shot {shot.number}")
             clip = clip[:int(round((segment.end_s - start_s) * sample_rate))]
         elif shot.number in voices:
@@ -248,34 +257,49 @@ def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPL
         b = min(a + clip.shape[0], n_samples)
         if b <= a:
             continue
-        bus[a:b] += clip[:b - a]
-        spans.append((a / sample_rate, b / sample_rate))
-        if speech_spans is not None and (shot.number in given or shot.number in voices):
-            loud_start_s, loud_end_s = audible_span(clip[:b - a].mean(axis=1), sample_rate)
-            if loud_end_s > loud_start_s:
-                speech_spans[shot.number] = (a / sample_rate + loud_start_s, a / sample_rate + loud_end_s)
-    return bus, spans
+        clips.append(DialogueClip(shot_number=shot.number, start_sample=a, audio=clip[:b - a], recorded=recorded,
+                                  placeholder=not recorded and shot.number not in voices))
+    return clips
 
 
-#: BS.1770 needs at least one 400 ms block to measure loudness.
-_MIN_LOUDNESS_S = 0.4
+def dialogue_bus(timeline: Timeline, n_samples: int, *, sample_rate: int = SAMPLE_RATE,
+                 dialogue_audio: Mapping[int, AudioInput] | None = None, placeholders: bool = True,
+                 language: str = "zh", voices: Mapping | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """All dialogue on one float32 ``(n_samples, 2)`` track, and each clip's ``(start_s, end_s)``.
 
-
-def _normalize(audio: np.ndarray, sample_rate: int, target_lufs: float) -> tuple[np.ndarray, float, float | None]:
-    """Loudness-normalise a mix with the dsp kernel; returns (audio, gain_db, loudness_lufs_after).
-
-    Silence and clips shorter than one 400 ms measuring block are returned unchanged.
+    The clips are those of :func:`dialogue_clips`, summed.
     """
-    from lantern_studio.kernels.dsp import integrated_loudness, normalize_loudness
+    return sum_clips(dialogue_clips(timeline, n_samples, sample_rate=sample_rate, dialogue_audio=dialogue_audio,
+                                    placeholders=placeholders, language=language, voices=voices),
+                     n_samples, sample_rate=sample_rate)
 
-    if audio.shape[0] < _MIN_LOUDNESS_S * sample_rate or not np.any(audio):
-        return audio, 0.0, None
-    before = float(integrated_loudness(audio, sample_rate))
-    if not math.isfinite(before):
-        return audio, 0.0, None
-    out = np.asarray(normalize_loudness(audio, sample_rate, target_lufs=target_lufs), dtype=np.float32)
-    after = float(integrated_loudness(out, sample_rate))
-    return out, after - before, after
+
+def speech_spans(clips: Iterable[DialogueClip], *, sample_rate: int = SAMPLE_RATE,
+                 ) -> dict[int, tuple[float, float]]:
+    """Shot number -> ``(start_s, end_s)`` in which each recorded or spoken clip is audible (energy above a
+    threshold under the clip's peak, :func:`engines.speech.base.audible_span`); placeholders are left out."""
+    from lantern_studio.engines.speech.base import audible_span
+
+    spans: dict[int, tuple[float, float]] = {}
+    for clip in clips:
+        if clip.placeholder:
+            continue
+        start_s, end_s = audible_span(clip.audio.mean(axis=1), sample_rate)
+        if end_s > start_s:
+            spans[clip.shot_number] = (clip.start_sample / sample_rate + start_s, clip.start_sample / sample_rate + end_s)
+    return spans
+
+
+def sum_clips(clips: Iterable[DialogueClip], n_samples: int, *, sample_rate: int = SAMPLE_RATE,
+              ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The clips summed on one float32 ``(n_samples, 2)`` track, and each clip's ``(start_s, end_s)``."""
+    bus = np.zeros((n_samples, 2), np.float32)
+    spans: list[tuple[float, float]] = []
+    for clip in clips:
+        a, b = clip.start_sample, clip.start_sample + clip.audio.shape[0]
+        bus[a:b] += clip.audio
+        spans.append((a / sample_rate, b / sample_rate))
+    return bus, spans
 
 
 def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sample_rate: int = SAMPLE_RATE,
@@ -321,9 +345,9 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     if not (math.isfinite(target_lufs) and -40.0 <= target_lufs <= -5.0):
         raise ValueError(f"target_lufs must be between -40 and -5 LUFS, got {target_lufs!r}")
     n = int(round(timeline.duration_s * sample_rate))
-    speech: dict[int, tuple[float, float]] = {}
-    dialogue, spans = dialogue_bus(timeline, n, sample_rate=sample_rate, dialogue_audio=dialogue_audio,
-                                   placeholders=placeholders, language=language, voices=voices, speech_spans=speech)
+    clips = dialogue_clips(timeline, n, sample_rate=sample_rate, dialogue_audio=dialogue_audio,
+                           placeholders=placeholders, language=language, voices=voices)
+    dialogue, spans = sum_clips(clips, n, sample_rate=sample_rate)
     music_part = None
     if music is not None:
         bed = fit_music(load_music(music, sample_rate=sample_rate), n, sample_rate=sample_rate)
@@ -341,12 +365,13 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     else:
         full = mix([dialogue], sample_rate=sample_rate, length_s=n / sample_rate)
     full = _fit_length(full, n)
-    audio, gain_db, lufs = _normalize(full, sample_rate, target_lufs)
+    mastered = master_to_loudness(full, sample_rate, target_lufs=target_lufs)
+    audio, gain_db, lufs = mastered.audio, mastered.gain_db, mastered.lufs
     if music_part is not None:
         music_part = (_fit_length(music_part, n) * np.float32(10 ** (gain_db / 20))).astype(np.float32)
     return Soundtrack(audio=np.ascontiguousarray(audio, dtype=np.float32), sample_rate=sample_rate, music=music_part,
                       dialogue_spans_s=tuple(spans), gain_db=float(gain_db), loudness_lufs=lufs,
-                      speech_spans_s=speech, dialogue=dialogue)
+                      speech_spans_s=speech_spans(clips, sample_rate=sample_rate), dialogue=dialogue)
 
 
 def _fit_length(audio: np.ndarray, n: int) -> np.ndarray:
@@ -361,7 +386,7 @@ def _level(audio: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarra
     """Scale a clip to an integrated loudness (a plain gain, no limiting: the bed sits low)."""
     from lantern_studio.kernels.dsp import integrated_loudness
 
-    if audio.shape[0] < _MIN_LOUDNESS_S * sample_rate:
+    if audio.shape[0] < MIN_DURATION_S * sample_rate:
         return audio
     lufs = float(integrated_loudness(audio, sample_rate))
     if not math.isfinite(lufs):
