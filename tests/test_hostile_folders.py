@@ -493,3 +493,18 @@ def test_the_storyboard_tab_gives_the_script_caps_message_and_saves_nothing(tmp_
         do_parse(*window, "".join(f"甲：第{i}句。\n" for i in range(12)), "auto", speeds.chars_per_second_zh,
                  speeds.chars_per_second_en, speeds.min_duration_s)
     assert story_store.load_script(ctx.project) == "" and story_store.load_storyboard(ctx.project) is None
+
+
+def test_exporting_a_project_with_a_fifo_in_it_skips_the_fifo_without_blocking(tmp_path):
+    import zipfile
+
+    project = Project.open(tmp_path / "p")
+    atomic_write_bytes(project.story_dir / "script.txt", b"scene 1")
+    os.mkfifo(project.story_dir / "pipe")
+    try:
+        finished, result, _ = run_with_deadline(lambda: project.export_zip(tmp_path / "p.zip"))
+    finally:
+        unblock_fifo(project.story_dir / "pipe")
+    assert finished and result == tmp_path / "p.zip"
+    names = zipfile.ZipFile(result).namelist()
+    assert "p/story/script.txt" in names and "p/story/pipe" not in names

@@ -733,9 +733,12 @@ class Project:
                                  and not (base / d).is_symlink())
             for name in sorted(filenames):
                 path = base / name
-                if name.startswith(TEMP_PREFIX) or name == LOCK_NAME or path.is_symlink():
+                if name.startswith(TEMP_PREFIX) or name == LOCK_NAME:
                     continue
-                yield path, (relative_dir / name).as_posix(), path.stat().st_size
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode):     # links, FIFOs and devices: never followed or read
+                    continue
+                yield path, (relative_dir / name).as_posix(), info.st_size
 
     # ---- sizes ---------------------------------------------------------------------------
     def size_bytes(self) -> int:
