@@ -105,3 +105,15 @@ def test_other_callers_of_subprocess_are_unchanged():
 
     assert pydub.audio_segment.subprocess.Popen is children.DyingPopen
     assert subprocess.Popen is not children.DyingPopen
+
+
+def test_moviepy_benchmark_peer_spawns_through_the_same_popen():
+    from lantern_studio.engines import children
+
+    children.adopt_moviepy()
+    import moviepy.audio.io.readers
+    import moviepy.video.io.ffmpeg_writer
+
+    assert moviepy.video.io.ffmpeg_writer.sp.Popen is children.DyingPopen
+    assert moviepy.audio.io.readers.sp.Popen is children.DyingPopen
+    assert moviepy.video.io.ffmpeg_writer.sp.PIPE == subprocess.PIPE       # the rest of subprocess is unchanged

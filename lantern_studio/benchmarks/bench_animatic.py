@@ -100,7 +100,10 @@ def moviepy_same_video(result, board, panels, soundtrack_wav: Path, *, out: Path
     """The same shots, moves, subtitles and audio through MoviePy's ImageClip/CompositeVideoClip."""
     from moviepy import AudioFileClip, ColorClip, CompositeVideoClip, ImageClip, concatenate_videoclips
 
+    from lantern_studio.engines.children import adopt_moviepy
     from lantern_studio.engines.story.subtitles import SubtitleStyle, build_cues, render_subtitle
+
+    adopt_moviepy()                  # its ffmpeg processes die with the benchmark, even on SIGKILL
     from lantern_studio.engines.story.timeline import camera_view, cover_scale
 
     timeline = result.timeline

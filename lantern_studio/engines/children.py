@@ -72,12 +72,14 @@ _PROXY = _subprocess_with_death_signal()
 
 
 def adopt(module: types.ModuleType) -> None:
-    """Make ``module`` start its children through ``DyingPopen``: its ``subprocess`` global becomes a copy of
-    ``subprocess`` with that ``Popen``, and a ``Popen`` it imported by name is replaced. Idempotent."""
-    if getattr(module, "subprocess", None) is subprocess:
-        module.subprocess = _PROXY
-    if getattr(module, "Popen", None) is subprocess.Popen:
-        module.Popen = DyingPopen
+    """Make ``module`` start its children through ``DyingPopen``: a global bound to ``subprocess`` (under any
+    name: ``import subprocess as sp``) becomes a copy of it with that ``Popen``, and a ``Popen`` imported by name
+    is replaced. Idempotent."""
+    for name, value in list(vars(module).items()):
+        if value is subprocess:
+            setattr(module, name, _PROXY)
+        elif value is subprocess.Popen:
+            setattr(module, name, DyingPopen)
 
 
 def adopt_pydub() -> None:
@@ -87,3 +89,16 @@ def adopt_pydub() -> None:
 
     adopt(pydub.audio_segment)
     adopt(pydub.utils)
+
+
+def adopt_moviepy() -> None:
+    """MoviePy (a benchmark peer) runs ffmpeg from its readers and writers."""
+    import moviepy.audio.io.ffmpeg_audiowriter
+    import moviepy.audio.io.readers
+    import moviepy.tools
+    import moviepy.video.io.ffmpeg_reader
+    import moviepy.video.io.ffmpeg_writer
+
+    for module in (moviepy.audio.io.ffmpeg_audiowriter, moviepy.audio.io.readers, moviepy.tools,
+                   moviepy.video.io.ffmpeg_reader, moviepy.video.io.ffmpeg_writer):
+        adopt(module)
