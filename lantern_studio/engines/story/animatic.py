@@ -272,6 +272,24 @@ def _coerce_storyboard(storyboard: Storyboard | Mapping) -> Storyboard:
     raise ValueError(f"storyboard must be a Storyboard or its dict, got {type(storyboard).__name__}")
 
 
+def storyboard_as_rendered(storyboard, *, format: str, fps: int, voices=None) -> Storyboard:
+    """The storyboard as the animatic (and every export of its timeline) renders it.
+
+    A Storyboard or its dict; with ``voices`` (shot number -> spoken line), each voiced shot is lengthened to its
+    line plus a breath. ``format`` and ``fps`` are checked here, so a bad one is refused before any work.
+    """
+    storyboard = _coerce_storyboard(storyboard)
+    if voices:
+        from lantern_studio.engines.story.voices import fit_shots_to_speech
+
+        storyboard = fit_shots_to_speech(storyboard, voices)
+    if format not in FORMATS:
+        raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
+    if fps not in FPS_CHOICES:
+        raise ValueError(f"fps must be one of {', '.join(map(str, FPS_CHOICES))}, got {fps!r}")
+    return storyboard
+
+
 def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.PathLike, panels: Any = None,
                     music: Any = None, format: str = "9:16", fps: int = 24, preview: bool = False,
                     gif_path: str | os.PathLike | None = None, srt_path: str | os.PathLike | None = None,
@@ -342,15 +360,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         ``cancel`` was set.
     """
     started = time.perf_counter()
-    storyboard = _coerce_storyboard(storyboard)
-    if voices:
-        from lantern_studio.engines.story.voices import fit_shots_to_speech
-
-        storyboard = fit_shots_to_speech(storyboard, voices)
-    if format not in FORMATS:
-        raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
-    if fps not in FPS_CHOICES:
-        raise ValueError(f"fps must be one of {', '.join(map(str, FPS_CHOICES))}, got {fps!r}")
+    storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":
         raise ValueError(f"out_path must end in .mp4, got {out_path.name!r}")

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from lantern_studio.engines.story.model import Storyboard
-from lantern_studio.engines.story.timeline import (FORMATS, FPS_CHOICES, Segment, Timeline, build_timeline, camera_matrix,
+from lantern_studio.engines.story.timeline import (FORMATS, Segment, Timeline, build_timeline, camera_matrix,
                                                   cover_scale)
 
 #: Camera keyframes per second of a smooth move (pans, tilts, pushes), linear between them: the sine ease
@@ -280,20 +280,13 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
     ValueError
         No shots, a shot without a panel, an unknown format or frame rate, undecodable music or dialogue.
     """
-    from lantern_studio.engines.story.animatic import PANEL_OVERSCAN, _card, _coerce_storyboard, _flatten, _panel_source, _shake_seed
+    from lantern_studio.engines.story.animatic import (PANEL_OVERSCAN, _card, _flatten, _panel_source, _shake_seed,
+                                                       storyboard_as_rendered)
     from lantern_studio.engines.story.soundtrack import SAMPLE_RATE
     from lantern_studio.engines.story.subtitles import SubtitleStyle, build_cues
     from lantern_studio.kernels.mix import Ducking
 
-    storyboard = _coerce_storyboard(storyboard)
-    if voices:
-        from lantern_studio.engines.story.voices import fit_shots_to_speech
-
-        storyboard = fit_shots_to_speech(storyboard, voices)
-    if format not in FORMATS:
-        raise ValueError(f"format {format!r} is not one of {', '.join(FORMATS)}")
-    if fps not in FPS_CHOICES:
-        raise ValueError(f"fps must be one of {', '.join(map(str, FPS_CHOICES))}, got {fps!r}")
+    storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
     if not (math.isfinite(ducking_db) and -60.0 <= ducking_db <= 0.0):
         raise ValueError(f"ducking_db must be between -60 and 0 dB, got {ducking_db!r}")
     width, height = FORMATS[format]
