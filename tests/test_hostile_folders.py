@@ -508,3 +508,32 @@ def test_exporting_a_project_with_a_fifo_in_it_skips_the_fifo_without_blocking(t
     assert finished and result == tmp_path / "p.zip"
     names = zipfile.ZipFile(result).namelist()
     assert "p/story/script.txt" in names and "p/story/pipe" not in names
+
+
+def test_without_flock_a_live_pid_in_the_lock_file_keeps_another_studios_leftovers(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from lantern_studio.engines import project as project_module
+
+    monkeypatch.setattr(project_module, "_fcntl", None)         # as on a filesystem without flock
+    root = tmp_path / "p"
+    first = Project.open(root)
+    assert (root / ".lantern.lock").read_text() == f"{os.getpid()}\n"
+    first.close()
+    assert (root / ".lantern.lock").read_text() == ""          # closed: no studio claims it any more
+    leftover = root / "renders" / f"{TEMP_PREFIX}abcd1234.mp4"
+    leftover.write_bytes(b"an animatic being encoded")
+    hours_ago = time.time() - 7_200                             # old enough for the age rule alone to remove it
+    os.utime(leftover, (hours_ago, hours_ago))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (root / ".lantern.lock").write_text(f"{other.pid}\n")   # another studio, alive, opened it last
+        report = Project.open(root).recovery
+        assert report.kept == [f"renders/{TEMP_PREFIX}abcd1234.mp4"] and leftover.exists()
+    finally:
+        other.kill()
+        other.wait()
+    (root / ".lantern.lock").write_text(f"{other.pid}\n")       # that studio is gone now
+    report = Project.open(root).recovery
+    assert report.removed == [f"renders/{TEMP_PREFIX}abcd1234.mp4"] and not leftover.exists()

@@ -97,14 +97,15 @@ def _now() -> str:
 
 
 class _ProjectLock:
-    """An advisory lock on ``<root>/.lantern.lock``: shared while a project is open, exclusive to recover."""
+    """An advisory lock on ``<root>/.lantern.lock``: shared while a project is open, exclusive to recover.
+
+    The file also holds the pid of the studio that opened the project last. Where ``flock`` is missing (Windows,
+    some network mounts) a live pid there keeps recovery away from the leftovers, as the lock would."""
 
     def __init__(self, root: Path):
         self.path = root / LOCK_NAME
         self.fd: int | None = None
         self.supported = _fcntl is not None
-        if not self.supported:  # pragma: no cover - Windows
-            return
         try:        # O_NOFOLLOW: a lock file that is a link must not create or lock a file outside the project
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as error:
@@ -116,7 +117,7 @@ class _ProjectLock:
 
     def try_exclusive(self) -> bool:
         """True when no other open project (in any process) shares this folder."""
-        if self.fd is None:  # pragma: no cover - Windows
+        if self.fd is None or not self.supported:
             return False
         try:
             _fcntl.flock(self.fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
@@ -134,8 +135,48 @@ class _ProjectLock:
             except OSError:
                 self.supported = False
 
+    def holder_pid(self) -> int | None:
+        """The pid written by the studio that opened the project last (None when there is none)."""
+        if self.fd is None:
+            return None
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            text = os.read(self.fd, 32).decode("ascii", errors="replace").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() and 0 < int(text) < 2**31 else None
+
+    def holder_alive(self) -> bool:
+        pid = self.holder_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:          # alive, another user's
+            return True
+        except OSError:
+            return False
+        return True
+
+    def record_pid(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            os.write(self.fd, f"{os.getpid()}\n".encode("ascii"))
+        except OSError:                  # a read-only lock file: the flock still works
+            pass
+
     def close(self) -> None:
         if self.fd is not None:
+            if self.holder_pid() == os.getpid():
+                try:
+                    os.ftruncate(self.fd, 0)
+                except OSError:
+                    pass
             self._finalizer()
             self.fd = None
 
@@ -350,6 +391,7 @@ class Project:
                     project.recovery.pruned.extend(project.prune_trash())
         finally:
             lock.share()
+            lock.record_pid()
         return project
 
     @classmethod
@@ -442,6 +484,7 @@ class Project:
                     if lock_was_held:
                         self._lock = _ProjectLock(target)
                         self._lock.share()
+                        self._lock.record_pid()
         self.update_manifest(name=display)
         return self
 
@@ -638,11 +681,12 @@ class Project:
         now = time.time()
 
         locks_work = self._lock is not None and self._lock.supported
+        holder_alive = self._lock is not None and self._lock.holder_alive()
 
         def abandoned(path: Path) -> bool:
             if exclusive:
                 return True
-            if locks_work:           # someone else has the project open: leave their files alone
+            if locks_work or holder_alive:   # someone else has the project open: leave their files alone
                 return False
             try:                     # no locks here: only leftovers untouched for a long while are abandoned
                 return now - path.lstat().st_mtime > UNLOCKED_GRACE_S
