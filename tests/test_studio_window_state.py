@@ -200,3 +200,17 @@ def test_an_autosave_notices_that_another_window_saved_the_shot_list(ctx):
     theirs.shots[0].size = "ECU" if theirs.shots[0].size != "ECU" else "WS"
     store.save_storyboard(ctx.project, theirs)
     assert changed_elsewhere(ctx.project, mine)
+
+
+def test_a_quiet_check_refuses_with_the_same_message_and_no_traceback():
+    @messages.quiet
+    def check(take_id):
+        if not take_id:
+            raise gr.Error("Select a take in the list first")
+        return take_id
+
+    assert check("t1") == "t1"
+    with pytest.raises(gr.Error) as refused:
+        check(None)
+    assert messages.error_text(refused.value) == "Select a take in the list first"
+    assert refused.value.print_exception is False

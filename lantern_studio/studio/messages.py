@@ -63,3 +63,17 @@ def keep_outputs(count: int, *, status_index: int | None = None) -> Callable[[Ca
                 return refuse(error)
         return run
     return decorate
+
+
+def quiet(check: Callable) -> Callable:
+    """Wrap a check that has no outputs: its refusal stays the same error toast, but the terminal gets one log
+    line instead of Gradio's traceback (a user's ordinary mistake is not a crash)."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except gr.Error as error:
+            message = error_text(error)
+            log.info("refused: %s", message)
+            raise gr.Error(message, print_exception=False) from None
+    return run

@@ -20,6 +20,7 @@ from lantern_studio.engines.audio.stem_export import export_session, safe_filena
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.messages import keep_outputs
 
 NO_KEY = "(no ducking)"
 FORMATS = ("wav", "flac", "mp3")
@@ -186,9 +187,11 @@ def build_tab(ctx: StudioContext) -> None:
                 gr.update(choices=_take_choices(wctx), value=take_id))
 
     load_outputs = [session_state, version, summary, duck_key, duck_depth, target, ceiling, take_pick]
-    load.click(do_load, [window_root, take_pick, version], load_outputs, api_name=False)
+    # refusals are a toast (and the meter line), never Error badges over the mixer's controls
+    load_guarded = keep_outputs(len(load_outputs))(do_load)
+    load.click(load_guarded, [window_root, take_pick, version], load_outputs, api_name=False)
     if selected_take is not None:
-        use_selected.click(do_load, [window_root, selected_take, version], load_outputs, api_name=False)
+        use_selected.click(load_guarded, [window_root, selected_take, version], load_outputs, api_name=False)
     else:
         use_selected.click(lambda: gr.Warning("The Music tab is not available"), None, None, api_name=False)
 
@@ -207,7 +210,8 @@ def build_tab(ctx: StudioContext) -> None:
         gr.Info(f"Added {stem.name}" + (f": {note}" if note else ""))
         return count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
 
-    upload.upload(do_upload, [window_root, upload, session_state, version], [version, summary, duck_key], api_name=False)
+    upload.upload(keep_outputs(3)(do_upload), [window_root, upload, session_state, version],
+                  [version, summary, duck_key], api_name=False)
 
     def do_sfx(root, offset_s, current: StemSession | None, count):
         if current is None:
@@ -223,7 +227,8 @@ def build_tab(ctx: StudioContext) -> None:
         gr.Info(f"Added {stem.name} at {stem.offset_s:.1f} s")
         return count + 1, _summary(current), gr.update(choices=[NO_KEY, *current.names()])
 
-    add_sfx.click(do_sfx, [window_root, sfx_offset, session_state, version], [version, summary, duck_key], api_name=False)
+    add_sfx.click(keep_outputs(3)(do_sfx), [window_root, sfx_offset, session_state, version],
+                  [version, summary, duck_key], api_name=False)
 
     def master_settings(current, key, depth, target_v, ceiling_v, crossfeed_v) -> MasterSettings:
         try:
@@ -251,7 +256,7 @@ def build_tab(ctx: StudioContext) -> None:
         wave_path = write_waveform_png(result.audio, base.with_suffix(".png"), width_px=900, height_px=110)
         return _meter_text(result), str(wave_path), str(audio_path)
 
-    render.click(do_render, [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed],
+    render.click(keep_outputs(3, status_index=0)(do_render), [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed],
                  [meter, mix_wave, mix_audio], concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
 
     def do_export(root, current: StemSession | None, key, depth, target_v, ceiling_v, crossfeed_v, chosen, stems_too,
@@ -273,7 +278,8 @@ def build_tab(ctx: StudioContext) -> None:
         paths = [str(result.zip_path)] if result.zip_path else []
         return _meter_text(result.mix), paths + [str(p) for p in result.files]
 
-    export.click(do_export, [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed, formats, with_stems],
+    export.click(keep_outputs(2, status_index=0)(do_export),
+                 [window_root, session_state, duck_key, duck_depth, target, ceiling, crossfeed, formats, with_stems],
                  [meter, files], concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False)
 
     def refresh_takes(root_dir):

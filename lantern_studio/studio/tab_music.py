@@ -23,7 +23,7 @@ from lantern_studio.engines.music.base import MAX_DURATION_S, MAX_TAKES, Generat
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio import ab_player, engine_help
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
-from lantern_studio.studio.messages import keep_outputs
+from lantern_studio.studio.messages import keep_outputs, quiet
 
 ENGINES = ("composer", "musicgen")
 SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
@@ -688,7 +688,8 @@ def build_tab(ctx: StudioContext) -> None:
     # selected, no loop set) is a message, not an error mark over the takes list
     def checked_job(button, check, check_inputs, job, job_inputs):
         """``button`` runs ``check`` (no outputs: a refusal is a toast), then ``job`` into the job outputs."""
-        event = button.click(lambda *values: check(*values) and None, check_inputs, None, api_name=False).success(
+        event = button.click(quiet(lambda *values: check(*values) and None), check_inputs, None,
+                             api_name=False).success(
             job, job_inputs, job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False,
             show_progress_on=status)
         job_events.append(event)

@@ -26,6 +26,7 @@ from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_
 from lantern_studio.engines.safety import Limits
 from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.messages import keep_outputs
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
 RENDERERS = ("Previz (built in, no weights)", "Diffusers (local model)")
@@ -437,19 +438,21 @@ def build_tab(ctx: StudioContext) -> None:
     _variations: dict[int, int] = {}
     diffusers_inputs = [model_dir, style, steps, guidance, batch, gen_w, gen_h, fp16, slicing, offload, negative]
 
-    upload.upload(load_upload, inputs=upload, outputs=script)
-    parse_button.click(do_parse, inputs=[window_root, script, script_format, cps_zh, cps_en, min_s],
+    # refusals are a toast and a status line, never Error badges over the script, shot list or galleries
+    upload.upload(keep_outputs(1)(load_upload), inputs=upload, outputs=script)
+    parse_button.click(keep_outputs(4, status_index=3)(do_parse), inputs=[window_root, script, script_format, cps_zh, cps_en, min_s],
                        outputs=[shots, bible, storyboard_state, status])
-    save_shots.click(do_save_shots, inputs=[window_root, shots, storyboard_state],
+    save_shots.click(keep_outputs(4, status_index=3)(do_save_shots), inputs=[window_root, shots, storyboard_state],
                      outputs=[shots, bible, storyboard_state, shots_status])
     shots.input(autosave_shots, inputs=[window_root, shots, storyboard_state], outputs=[storyboard_state, shots_status])
-    save_bible.click(do_save_bible, inputs=[window_root, bible, storyboard_state], outputs=[bible, storyboard_state])
+    save_bible.click(keep_outputs(2)(do_save_bible), inputs=[window_root, bible, storyboard_state], outputs=[bible, storyboard_state])
     bible.input(autosave_bible, inputs=[window_root, bible, storyboard_state], outputs=storyboard_state)
     render_button.click(parse_first, inputs=[window_root, storyboard_state, script, script_format, cps_zh, cps_en, min_s],
                         outputs=[shots, bible, storyboard_state, status]).success(
-        do_render, inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs], outputs=gallery,
+        keep_outputs(1)(do_render), inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs],
+        outputs=gallery,
         concurrency_id=GPU_JOBS)
-    regen_button.click(do_regenerate, inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
+    regen_button.click(keep_outputs(1)(do_regenerate), inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
                        outputs=gallery, concurrency_id=GPU_JOBS)
     cancel_button.click(do_cancel, queue=False)
 
@@ -460,7 +463,7 @@ def build_tab(ctx: StudioContext) -> None:
         return gr.update() if number is None else number
 
     gallery.select(on_panel, None, regen_shot, api_name=False)
-    pages_button.click(do_pages, inputs=[window_root, storyboard_state, layout, page_size, rtl, renderer],
+    pages_button.click(keep_outputs(2)(do_pages), inputs=[window_root, storyboard_state, layout, page_size, rtl, renderer],
                        outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
 
     def reload_story(root):
