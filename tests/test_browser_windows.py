@@ -253,7 +253,8 @@ def test_a_refused_generate_leaves_the_takes_list_and_musicgen_help_is_short(bro
     page.get_by_text("Engine parameters").click()
     page.locator("#music-params textarea").fill("{tempo: fast}")
     page.locator("#music-generate").click()
-    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('must be JSON')")
+    page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('must be JSON')",
+                           timeout=120_000)
     assert page.locator(".toast-body").filter(has_text="must be JSON").count() >= 1
     table = page.locator("#music-takes-table")
     assert "8400" in table.inner_text() and "Error" not in table.inner_text()
