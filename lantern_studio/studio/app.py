@@ -35,6 +35,9 @@ CSS = """
 
 # one slot for each GPU-heavy job; the Gradio queue shows everyone else their position
 MAX_QUEUE_SIZE = 64
+# windows release their state when they close (studio.sessions); this bounds the rest (clients that never
+# connect a heartbeat) to about half a gigabyte, Gradio's default of 10,000 to about five
+MAX_SESSIONS = 1000
 
 
 def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Blocks, StudioContext]:
@@ -84,6 +87,7 @@ def serve(settings: Settings) -> int:
                     inbrowser=settings.open_browser, allowed_paths=[str(root) for root in served_roots(ctx)], css=CSS,
                     footer_links=["gradio", "settings"], show_error=True, quiet=True,
                     max_file_size=Limits.from_environ().max_upload_bytes, enable_monitoring=False,
+                    state_session_capacity=MAX_SESSIONS,
                     app_kwargs={"middleware": [web_guard(settings, ctx)]})
     finally:
         run_temp.release(settings.temp_dir)
