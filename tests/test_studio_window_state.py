@@ -214,3 +214,14 @@ def test_a_quiet_check_refuses_with_the_same_message_and_no_traceback():
         check(None)
     assert messages.error_text(refused.value) == "Select a take in the list first"
     assert refused.value.print_exception is False
+
+
+def test_the_system_tab_says_how_to_get_missing_models(tmp_path):
+    from lantern_studio.engines.doctor import collect
+
+    settings = Settings(home=tmp_path, project_dir=tmp_path / "p", models_dir=tmp_path / "models")
+    findings = {f.topic: f for f in collect(settings)}
+    missing = findings[f"models in {tmp_path / 'models'}"]
+    assert not missing.ok and "state_dict.bin" in missing.detail and "does not exist" not in missing.detail
+    (tmp_path / "models").mkdir()                       # an empty folder says the same
+    assert "state_dict.bin" in {f.topic: f for f in collect(settings)}[f"models in {tmp_path / 'models'}"].detail

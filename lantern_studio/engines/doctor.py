@@ -85,14 +85,24 @@ def model_search_dirs(settings: Settings) -> list[Path]:
     return [settings.models_dir, default_hf_cache()]
 
 
+def how_to_add_models(directory: Path, settings: Settings) -> str:
+    """What to do about a model folder that is missing or empty: where weights go, or the download command."""
+    from lantern_studio.engines.music import musicgen_models as models
+
+    if directory == settings.models_dir:
+        return (f"no models yet: put a MusicGen checkpoint folder ({models.LM_FILE} and {models.COMPRESSION_FILE}) "
+                "or a diffusers pipeline folder here; the built-in composer and previz need none")
+    return (f"no models downloaded; with internet, run {models.download_command('facebook/musicgen-small')} "
+            "(the built-in composer and previz need none)")
+
+
 def _models(settings: Settings) -> list[Finding]:
     findings = []
     for directory in model_search_dirs(settings):
-        if not directory.is_dir():
-            findings.append(Finding(f"models in {directory}", False, "folder does not exist"))
-            continue
-        names = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
-        findings.append(Finding(f"models in {directory}", bool(names), ", ".join(names) or "empty"))
+        names = [] if not directory.is_dir() else sorted(
+            p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        detail = ", ".join(names) if names else how_to_add_models(directory, settings)
+        findings.append(Finding(f"models in {directory}", bool(names), detail))
     findings.extend(_musicgen_models(settings))
     return findings
 
