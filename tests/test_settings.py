@@ -113,3 +113,11 @@ def test_allowed_hosts_are_bare_names(tmp_path):
     for bad in ("http://x.example", "x.example:80", "x/y", "*.example", ""):
         with pytest.raises(SettingsError, match="allowed-host"):
             Settings.resolve(options(allowed_host=[bad]), environ={})
+
+
+def test_help_offers_the_auth_file_and_says_auth_is_visible_in_ps():
+    from lantern_testkit import load_launcher
+
+    text = " ".join(load_launcher().build_parser().format_help().split())
+    assert "--auth-file FILE" in text and "--allowed-host NAME" in text
+    assert "can read it in `ps`" in text

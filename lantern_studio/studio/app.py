@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -67,11 +69,17 @@ def _open_project_roots(ctx: StudioContext) -> list:
     return [ctx.project.root, *(project.root for project in list(opened.values()))]
 
 
+def _temp_roots(settings: Settings) -> list[Path]:
+    """This run's folder, and Gradio's upload folder where the user pointed ``GRADIO_TEMP_DIR`` elsewhere."""
+    gradio_dir = os.environ.get("GRADIO_TEMP_DIR", "")
+    return [settings.temp_dir, *([Path(gradio_dir)] if gradio_dir else [])]
+
+
 def web_guard(settings: Settings, ctx: StudioContext) -> Middleware:
     """The Host/Origin/file/upload guard in front of every route (see ``studio.web_guard``)."""
     shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     return Middleware(WebGuard, hosts=HostPolicy(settings.host, settings.allowed_hosts, share=settings.share),
-                      files=FilePolicy(lambda: _open_project_roots(ctx), [settings.temp_dir]),
+                      files=FilePolicy(lambda: _open_project_roots(ctx), _temp_roots(settings)),
                       uploads=_upload_policy(), studio_url=f"http://{shown_host}:{settings.port}/")
 
 
