@@ -325,6 +325,31 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
     options = " | ".join(page.get_by_role("option").all_inner_texts())
     assert all(f"(seed {m['seed']})" in options for m in [*by_seed.values(), *children]), options
     page.keyboard.press("Escape")
+
+    # a soloed stem previews at its level in the mix: the same master gain as the full mix, so quieter
+    page.locator("#mixer-use-selected").click()
+    page.wait_for_function("s => document.querySelector('#mixer-summary').innerText.includes(`seed ${s}`)",
+                           arg=other_take["seed"])
+    page.locator("#mixer-stem-0-name").wait_for()
+    page.locator("#mixer-render").click()
+    page.wait_for_function("() => document.querySelector('#mixer-meter').innerText.includes('master gain')",
+                           timeout=120_000)
+    full_meter = page.locator("#mixer-meter").inner_text()
+    solo_stem = page.locator("[id^='mixer-stem-'][id$='-name']").count() - 1
+    page.locator(f"#mixer-stem-{solo_stem}-solo input").check()
+    page.wait_for_timeout(500)
+    page.locator("#mixer-render").click()
+    page.wait_for_function("m => document.querySelector('#mixer-meter').innerText !== m", arg=full_meter,
+                           timeout=120_000)
+    solo_meter = page.locator("#mixer-meter").inner_text()
+
+    def reading(meter: str, pattern: str) -> float:
+        return float(re.search(pattern, meter).group(1))
+
+    gain = r"master gain ([-+]\d+\.\d) dB"
+    lufs = r"Integrated (-?\d+\.\d) LUFS"
+    assert reading(solo_meter, gain) == reading(full_meter, gain), (full_meter, solo_meter)
+    assert reading(solo_meter, lufs) < reading(full_meter, lufs) - 1.0, (full_meter, solo_meter)
     screenshot(page, tmp_path, "mixer-tab.png")
     context.close()
 
