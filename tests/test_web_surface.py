@@ -7,6 +7,7 @@ refused everything would fail here too.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -151,8 +152,23 @@ def test_only_the_open_projects_media_is_served_never_its_trash(server):
     assert _request(server.url + "gradio_api/file=https://example.com/x.png")[0] == 404
 
 
+def _declare_upload(studio, length: int) -> tuple[int, str]:
+    """Send only the headers of an upload of ``length`` bytes: a bound is checked before any byte is read, and
+    the studio answers without waiting for (or keeping) a body."""
+    connection = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=30)
+    try:
+        connection.putrequest("POST", "/gradio_api/upload")
+        connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
 def test_uploads_are_bounded_in_size_and_count(small_server):
-    status, message = _upload(small_server, b"R" * (2 * 1024 * 1024))
+    status, message = _declare_upload(small_server, 64 * 1024 * 1024)
     assert status == 413 and "at most" in message
     accepted = 0
     for _ in range(5):
