@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,27 +63,31 @@ def test_stale_runs_are_swept_only_when_marked_and_dead(tmp_path):
     dead = _dead_pid()
     stale = tmp_path / f"run-{dead}"
     stale.mkdir()
-    (stale / MARKER_NAME).write_text(json.dumps({"pid": dead}))
+    here = socket.gethostname()
+    (stale / MARKER_NAME).write_text(json.dumps({"pid": dead, "host": here}))
     (stale / "upload.wav").write_bytes(b"x" * 100)
     unmarked = tmp_path / f"run-{dead + 1}"          # looks like a run folder but the studio did not make it
     unmarked.mkdir()
     (unmarked / "keep.txt").write_text("keep")
     wrong_pid = tmp_path / f"run-{dead + 2}"         # its marker names another pid
     wrong_pid.mkdir()
-    (wrong_pid / MARKER_NAME).write_text(json.dumps({"pid": dead}))
+    (wrong_pid / MARKER_NAME).write_text(json.dumps({"pid": dead, "host": here}))
+    elsewhere = tmp_path / f"run-{dead + 4}"         # a run of another machine (or container) sharing the home
+    elsewhere.mkdir()
+    (elsewhere / MARKER_NAME).write_text(json.dumps({"pid": dead + 4, "host": here + "-other"}))
     live = tmp_path / f"run-{os.getppid()}"           # a live process's folder
     live.mkdir()
-    (live / MARKER_NAME).write_text(json.dumps({"pid": os.getppid()}))
+    (live / MARKER_NAME).write_text(json.dumps({"pid": os.getppid(), "host": here}))
     outside = tmp_path.parent / f"outside-{dead}"
     outside.mkdir()
     (outside / "precious.txt").write_text("precious")
     link = tmp_path / f"run-{dead + 3}"               # a link named like a run folder, to a marked folder outside
-    (outside / MARKER_NAME).write_text(json.dumps({"pid": dead + 3}))
+    (outside / MARKER_NAME).write_text(json.dumps({"pid": dead + 3, "host": here}))
     link.symlink_to(outside, target_is_directory=True)
 
     removed = sweep_stale_runs(tmp_path)
     assert removed == [stale] and not stale.exists()
-    assert (unmarked / "keep.txt").exists() and wrong_pid.exists() and live.exists()
+    assert (unmarked / "keep.txt").exists() and wrong_pid.exists() and live.exists() and elsewhere.exists()
     assert (outside / "precious.txt").exists() and link.is_symlink()
 
 
@@ -92,6 +97,6 @@ def test_a_foreign_folder_with_the_run_name_is_refused_not_deleted(tmp_path):
     foreign = tmp_path / run_folder_name()
     foreign.mkdir()
     (foreign / "mine.txt").write_text("mine")
-    with pytest.raises(RunTempError, match="not made by Lantern Studio"):
+    with pytest.raises(RunTempError, match="not made by Lantern Studio on this machine"):
         claim(foreign, environ={})
     assert (foreign / "mine.txt").read_text() == "mine"

@@ -4,7 +4,8 @@ Everything temporary a run makes goes there: Gradio's uploads and outputs (``GRA
 ``tempfile`` (pydub's scratch files included) and child processes' temp files (``TMPDIR``, read by ffmpeg and
 others). A run deletes only the folder it created; anything else under ``tmp/`` (a user's own notes) is never
 touched. A run that was killed leaves its folder behind: the next run removes it, but only when the folder
-carries this studio's marker file and no process with that pid is alive any more.
+carries this studio's marker file, written on this machine (a home shared with a container or another computer
+sees other pids), and no process with that pid is alive any more.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -49,11 +51,12 @@ def _is_own_run_folder(path: Path) -> int | None:
     if marker.is_symlink() or not marker.is_file():
         return None
     try:
-        recorded = json.loads(marker.read_text(encoding="utf-8")).get("pid")
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        recorded_pid, recorded_host = recorded.get("pid"), recorded.get("host")
     except (OSError, ValueError, AttributeError):
         return None
     pid = int(match.group(1))
-    return pid if recorded == pid else None
+    return pid if recorded_pid == pid and recorded_host == socket.gethostname() else None
 
 
 def sweep_stale_runs(temp_root: str | os.PathLike) -> list[Path]:
@@ -94,11 +97,12 @@ def claim(run_dir: str | os.PathLike, *, environ: dict | None = None) -> Path:
                            "again")
     if folder.exists():
         if _is_own_run_folder(folder) is None:
-            raise RunTempError(f"{folder} exists but was not made by Lantern Studio; move it elsewhere and start "
-                               "again")
+            raise RunTempError(f"{folder} exists but was not made by Lantern Studio on this machine; move it "
+                               "elsewhere and start again")
         shutil.rmtree(folder)            # a dead run's leftover whose pid this process now has
     folder.mkdir()
-    (folder / MARKER_NAME).write_text(json.dumps({"pid": os.getpid(), "started": time.time()}), encoding="utf-8")
+    marker = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    (folder / MARKER_NAME).write_text(json.dumps(marker), encoding="utf-8")
     tempfile.tempdir = str(folder)
     env["TMPDIR"] = str(folder)
     atexit.register(release, folder)
