@@ -116,3 +116,18 @@ def test_the_middleware_answers_refusals_itself(tmp_path):
     ok = _call(guard, {"type": "http", "method": "POST", "path": "/gradio_api/queue/join",
                        "headers": [(b"host", b"127.0.0.1:7860"), (b"origin", b"http://127.0.0.1:7860")]})
     assert ok[0]["status"] == 200 and reached == ["/gradio_api/queue/join"]
+
+
+def test_uploads_must_state_their_size_and_fit_the_bounds(tmp_path):
+    guard, reached = _guard(tmp_path)
+    guard.uploads = UploadPolicy(max_request_bytes=1000, max_total_bytes=10_000_000, max_uploads=2)
+
+    def upload(length: str | None) -> int:
+        headers = [(b"host", b"127.0.0.1:7860")] + ([(b"content-length", length.encode())] if length else [])
+        return _call(guard, {"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": headers}
+                     )[0]["status"]
+
+    assert upload(None) == 411                       # chunked: its size is unknown until it has been stored
+    assert upload(str(5 * 1024 * 1024)) == 413
+    assert [upload("500"), upload("500"), upload("500")] == [200, 200, 429]
+    assert reached == ["/gradio_api/upload"] * 2
