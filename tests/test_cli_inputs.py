@@ -16,7 +16,7 @@ import soundfile as sf
 
 from lantern_studio.engines.atomic import TEMP_PREFIX
 from lantern_studio.engines.audio.integrity import check_wav_complete, read_complete_audio
-from lantern_studio.engines.audio.io import AudioFileError
+from lantern_studio.engines.audio.io import AudioFileError, read_audio
 from lantern_studio.engines.cli import compose, storyboard
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.engines.project import Project
@@ -69,6 +69,8 @@ def test_a_truncated_wav_is_named_truncated_and_a_whole_one_reads_back(tmp_path,
     assert sf.read(cut)[0].shape[0] > 0                # libsndfile reads it without a word: that is the trap
     with pytest.raises(AudioFileError, match=r"cut.wav is truncated.*\(60%\).*again"):
         check_wav_complete(cut)
+    with pytest.raises(AudioFileError, match="cut.wav is truncated"):    # every reader of the studio refuses it
+        read_audio(cut)
 
 
 def test_a_fifo_music_file_is_refused_without_being_opened(tmp_path):

@@ -162,6 +162,9 @@ def read_audio(path: str | os.PathLike, *, sample_rate: int | None = None) -> tu
     if suffix in _FFMPEG_FORMATS:
         audio, rate = _read_ffmpeg(path, *_FFMPEG_FORMATS[suffix])
     else:
+        from lantern_studio.engines.audio.integrity import check_wav_complete
+
+        check_wav_complete(path)        # libsndfile would read a cut-short WAV without a word
         try:
             audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
         except Exception as error:  # soundfile raises LibsndfileError / RuntimeError for undecodable data
