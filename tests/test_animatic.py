@@ -22,7 +22,8 @@ import pyloudnorm
 import pytest
 from PIL import Image, ImageDraw
 
-from lantern_studio.engines.story.animatic import AnimaticCancelled, render_animatic
+from lantern_studio.engines.jobs import Cancelled
+from lantern_studio.engines.story.animatic import render_animatic
 from lantern_studio.engines.story.encode import DiskFullError
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.soundtrack import build_soundtrack, dialogue_files_by_shot
@@ -389,7 +390,7 @@ def test_cancel_stops_and_writes_nothing(tmp_path):
         if fraction > 0.3:
             stop.set()
 
-    with pytest.raises(AnimaticCancelled):
+    with pytest.raises(Cancelled):
         render_animatic(sb, out_path=tmp_path / "c.mp4", panels=panels_for(sb), preview=True, cancel=stop,
                         progress=progress, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "c.mp4").exists()

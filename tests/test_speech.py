@@ -198,7 +198,7 @@ def test_a_bad_line_fails_before_any_line_is_spoken(tmp_path):
 
 
 def test_cancel_keeps_the_finished_lines(tmp_path):
-    from lantern_studio.engines.story.voices import SpeechCancelled
+    from lantern_studio.engines.jobs import Cancelled
 
     calls = []
 
@@ -206,9 +206,9 @@ def test_cancel_keeps_the_finished_lines(tmp_path):
         calls.append(1)
         return len(calls) > 2
 
-    with pytest.raises(SpeechCancelled) as caught:
+    with pytest.raises(Cancelled) as caught:
         speak_lines(drama(), cache_dir=tmp_path, cancel=cancel)
-    assert sorted(caught.value.clips) == [2, 3]
+    assert sorted(caught.value.partial) == [2, 3]
     assert speak_lines(drama(), cache_dir=tmp_path).cached == (2, 3)
 
 

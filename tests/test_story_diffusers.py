@@ -16,7 +16,7 @@ from lantern_studio.engines.story.diffusers_panels import (BASE_NEGATIVE, STYLE_
                                             guess_anchors)
 from lantern_studio.engines.story.model import Character, Shot, Storyboard
 from lantern_studio.engines.story.pages import PageSpec, compose_pages
-from lantern_studio.engines.story.panels import RenderCancelled
+from lantern_studio.engines.jobs import Cancelled
 
 SIZE = (64, 112)
 
@@ -95,9 +95,9 @@ def test_cancel_keeps_finished_panels(renderer, board):
         if fraction >= 0.5:               # panel 2 of 4 is at its last step: it is interrupted
             flag.set()
 
-    with pytest.raises(RenderCancelled) as caught:
+    with pytest.raises(Cancelled) as caught:
         renderer.render_many(board, progress=progress, cancel=flag)
-    assert [p.shot_number for p in caught.value.panels] == [1]
+    assert [p.shot_number for p in caught.value.partial] == [1]
 
 
 def test_lettered_panels_and_pages_from_generated_art(renderer, board):

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from lantern_studio.engines.story.model import Character, Shot, Storyboard
+from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.pages import (PageSpec, cell_boxes, compose_pages, director_sheet_pages, export_storyboard,
                                  save_cbz, save_pdf)
-from lantern_studio.engines.story.panels import (PrevizRenderer, RenderCancelled, RenderedPanel, letter_panel, parse_setting,
+from lantern_studio.engines.jobs import Cancelled
+from lantern_studio.engines.story.panels import (PrevizRenderer, RenderedPanel, letter_panel, parse_setting,
                                   render_panel)
 from lantern_studio.engines.story.script import parse_script
 from lantern_studio.engines.story.shots import plan_shots
@@ -201,10 +202,10 @@ def test_render_many_reports_progress_and_cancels(zh_board):
         if fraction >= 2 / 4:
             flag.set()
 
-    with pytest.raises(RenderCancelled) as caught:
+    with pytest.raises(Cancelled) as caught:
         PrevizRenderer().render_many(zh_board, shots=zh_board.shots[:4], size=(180, 320), progress=stop_after_two,
                                      cancel=flag)
-    assert len(caught.value.panels) == 2
+    assert len(caught.value.partial) == 2
 
 
 # ------------------------------------------------------------------------------------------------

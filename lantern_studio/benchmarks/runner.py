@@ -18,10 +18,11 @@ import traceback
 from pathlib import Path
 from typing import Callable, Iterable
 
+from lantern_studio.engines.jobs import Progress
+
 FAMILIES = ("mix", "dsp", "composite", "composer", "musicgen", "animatic", "speech", "batch")
 VIDEO_FPS = 24.0          # what "real time" means for the fps metric
 
-Progress = Callable[[float, str], None]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
+from lantern_studio.engines.jobs import cancel_requested
 from lantern_studio.engines.atomic import TEMP_PREFIX, atomic_output_path, atomic_write_json, is_own_partial
 from lantern_studio.engines.bounded import load_json_file
 
@@ -758,7 +759,7 @@ class Project:
         with atomic_output_path(destination, suffix=".zip") as temp:
             with zipfile.ZipFile(temp, "w", allowZip64=True) as archive:
                 for path, relative, size in files:
-                    if cancel is not None and cancel():
+                    if cancel_requested(cancel):
                         raise ProjectError("export cancelled; no zip was written")
                     compress = zipfile.ZIP_STORED if path.suffix.lower() in _STORED_SUFFIXES else zipfile.ZIP_DEFLATED
                     archive.write(path, f"{top}/{relative}", compress_type=compress)

@@ -100,14 +100,15 @@ def preview_voice(ctx: StudioContext, state: Any, rows: Any, who: str | None, te
 def speak_for_animatic(ctx: StudioContext, board: Storyboard, recorded: dict | None, progress=None,
                        cancel: threading.Event | None = None) -> dict:
     """The animatic's spoken lines (shot number -> clip), cached in the project's renders; gr.Error on bad input."""
-    from lantern_studio.engines.story.voices import SpeechCancelled, speak_lines
+    from lantern_studio.engines.jobs import Cancelled
+    from lantern_studio.engines.story.voices import speak_lines
 
     try:
         spoken = speak_lines(board, cache_dir=ctx.project.renders_dir / "cache" / "voices",
                              models_dir=ctx.settings.models_dir, skip=set(recorded or {}), progress=progress,
-                             cancel=cancel.is_set if cancel is not None else None)
-    except SpeechCancelled as error:
-        raise gr.Error(f"Render cancelled while speaking the lines; the {len(error.clips)} finished lines are "
+                             cancel=cancel)
+    except Cancelled as error:
+        raise gr.Error(f"Render cancelled while speaking the lines; the {len(error.partial)} finished lines are "
                        "kept, so the next render starts after them.") from None
     except ValueError as error:
         raise gr.Error(str(error)) from None

@@ -12,7 +12,8 @@ from typing import Any
 
 import gradio as gr
 
-from lantern_studio.engines.story.animatic import AnimaticCancelled, render_animatic
+from lantern_studio.engines.jobs import Cancelled
+from lantern_studio.engines.story.animatic import render_animatic
 from lantern_studio.engines.story.encode import DiskFullError
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.timeline import FORMATS, FPS_CHOICES
@@ -111,7 +112,7 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
                                  ducking_db=float(ducking_db), progress=report, cancel=cancel,
                                  cache_dir=renders / "cache" / "animatic", dialogue_audio=dialogue,
                                  voices=voices, voices_dir=renders / f"{stem}-voices" if voices else None)
-    except AnimaticCancelled:
+    except Cancelled:
         raise gr.Error("Render cancelled; nothing was saved. Finished shots are kept, so the next render "
                        "is quicker.")
     except (ValueError, DiskFullError) as error:

@@ -10,7 +10,6 @@ storyboard as a dict (``Storyboard.to_dict()``), updated on every parse and edit
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -20,7 +19,8 @@ from lantern_studio.engines.story import store
 from lantern_studio.engines.story.bible import BIBLE_HEADERS, apply_bible_rows, bible_rows
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, export_pages
-from lantern_studio.engines.story.panels import PrevizRenderer, RenderCancelled, RenderedPanel
+from lantern_studio.engines.jobs import Cancelled
+from lantern_studio.engines.story.panels import PrevizRenderer, RenderedPanel
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
 from lantern_studio.engines.safety import Limits
@@ -376,8 +376,8 @@ def build_tab(ctx: StudioContext) -> None:
             panels = made.render_many(board, size=size if made.name == "previz" else None,
                                       lettering=made.name == "previz",
                                       progress=_progress_cb(progress), cancel=flag)
-        except RenderCancelled as error:
-            save_rendered(getattr(error, "panels", []), wctx)
+        except Cancelled as error:
+            save_rendered(error.partial, wctx)
             gr.Warning(f"{error}; the finished panels are kept")
             return gallery_items(board, wctx)
         except (ValueError, OSError) as error:

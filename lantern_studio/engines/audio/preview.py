@@ -17,11 +17,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import soundfile as sf
 
+from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
 from lantern_studio.engines.atomic import atomic_output_path
 from lantern_studio.engines.audio.mastering import master_to_loudness
 from lantern_studio.kernels import dsp
@@ -32,8 +33,6 @@ MIN_TAKES, MAX_TAKES = 1, 4
 LABELS = ("A", "B", "C", "D")
 PREVIEW_SUBTYPE = "PCM_16"
 
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,7 @@ def prepare_previews(takes: Sequence[Any], out_dir: str | os.PathLike, *,
         target loudness, true-peak ceiling and crossfeed strength.
     progress, cancel : callables
         ``progress(fraction, message)``; ``cancel()`` True stops before the next take (raises
-        ``InterruptedError``; files already written stay valid cache entries).
+        ``engines.jobs.Cancelled`` with the finished previews; files already written stay valid cache entries).
 
     Returns
     -------
@@ -201,8 +200,7 @@ def prepare_previews(takes: Sequence[Any], out_dir: str | os.PathLike, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     previews: list[Preview] = []
     for index, take in enumerate(takes):
-        if cancel is not None and cancel():
-            raise InterruptedError("preview preparation stopped")
+        check_cancel(cancel, "preview preparation stopped", previews)
         name = str(getattr(take, "name", "") or take.id)
         if progress is not None:
             progress(index / len(takes), f"matching loudness of {name}")

@@ -15,11 +15,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import soundfile as sf
 
+from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
 from lantern_studio.engines.audio.ingest import MAX_UPLOAD_S, AudioInputError, read_audio_file
 from lantern_studio.engines.audio.io import resample as resample_audio   # `resample` is a keyword option here
@@ -31,8 +32,6 @@ from lantern_studio.kernels.mix import Ducking, mix
 MAX_STEMS = 32
 SESSION_FILE = "session.json"
 
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
 
 
 @dataclass
@@ -348,8 +347,7 @@ class StemSession:
         if progress is not None:
             progress(0.05, "mixing stems")
         bus = self.mix_bus(backend=backend)
-        if cancel is not None and cancel():
-            raise InterruptedError("render stopped")
+        check_cancel(cancel, "render stopped")
         if master.crossfeed_strength > 0:
             bus = np.ascontiguousarray(dsp.crossfeed(bus, self.sample_rate, strength=master.crossfeed_strength),
                                        dtype=np.float32)

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
 
 if TYPE_CHECKING:
-    from lantern_studio.engines.audio.session import Cancel, MasterSettings, MixResult, Progress, StemSession
+    from lantern_studio.engines.audio.session import MasterSettings, MixResult, StemSession
 
 EXPORT_FORMATS = ("wav", "flac", "mp3")
 MP3_BITRATE_KBPS = 320
@@ -79,8 +80,7 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
     def step(message: str) -> None:
         nonlocal done
         done += 1
-        if cancel is not None and cancel():
-            raise InterruptedError("export stopped; files written so far are complete")
+        check_cancel(cancel, "export stopped; files written so far are complete", written)
         if progress is not None:
             progress(min(done / steps, 1.0), message)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from lantern_studio.engines.jobs import cancel_requested
 from lantern_studio.engines.atomic import atomic_write_bytes, atomic_write_json
 from lantern_studio.engines.batch.plan import BatchItem, BatchPlan
 from lantern_studio.engines.safety import safe_join
@@ -358,7 +359,7 @@ def _run_on_ray(ray, todo, out: Path, settings: Any, results: dict, tell: Callab
     interrupted = False
     try:
         while running:
-            if cancel is not None and cancel():
+            if cancel_requested(cancel):
                 interrupted = True
                 break
             ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_STEP_S)

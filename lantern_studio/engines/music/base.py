@@ -15,13 +15,13 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
+from lantern_studio.engines.jobs import Cancel, Progress  # noqa: F401  (the engines' protocol, re-exported)
+
 SAMPLE_RATE = 48_000
 MAX_DURATION_S = 600.0
 MAX_TAKES = 8
 MODES = ("new", "vary", "continue", "extend")
 
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
 
 
 def new_seed() -> int:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lantern_studio.engines.jobs import cancel_requested
 from lantern_studio.engines.music import arrange
 from lantern_studio.engines.music.base import MAX_DURATION_S, Cancel, EngineStatus, GenerationRequest, Progress, Take
 from lantern_studio.engines.music.midi import score_to_midi
@@ -252,7 +253,7 @@ def render(score: Score, params: dict[str, Any], *, sample_rate: int = SAMPLE_RA
     n = int(round((score.duration_s + TAIL_S) * sample_rate))
     stems: dict[str, np.ndarray] = {}
     for i, part in enumerate(score.parts):
-        if cancel is not None and cancel():
+        if cancel_requested(cancel):
             return None
         if progress:
             progress(0.1 + 0.7 * i / len(score.parts), f"synthesising {part.name} ({part.instrument})")
@@ -396,7 +397,7 @@ class ComposerEngine:
         takes: list[Take] = []
         seeds = request.seeds()
         for index, seed in enumerate(seeds):
-            if cancel is not None and cancel():
+            if cancel_requested(cancel):
                 break
             start = time.perf_counter()
 

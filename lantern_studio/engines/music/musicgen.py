@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lantern_studio.engines.jobs import Cancelled, cancel_requested
 from lantern_studio.engines import devices
 from lantern_studio.engines.music import musicgen_models as models
 from lantern_studio.engines.music.base import SAMPLE_RATE, EngineStatus, GenerationRequest, Take
@@ -59,18 +60,6 @@ DEFAULT_CFG_COEF = 3.0
 DEFAULT_OVERLAP_FRACTION = 0.4          # audiocraft's default: 30 s windows advanced by 18 s -> 12 s overlap
 DEFAULT_CONTEXT_S = 10.0
 PROGRESS_INTERVAL_S = 0.2
-
-
-class _Cancelled(Exception):
-    """Raised inside audiocraft's progress callback to stop the current take."""
-
-
-def _cancel_requested(cancel: Any) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 @dataclass(frozen=True)
@@ -391,20 +380,20 @@ class MusicGenEngine:
             progress(overall, f"take {take_index + 1}/{len(seeds)} (seed {seed}): {take_fraction:.0%}, {eta}")
 
         for index, seed in enumerate(seeds):
-            if _cancel_requested(cancel):
+            if cancel_requested(cancel):
                 break
             report(index, 0.0, seed, force=True)
 
             def on_step(fraction: float, index=index, seed=seed) -> None:
-                if _cancel_requested(cancel):
-                    raise _Cancelled()
+                if cancel_requested(cancel):
+                    raise Cancelled("stopped between token steps")
                 report(index, fraction, seed)
 
             take_start = time.perf_counter()
             failure = None
             try:
                 native = self.render(request, seed=seed, settings=settings, on_step=on_step)
-            except _Cancelled:
+            except Cancelled:
                 break
             except Exception as error:
                 if not devices.is_out_of_memory(error):

@@ -31,17 +31,17 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from PIL import Image, ImageDraw
 
+from lantern_studio.engines.jobs import Progress, cancel_requested, check_cancel
 from lantern_studio.engines.story.encode import (CRF_FINAL, CRF_PREVIEW, PRESET_FINAL, PRESET_PREVIEW, AudioTrackJob,
-                                  EncodeCancelled, SegmentEncoder, VideoSettings, explain_write_error, mux_final,
-                                  write_gif)
+                                                 SegmentEncoder, VideoSettings, explain_write_error, mux_final,
+                                                 write_gif)
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.soundtrack import build_soundtrack
 from lantern_studio.engines.story.subtitles import Cue, SubtitleStyle, build_cues, load_font, render_subtitle, write_srt
 from lantern_studio.engines.story.timeline import (FORMATS, FPS_CHOICES, Segment, Timeline, build_timeline, camera_matrix,
                                     frame_size, transition_progress)
 
-__all__ = ["AnimaticResult", "render_animatic", "prune_cache", "RENDER_VERSION", "PREVIEW_SCALE",
-           "AnimaticCancelled"]
+__all__ = ["AnimaticResult", "render_animatic", "prune_cache", "RENDER_VERSION", "PREVIEW_SCALE"]
 
 #: Bumped whenever the rendering changes, so old cache entries are not reused.
 RENDER_VERSION = 1
@@ -55,8 +55,6 @@ CACHE_MAX_BYTES = 4 * 1024**3
 CARD_TOP = (122, 18, 24)
 CARD_BOTTOM = (18, 8, 10)
 
-Progress = Callable[[float, str], None]
-AnimaticCancelled = EncodeCancelled
 
 
 @dataclass(frozen=True)
@@ -325,7 +323,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         How far the music drops under dialogue (dB, -60..0).
     progress : callable(fraction, message), optional
     cancel : callable returning bool, or threading.Event, optional
-        Checked between frames; when set, rendering stops with :class:`AnimaticCancelled` and nothing is
+        Checked between frames; when set, rendering stops with ``engines.jobs.Cancelled`` and nothing is
         written under ``out_path`` (parts already finished stay in the cache).
     cache_dir : path, optional
         Folder of encoded parts keyed by content; a later render reuses every unchanged part. Without it
@@ -356,15 +354,15 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         undecodable music.
     engines.story.encode.DiskFullError
         The disk filled up while writing; nothing is left under the final names.
-    AnimaticCancelled
-        ``cancel`` was set.
+    engines.jobs.Cancelled
+        ``cancel`` said stop.
     """
     started = time.perf_counter()
     storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":
         raise ValueError(f"out_path must end in .mp4, got {out_path.name!r}")
-    is_cancelled = _cancel_check(cancel)
+    cancel_requested(cancel)            # a cancel that is neither an Event nor a callable is refused before any work
     report = progress or (lambda fraction, message: None)
 
     width, height = frame_size(format, scale=PREVIEW_SCALE if preview else 1.0)
@@ -395,15 +393,14 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         audio_job = AudioTrackJob(soundtrack.audio, soundtrack.sample_rate, Path(work.name) / "soundtrack.m4a")
         try:
             parts, stats = _render_parts(timeline, storyboard, source, cues, style, settings, cache, report,
-                                         is_cancelled, backend)
+                                         cancel, backend)
         except BaseException:
             audio_job.wait()
             raise
         audio_file = audio_job.result()
-        if is_cancelled():
-            raise AnimaticCancelled("the render was cancelled; nothing was written")
+        check_cancel(cancel, "the render was cancelled; nothing was written")
         report(0.92, "writing the MP4")
-        mux_final(parts, out_path, settings=settings, audio_file=audio_file, cancel=is_cancelled)
+        mux_final(parts, out_path, settings=settings, audio_file=audio_file, cancel=cancel)
         if temp_cache is None:
             prune_cache(cache, keep=parts)
         written_srt = None
@@ -481,16 +478,6 @@ def prune_cache(cache_dir: str | os.PathLike, *, keep=(), max_bytes: int = CACHE
     return deleted
 
 
-def _cancel_check(cancel) -> Callable[[], bool]:
-    if cancel is None:
-        return lambda: False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set
-    if callable(cancel):
-        return lambda: bool(cancel())
-    raise ValueError("cancel must be a callable returning bool or a threading.Event")
-
-
 def _segment_state(segment: Segment, storyboard: Storyboard, source, cues: list[Cue], style: SubtitleStyle,
                    frame_wh: tuple[int, int]) -> _SegmentState:
     width, height = frame_wh
@@ -525,7 +512,7 @@ def _segment_state(segment: Segment, storyboard: Storyboard, source, cues: list[
 
 
 def _render_parts(timeline: Timeline, storyboard: Storyboard, source, cues: list[Cue], style: SubtitleStyle,
-                  settings: VideoSettings, cache: Path, report: Progress, is_cancelled, backend: str):
+                  settings: VideoSettings, cache: Path, report: Progress, cancel, backend: str):
     """Render (or find in the cache) every part; returns the part files in order and counts."""
     from lantern_studio.kernels.composite import composite
 
@@ -541,8 +528,7 @@ def _render_parts(timeline: Timeline, storyboard: Storyboard, source, cues: list
     previous: _SegmentState | None = None
     try:
         for segment in timeline.segments:
-            if is_cancelled():
-                raise AnimaticCancelled("the render was cancelled; nothing was written")
+            check_cancel(cancel, "the render was cancelled; nothing was written")
             report(0.02 + 0.9 * done / total, f"{segment.label}: preparing")
             state = _segment_state(segment, storyboard, source, cues, style, frame_wh)
             n_trans = segment.transition_frames if previous is not None else 0
@@ -567,8 +553,7 @@ def _render_parts(timeline: Timeline, storyboard: Storyboard, source, cues: list
                 last_signature = None
                 last_frame = None
                 for k in range(k0, k1):
-                    if is_cancelled():
-                        raise AnimaticCancelled("the render was cancelled; nothing was written")
+                    check_cancel(cancel, "the render was cancelled; nothing was written")
                     layers, signature = state.layers_at(k, frame_wh)
                     if is_transition:
                         prev_layers, prev_signature = previous.layers_at(previous.segment.frames + k, frame_wh)

@@ -34,8 +34,8 @@ from lantern_studio.engines.errors import ModelNotFoundError  # noqa: F401  (re-
 from lantern_studio.engines.story.bible import character_prompt
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.shots import is_narrator
-from lantern_studio.engines.story.panels import RenderCancelled, RenderedPanel, RendererBase, is_cancelled, letter_panel, \
-    setting_for
+from lantern_studio.engines.jobs import Cancelled, cancel_requested, check_cancel
+from lantern_studio.engines.story.panels import RenderedPanel, RendererBase, letter_panel, setting_for
 
 STYLE_PRESETS = {
     "manga": ("manga panel, black and white manga, screentone shading, clean ink line art, expressive faces",
@@ -227,7 +227,7 @@ class DiffusersRenderer(RendererBase):
                     lettering: bool = False, progress=None, cancel=None, variation: int = 0) -> list[RenderedPanel]:
         """All shots (or ``shots``) in batches of ``options.batch_size``, with progress and cancel.
 
-        Raises RenderCancelled (with ``.panels``, those finished) when cancelled, between denoising steps.
+        Raises ``engines.jobs.Cancelled`` (``.partial``: the finished panels) when cancelled, between denoising steps.
         """
         return self._run(list(board.shots if shots is None else shots), board, size=size, lettering=lettering,
                          variation=variation, progress=progress, cancel=cancel)
@@ -249,8 +249,7 @@ class DiffusersRenderer(RendererBase):
         total_steps = len(shots) * steps
         for start in range(0, len(shots), batch):
             chunk = shots[start:start + batch]
-            if is_cancelled(cancel):
-                self._cancelled(done, len(shots))
+            check_cancel(cancel, f"cancelled after {len(done)} of {len(shots)} panels", done)
             prompts, negatives, generators = [], [], []
             for shot in chunk:
                 prompt, negative = self.build_prompt(shot, board)
@@ -266,7 +265,7 @@ class DiffusersRenderer(RendererBase):
                     finished = _start * steps + (step + 1) * len(chunk)
                     progress(min(1.0, finished / total_steps),
                              f"panels {_start + 1}-{_start + len(chunk)} of {len(shots)}: step {step + 1}/{steps}")
-                if is_cancelled(cancel):
+                if cancel_requested(cancel):
                     state["cancelled"] = True
                     pipeline._interrupt = True
                 return callback_kwargs
@@ -279,7 +278,7 @@ class DiffusersRenderer(RendererBase):
             with torch.inference_mode():
                 result = pipe(**kwargs)
             if state["cancelled"]:
-                self._cancelled(done, len(shots))
+                raise Cancelled(f"cancelled after {len(done)} of {len(shots)} panels", done)
             for shot, image in zip(chunk, result.images):
                 image = image.convert("RGBA")
                 if image.size != (width, height):
@@ -290,12 +289,6 @@ class DiffusersRenderer(RendererBase):
                 done.append(RenderedPanel(shot_number=shot.number, image=image, anchors=anchors,
                                           renderer=self.name))
         return done
-
-    @staticmethod
-    def _cancelled(done: list[RenderedPanel], total: int):
-        error = RenderCancelled(f"cancelled after {len(done)} of {total} panels")
-        error.panels = done
-        raise error
 
 
 # where a generated image most likely has each character's head, for bubble tails (by shot size)

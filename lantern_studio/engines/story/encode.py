@@ -32,6 +32,7 @@ from typing import Sequence
 import av
 import numpy as np
 
+from lantern_studio.engines.jobs import Cancelled, check_cancel
 from lantern_studio.engines.atomic import atomic_output_path
 
 #: libx264 presets used for the final video and for previews.
@@ -45,10 +46,6 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC
 
 class DiskFullError(OSError):
     """Writing failed because the disk (or the user's quota, or the file-size limit) is full."""
-
-
-class EncodeCancelled(RuntimeError):
-    """The render was cancelled; nothing was written under the final name."""
 
 
 def explain_write_error(error: BaseException, path: str | os.PathLike) -> BaseException:
@@ -299,14 +296,14 @@ def mux_final(segments: Sequence[str | os.PathLike], out_path: str | os.PathLike
     ------
     DiskFullError
         The disk filled up; nothing was left under ``out_path``.
-    EncodeCancelled
-        ``cancel()`` returned True.
+    engines.jobs.Cancelled
+        ``cancel`` said stop; nothing was written under ``out_path``.
     """
     out_path = Path(out_path)
     try:
         with atomic_output_path(out_path) as temp:
             _mux(segments, temp, settings, audio_file, cancel)
-    except EncodeCancelled:
+    except Cancelled:
         raise
     except (OSError, av.FFmpegError) as error:
         raise explain_write_error(error, out_path) from error
@@ -339,8 +336,7 @@ def _mux(segments, temp: Path, settings: VideoSettings, audio_file, cancel):
             ticks_per_frame = int(round(1 / (settings.fps * template.time_base)))
             offset = 0
             for container in inputs:
-                if cancel is not None and cancel():
-                    raise EncodeCancelled("the render was cancelled")
+                check_cancel(cancel, "the render was cancelled; nothing was written")
                 stream = container.streams.video[0]
                 if stream.time_base != template.time_base:
                     raise ValueError("video segments have different time bases; clear the render cache")

@@ -20,15 +20,16 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageOps
 
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_text
 from lantern_studio.engines.story.model import Shot, Storyboard
-from lantern_studio.engines.story.panels import (DEFAULT_PANEL_SIZE, MOVE_LABELS, PanelRenderer, PrevizRenderer, RenderCancelled,
-                                  RenderedPanel, check_size, is_cancelled, letter_panel)
+from lantern_studio.engines.jobs import check_cancel
+from lantern_studio.engines.story.panels import (DEFAULT_PANEL_SIZE, MOVE_LABELS, PanelRenderer, PrevizRenderer,
+                                                 RenderedPanel, check_size, letter_panel)
 from lantern_studio.engines.story.shots import shots_to_csv
 from lantern_studio.engines.story.text import INK, draw_lines, fit_text, get_font
 
@@ -157,10 +158,7 @@ def compose_pages(board: Storyboard, *, spec: PageSpec = PageSpec(), art: dict[i
     pages: list[Image.Image] = []
     page_count = math.ceil(len(shots) / per_page)
     for page_index in range(page_count):
-        if is_cancelled(cancel):
-            error = RenderCancelled(f"cancelled after {len(pages)} of {page_count} pages")
-            error.panels = []
-            raise error
+        check_cancel(cancel, f"cancelled after {len(pages)} of {page_count} pages")
         chunk = shots[page_index * per_page:(page_index + 1) * per_page]
         boxes = cell_boxes(spec, panel_aspect=aspect)[:len(chunk)]
         if spec.layout == "webtoon":
@@ -400,10 +398,7 @@ def export_storyboard(board: Storyboard, out_dir: str | Path, *, spec: PageSpec 
     panel_dir.mkdir(exist_ok=True)
     count = len(board.shots)
     for index, shot in enumerate(board.shots):
-        if is_cancelled(cancel):
-            error = RenderCancelled(f"cancelled after {index} of {count} panels")
-            error.panels = []
-            raise error
+        check_cancel(cancel, f"cancelled after {index} of {count} panels")
         if art and shot.number in art:
             image = art[shot.number].image
         else:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from lantern_studio.engines.jobs import check_cancel
 from lantern_studio.engines.story import previz_sets
 from lantern_studio.engines.story.bible import appearance
 from lantern_studio.engines.story.model import Character, Shot, Storyboard
@@ -34,10 +34,6 @@ from lantern_studio.engines.story.text import (INK, draw_bubble, draw_caption, d
 
 DEFAULT_PANEL_SIZE = (1080, 1920)
 MAX_PANEL_SIDE = 8192
-
-
-class RenderCancelled(RuntimeError):
-    """Rendering stopped because the user cancelled; panels finished before that are kept."""
 
 
 @dataclass
@@ -75,14 +71,6 @@ def check_size(size) -> tuple[int, int]:
     return width, height
 
 
-def is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
-
-
 class RendererBase:
     """``render_many`` for renderers that draw one shot at a time."""
 
@@ -96,15 +84,12 @@ class RendererBase:
                     cancel=None) -> list[RenderedPanel]:
         """Render ``shots`` (default: all of the board's), reporting progress; stop between panels on cancel.
 
-        Raises RenderCancelled carrying ``.panels`` (those finished) when cancelled.
+        Raises ``engines.jobs.Cancelled`` carrying the finished panels as ``.partial`` when cancelled.
         """
         shots = list(board.shots if shots is None else shots)
         done: list[RenderedPanel] = []
         for index, shot in enumerate(shots):
-            if is_cancelled(cancel):
-                error = RenderCancelled(f"cancelled after {len(done)} of {len(shots)} panels")
-                error.panels = done
-                raise error
+            check_cancel(cancel, f"cancelled after {len(done)} of {len(shots)} panels", done)
             done.append(self.render(shot, board, size=size, lettering=lettering))
             if progress is not None:
                 progress((index + 1) / len(shots), f"panel {index + 1}/{len(shots)} (shot {shot.number})")

@@ -18,10 +18,11 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
+from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
 from lantern_studio.engines.speech.base import SpeechClip, VoiceSpec, check_line, detect_language
 from lantern_studio.engines.speech.casting import NARRATOR_VOICE, default_voices
 from lantern_studio.engines.story.bible import voice_of
@@ -34,18 +35,6 @@ SPEECH_LEAD_S = 0.15
 BREATH_S = 0.35
 #: Bumped when the way a clip is made changes, so old cache entries are not reused.
 CACHE_VERSION = 1
-
-Progress = Callable[[float, str], None]
-Cancel = Callable[[], bool]
-
-
-class SpeechCancelled(Exception):
-    """Speaking stopped on request; ``clips`` holds the lines finished so far (also in the cache)."""
-
-    def __init__(self, message: str, clips: dict[int, SpeechClip]):
-        super().__init__(message)
-        self.clips = clips
-
 
 @dataclass(frozen=True)
 class SpokenLines:
@@ -178,7 +167,7 @@ def speak_lines(board: Storyboard, *, cache_dir: str | os.PathLike | None = None
     ValueError
         An empty or too long line, an unsupported language, an unknown voice, or an engine that cannot run
         (the message names the shot and what to do).
-    SpeechCancelled
+    engines.jobs.Cancelled
         ``cancel()`` turned True; the finished lines are in the exception and the cache.
     """
     lines = plan_lines(board, skip=skip)
@@ -193,8 +182,7 @@ def speak_lines(board: Storyboard, *, cache_dir: str | os.PathLike | None = None
     clips: dict[int, SpeechClip] = {}
     spoken, cached = [], []
     for index, line in enumerate(lines):
-        if cancel is not None and cancel():
-            raise SpeechCancelled(f"speaking stopped after {index} of {len(lines)} lines", clips)
+        check_cancel(cancel, f"speaking stopped after {index} of {len(lines)} lines", clips)
         report(index / max(1, len(lines)), f"voice {index + 1}/{len(lines)}: shot {line.shot_number} {line.speaker}")
         path = cache / f"{line.key()}.npz" if cache is not None else None
         clip = _read_cached(path) if path is not None and path.is_file() else None

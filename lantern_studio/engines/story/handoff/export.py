@@ -19,7 +19,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from lantern_studio.engines.jobs import Progress
 
 #: Format names, in the order they are written.
 TIMELINE_FORMATS = ("otio", "fcpxml", "edl", "jianying")
@@ -30,7 +32,6 @@ _NEEDS = {"otio": (("opentimelineio", "opentimelineio"),),
           "jianying": (("pyJianYingDraft", "pyjianyingdraft"), ("pymediainfo", "pymediainfo"))}
 FOLDER_NAME = "timeline"
 
-Progress = Callable[[float, str], None]
 
 
 class HandoffUnavailable(RuntimeError):
