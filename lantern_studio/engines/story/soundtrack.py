@@ -26,6 +26,7 @@ from typing import Iterable, Mapping, Union
 
 import numpy as np
 
+from lantern_studio.engines.audio.io import resample
 from lantern_studio.engines.audio.mastering import MIN_DURATION_S, master_to_loudness
 from lantern_studio.engines.story.timeline import Timeline
 
@@ -91,9 +92,7 @@ def load_music(music: AudioInput, *, sample_rate: int = SAMPLE_RATE, what: str =
         audio, rate = music
         audio = np.asarray(audio, dtype=np.float32)
         if int(rate) != sample_rate:
-            from scipy.signal import resample_poly
-            g = math.gcd(int(rate), sample_rate)
-            audio = resample_poly(audio, sample_rate // g, int(rate) // g, axis=0).astype(np.float32)
+            audio = resample(audio, int(rate), sample_rate)
     elif isinstance(music, (str, os.PathLike)):
         path = Path(music)
         if not path.is_file():
