@@ -178,3 +178,19 @@ def download(page, link) -> Path:
     with page.expect_download() as info:
         link.click()
     return Path(info.value.path())
+
+
+def median_f0_hz(audio, sample_rate: int) -> float:
+    """Median pYIN pitch (Hz) of float audio over the frames within 20 dB of the loudest.
+
+    pYIN's voiced flag is not used: on low, buzzy eSpeak voices its voicing probability stays under the flag's
+    threshold on some renders (depending on eSpeak's random pitch flutter) although the pitch track is right.
+    """
+    import librosa
+    import numpy as np
+
+    audio = np.asarray(audio, np.float64)
+    f0, _, _ = librosa.pyin(audio, fmin=50, fmax=600, sr=sample_rate, fill_na=None)
+    rms = librosa.feature.rms(y=audio)[0][:len(f0)]
+    loud = rms >= rms.max() * 10 ** (-20 / 20)
+    return float(np.median(f0[:len(rms)][loud]))

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
-import librosa
 import numpy as np
 import pytest
 import soundfile as sf
 
+from lantern_testkit import median_f0_hz
 from lantern_studio.engines.speech.base import MAX_LINE_CHARS, VoiceSpec
 from lantern_studio.engines.speech.casting import NARRATOR_VOICE, default_voices, parse_voice_rows, voice_kind
 from lantern_studio.engines.speech.espeak import VARIANTS, EspeakEngine
@@ -26,11 +26,6 @@ from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.voices import fit_shots_to_speech, line_voice, speak_lines
 
 ENGINE = EspeakEngine()
-
-
-def median_f0_hz(audio: np.ndarray, sample_rate: int) -> float:
-    f0, voiced, _ = librosa.pyin(np.asarray(audio, np.float64), fmin=50, fmax=600, sr=sample_rate)
-    return float(np.nanmedian(f0[voiced]))
 
 
 def rms(audio: np.ndarray) -> float:

@@ -4,7 +4,6 @@ speaks a character's line (pitch measured with librosa's pYIN)."""
 from __future__ import annotations
 
 import gradio as gr
-import librosa
 import numpy as np
 import pytest
 
@@ -13,6 +12,7 @@ from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.bible import build_bible
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.studio.context import StudioContext
+from lantern_testkit import median_f0_hz
 from lantern_studio.studio.storyboard_voices import (apply_voice_table, board_voice_rows, build_voices_section,
                                                      fit_to_voices, neural_table, preview_voice)
 
@@ -31,9 +31,10 @@ def state() -> dict:
     return board.to_dict()
 
 
-def median_f0_hz(sample_rate: int, samples: np.ndarray) -> float:
-    f0, voiced, _ = librosa.pyin(samples.astype(np.float64) / 32768, fmin=50, fmax=600, sr=sample_rate)
-    return float(np.nanmedian(f0[voiced]))
+def preview_f0_hz(preview) -> float:
+    """The pitch of a preview: Gradio's (sample_rate, int16 samples)."""
+    sample_rate, samples = preview
+    return median_f0_hz(samples.astype(np.float64) / 32768, sample_rate)
 
 
 def test_section_builds_inside_blocks(ctx):
@@ -50,8 +51,8 @@ def test_the_table_sets_a_voice_and_the_preview_speaks_with_it(ctx):
     low[0][2:4] = ["m3", 45]
     high = [row[:] for row in rows]
     high[0][2:4] = ["f5", 95]
-    low_f0 = median_f0_hz(*preview_voice(ctx, state(), low, "小雨", ""))
-    high_f0 = median_f0_hz(*preview_voice(ctx, state(), high, "小雨", ""))
+    low_f0 = preview_f0_hz(preview_voice(ctx, state(), low, "小雨", ""))
+    high_f0 = preview_f0_hz(preview_voice(ctx, state(), high, "小雨", ""))
     assert high_f0 > 1.5 * low_f0
     board = apply_voice_table(ctx, state(), high)
     assert (board.characters["小雨"].voice_name, board.characters["小雨"].voice_pitch) == ("f5", 95)
@@ -100,4 +101,4 @@ def test_kokoro_voices_are_cast_by_the_hints_and_previewed(ctx):
     assert cast["奶奶"][2] != cast["小雨"][2] and cast["爸爸"][2] == "zm_yunxi"
     assert cast["奶奶"][4] < 1.0 < cast["小雨"][4]
     expected_hz = {"zf_xiaobei": 240.0, "zf_xiaoni": 300.0}[cast["奶奶"][2]]
-    assert median_f0_hz(*preview_voice(ctx, board.to_dict(), rows, "奶奶", "")) == pytest.approx(expected_hz, rel=0.03)
+    assert preview_f0_hz(preview_voice(ctx, board.to_dict(), rows, "奶奶", "")) == pytest.approx(expected_hz, rel=0.03)

@@ -4,7 +4,7 @@ the upload policy's settings, and the ASGI middleware answering a foreign WebSoc
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import concurrent.futures
 
 import pytest
 
@@ -98,7 +98,9 @@ def _call(guard, scope) -> list[dict]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(guard(scope, receive, send))
+    # in a thread of its own: a session's Playwright (sync API) keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     return sent
 
 
