@@ -798,6 +798,11 @@ def build_tab(ctx: StudioContext) -> None:
 
     list_outputs = [selected, table, *detail_outputs, ab_pick, trash]
 
+    def list_values(wctx, take_id, filter_values) -> tuple:
+        """``list_outputs`` after the takes changed: the selection, the list, its details, the pickers."""
+        return (take_id, _rows(wctx, *filter_values), *_detail(wctx, take_id), gr.update(choices=_pick_choices(wctx)),
+                gr.update(choices=_trash_choices(wctx), value=None))
+
     @keep_outputs(len(list_outputs))
     def do_delete(root, take_id, *filter_values):
         if not take_id:
@@ -808,8 +813,7 @@ def build_tab(ctx: StudioContext) -> None:
         except Exception as error:
             raise gr.Error(f"Could not move the take to the trash: {error}") from None
         gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
-        return (None, _rows(wctx, *filter_values), *_detail(wctx, None), gr.update(choices=_pick_choices(wctx)),
-                gr.update(choices=_trash_choices(wctx), value=None))
+        return list_values(wctx, None, filter_values)
 
     job_events.append(delete.click(do_delete, [window_root, selected, *filters], list_outputs, api_name=False))
 
@@ -822,8 +826,7 @@ def build_tab(ctx: StudioContext) -> None:
             _store(wctx).restore(take_id)
         except Exception as error:
             raise gr.Error(f"Could not restore it: {error}") from None
-        return (take_id, _rows(wctx, *filter_values), *_detail(wctx, take_id),
-                gr.update(choices=_pick_choices(wctx)), gr.update(choices=_trash_choices(wctx), value=None))
+        return list_values(wctx, take_id, filter_values)
 
     job_events.append(untrash.click(do_untrash, [window_root, trash, *filters], list_outputs, api_name=False))
     for event in job_events:
