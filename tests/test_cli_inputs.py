@@ -5,6 +5,8 @@ Each is refused with exit status 2 and a one-line message, nothing is written, a
 
 from __future__ import annotations
 
+import tempfile
+
 import os
 import sys
 import time
@@ -213,6 +215,9 @@ def test_launch_turns_a_damaged_or_foreign_project_into_a_message(tmp_path, caps
     monkeypatch.setattr(settings_module, "apply_process_environment", lambda settings: None)
     monkeypatch.setattr(signal_module, "signal", lambda *args: None)
     monkeypatch.setenv("LANTERN_HOME", str(tmp_path / "home"))
+    # the in-process run claims a temp folder for this interpreter: give tempfile and TMPDIR back afterwards
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    monkeypatch.setenv("TMPDIR", os.environ.get("TMPDIR", tempfile.gettempdir()))
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "project.json").write_bytes(b"{" * 50_000)

@@ -20,6 +20,7 @@ CHILD = """
 import json, os, subprocess, sys, tempfile
 from pathlib import Path
 from lantern_studio.engines import run_temp
+early = tempfile.TemporaryDirectory()            # finalizers made before the claim, as importing libraries makes them
 folder = run_temp.claim(Path(sys.argv[1]) / run_temp.run_folder_name())
 scratch = tempfile.NamedTemporaryFile(delete=False)
 child_tmp = subprocess.run(["sh", "-c", "echo $TMPDIR"], capture_output=True, text=True).stdout.strip()
@@ -100,3 +101,25 @@ def test_a_foreign_folder_with_the_run_name_is_refused_not_deleted(tmp_path):
     with pytest.raises(RunTempError, match="not made by Lantern Studio on this machine"):
         claim(foreign, environ={})
     assert (foreign / "mine.txt").read_text() == "mine"
+
+
+def test_temporary_folders_made_inside_the_run_folder_are_cleaned_before_it_at_exit(tmp_path):
+    """A library that deletes its own temporary folder at exit (phonemizer, tempfile.TemporaryDirectory) finds it
+    still there: the run folder goes last, so the exit prints no traceback and leaves nothing behind."""
+    script = f"""
+import tempfile, shutil, weakref
+from pathlib import Path
+from lantern_studio.engines import run_temp
+early = tempfile.TemporaryDirectory()            # finalizers made before the claim, as importing libraries makes them
+folder = run_temp.claim(Path({str(tmp_path / "home" / "tmp")!r}) / run_temp.run_folder_name())
+class Api: pass
+api = Api()
+made = tempfile.mkdtemp()
+weakref.finalize(api, shutil.rmtree, made)        # phonemizer's own clean-up, made after the claim
+keep = tempfile.TemporaryDirectory()
+print(made)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.strip().startswith(str(tmp_path / "home" / "tmp" / "run-"))
+    assert not (tmp_path / "home" / "tmp").exists() or not any((tmp_path / "home" / "tmp").iterdir())

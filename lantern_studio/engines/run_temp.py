@@ -10,7 +10,6 @@ sees other pids), and no process with that pid is alive any more.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
@@ -18,6 +17,7 @@ import shutil
 import socket
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 MARKER_NAME = ".lantern-run.json"
@@ -105,8 +105,19 @@ def claim(run_dir: str | os.PathLike, *, environ: dict | None = None) -> Path:
     (folder / MARKER_NAME).write_text(json.dumps(marker), encoding="utf-8")
     tempfile.tempdir = str(folder)
     env["TMPDIR"] = str(folder)
-    atexit.register(release, folder)
+    # a finalizer, not an atexit hook: at exit Python runs finalizers newest first, so the finalizers of temporary
+    # folders made inside this one (tempfile's, phonemizer's) run before it and find their folders still there
+    owner = _RunFolderOwner()
+    _OWNERS.append(owner)
+    weakref.finalize(owner, release, folder)
     return folder
+
+
+class _RunFolderOwner:
+    """Lives until the interpreter exits (kept in ``_OWNERS``); its finalizer deletes the run folder."""
+
+
+_OWNERS: list[_RunFolderOwner] = []
 
 
 def release(run_dir: str | os.PathLike) -> None:
