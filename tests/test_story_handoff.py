@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -143,6 +145,74 @@ def volume_at(keys: list[tuple[int, float]], t_us: float) -> float:
     return float(np.interp(t_us, [k[0] for k in keys], [k[1] for k in keys]))
 
 
+PLACEHOLDER = re.compile(r"^##_draftpath_placeholder_[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}_##/(.+)$")
+
+
+def in_draft(draft: Path, path: str) -> Path:
+    """A material path read as 剪映 reads it: the placeholder token stands for the draft's own folder."""
+    match = PLACEHOLDER.match(path)
+    assert match, f"not relative to the draft: {path}"
+    assert ".." not in match.group(1).split("/")
+    return draft.joinpath(*match.group(1).split("/"))
+
+
+def json_strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from json_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from json_strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_the_jianying_draft_moved_to_another_folder_finds_all_its_media(made, tmp_path):
+    """The draft as another machine gets it: copied whole into some other drafts folder. Every material
+    resolves there, to a file that is what the draft says it is, and nothing names the export folder."""
+    import pyJianYingDraft
+    from PIL import Image
+
+    draft = made["result"].files["jianying"]
+    moved = tmp_path / "其他电脑" / "JianyingPro Drafts" / draft.name
+    shutil.copytree(draft, moved)
+    content = json.loads((moved / "draft_content.json").read_text(encoding="utf-8"))
+    assert json.loads((moved / "draft_info.json").read_text(encoding="utf-8")) == content
+    meta = json.loads((moved / "draft_meta_info.json").read_text(encoding="utf-8"))
+    for document in (content, meta):
+        leaked = [text for text in json_strings(document) if str(made["out"]) in text or str(draft) in text]
+        assert leaked == []
+
+    used = {seg["material_id"] for track in content["tracks"] for seg in track["segments"]}
+    videos, audios = content["materials"]["videos"], content["materials"]["audios"]
+    assert len(videos) == len(expected_frames(made["sb"])) and len(audios) == 3       # 2 lines and the music
+    files = set()
+    for material in videos:
+        path = in_draft(moved, material["path"])
+        with Image.open(path) as image:
+            assert (image.width, image.height) == (material["width"], material["height"])
+        assert material["type"] == "photo" and material["id"] in used
+        files.add(path.name)
+    for material in audios:
+        path = in_draft(moved, material["path"])
+        info = sf.info(str(path))
+        assert material["duration"] == pytest.approx(info.frames / info.samplerate * 1e6, abs=1000)
+        assert material["id"] in used
+        files.add(path.name)
+    assert files == {p.name for p in (moved / "materials").iterdir()}
+    # the media pool lists the same files, relative to the draft; 剪映 fills in where the draft is
+    pool, = [group["value"] for group in meta["draft_materials"] if group["type"] == 0]
+    assert {entry["file_Path"] for entry in pool} == {f"./materials/{name}" for name in files}
+    assert all((moved / entry["file_Path"]).is_file() for entry in pool)
+    assert meta["draft_fold_path"] == meta["draft_root_path"] == ""
+    assert meta["draft_name"] == moved.name
+    assert meta["tm_duration"] == content["duration"]
+    # pyJianYingDraft opens the moved draft and sees the same materials
+    loaded = pyJianYingDraft.DraftFolder(str(moved.parent)).load_template(moved.name)
+    assert [m["path"] for m in loaded.imported_materials["videos"]] == [m["path"] for m in videos]
+    assert all(in_draft(moved, m["path"]).is_file() for m in loaded.imported_materials["audios"])
+
+
 def test_jianying_draft_has_timed_tracks_keyframes_subtitles_and_its_own_media(made):
     import pyJianYingDraft
 
@@ -167,7 +237,7 @@ def test_jianying_draft_has_timed_tracks_keyframes_subtitles_and_its_own_media(m
     videos = {m["id"]: m for m in content["materials"]["videos"]}
     audios = {m["id"]: m for m in content["materials"]["audios"]}
     for material in (*videos.values(), *audios.values()):
-        path = Path(material["path"])
+        path = in_draft(draft, material["path"])
         assert path.is_file() and path.parent == draft / "materials"
     # subtitles in a CJK font, text intact
     texts = [json.loads(m["content"]) for m in content["materials"]["texts"]]

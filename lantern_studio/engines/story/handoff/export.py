@@ -171,8 +171,7 @@ def export_timeline(storyboard: Any, *, out_dir: str | os.PathLike, formats: str
 
                 drafts = staging / "jianying"
                 drafts.mkdir()
-                files[fmt] = write_jianying(plan, drafts, staging, final_drafts_folder=final / "jianying",
-                                            draft_name=name)
+                files[fmt] = write_jianying(plan, drafts, staging, draft_name=name)
         if not {"otio", "fcpxml", "edl"} & set(chosen):
             shutil.rmtree(staging / "media")      # the draft carries its own copy
             media = []

@@ -7,13 +7,22 @@ and the ducking as volume keyframes). The media are copied into the draft's ``ma
 
 Units of the draft: times in microseconds; positions in half canvas widths/heights (right and up
 positive); scale 1 = the image fitted inside the canvas; rotation clockwise in degrees; volume as a linear
-gain. 剪映 records each material by its absolute path, so the paths written are those of the final export
-folder.
+gain.
+
+The draft is self-contained: each material's ``path`` is written as :data:`DRAFT_PATH_PLACEHOLDER` followed
+by ``/materials/<file>``, the form 剪映 itself uses for media kept inside a draft (templates, draft packages)
+and resolves against wherever the draft folder is, so the folder can be copied to another machine or drafts
+folder. ``draft_meta_info.json`` lists the same files (its media pool) relative to the draft, ``./materials/
+<file>``, and leaves ``draft_fold_path``/``draft_root_path`` empty for 剪映 to fill in where it finds the
+draft. The timeline is written both as ``draft_content.json`` (剪映 up to 5.9, and what pyJianYingDraft
+reads) and as ``draft_info.json`` (the name newer 剪映 releases open).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
 from pathlib import Path
 
 from lantern_studio.engines.story.handoff.plan import CameraKey, HandoffPlan
@@ -21,6 +30,10 @@ from lantern_studio.engines.story.handoff.plan import CameraKey, HandoffPlan
 #: 剪映's transitions closest to the animatic's.
 TRANSITIONS = {"dissolve": "叠化", "dip": "闪黑", "wipe": "向左擦除"}
 SECOND_US = 1_000_000
+#: What 剪映 writes in a material path for "this draft's own folder"; one fixed token in every draft.
+DRAFT_PATH_PLACEHOLDER = "##_draftpath_placeholder_0E685133-18CE-45ED-8CB8-2904A212EC80_##"
+#: The draft's subfolder holding its copy of the media.
+MATERIALS_DIR = "materials"
 
 
 def frame_us(frame: int, fps: int) -> int:
@@ -33,19 +46,24 @@ def _clip_settings(jy, key: CameraKey, fit_to_cover: float):
                            transform_x=2.0 * key.x, transform_y=-2.0 * key.y, rotation=key.rotation_deg)
 
 
-def write_jianying(plan: HandoffPlan, drafts_folder: Path, media_folder: Path, *, final_drafts_folder: Path,
-                   draft_name: str) -> Path:
+def material_path(draft: Path, path: str) -> Path:
+    """Where a material ``path`` of a draft points, for the draft folder at ``draft`` (as 剪映 reads it)."""
+    if path.startswith(DRAFT_PATH_PLACEHOLDER + "/"):
+        return draft.joinpath(*path[len(DRAFT_PATH_PLACEHOLDER) + 1:].split("/"))
+    return draft / path if path.startswith("./") else Path(path)
+
+
+def write_jianying(plan: HandoffPlan, drafts_folder: Path, media_folder: Path, *, draft_name: str) -> Path:
     """Write the draft ``drafts_folder/draft_name`` from the plan, copying media from ``media_folder``.
 
-    ``final_drafts_folder`` is where ``drafts_folder`` will be once the export is moved into place; the
-    materials' absolute paths point there. Returns the draft folder.
+    Returns the draft folder; it holds its media and names them relative to itself, so it can move.
     """
     import pyJianYingDraft as jy
 
     fps = plan.fps
     script = jy.DraftFolder(str(drafts_folder)).create_draft(draft_name, plan.width, plan.height, fps=fps)
     draft = drafts_folder / draft_name
-    materials = draft / "materials"
+    materials = draft / MATERIALS_DIR
     materials.mkdir()
     for clip in (*plan.video, *plan.dialogue, *([plan.music] if plan.music else [])):
         target = materials / Path(clip.media).name
@@ -108,12 +126,39 @@ def write_jianying(plan: HandoffPlan, drafts_folder: Path, media_folder: Path, *
             segment.add_keyframe(int(round(key.time_s * SECOND_US)), 10 ** (key.gain_db / 20))
         script.add_segment(segment, music_track)
 
-    # the materials are read here, from the staging folder; the draft must name where they will live
-    staged, final = str(drafts_folder), str(final_drafts_folder)
-    for material in (*script.materials.videos, *script.materials.audios):
-        material.path = final + material.path[len(staged):] if material.path.startswith(staged) else material.path
-    script.save()
+    _write_portable(script, draft, draft_name)
     return draft
+
+
+def _write_portable(script, draft: Path, draft_name: str) -> None:
+    """Save the draft with every material named relative to the draft folder.
+
+    pyJianYingDraft measures each material from its file (so it is given the real path first) and records
+    that absolute path; here it becomes the placeholder form, and the media pool in ``draft_meta_info.json``
+    gets one entry per file.
+    """
+    pool: dict[str, dict] = {}
+    for kind, materials in (("photo", script.materials.videos), ("music", script.materials.audios)):
+        for material in materials:
+            name = Path(material.path).name
+            material.path = f"{DRAFT_PATH_PLACEHOLDER}/{MATERIALS_DIR}/{name}"
+            pool.setdefault(name, _pool_entry(material, name, kind))
+    script.save()
+    shutil.copyfile(draft / "draft_content.json", draft / "draft_info.json")
+    meta_path = draft / "draft_meta_info.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.update({"draft_name": draft_name, "draft_id": str(uuid.uuid4()).upper(), "tm_duration": script.duration,
+                 "draft_fold_path": "", "draft_root_path": ""})
+    next(group for group in meta["draft_materials"] if group["type"] == 0)["value"] = list(pool.values())
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _pool_entry(material, name: str, kind: str) -> dict:
+    """One file of the draft's media pool (``draft_materials`` type 0 of ``draft_meta_info.json``)."""
+    return {"id": str(uuid.uuid4()).upper(), "file_Path": f"./{MATERIALS_DIR}/{name}", "extra_info": name,
+            "metetype": kind, "type": 0, "item_source": 1, "md5": "", "duration": int(material.duration),
+            "width": int(getattr(material, "width", 0)), "height": int(getattr(material, "height", 0)),
+            "roughcut_time_range": {"duration": -1, "start": -1}, "sub_time_range": {"duration": -1, "start": -1}}
 
 
 def _audio_segment(jy, material, target):
