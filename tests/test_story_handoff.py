@@ -125,6 +125,77 @@ def test_fcp_xml_reads_back_through_otio_and_names_relative_files(made):
     assert {e.text for e in root.iter("effectid")} >= {"Cross Dissolve", "Edge Wipe", "Dip to Color Dissolve"}
 
 
+def motion_from_xml(path: Path) -> dict[str, dict[str, list[tuple[int, object]]]]:
+    """Clip name -> Basic Motion parameter -> [(when, value)], read with ElementTree from the XML itself
+    (a parameter without keyframes gives one entry at frame 0)."""
+    def value(element):
+        if element.find("horiz") is not None:
+            return (float(element.find("horiz").text), float(element.find("vert").text))
+        return float(element.text)
+
+    clips = {}
+    for item in ET.parse(path).getroot().iter("clipitem"):
+        effect = item.find("filter/effect")
+        if effect is None or effect.findtext("effectid") != "basic":
+            continue
+        params = {}
+        for parameter in effect.findall("parameter"):
+            keys = [(int(k.findtext("when")), value(k.find("value"))) for k in parameter.findall("keyframe")]
+            params[parameter.findtext("parameterid")] = keys or [(0, value(parameter.find("value")))]
+        clips[item.findtext("name").split(" ·")[0]] = params
+    return clips
+
+
+def test_fcp_xml_carries_the_camera_moves_as_basic_motion_keyframes(made):
+    path = made["result"].files["fcpxml"]
+    motion = motion_from_xml(path)
+    assert list(motion) == ["title card", "Shot 1", "Shot 2", "Shot 3", "end card"]
+    frames = dict(zip(motion, expected_frames(made["sb"])))
+    source = otio.adapters.read_from_file(str(made["result"].files["otio"]))
+    for clip in source.video_tracks()[0].find_clips():
+        name = clip.name.split(" ·")[0]
+        cover = cover_scale(tuple(clip.metadata["lantern"]["panel_size"]), (1080, 1920))
+        for when, value in motion[name]["scale"]:
+            assert 0 <= when < frames[name]
+            assert value / (100 * cover) > 0.99        # never smaller than the frame
+    # the shot list's moves, from the shot list's own constants
+    title, push, pan, shake = (motion[n] for n in ("title card", "Shot 1", "Shot 2", "Shot 3"))
+    assert all(len(title[p]) == 1 for p in ("scale", "rotation", "center"))       # static: no keyframes
+    clips = {c.name.split(" ·")[0]: c for c in source.video_tracks()[0].find_clips()}
+
+    def cover_of(name):
+        return cover_scale(tuple(clips[name].metadata["lantern"]["panel_size"]), (1080, 1920))
+
+    assert push["scale"][0] == (0, pytest.approx(100 * cover_of("Shot 1"), abs=1e-5))
+    assert push["scale"][-1] == (frames["Shot 1"] - 1, pytest.approx(100 * cover_of("Shot 1") * PUSH_ZOOM, abs=1e-5))
+    assert all(b[1] >= a[1] for a, b in zip(push["scale"], push["scale"][1:]))   # pushing in all the way
+    assert all(abs(h) < 1e-5 and abs(v) < 1e-5 for _, (h, v) in push["center"])  # on the centre
+    pw, ph = clips["Shot 2"].metadata["lantern"]["panel_size"]
+    slack_x = (pw * cover_of("Shot 2") * PAN_ZOOM - 1080) / 1080
+    assert pan["center"][0] == (0, (pytest.approx(-slack_x / 2, abs=1e-5), pytest.approx(0, abs=1e-5)))
+    assert pan["center"][-1][0] == frames["Shot 2"] - 1
+    assert pan["center"][-1][1][0] == pytest.approx(slack_x / 2, abs=1e-5)
+    assert pan["scale"] == [(0, pytest.approx(100 * cover_of("Shot 2") * PAN_ZOOM, abs=1e-5))]
+    assert len(shake["rotation"]) > 10 and max(abs(v) for _, v in shake["rotation"]) > 0.1
+    # OTIO reads the same keyframes back as the clip's Basic Motion effect
+    read = {c.name.split(" ·")[0]: c for c in otio.adapters.read_from_file(str(path)).video_tracks()[0].find_clips()}
+    effect, = read["Shot 2"].effects
+    assert effect.name == "Basic Motion"
+    center, = [p for p in effect.metadata["fcp_xml"]["parameter"] if p["parameterid"] == "center"]
+    assert [(int(k["when"]), float(k["value"]["horiz"])) for k in center["keyframe"]] == \
+        [(w, pytest.approx(h, abs=1e-9)) for w, (h, _) in pan["center"]]
+    assert not read["title card"].effects[0].metadata["fcp_xml"]["parameter"][0].get("keyframe")
+
+
+EDL_EVENT = re.compile(r"^(\d{3})\s+(\S+)\s+V\s+(C|D|W\d{3})(?:\s+(\d{3}))?\s+"
+                       r"(\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d)$")
+
+
+def tc_frames(tc: str) -> int:
+    h, m, s, f = (int(part) for part in tc.split(":"))
+    return ((h * 60 + m) * 60 + s) * FPS + f
+
+
 def test_edl_reads_back_through_otio_video_only(made):
     path = made["result"].files["edl"]
     timeline = otio.adapters.read_from_file(str(path), rate=FPS)
@@ -132,6 +203,34 @@ def test_edl_reads_back_through_otio_video_only(made):
     check_otio_timeline(timeline, path.parent, made)
     locators = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("* LOC:")]
     assert any(line.endswith(LINE_2) for line in locators)
+
+
+def test_edl_writes_each_transition_as_its_nearest_cmx_code(made):
+    """Line by line: one event per clip, entered by a cut (C) or, for the dissolve, the wipe and the dip,
+    a dissolve (D) of the animatic's length (the adapter writes no W### wipes), starting on the cut."""
+    path = made["result"].files["edl"]
+    events: dict[int, list[re.Match]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = EDL_EVENT.match(line)
+        assert match or not line[:3].isdigit(), line
+        if match:
+            events.setdefault(int(match.group(1)), []).append(match)
+    entered_by = ["cut"] + [shot.transition for shot in made["sb"].shots] + ["dip"]    # title, shots, end card
+    nearest = {"cut": ("C", 0), "dissolve": ("D", 0.5), "wipe": ("D", 0.5), "dip": ("D", 0.6)}
+    frames = expected_frames(made["sb"])
+    assert sorted(events) == list(range(1, len(frames) + 1))
+    for number, kind, record_in in zip(sorted(events), entered_by, np.cumsum([0] + frames[:-1])):
+        last = events[number][-1]                  # the incoming clip's line: how this event is entered
+        code, seconds = nearest[kind]
+        assert last.group(3) == code, (number, kind)
+        assert int(last.group(4) or 0) == round(seconds * FPS)
+        assert tc_frames(last.group(7)) == record_in       # it starts on the cut
+    assert tc_frames(events[len(frames)][-1].group(8)) == sum(frames)
+    # OTIO reads the same transitions back
+    timeline = otio.adapters.read_from_file(str(path), rate=FPS)
+    transitions = [t for t in timeline.video_tracks()[0] if isinstance(t, otio.schema.Transition)]
+    assert [(t.metadata["cmx_3600"]["transition"], t.in_offset.value, t.out_offset.value) for t in transitions] == \
+        [("D", 0, round(TRANSITION_S[kind] * FPS)) for kind in entered_by if kind != "cut"]
 
 
 def keyframes(segment: dict, prop: str) -> list[tuple[int, float]]:
