@@ -80,7 +80,7 @@ def looks_like_prose(text: str) -> bool:
     return long_lines >= max(2, len(lines) // 3) and colon_cues <= len(lines) // 10 and (quotes > 0 or long_lines >= 3)
 
 
-def parse_prose(text: str, *, max_beat_units: int | None = None) -> Script:
+def parse_prose(text: str, *, max_beat_units: int | None = None, language: str | None = None) -> Script:
     """Read prose into a :class:`Script` (format ``"prose"``): scenes, narration and dialogue.
 
     Parameters
@@ -91,11 +91,16 @@ def parse_prose(text: str, *, max_beat_units: int | None = None) -> Script:
         The longest narration or dialogue beat in reading units (CJK characters, or English letters and
         spaces); longer passages are split at sentence ends, then commas. Default: 40 for Chinese, 150 for
         English (about 10 s read aloud).
+    language : {"zh", "en"}, optional
+        The chapter's language (the narrator's and the crowd's names, how attributions are read); default:
+        detected from the text.
     """
     from lantern_studio.engines.story.script import check_script_text
 
     text = check_script_text(text)
-    language = detect_language(text)
+    if language is not None and language not in NARRATOR:
+        raise ValueError(f"language must be one of {', '.join(NARRATOR)}, not {language!r}")
+    language = language or detect_language(text)
     limit = int(max_beat_units or MAX_BEAT_UNITS[language])
     if limit < 4:
         raise ValueError(f"max_beat_units must be at least 4, not {limit}")
