@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="refuse scripts that plan more than N shots (default 1000, or LANTERN_MAX_SHOTS)")
     storyboard.add_argument("--from-prose", "--prose", dest="from_prose", action="store_true",
                             help="the file is a novel chapter (小说推文): quotes become dialogue, the rest narration")
+    storyboard.add_argument("--llm", default=None, metavar="MODEL",
+                            help="with --from-prose (implied): let a local GGUF language model (a file, or its name "
+                                 "in the models folder) regroup the shots and name the speakers")
     storyboard.add_argument("--timeline", default=None, metavar="FORMATS",
                             help="also write the animatic as editable timelines into DIR/timeline/: a comma list of "
                                  "jianying (a 剪映 draft folder), fcpxml (FCP 7 XML), otio, edl")

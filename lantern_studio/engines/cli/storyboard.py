@@ -31,7 +31,7 @@ def run(args: Any, settings: Any) -> int:
     """Run the storyboard command; returns the process exit status (0 ok, 2 bad input, 1 failure)."""
     from lantern_studio.engines.story.pages import PageSpec, export_storyboard
     from lantern_studio.engines.story.panels import PrevizRenderer, render_panel
-    from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
+    from lantern_studio.engines.story.script import ScriptError, read_script_file
     from lantern_studio.engines.story.shots import plan_shots
 
     script_path = Path(args.script)
@@ -46,12 +46,12 @@ def run(args: Any, settings: Any) -> int:
         out = checks.check_output_folder(out)
         limits = checks.script_limits(args)
         text = limits.check_script_lines(read_script_file(script_path))
-        script = parse_script(text, format="prose" if getattr(args, "from_prose", False) else "auto")
+        script = _read_script(text, args, settings)
         board = plan_shots(script)
         limits.check_shots(len(board.shots))
         for warning in script.warnings[:20]:
             print(f"note: {warning}", file=sys.stderr)
-    except (ScriptError, ValueError) as error:
+    except (ScriptError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
@@ -127,6 +127,21 @@ def run(args: Any, settings: Any) -> int:
         return 1
     print(f"wrote the animatic {getattr(made, 'video_path', video)}", flush=True)
     return _timeline(board, out, timeline, music, dialogue, fmt, args, voices)
+
+
+def _read_script(text: str, args: Any, settings: Any) -> Any:
+    """The script as the rules read it, or with ``--llm MODEL`` as a local model regroups the prose reader's
+    shots (``--llm`` implies ``--from-prose``)."""
+    from lantern_studio.engines.story.script import parse_script
+
+    model = getattr(args, "llm", None)
+    if not model:
+        return parse_script(text, format="prose" if getattr(args, "from_prose", False) else "auto")
+    from lantern_studio.engines.story.prose_llm import backend_name, refine_prose, resolve_llm
+
+    path = resolve_llm(model, getattr(settings, "models_dir", None))
+    print(f"refining the prose reader's shots with {path.name} ({backend_name()})", file=sys.stderr, flush=True)
+    return refine_prose(text, path, progress=_progress("refine"))
 
 
 def _timeline(board: Any, out: Path, formats: tuple[str, ...], music: Any, dialogue: Any, fmt: str, args: Any,
