@@ -39,7 +39,7 @@ def test_row_builds_under_the_animatic_controls(ctx):
     assert {"handoff-formats", "handoff-export", "handoff-download", "animatic-render"} <= ids
 
 
-def test_export_writes_into_the_project_and_zips_the_animatics_timeline(ctx):
+def test_export_writes_into_the_project_and_zips_the_animatics_timeline(ctx, tmp_path):
     calls = []
     archive, status = export_for_editors(ctx, storyboard_dict(), ["otio", "jianying"], "1:1", 25, -12, MUSIC_NONE,
                                          None, None, None, progress=lambda f, desc="": calls.append(f))
@@ -53,10 +53,19 @@ def test_export_writes_into_the_project_and_zips_the_animatics_timeline(ctx):
         timeline = otio.adapters.read_from_string(bundle.read(otio_name).decode("utf-8"), adapter_name="otio_json")
         draft, = [n for n in names if n.endswith("draft_content.json")]
         content = json.loads(bundle.read(draft))
+        bundle.extractall(tmp_path / "unzipped")          # the download, unpacked on another machine
     frames = [int(c.source_range.duration.to_frames()) for c in timeline.video_tracks()[0].find_clips()]
     assert len(frames) == 3 and frames[1:] == [round(1.5 * 25), 50]     # the silent shot and the end card
     assert frames[0] >= 25 and sum(frames) == mp4_frames    # the voiced shot lasts its line, as in the MP4
     assert content["canvas_config"]["width"] == content["canvas_config"]["height"] == 1080
+    # every material of the unpacked draft is inside it: the token before the first "/" stands for the
+    # draft's folder, wherever it now is
+    unpacked = (tmp_path / "unzipped" / draft).parent
+    materials = [*content["materials"]["videos"], *content["materials"]["audios"]]
+    assert len(materials) == 3 + 1                  # two shots and the end card, one dialogue line
+    for material in materials:
+        token, _, relative = material["path"].partition("/")
+        assert token.startswith("##_draftpath_placeholder_") and (unpacked / relative).is_file(), material["path"]
 
 
 def test_nothing_to_export_is_a_clear_message(ctx):

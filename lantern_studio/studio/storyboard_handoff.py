@@ -1,4 +1,4 @@
-"""The "Export timeline" control under the animatic: the storyboard as editable timelines for 剪映/CapCut,
+"""The "Export timeline" control under the animatic: the storyboard as editable timelines for 剪映,
 Premiere, Resolve and Final Cut (OTIO, FCP 7 XML, CMX 3600 EDL), from the animatic section's own format,
 frame rate, music, ducking and dialogue. A thin handler over
 :func:`engines.story.handoff.export_timeline`; the files go to ``renders/timeline/`` of the project and
@@ -16,7 +16,7 @@ from lantern_studio.engines.story.handoff import TIMELINE_FORMATS, HandoffUnavai
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 
-FORMAT_LABELS = {"jianying": "剪映 / CapCut draft", "fcpxml": "FCP 7 XML (Premiere, Resolve)", "otio": "OpenTimelineIO",
+FORMAT_LABELS = {"jianying": "剪映 draft (JianyingPro)", "fcpxml": "FCP 7 XML (Premiere, Resolve)", "otio": "OpenTimelineIO",
                  "edl": "CMX 3600 EDL (video only)"}
 #: The animatic section's controls this one reads, in the handler's argument order.
 CONTROL_NAMES = ("format", "fps", "ducking", "music_source", "take", "music_file", "dialogue")
@@ -60,7 +60,8 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
     status = (f"**Timeline exported** to `{made.folder}`: {written}. {made.clips} clips, {made.frames} frames at "
               f"{made.fps} fps ({made.duration_s:.2f} s), {made.dialogue_clips} dialogue clips, {made.subtitles} "
               "subtitles."
-              + (" Copy the folder in `timeline/jianying/` into 剪映's drafts folder to open it there."
+              + (" Copy the folder in `timeline/jianying/` into 剪映's drafts folder to open it there; it carries "
+                 "its own media, so it opens on another computer too."
                  if "jianying" in made.files else ""))
     return str(archive), status
 
