@@ -10,9 +10,9 @@ positive); scale 1 = the image fitted inside the canvas; rotation clockwise in d
 gain.
 
 The draft is self-contained: each material's ``path`` is written as :data:`DRAFT_PATH_PLACEHOLDER` followed
-by ``/materials/<file>``, the form 剪映 itself uses for media kept inside a draft (templates, draft packages)
-and resolves against wherever the draft folder is, so the folder can be copied to another machine or drafts
-folder. ``draft_meta_info.json`` lists the same files (its media pool) relative to the draft, ``./materials/
+by ``/materials/<file>``: drafts 剪映 writes for media kept inside the draft (templates, draft packages)
+use this token for the draft's own folder, which 剪映 puts in wherever the draft is, so the folder can be
+copied to another machine or drafts folder. ``draft_meta_info.json`` lists the same files (its media pool) relative to the draft, ``./materials/
 <file>``, and leaves ``draft_fold_path``/``draft_root_path`` empty for 剪映 to fill in where it finds the
 draft. The timeline is written both as ``draft_content.json`` (剪映 up to 5.9, and what pyJianYingDraft
 reads) and as ``draft_info.json`` (the name newer 剪映 releases open).
@@ -44,13 +44,6 @@ def frame_us(frame: int, fps: int) -> int:
 def _clip_settings(jy, key: CameraKey, fit_to_cover: float):
     return jy.ClipSettings(scale_x=key.scale * fit_to_cover, scale_y=key.scale * fit_to_cover,
                            transform_x=2.0 * key.x, transform_y=-2.0 * key.y, rotation=key.rotation_deg)
-
-
-def material_path(draft: Path, path: str) -> Path:
-    """Where a material ``path`` of a draft points, for the draft folder at ``draft`` (as 剪映 reads it)."""
-    if path.startswith(DRAFT_PATH_PLACEHOLDER + "/"):
-        return draft.joinpath(*path[len(DRAFT_PATH_PLACEHOLDER) + 1:].split("/"))
-    return draft / path if path.startswith("./") else Path(path)
 
 
 def write_jianying(plan: HandoffPlan, drafts_folder: Path, media_folder: Path, *, draft_name: str) -> Path:
