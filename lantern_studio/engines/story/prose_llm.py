@@ -87,7 +87,8 @@ def find_local_llms(models_dir: str | Path | None) -> list[Path]:
     for pattern in ("*.gguf", "*/*.gguf", "*/*/*.gguf"):
         for path in sorted(root.glob(pattern)):
             name = path.name.lower()
-            if name.startswith("mmproj") or re.search(r"-0*(?:[2-9]|\d\d+)-of-\d+\.gguf$", name):
+            part = re.search(r"-(\d+)-of-\d+\.gguf$", name)
+            if name.startswith("mmproj") or (part and int(part.group(1)) > 1):
                 continue
             if path.is_file() and _is_gguf(path):
                 found.append(path)
