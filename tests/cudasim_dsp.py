@@ -14,13 +14,13 @@ import numpy as np
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import lantern_studio.kernels.backend as backend
     import lantern_studio.kernels.dsp as d
-    from lantern_studio.kernels.backend import cuda_simulated
 
-    if not cuda_simulated():
+    if not backend.cuda_simulated():
         print("run with NUMBA_ENABLE_CUDASIM=1")
         return 2
-    d.THREADS_PER_BLOCK = 16
+    backend.THREADS_PER_BLOCK = 16
     rng = np.random.default_rng(7)
     sr = 8000
     failures = []

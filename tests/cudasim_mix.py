@@ -15,8 +15,10 @@ import numpy as np
 def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | None = None, sample_rate: int = 1000):
     """A random session (1 kHz by default): odd-sized mono/stereo stems (some empty or one frame), every option.
 
-    At 48 kHz with tens of thousands of frames the automation ramps are gentle, as in real sessions."""
-    from lantern_studio.kernels.mix import Ducking
+    Returns ``(stems, kwargs)``: a list of ``kernels.mix.Stem`` and the rest of ``mix``'s arguments (the
+    sample rate and the ducking). At 48 kHz with tens of thousands of frames the automation ramps are
+    gentle, as in real sessions."""
+    from lantern_studio.kernels.mix import Ducking, Stem
 
     sr = sample_rate
     count = int(rng.integers(2, 7))
@@ -56,20 +58,22 @@ def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | No
                        attack_s=float(rng.uniform(0, 0.05)), release_s=float(rng.uniform(0, 0.3)))
         mutes[duck.key] = False
         solos = [False] * count
-    kwargs = dict(sample_rate=sr, gain_db=gains, pan=pans, offsets_s=offsets, gain_automation=gautos,
-                  pan_automation=pautos, fade_in_s=fins, fade_out_s=fouts, mute=mutes, solo=solos, ducking=duck)
-    return stems, kwargs
+    stems = [Stem(audio, gain_db=g, pan=p, offset_s=o, gain_automation=ga, pan_automation=pa, fade_in_s=fi,
+                  fade_out_s=fo, mute=m, solo=so)
+             for audio, g, p, o, ga, pa, fi, fo, m, so in zip(stems, gains, pans, offsets, gautos, pautos, fins, fouts,
+                                                              mutes, solos)]
+    return stems, dict(sample_rate=sr, ducking=duck)
 
 
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import lantern_studio.kernels.backend as backend
     import lantern_studio.kernels.mix as km
-    from lantern_studio.kernels.backend import cuda_simulated
 
-    if not cuda_simulated():
+    if not backend.cuda_simulated():
         print("run with NUMBA_ENABLE_CUDASIM=1")
         return 2
-    km.THREADS_PER_BLOCK = 16
+    backend.THREADS_PER_BLOCK = 16
     for seed in range(3):
         stems, kwargs = random_case(np.random.default_rng(100 + seed), max_frames=120, ducking=seed < 2)
         ref = km.mix(stems, backend="reference", **kwargs)
@@ -84,14 +88,14 @@ def main() -> int:
             print(f"seed {seed}: a cuda window differs from the whole mix")
             return 1
     try:
-        bad = [np.array([0.0, np.nan], np.float32)]
+        bad = [km.Stem(np.array([0.0, np.nan], np.float32))]
         km.mix(bad, sample_rate=100, backend="cuda")
         print("NaN stem was not reported")
         return 1
     except ValueError as exc:
         assert "stem 0 contains NaN" in str(exc), exc
     try:  # finite stems whose float32 bus overflows: the device-side flag must catch it
-        km.mix([np.full(3, 3e38, np.float32)], sample_rate=100, gain_db=[60.0], backend="cuda")
+        km.mix([km.Stem(np.full(3, 3e38, np.float32), gain_db=60.0)], sample_rate=100, backend="cuda")
         print("an overflowing mix was not reported")
         return 1
     except ValueError as exc:

@@ -104,11 +104,12 @@ def test_transformers_t5_and_the_mix_kernel_work_in_one_process_with_the_index_k
 import importlib.metadata, importlib.util, json, sys
 import numpy as np
 import transformers.models.t5.modeling_t5  # noqa: F401  (imports the index's `kernels` where transformers needs it)
-from lantern_studio.kernels.mix import mix
+from lantern_studio.kernels.mix import Stem, mix
 spec = importlib.util.find_spec("kernels")
-stems = list(np.random.default_rng(0).standard_normal((2, 4800, 2)).astype(np.float32) * 0.1)
-out = mix(stems, sample_rate=48000, gain_db=[-6.0, 0.0], backend="cpu")
-ref = mix(stems, sample_rate=48000, gain_db=[-6.0, 0.0], backend="reference")
+a, b = np.random.default_rng(0).standard_normal((2, 4800, 2)).astype(np.float32) * 0.1
+stems = [Stem(a, gain_db=-6.0), Stem(b)]
+out = mix(stems, sample_rate=48000, backend="cpu")
+ref = mix(stems, sample_rate=48000, backend="reference")
 print(json.dumps({"kernels": spec.origin if spec else None, "transformers": importlib.metadata.version("transformers"),
                   "error": float(np.max(np.abs(out - ref))), "peak": float(np.max(np.abs(out)))}))
 """

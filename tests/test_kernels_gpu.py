@@ -63,16 +63,16 @@ def test_mix_of_the_benchmark_session_matches_reference_and_fills_out():
 
 
 def test_mix_reports_nan_stems_and_overflow_on_the_gpu():
-    from lantern_studio.kernels.mix import mix
+    from lantern_studio.kernels.mix import Stem, mix
 
     rng = np.random.default_rng(3)
-    stems = [rng.uniform(-1, 1, (SR, 2)).astype(np.float32) for _ in range(3)]
-    stems[2][SR // 2, 1] = np.nan
+    arrays = [rng.uniform(-1, 1, (SR, 2)).astype(np.float32) for _ in range(3)]
+    arrays[2][SR // 2, 1] = np.nan
     with pytest.raises(ValueError, match="stem 2 contains NaN or inf at frame 24000"):
-        mix(stems, sample_rate=SR, backend="cuda")
-    stems[2][SR // 2, 1] = 3e38
+        mix([Stem(a) for a in arrays], sample_rate=SR, backend="cuda")
+    arrays[2][SR // 2, 1] = 3e38
     with pytest.raises(ValueError, match="overflowed to inf"):
-        mix(stems, sample_rate=SR, gain_db=[0.0, 0.0, 60.0], backend="cuda")
+        mix([Stem(arrays[0]), Stem(arrays[1]), Stem(arrays[2], gain_db=60.0)], sample_rate=SR, backend="cuda")
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -13,11 +13,16 @@ import numpy as np
 import pytest
 
 import lantern_studio.kernels.mix as km
-from lantern_studio.kernels.mix import Ducking, mix
+from lantern_studio.kernels.mix import Ducking, Stem, mix
 from lantern_testkit import run_check_script
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
+
+
+def stems_of(arrays, **columns):
+    """Stems from their arrays and per-stem lists of the other Stem fields (the columns of a random session)."""
+    return [Stem(a, **{name: values[i] for name, values in columns.items()}) for i, a in enumerate(arrays)]
 
 
 def assert_windows_concatenate(stems, kwargs, whole, edges, *, backend):
@@ -77,15 +82,16 @@ def test_static_stereo_stems_paired_per_block_match_reference_and_windows(monkey
              .astype(np.float32) for i in range(count)]
     automation = [None] * count
     automation[6] = np.array([[0.1, -6.0], [0.5, 2.0]])
-    kwargs = dict(sample_rate=sr, gain_db=list(rng.uniform(-9, 3, count)), pan=list(rng.uniform(-1, 1, count)),
-                  offsets_s=[float(rng.integers(0, 900)) / sr for _ in range(count)], gain_automation=automation,
-                  fade_in_s=[0.05 if i in (2, 7) else 0.0 for i in range(count)],
-                  fade_out_s=[0.03 if i == 3 else 0.0 for i in range(count)],
-                  ducking=Ducking(key=0, targets=(1, 3, 5, 8, 9), depth_db=-12.0, threshold_db=-6.0))
+    offsets = [float(rng.integers(0, 900)) / sr for _ in range(count)]
     # stems 5 and 8 start and end inside timeline blocks that windows cut: a window must still add them
     # the way the whole mix does
-    kwargs["offsets_s"][5] = (block + 10) / sr
-    end_8 = int(round(kwargs["offsets_s"][8] * sr)) + stems[8].shape[0]
+    offsets[5] = (block + 10) / sr
+    end_8 = int(round(offsets[8] * sr)) + stems[8].shape[0]
+    stems = stems_of(stems, gain_db=list(rng.uniform(-9, 3, count)), pan=list(rng.uniform(-1, 1, count)),
+                     offset_s=offsets, gain_automation=automation,
+                     fade_in_s=[0.05 if i in (2, 7) else 0.0 for i in range(count)],
+                     fade_out_s=[0.03 if i == 3 else 0.0 for i in range(count)])
+    kwargs = dict(sample_rate=sr, ducking=Ducking(key=0, targets=(1, 3, 5, 8, 9), depth_db=-12.0, threshold_db=-6.0))
     ref = mix(stems, backend="reference", **kwargs)
     whole = mix(stems, backend="cpu", **kwargs)
     np.testing.assert_allclose(whole, ref, rtol=0, atol=2e-6 * max(1.0, float(np.abs(ref).max())))
@@ -106,11 +112,11 @@ def test_gently_automated_stereo_stems_paired_per_block_match_reference_and_wind
     pan_automation = [None] * count
     pan_automation[3] = np.array([[0.5, -0.6], [6.0, 0.4]])
     pan_automation[5] = np.array([[0.0, 0.3], [5.0, -0.2]])
-    kwargs = dict(sample_rate=sr, gain_db=list(rng.uniform(-6, 0, count)),
-                  pan=[0.0 if a is not None else float(rng.uniform(-1, 1)) for a in pan_automation],
-                  gain_automation=gain_automation, pan_automation=pan_automation,
-                  offsets_s=[0.0, 0.0, 0.01, 0.0, 0.2, 0.0, 0.0],
-                  ducking=Ducking(key=0, targets=(1, 4, 5), depth_db=-9.0))
+    stems = stems_of(stems, gain_db=list(rng.uniform(-6, 0, count)),
+                     pan=[0.0 if a is not None else float(rng.uniform(-1, 1)) for a in pan_automation],
+                     gain_automation=gain_automation, pan_automation=pan_automation,
+                     offset_s=[0.0, 0.0, 0.01, 0.0, 0.2, 0.0, 0.0])
+    kwargs = dict(sample_rate=sr, ducking=Ducking(key=0, targets=(1, 4, 5), depth_db=-9.0))
     ref = mix(stems, backend="reference", **kwargs)
     whole = mix(stems, backend="cpu", **kwargs)
     np.testing.assert_allclose(whole, ref, rtol=0, atol=1e-6 * max(1.0, float(np.abs(ref).max())))
@@ -145,17 +151,17 @@ def test_blocks_that_cut_ducking_hops_match_reference_and_windows(monkeypatch):
 
 def test_empty_and_one_sample_stems():
     rng = np.random.default_rng(5)
-    stems = [np.zeros((0, 2), np.float32), rng.uniform(-1, 1, 1).astype(np.float32),
-             rng.uniform(-1, 1, (1, 2)).astype(np.float32), rng.uniform(-1, 1, 37).astype(np.float32)]
-    kwargs = dict(sample_rate=100, offsets_s=[0.05, 0.0, 0.36, 0.01], gain_db=[0, -3, 2, 1], pan=[0, 0.5, -0.2, 0])
-    ref = mix(stems, backend="reference", **kwargs)
-    cpu = mix(stems, backend="cpu", **kwargs)
+    arrays = [np.zeros((0, 2), np.float32), rng.uniform(-1, 1, 1).astype(np.float32),
+              rng.uniform(-1, 1, (1, 2)).astype(np.float32), rng.uniform(-1, 1, 37).astype(np.float32)]
+    stems = stems_of(arrays, offset_s=[0.05, 0.0, 0.36, 0.01], gain_db=[0, -3, 2, 1], pan=[0, 0.5, -0.2, 0])
+    ref = mix(stems, sample_rate=100, backend="reference")
+    cpu = mix(stems, sample_rate=100, backend="cpu")
     assert ref.shape == (38, 2)
     np.testing.assert_allclose(cpu, ref, atol=1e-6)
     # the one-frame stereo stem lands exactly at frame 36
     theta = (-0.2 + 1) * math.pi / 4
-    expected = stems[2][0] * 10 ** (2 / 20) * math.sqrt(2) * np.array([math.cos(theta), math.sin(theta)])
-    mono = stems[3][35] * 10 ** (1 / 20) * math.cos(math.pi / 4)
+    expected = arrays[2][0] * 10 ** (2 / 20) * math.sqrt(2) * np.array([math.cos(theta), math.sin(theta)])
+    mono = arrays[3][35] * 10 ** (1 / 20) * math.cos(math.pi / 4)
     np.testing.assert_allclose(cpu[36], expected + mono, atol=1e-6)
 
 
@@ -208,8 +214,8 @@ def test_simple_mix_matches_pydub_overlay_within_16_bit_rounding():
         bus = bus.overlay(seg, position=o)
     expected = np.array(bus.get_array_of_samples(), dtype=np.float64).reshape(-1, 2)
 
-    ours = mix([s.astype(np.float32) / 32768 for s in stems_i16], sample_rate=sr, gain_db=gains, pan=pans,
-               offsets_s=[o / sr for o in offsets], backend="cpu") * 32768.0
+    ours = mix(stems_of([s.astype(np.float32) / 32768 for s in stems_i16], gain_db=gains, pan=pans,
+                        offset_s=[o / sr for o in offsets]), sample_rate=sr, backend="cpu") * 32768.0
     assert ours.shape == expected.shape
     # pydub floors after each of its two gain stages per stem; we round once at the end
     np.testing.assert_allclose(ours, expected, rtol=0, atol=2 * len(stems_i16) + 1)
@@ -219,12 +225,12 @@ def test_simple_mix_matches_pydub_overlay_within_16_bit_rounding():
 def test_constant_power_pan_and_stereo_passthrough():
     x = np.linspace(-0.5, 0.5, 101, dtype=np.float32)
     for p in (-1.0, -0.3, 0.0, 0.7, 1.0):
-        out = mix([x], sample_rate=100, pan=[p], backend="cpu")
+        out = mix([Stem(x, pan=p)], sample_rate=100, backend="cpu")
         np.testing.assert_allclose((out.astype(np.float64) ** 2).sum(axis=1), x.astype(np.float64) ** 2,
                                    atol=1e-6)
     stereo = np.stack([x, -x[::-1]], axis=1)
-    np.testing.assert_allclose(mix([stereo], sample_rate=100, backend="cpu"), stereo, atol=1e-6)
-    hard_left = mix([x], sample_rate=100, pan=[-1.0], backend="cpu")
+    np.testing.assert_allclose(mix([Stem(stereo)], sample_rate=100, backend="cpu"), stereo, atol=1e-6)
+    hard_left = mix([Stem(x, pan=-1.0)], sample_rate=100, backend="cpu")
     np.testing.assert_allclose(hard_left[:, 0], x, atol=1e-6)
     assert np.abs(hard_left[:, 1]).max() < 1e-6
 
@@ -233,7 +239,7 @@ def test_gain_automation_is_interpolated_in_db_per_sample():
     sr = 1000
     x = np.ones(2000, np.float32)
     auto = np.array([[0.5, 0.0], [1.5, -40.0]])
-    out = mix([x], sample_rate=sr, pan=[-1.0], gain_automation=[auto], backend="cpu")[:, 0]
+    out = mix([Stem(x, pan=-1.0, gain_automation=auto)], sample_rate=sr, backend="cpu")[:, 0]
     t = np.arange(2000) / sr
     expected_db = np.interp(t, auto[:, 0], auto[:, 1])
     np.testing.assert_allclose(20 * np.log10(out), expected_db, atol=1e-4)
@@ -242,7 +248,7 @@ def test_gain_automation_is_interpolated_in_db_per_sample():
 def test_fades_are_linear_ramps_over_the_stems_own_frames():
     sr = 1000
     x = np.ones((1000, 2), np.float32)
-    out = mix([x], sample_rate=sr, offsets_s=[0.2], fade_in_s=[0.1], fade_out_s=[0.25], backend="cpu")
+    out = mix([Stem(x, offset_s=0.2, fade_in_s=0.1, fade_out_s=0.25)], sample_rate=sr, backend="cpu")
     assert out.shape == (1200, 2)
     assert not out[:200].any()
     np.testing.assert_allclose(out[200:300, 0], np.arange(100) / 100, atol=1e-6)
@@ -253,7 +259,10 @@ def test_fades_are_linear_ramps_over_the_stems_own_frames():
 def test_mute_and_solo():
     sr = 100
     a, b, c = (np.full(10, v, np.float32) for v in (0.1, 0.2, 0.4))
-    left = lambda **kw: mix([a, b, c], sample_rate=sr, pan=[-1, -1, -1], backend="cpu", **kw)[0, 0]  # noqa: E731
+    def left(**columns):
+        stems = stems_of([a, b, c], pan=[-1, -1, -1], **columns)
+        return mix(stems, sample_rate=sr, backend="cpu")[0, 0]
+
     assert left() == pytest.approx(0.7)
     assert left(mute=[False, True, False]) == pytest.approx(0.5)
     assert left(solo=[False, True, False]) == pytest.approx(0.2)
@@ -295,8 +304,8 @@ def test_ducking_follows_the_attack_release_recursion():
     active = np.abs(key) > 10 ** (-20 / 20)
     expected_gain = 1 + (depth - 1) * _control_rate_activity(active, 0.02 * sr, 0.2 * sr, km.DUCK_HOP)
     for backend in ("cpu", "reference"):
-        out = mix([key, music], sample_rate=sr, ducking=duck, backend=backend)
-        music_only = out - mix([key, np.zeros_like(music)], sample_rate=sr, backend=backend)
+        out = mix([Stem(key), Stem(music)], sample_rate=sr, ducking=duck, backend=backend)
+        music_only = out - mix([Stem(key), Stem(np.zeros_like(music))], sample_rate=sr, backend=backend)
         np.testing.assert_allclose(music_only[:, 0], 0.25 * expected_gain, atol=2e-6)
     # fully ducked after a long key: the depth is reached
     assert music_only[1399, 0] == pytest.approx(0.25 * depth, rel=1e-3)
@@ -317,7 +326,7 @@ def test_control_rate_ducking_tracks_a_per_sample_smoother_at_48k():
     key = np.where(active, 0.5, 0.0).astype(np.float32)
     music = np.full((sr, 2), 0.5, np.float32)  # a centred stereo stem passes at unity
     duck = Ducking(key=0, targets=(1,), depth_db=-20.0, threshold_db=-30.0, attack_s=0.01, release_s=0.25)
-    gain = mix([key, music], sample_rate=sr, ducking=duck, gain_db=[-200.0, 0.0], backend="cpu")[:, 0] / 0.5
+    gain = mix([Stem(key, gain_db=-200.0), Stem(music)], sample_rate=sr, ducking=duck, backend="cpu")[:, 0] / 0.5
     c_att, c_rel = 1 - math.exp(-1 / (0.01 * sr)), 1 - math.exp(-1 / (0.25 * sr))
     per_sample = 1 + (0.1 - 1) * _per_sample_activity(active.astype(float), c_att, c_rel)
     ends = np.arange(hop - 1, sr, hop)
@@ -330,28 +339,34 @@ def test_ducking_is_off_when_the_key_is_muted():
     key = np.full(100, 0.9, np.float32)
     music = np.full(100, 0.3, np.float32)
     duck = Ducking(key=0, targets=(1,))
-    out = mix([key, music], sample_rate=100, mute=[True, False], pan=[0, -1], ducking=duck, backend="cpu")
+    out = mix([Stem(key, mute=True), Stem(music, pan=-1)], sample_rate=100, ducking=duck, backend="cpu")
     np.testing.assert_allclose(out[:, 0], 0.3, atol=1e-6)
 
 
 # -------------------------------------------------------------------------------------------- bad input
 
-def _stems():
+def _arrays():
     return [np.zeros((100, 2), np.float32), np.zeros(80, np.float32), np.zeros((50, 2), np.float32)]
+
+
+def _stems(**columns):
+    return stems_of(_arrays(), **columns)
 
 
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_samples_name_the_stem(backend, bad):
-    stems = _stems()
-    stems[2][17, 1] = bad
+    arrays = _arrays()
+    arrays[2][17, 1] = bad
+    stems = stems_of(arrays)
     with pytest.raises(ValueError, match=r"stem 2 contains NaN or inf at frame 17.*nan_to_num"):
         mix(stems, sample_rate=100, backend=backend)
 
 
 def test_non_finite_key_stem_is_reported_even_when_only_the_envelope_reads_it():
-    stems = _stems()
-    stems[1][5] = np.nan
+    arrays = _arrays()
+    arrays[1][5] = np.nan
+    stems = stems_of(arrays)
     with pytest.raises(ValueError, match="stem 1 contains NaN"):
         mix(stems, sample_rate=100, ducking=Ducking(key=1, targets=(0,)), start_s=0.5, backend="cpu")
 
@@ -364,22 +379,29 @@ def test_non_finite_key_stem_is_reported_even_when_only_the_envelope_reads_it():
 ])
 def test_malformed_stems(stem, message):
     with pytest.raises(ValueError, match=message):
-        mix([np.zeros(10, np.float32), stem], sample_rate=100, backend="cpu")
+        mix([Stem(np.zeros(10, np.float32)), Stem(stem)], sample_rate=100, backend="cpu")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(offsets_s=[0, -0.5, 0]), r"stem 1 has offset -0.5 s.*>= 0"),
+@pytest.mark.parametrize("columns, message", [
+    (dict(offset_s=[0, -0.5, 0]), r"stem 1 has offset -0.5 s.*>= 0"),
     (dict(gain_automation=[None, np.array([[0.0, 0], [0.5, -6], [0.4, -3]]), None]),
      r"gain_automation for stem 1 is out of order: breakpoint 2 at 0.4 s"),
     (dict(pan_automation=[np.array([[0.0, 0.0], [0.0, 1.0]]), None, None]), r"pan_automation for stem 0 is out of order"),
     (dict(pan_automation=[np.array([[0.0, 2.0]]), None, None]), r"outside \[-1.0, 1.0\]"),
     (dict(gain_automation=[np.array([[0.0, np.nan]]), None, None]), r"contains NaN"),
     (dict(gain_automation=[np.zeros(3), None, None]), r"\(k, 2\) array"),
-    (dict(stem_sample_rates=[100, 100, 44100]), r"stem 2 is at 44100 Hz but the mix runs at 100 Hz.*resample"),
-    (dict(gain_db=[0, 0]), r"gain_db has 2 values for 3 stems"),
-    (dict(pan=[0, 1.5, 0]), r"pan\[1\] must be <= 1.0"),
+    (dict(sample_rate=[100, 100, 44100]), r"stem 2 is at 44100 Hz but the mix runs at 100 Hz.*resample"),
+    (dict(gain_db=[0, "loud", 0]), r"stem 1's gain_db must be a number"),
+    (dict(pan=[0, 1.5, 0]), r"stem 1's pan must be <= 1.0"),
     (dict(pan=[0.5, 0, 0], pan_automation=[np.array([[0, 0.1]]), None, None]), r"both pan=0.5 and pan_automation"),
-    (dict(fade_in_s=[0, -1, 0]), r"fade_in_s\[1\] must be >= 0"),
+    (dict(fade_in_s=[0, -1, 0]), r"stem 1's fade_in_s must be >= 0"),
+])
+def test_bad_stems_raise_with_the_fix(columns, message):
+    with pytest.raises(ValueError, match=message):
+        mix(_stems(**columns), sample_rate=100, backend="cpu")
+
+
+@pytest.mark.parametrize("kwargs, message", [
     (dict(ducking=Ducking(key=1, targets=(1,))), r"cannot duck itself"),
     (dict(ducking=Ducking(key=5, targets=(1,))), r"ducking.key is 5 but there are 3 stems"),
     (dict(ducking=Ducking(key=0, targets=(1,), depth_db=6.0)), r"depth_db must be <= 0"),
@@ -395,13 +417,15 @@ def test_bad_sample_rate_backend_and_container():
         mix(_stems(), sample_rate=0)
     with pytest.raises(ValueError, match="backend must be one of"):
         mix(_stems(), sample_rate=100, backend="gpu")
-    with pytest.raises(ValueError, match="not a single array"):
+    with pytest.raises(ValueError, match="stems must be a list or tuple of kernels.mix.Stem"):
         mix(np.zeros((10, 2), np.float32), sample_rate=100)
+    with pytest.raises(ValueError, match=r"stem 1 is a ndarray, not a kernels.mix.Stem; wrap the samples: Stem\(audio\)"):
+        mix([Stem(np.zeros(10, np.float32)), np.zeros(10, np.float32)], sample_rate=100)
 
 
 def test_huge_gain_overflow_is_reported_not_returned():
     with pytest.raises(ValueError, match="overflowed to inf"):
-        mix([np.ones(10, np.float32)], sample_rate=100, gain_db=[1000.0], backend="cpu")
+        mix([Stem(np.ones(10, np.float32), gain_db=1000.0)], sample_rate=100, backend="cpu")
 
 
 # ----------------------------------------------------------------------------------------------- CUDA

@@ -255,8 +255,10 @@ _CUDA_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np
     sys.path.insert(0, {root!r})
+    import lantern_studio.kernels.backend as backend
     from lantern_studio.kernels.transition import transition
     from lantern_studio.kernels.fill import gradient, letterbox
+    backend.THREADS_PER_BLOCK = 16  # blocks of 4 x 4: the small frames span several
     rng = np.random.default_rng(0)
     worst = []
     for dtype, channels in ((np.uint8, 3), (np.float32, 4)):
@@ -268,11 +270,11 @@ _CUDA_SCRIPT = textwrap.dedent("""
         for kind, direction, t in (("dissolve", "left", 0.3), ("dip", "left", 0.6), ("wipe", "up", 0.45),
                                    ("wipe", "right", 0.7)):
             opts = dict(kind=kind, direction=direction, softness=0.2, color=color)
-            got = transition(a, b, t, backend="cuda", threads_per_block=(4, 4), **opts)
+            got = transition(a, b, t, backend="cuda", **opts)
             want = transition(a, b, t, backend="reference", **opts)
             worst.append(["transition " + kind, float(np.abs(got.astype(float) - want).max()), str(dtype.__name__)])
         g = dict(angle_deg=30.0, channels=channels, dtype=dtype)
-        got = gradient((9, 13), color, color[::-1], backend="cuda", threads_per_block=(4, 4), **g)
+        got = gradient((9, 13), color, color[::-1], backend="cuda", **g)
         want = gradient((9, 13), color, color[::-1], backend="reference", **g)
         worst.append(["gradient", float(np.abs(got.astype(float) - want).max()), str(dtype.__name__)])
         got = letterbox(a, (7, 15), color=color, backend="cuda")

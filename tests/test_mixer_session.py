@@ -20,7 +20,7 @@ from lantern_studio.engines.audio.sfx import firecrackers
 from lantern_studio.engines.audio.stem_export import export_session
 from lantern_studio.engines.music.base import Take
 from lantern_studio.kernels import dsp
-from lantern_studio.kernels.mix import Ducking, mix
+from lantern_studio.kernels.mix import Ducking, Stem, mix
 
 SR = 48_000
 
@@ -57,13 +57,13 @@ def test_session_mix_equals_the_mix_kernel_reference(take):
     session.set_stem("drum", mute=True)
     session.set_stem("voice", offset_s=0.25)
     bus = session.mix_bus(backend="cpu")
-    oracle = mix([take.stems[n] for n in ("melody", "drum", "voice")], sample_rate=SR, gain_db=[-3.0, 0, 0],
-                 pan=[-0.5, 0, 0], offsets_s=[0, 0, 0.25], mute=[False, True, False], backend="reference")
+    oracle = mix([Stem(take.stems["melody"], gain_db=-3.0, pan=-0.5), Stem(take.stems["drum"], mute=True),
+                  Stem(take.stems["voice"], offset_s=0.25)], sample_rate=SR, backend="reference")
     assert bus.shape == oracle.shape == (int(4.25 * SR), 2)
     np.testing.assert_allclose(bus, oracle, atol=1e-5)
     # muting the drum is the same as leaving it out
-    without = mix([take.stems["melody"], take.stems["voice"]], sample_rate=SR, gain_db=[-3.0, 0], pan=[-0.5, 0],
-                  offsets_s=[0, 0.25], length_s=4.25, backend="reference")
+    without = mix([Stem(take.stems["melody"], gain_db=-3.0, pan=-0.5), Stem(take.stems["voice"], offset_s=0.25)],
+                  sample_rate=SR, length_s=4.25, backend="reference")
     np.testing.assert_allclose(bus, without, atol=1e-5)
 
 
@@ -71,12 +71,12 @@ def test_solo_and_ducking_follow_the_key(take):
     session = StemSession.from_take(take)
     session.set_stem("drum", solo=True)
     solo_bus = session.mix_bus(backend="cpu")
-    np.testing.assert_allclose(solo_bus, mix([take.stems["drum"]], sample_rate=SR, backend="reference"), atol=1e-5)
+    np.testing.assert_allclose(solo_bus, mix([Stem(take.stems["drum"])], sample_rate=SR, backend="reference"), atol=1e-5)
     session.set_stem("drum", solo=False)
     plain = session.mix_bus(backend="cpu")
     session.set_master(duck_key="voice", duck_depth_db=-12.0)
     ducked = session.mix_bus(backend="cpu")
-    oracle = mix([take.stems[n] for n in ("melody", "drum", "voice")], sample_rate=SR,
+    oracle = mix([Stem(take.stems[n]) for n in ("melody", "drum", "voice")], sample_rate=SR,
                  ducking=Ducking(key=2, targets=(0, 1), depth_db=-12.0), backend="reference")
     np.testing.assert_allclose(ducked, oracle, atol=1e-5)
     # while the key plays the other stems are lower; before it they are untouched
@@ -86,7 +86,7 @@ def test_solo_and_ducking_follow_the_key(take):
     melody_only.set_master(duck_key="voice", duck_depth_db=-12.0)
     alone = melody_only.mix_bus(backend="cpu", only="melody")
     window = slice(int(1.5 * SR), int(1.9 * SR))
-    undisturbed = mix([take.stems["melody"]], sample_rate=SR, backend="reference")
+    undisturbed = mix([Stem(take.stems["melody"])], sample_rate=SR, backend="reference")
     ratio_db = 20 * np.log10(np.sqrt(np.mean(alone[window] ** 2)) / np.sqrt(np.mean(undisturbed[window] ** 2)))
     assert ratio_db == pytest.approx(-12.0, abs=0.5)
     with pytest.raises(ValueError, match="no stem named"):

@@ -55,6 +55,34 @@ def test_sanitize_keeps_good_names_and_extensions():
         sanitize_filename(b"bytes")            # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ATTACK_NAMES)
+def test_slugs_are_one_safe_component_of_letters_digits_and_separators(name, tmp_path):
+    slug = sanitize_filename(name, separator="-")
+    assert slug and len(slug.encode("utf-8")) <= 120
+    assert all(c.isalnum() or c in "-_" for c in slug), slug           # no dots, spaces, slashes or controls
+    reserved = {"CON", "PRN", "AUX", "NUL", "COM1", "LPT9"}
+    assert not slug.startswith("-") and not slug.endswith(("-", "_"))
+    assert not slug.startswith("_") or slug[1:].upper() in reserved           # only a device name's prefix
+    assert slug.upper() not in reserved
+    target = tmp_path / f"{slug}_mix.wav"
+    target.write_bytes(b"x")
+    assert target.resolve().parent == tmp_path.resolve()
+
+
+def test_slugs_keep_the_export_names_users_know():
+    assert sanitize_filename("Lion dance 灯", separator="-") + "_seed321" == "Lion-dance-灯_seed321"
+    assert sanitize_filename("  take 3: the end?  ", separator="-") == "take-3-the-end"
+    assert sanitize_filename("v1.2 final", separator="-") == "v1-2-final"         # no extension in a slug
+    assert sanitize_filename("AC/DC", separator="-") == "AC-DC"                    # a slash joins, not cuts
+    assert sanitize_filename("nul", separator="-") == "_nul"
+    assert sanitize_filename("!!!", separator="-", default="mix") == "mix"
+    cut = sanitize_filename("ab " * 100, separator="-", max_bytes=20)
+    assert cut == "ab-ab-ab-ab-ab-ab-ab" and len(cut) <= 20                       # no separator left at the end
+    assert sanitize_filename("灯笼" * 50, separator="-", max_bytes=20) == "灯笼灯笼灯笼"  # whole characters
+    with pytest.raises(ValueError, match="separator"):
+        sanitize_filename("x", separator="/")
+
+
 @pytest.mark.parametrize("name", [
     "../outside.txt", "a/../../outside.txt", "/etc/passwd", "C:/Windows/win.ini", "c:outside.txt",
     "a\\..\\..\\outside.txt", "a/\x00/b.txt", "a\x00.txt", "a/" + "b" * 300, "x" * 2000, "", "a/:stream",

@@ -34,7 +34,7 @@ from numba import njit, prange
 
 from lantern_studio.benchmarks.timing import Timing, cpu_body_peer, figure, make_row, measure
 from lantern_studio.kernels.backend import resolve_backend
-from lantern_studio.kernels.mix import Ducking, mix
+from lantern_studio.kernels.mix import Ducking, Stem, mix
 
 SAMPLE_RATE = 48000
 
@@ -96,8 +96,7 @@ def gpu_kernel_seconds(stems, options, *, repeats: int) -> Timing:
 
     from lantern_studio.kernels.mix import _cuda_mix_on_device, _cuda_upload, _plan
 
-    settings = dict(mute=None, solo=None, start_s=0.0, stem_sample_rates=None, **options)
-    plan = _plan(stems, **settings)
+    plan = _plan(stems, start_s=0.0, **options)
     inputs = _cuda_upload(plan)
 
     def run():
@@ -107,11 +106,12 @@ def gpu_kernel_seconds(stems, options, *, repeats: int) -> Timing:
 
 
 def make_session(count: int, seconds: float, *, seed: int = 0):
-    """Stems and mix options of the benchmark scenario (distinct memory per stem)."""
+    """The benchmark scenario's stems (``kernels.mix.Stem``, distinct memory each) and the rest of ``mix``'s
+    arguments."""
     rng = np.random.default_rng(seed)
     frames = int(seconds * SAMPLE_RATE)
     base = (rng.standard_normal((1 << 16, 2)) * 0.1).astype(np.float32)
-    stems = []
+    arrays = []
     for i in range(count):
         stem = np.empty((frames - int(rng.integers(0, SAMPLE_RATE)), 2), dtype=np.float32)
         reps = -(-stem.shape[0] // base.shape[0])
@@ -125,7 +125,7 @@ def make_session(count: int, seconds: float, *, seed: int = 0):
                 pause = int(rng.uniform(1, 3) * SAMPLE_RATE)
                 stem[t:t + pause] = 0.0
                 t += pause + int(rng.uniform(2, 4) * SAMPLE_RATE)
-        stems.append(stem)
+        arrays.append(stem)
     gain_automation, pan_automation, pans = [], [], []
     for i in range(count):
         times = np.sort(rng.uniform(0, seconds, 8))
@@ -137,10 +137,12 @@ def make_session(count: int, seconds: float, *, seed: int = 0):
         else:
             pan_automation.append(None)
             pans.append(float(rng.uniform(-0.8, 0.8)))
-    options = dict(sample_rate=SAMPLE_RATE, gain_db=list(rng.uniform(-9, 0, count)), pan=pans,
-                   offsets_s=list(rng.uniform(0, 1, count)), gain_automation=gain_automation,
-                   pan_automation=pan_automation, fade_in_s=[2.0] * count, fade_out_s=[2.0] * count,
-                   ducking=Ducking(key=0, targets=tuple(range(1, count, 2)), depth_db=-10.0),
+    gains, offsets = rng.uniform(-9, 0, count), rng.uniform(0, 1, count)
+    stems = [Stem(audio, gain_db=float(gain), pan=pan, offset_s=float(offset), gain_automation=gain_ramp,
+                  pan_automation=pan_ramp, fade_in_s=2.0, fade_out_s=2.0)
+             for audio, gain, pan, offset, gain_ramp, pan_ramp in zip(arrays, gains, pans, offsets, gain_automation,
+                                                                      pan_automation)]
+    options = dict(sample_rate=SAMPLE_RATE, ducking=Ducking(key=0, targets=tuple(range(1, count, 2)), depth_db=-10.0),
                    length_s=seconds)
     return stems, options
 
@@ -148,7 +150,7 @@ def make_session(count: int, seconds: float, *, seed: int = 0):
 def bytes_moved(stems, seconds: float) -> int:
     """Every stem read once, the key stem once more for the ducking envelope, the bus written once."""
     frames = int(seconds * SAMPLE_RATE)
-    return sum(s.nbytes for s in stems) + stems[0].nbytes + frames * 2 * 4
+    return sum(s.audio.nbytes for s in stems) + stems[0].audio.nbytes + frames * 2 * 4
 
 
 def pydub_seconds(stems, options, seconds: float) -> float:
@@ -157,8 +159,9 @@ def pydub_seconds(stems, options, seconds: float) -> float:
 
     bus = AudioSegment.silent(duration=int(seconds * 1000), frame_rate=SAMPLE_RATE).set_channels(2)
     total = 0.0
-    for stem, gain, pan, offset in zip(stems, options["gain_db"], options["pan"], options["offsets_s"]):
-        pcm = np.clip(stem * 32768.0, -32768, 32767).astype("<i2").tobytes()
+    for stem in stems:
+        gain, pan, offset = stem.gain_db, stem.pan, stem.offset_s
+        pcm = np.clip(stem.audio * 32768.0, -32768, 32767).astype("<i2").tobytes()
         segment = AudioSegment(pcm, frame_rate=SAMPLE_RATE, sample_width=2, channels=2)
         start = time.perf_counter()
         bus = bus.overlay(segment.apply_gain(float(gain)).pan(float(pan)), position=int(offset * 1000))
@@ -217,7 +220,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
         scenario = f"{count} stereo stems x {seconds:.0f} s @ 48 kHz, automation+pan+ducking"
         if backend == "cuda":
             # end to end, the ceiling is the bus between host and GPU: every stem over, the bus back
-            fraction = (sum(s.nbytes for s in stems) / gpu["to_device"] + bus.nbytes / gpu["to_host"]) / ours.median
+            fraction = (sum(s.audio.nbytes for s in stems) / gpu["to_device"] + bus.nbytes / gpu["to_host"]) / ours.median
         else:  # the roofline is a ceiling, not a peer: it is reported as roofline_fraction
             fraction = statistics.median(fractions)
         rows.append(make_row(family="mix", scenario=scenario, metric="realtime_factor", value=value, spread=spread,

@@ -29,13 +29,19 @@ _UNSAFE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def sanitize_filename(name: str, *, max_bytes: int = MAX_NAME_BYTES, default: str = "untitled") -> str:
+def sanitize_filename(name: str, *, max_bytes: int = MAX_NAME_BYTES, default: str = "untitled",
+                      separator: str | None = None) -> str:
     """Make a user-supplied file name into one safe path component.
 
     Directory parts (``/`` or ``\\``), drive letters, control characters (NUL included), characters Windows
     forbids, leading dots (no hidden files, no ``..``) and trailing dots/spaces are removed; Windows device
     names (``CON``, ``NUL``, ``COM1`` ...) get a ``_`` prefix; the name is NFC-normalised and cut to
     ``max_bytes`` UTF-8 bytes keeping its extension.
+
+    With a ``separator`` the result is a *slug*, for names the program builds files from (a take's name in
+    ``Lion-dance-灯_seed321_mix.wav``): every run of characters other than letters and digits of any script,
+    ``_`` and ``-`` (spaces, dots and slashes included) becomes ``separator``, ``separator`` and ``_`` are
+    stripped from both ends, and the whole text is the stem (there is no extension to keep).
 
     Parameters
     ----------
@@ -45,18 +51,24 @@ def sanitize_filename(name: str, *, max_bytes: int = MAX_NAME_BYTES, default: st
         Longest result in UTF-8 bytes (at least 16).
     default : str
         Returned when nothing usable is left (may be ``""`` to let the caller decide).
+    separator : str, optional
+        Make a slug joined by this (e.g. ``"-"``); one or more characters that are themselves safe.
 
     Returns
     -------
     str
-        e.g. ``"灯笼 take.wav"``, ``"passwd"``.
+        e.g. ``"灯笼 take.wav"``, ``"passwd"``; with ``separator="-"``, ``"灯笼-take-wav"``.
     """
     if not isinstance(name, str):
         raise ValueError(f"file name must be text, not {type(name).__name__}")
     if max_bytes < 16:
         raise ValueError("max_bytes must be at least 16")
+    if separator is not None and (not separator or _UNSAFE_CHARS.search(separator) or separator.strip(" .") == ""):
+        raise ValueError(f"separator must be safe in a file name and not only dots or spaces, got {separator!r}")
     text = unicodedata.normalize("NFC", name)
     text = text.replace("\x00", "")
+    if separator is not None:
+        text = re.sub(r"[^\w\-]+", separator, text, flags=re.UNICODE).strip(separator + "_")
     text = re.split(r"[\\/]", text)[-1]                 # last path component only
     text = _DRIVE.sub("", text)
     text = _UNSAFE_CHARS.sub("_", text)
@@ -65,7 +77,7 @@ def sanitize_filename(name: str, *, max_bytes: int = MAX_NAME_BYTES, default: st
     if not text or set(text) <= {"_", " ", "."}:
         return default
     stem, dot, suffix = text.rpartition(".")
-    if not dot or not stem:
+    if not dot or not stem or separator is not None:
         stem, suffix = text, ""
     if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
         stem = "_" + stem
@@ -74,6 +86,8 @@ def sanitize_filename(name: str, *, max_bytes: int = MAX_NAME_BYTES, default: st
     if len(result.encode("utf-8")) > max_bytes:
         room = max_bytes - (len(suffix.encode("utf-8")) + 1 if suffix else 0)
         cut = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip(". ")
+        if separator is not None:
+            cut = cut.rstrip(separator + "_")
         result = f"{cut}.{suffix}" if suffix else cut
     return result or default
 

@@ -5,11 +5,17 @@ Each kernel family (``mix``, ``dsp``, ``composite``) has three bodies: a numpy `
 and call :func:`resolve_backend` to turn it into the body to run.
 
 ``numba.cuda`` is imported lazily: importing this module never touches a GPU driver.
+
+CUDA launches go through :func:`grid_1d` and :func:`grid_2d`, which size blocks from the one setting
+:data:`THREADS_PER_BLOCK`; :func:`load_cuda` and :func:`device_function` are what a kernel module needs to
+run its CUDA body on a GPU and on numba's simulator alike.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import types
 
 import numba
 import numpy as np
@@ -17,8 +23,9 @@ from numba import njit, prange
 
 BACKENDS: tuple[str, ...] = ("auto", "cpu", "cuda", "reference")
 
-#: Default CUDA threads per block for 1-D launches. Tests under the simulator lower it (through each
-#: family's ``threads_per_block`` keyword or this module-level value) so tiny inputs span several blocks.
+#: Threads per CUDA block, for every kernel family: 1-D launches use this many, 2-D launches a square of
+#: ``isqrt(THREADS_PER_BLOCK)`` on a side. Tests under the simulator lower it so that tiny inputs span
+#: several blocks.
 THREADS_PER_BLOCK: int = 256
 
 
@@ -43,6 +50,58 @@ def cuda_available() -> bool:
         return bool(cuda.is_available())
     except Exception:
         return False
+
+
+def grid_1d(n: int) -> tuple[int, int]:
+    """``(blocks, threads)`` launching at least one thread per item of ``n`` (one block when ``n`` is 0)."""
+    threads = THREADS_PER_BLOCK
+    return (max(n, 1) + threads - 1) // threads, threads
+
+
+def grid_2d(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((blocks in x, blocks in y), (threads in x, threads in y))`` covering a ``width x height`` image,
+    one thread per pixel (``cuda.grid(2)`` gives ``x, y``)."""
+    side = max(1, math.isqrt(THREADS_PER_BLOCK))
+    return ((width + side - 1) // side, (height + side - 1) // side), (side, side)
+
+
+def load_cuda(namespace: dict):
+    """Import ``numba.cuda`` and bind it as ``cuda`` in a kernel module's globals (``globals()``).
+
+    Kernels must reach ``cuda`` as a module global, not a closure variable: while a kernel runs, numba's
+    simulator swaps every global of the kernel's module that is ``numba.cuda`` for its per-thread fake."""
+    from numba import cuda
+
+    namespace["cuda"] = cuda
+    return cuda
+
+
+def device_function(fn):
+    """The form of an ``@njit`` function that a ``@cuda.jit`` kernel calls.
+
+    On a GPU, the function itself: numba compiles it as a device function. Under the simulator, which runs
+    kernels as Python on fake device arrays that numba cannot type, its Python body, with every ``@njit``
+    function it calls also replaced by its Python body."""
+    if not cuda_simulated():
+        return fn
+    return _python_body(fn)
+
+
+_PYTHON_BODIES: dict = {}
+
+
+def _python_body(fn):
+    if fn in _PYTHON_BODIES:
+        return _PYTHON_BODIES[fn]
+    py = fn.py_func
+    namespace = dict(py.__globals__)
+    body = types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__, py.__closure__)
+    _PYTHON_BODIES[fn] = body
+    for name in py.__code__.co_names:
+        value = namespace.get(name)
+        if isinstance(value, numba.core.registry.CPUDispatcher):
+            namespace[name] = _python_body(value)
+    return body
 
 
 def cpu_tasks() -> int:

@@ -59,15 +59,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import clamp, cpu_tasks, resolve_backend, smaller
+from lantern_studio.kernels.backend import (clamp, cpu_tasks, device_function, grid_2d, load_cuda, resolve_backend,
+                                            smaller)
 
-__all__ = ["BLEND_MODES", "Layer", "composite", "affine", "premultiply", "reference", "CUDA_BLOCK"]
+__all__ = ["BLEND_MODES", "Layer", "composite", "affine", "premultiply", "reference"]
 
 BLEND_MODES: tuple[str, ...] = ("normal", "multiply", "screen", "add")
 _BLEND_CODE = {name: code for code, name in enumerate(BLEND_MODES)}
-
-#: Default CUDA block (threads in x, threads in y) for the 2-D launch.
-CUDA_BLOCK: tuple[int, int] = (16, 16)
 
 #: Internal blend code of the CPU body: an opaque layer replacing the row (see ``Layer.opaque``).
 _REPLACE = 4
@@ -750,20 +748,15 @@ def _run_cpu(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
 # CUDA body
 
 
+cuda = None  # numba.cuda, bound by load_cuda on first use
+
+
 @lru_cache(maxsize=1)
 def _cuda_kernel():
-    # ``cuda`` must be a module global (not a closure variable): numba's simulator swaps it by name
-    global cuda
-    from numba import cuda
-
-    from lantern_studio.kernels.backend import cuda_simulated
-
-    # on a GPU the @njit scalar functions compile into device functions; the simulator runs the kernel
-    # as Python, so it gets their Python bodies
-    sim = cuda_simulated()
-    bilinear = _bilinear.py_func if sim else _bilinear
-    blend_px = _blend.py_func if sim else _blend
-    store = _store.py_func if sim else _store
+    load_cuda(globals())
+    bilinear = device_function(_bilinear)
+    blend_px = device_function(_blend)
+    store = device_function(_store)
 
     @cuda.jit
     def kernel(frame, out, pix, offsets, shapes, minv, smul, blend, boxes, frame_scale, to_u8):
@@ -798,9 +791,8 @@ def _cuda_kernel():
     return kernel
 
 
-def _run_cuda(frame: np.ndarray, out: np.ndarray, packed: _Packed, block: tuple[int, int]) -> None:
-    from numba import cuda
-
+def _run_cuda(frame: np.ndarray, out: np.ndarray, packed: _Packed) -> None:
+    kernel = _cuda_kernel()  # binds the module's ``cuda``
     dtype = packed.images[0].dtype if packed.images else np.uint8
     flat = [image.reshape(-1) for image in packed.images]
     offsets = np.cumsum([0] + [f.size for f in flat[:-1]], dtype=np.int64) if flat else np.zeros(0, np.int64)
@@ -808,12 +800,11 @@ def _run_cuda(frame: np.ndarray, out: np.ndarray, packed: _Packed, block: tuple[
     shapes = np.array([image.shape[:2] for image in packed.images], np.int64).reshape(-1, 2)
     d_frame = cuda.to_device(np.ascontiguousarray(frame))
     d_out = cuda.device_array(out.shape, out.dtype)
-    grid = ((frame.shape[1] + block[0] - 1) // block[0], (frame.shape[0] + block[1] - 1) // block[1])
+    grid, block = grid_2d(frame.shape[1], frame.shape[0])
     frame_scale = np.float32(1.0 / 255.0 if frame.dtype == np.uint8 else 1.0)
-    _cuda_kernel()[grid, block](d_frame, d_out, cuda.to_device(pix), cuda.to_device(offsets),
-                                cuda.to_device(shapes), cuda.to_device(packed.minv), cuda.to_device(packed.smul),
-                                cuda.to_device(packed.blend), cuda.to_device(packed.boxes), frame_scale,
-                                out.dtype == np.uint8)
+    kernel[grid, block](d_frame, d_out, cuda.to_device(pix), cuda.to_device(offsets), cuda.to_device(shapes),
+                        cuda.to_device(packed.minv), cuda.to_device(packed.smul), cuda.to_device(packed.blend),
+                        cuda.to_device(packed.boxes), frame_scale, out.dtype == np.uint8)
     out[...] = d_out.copy_to_host()
 
 
@@ -870,8 +861,8 @@ def reference(frame: np.ndarray, layers: Sequence[Layer]) -> np.ndarray:
 # Entry point
 
 
-def composite(frame: np.ndarray, layers: Sequence[Layer], *, out: np.ndarray | None = None, backend: str = "auto",
-              threads_per_block: tuple[int, int] | None = None) -> np.ndarray:
+def composite(frame: np.ndarray, layers: Sequence[Layer], *, out: np.ndarray | None = None,
+              backend: str = "auto") -> np.ndarray:
     """Draw premultiplied RGBA layers, in order, onto a frame in one pass per output pixel.
 
     Parameters
@@ -886,8 +877,6 @@ def composite(frame: np.ndarray, layers: Sequence[Layer], *, out: np.ndarray | N
         Array of the frame's shape and dtype to write into (may be ``frame`` itself).
     backend : {"auto", "cpu", "cuda", "reference"}
         Body to run; see :func:`kernels.backend.resolve_backend`.
-    threads_per_block : (int, int), optional
-        CUDA block shape ``(x, y)``; default :data:`CUDA_BLOCK`.
 
     Returns
     -------
@@ -909,9 +898,6 @@ def composite(frame: np.ndarray, layers: Sequence[Layer], *, out: np.ndarray | N
         if out.shape != frame.shape or out.dtype != frame.dtype:
             raise ValueError(f"out must match the frame: shape {frame.shape} {frame.dtype}, got {out.shape} {out.dtype}")
     body = resolve_backend(backend)
-    block = CUDA_BLOCK if threads_per_block is None else tuple(int(t) for t in threads_per_block)
-    if len(block) != 2 or min(block) < 1:
-        raise ValueError(f"threads_per_block must be a pair of positive ints, got {threads_per_block!r}")
     packed = _pack(frame.shape, layers)  # validates every layer
     if body == "reference":
         result = reference(frame, layers)
@@ -926,7 +912,7 @@ def composite(frame: np.ndarray, layers: Sequence[Layer], *, out: np.ndarray | N
             out[...] = frame
         return out
     if body == "cuda":
-        _run_cuda(frame, out, packed, block)
+        _run_cuda(frame, out, packed)
         return out
     _run_cpu(np.ascontiguousarray(frame), out, packed)
     return out

@@ -29,10 +29,9 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import cuda_simulated, first_nonfinite_row as _first_nonfinite, resolve_backend
+from lantern_studio.kernels.backend import (device_function, first_nonfinite_row as _first_nonfinite, grid_1d,
+                                            load_cuda, resolve_backend)
 
-#: Threads per block for the CUDA bodies (tests under the simulator lower it).
-THREADS_PER_BLOCK = 128
 #: Most biquad sections the CUDA body supports (its per-thread state lives in local memory).
 MAX_CUDA_SECTIONS = 16
 
@@ -275,7 +274,7 @@ def _hop_count(n, fs):
     return (n * 10) // fs
 
 
-_KW_BLOCK = 16  # frames per K-weighting block: the fastest of 8, 16, 32 and 48 (RESULTS.md)
+_KW_BLOCK = 16  # frames per K-weighting block: the block size that measured fastest
 
 
 @lru_cache(maxsize=8)
@@ -1027,19 +1026,13 @@ def normalize_loudness(audio, sample_rate: int, *, target_lufs: float = -16.0, c
 # CUDA bodies (numba.cuda, imported lazily)
 # --------------------------------------------------------------------------------------------------
 
-# Bound by _cuda_kernels() as module globals (the simulator patches globals, not closures); helpers that
-# take arrays run as their Python body under the simulator, whose fake device arrays numba cannot type.
-cuda = None
-_tp_at_d = None
+cuda = None  # numba.cuda, bound by load_cuda on first use
 
 
 @lru_cache(maxsize=1)
 def _cuda_kernels():
-    global cuda, _tp_at_d
-    from numba import cuda as numba_cuda
-
-    cuda = numba_cuda
-    _tp_at_d = _tp_at.py_func if cuda_simulated() else _tp_at
+    load_cuda(globals())
+    tp_at = device_function(_tp_at)
     nsec = MAX_CUDA_SECTIONS
 
     @cuda.jit
@@ -1093,7 +1086,7 @@ def _cuda_kernels():
         if i < x.shape[0]:
             best = 0.0
             for ch in range(x.shape[1]):
-                v = _tp_at_d(x, i, ch, h)
+                v = tp_at(x, i, ch, h)
                 if v > best:
                     best = v
             out[i] = best
@@ -1149,10 +1142,6 @@ def _cuda_kernels():
                 apply_gain=apply_gain)
 
 
-def _blocks(n):
-    return (max(n, 1) + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK, THREADS_PER_BLOCK
-
-
 def _sos_cuda(x, sos, zi):
     k = _cuda_kernels()
     if sos.shape[0] > MAX_CUDA_SECTIONS:
@@ -1161,7 +1150,7 @@ def _sos_cuda(x, sos, zi):
     d_z = cuda.to_device(zi.copy())
     d_out = cuda.device_array(x.shape, dtype=x.dtype)
     if x.shape[0]:
-        k["sos_channels"][_blocks(x.shape[1])](cuda.to_device(x), cuda.to_device(sos), d_z, d_out)
+        k["sos_channels"][grid_1d(x.shape[1])](cuda.to_device(x), cuda.to_device(sos), d_z, d_out)
         return d_out.copy_to_host(), d_z.copy_to_host()
     return x.copy(), zi.copy()
 
@@ -1169,7 +1158,7 @@ def _sos_cuda(x, sos, zi):
 def _kweight_hops_cuda(x, fs, nhops):
     k = _cuda_kernels()
     d_sums = cuda.to_device(np.zeros((max(nhops, 1), x.shape[1])))
-    k["kweight_hops"][_blocks(x.shape[1])](cuda.to_device(x), cuda.to_device(k_weighting_sos(fs)), fs, nhops,
+    k["kweight_hops"][grid_1d(x.shape[1])](cuda.to_device(x), cuda.to_device(k_weighting_sos(fs)), fs, nhops,
                                            d_sums)
     return d_sums.copy_to_host()[:nhops]
 
@@ -1177,7 +1166,7 @@ def _kweight_hops_cuda(x, fs, nhops):
 def _tp_track_cuda(x):
     k = _cuda_kernels()
     d_out = cuda.device_array(max(x.shape[0], 1), dtype=np.float64)
-    k["tp_track"][_blocks(x.shape[0])](cuda.to_device(x), cuda.to_device(_tp_phases()), d_out)
+    k["tp_track"][grid_1d(x.shape[0])](cuda.to_device(x), cuda.to_device(_tp_phases()), d_out)
     return d_out.copy_to_host()[:x.shape[0]]
 
 
@@ -1188,7 +1177,7 @@ def _crossfeed_cuda(x, history, delay, b0, a1, strength, zi):
     d_z = cuda.to_device(zi.copy())
     d_out = cuda.device_array(x.shape, dtype=x.dtype)
     hist = history if history.shape[0] else np.zeros((1, 2), x.dtype)
-    k["crossfeed_channels"][_blocks(2)](cuda.to_device(x), cuda.to_device(hist), delay, b0, a1, strength, d_z, d_out)
+    k["crossfeed_channels"][grid_1d(2)](cuda.to_device(x), cuda.to_device(hist), delay, b0, a1, strength, d_z, d_out)
     return d_out.copy_to_host(), d_z.copy_to_host()
 
 
@@ -1196,9 +1185,9 @@ def _limit_cuda(x, r, window, c_release, shift):
     k = _cuda_kernels()
     d_r = cuda.to_device(r)
     d_m = cuda.device_array(r.shape[0], dtype=np.float64)
-    k["sliding_min"][_blocks(r.shape[0])](d_r, window, d_m)
+    k["sliding_min"][grid_1d(r.shape[0])](d_r, window, d_m)
     d_g = cuda.device_array(r.shape[0], dtype=np.float64)
     k["limiter_gain"][1, 1](d_m, window, c_release, cuda.to_device(np.ones(window)), d_g)
     d_out = cuda.device_array(x.shape, dtype=x.dtype)
-    k["apply_gain"][_blocks(x.shape[0])](cuda.to_device(x), d_g, shift, d_out)
+    k["apply_gain"][grid_1d(x.shape[0])](cuda.to_device(x), d_g, shift, d_out)
     return d_out.copy_to_host()

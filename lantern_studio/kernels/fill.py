@@ -20,14 +20,11 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import clamp, cuda_simulated, resolve_backend
+from lantern_studio.kernels.backend import clamp, device_function, grid_2d, load_cuda, resolve_backend
 from lantern_studio.kernels.composite import Layer, affine, composite
 from lantern_studio.kernels.transition import color_value
 
-__all__ = ["fill", "gradient", "letterbox", "gradient_reference", "CUDA_BLOCK"]
-
-#: Default CUDA block (threads in x, threads in y).
-CUDA_BLOCK: tuple[int, int] = (16, 16)
+__all__ = ["fill", "gradient", "letterbox", "gradient_reference"]
 
 
 def _check_shape_hw(shape_hw, name: str = "shape_hw") -> tuple[int, int]:
@@ -115,13 +112,14 @@ def _gradient_cpu(out, c0, c1, dx, dy, half, to_u8):
                 out[y, x, c] = value
 
 
+cuda = None  # numba.cuda, bound by load_cuda on first use
+
+
 @lru_cache(maxsize=1)
 def _gradient_cuda_kernel():
-    global cuda  # a module global, so numba's simulator can swap it
-    from numba import cuda
-
-    gradient_t = _gradient_t.py_func if cuda_simulated() else _gradient_t
-    clamp_ = clamp.py_func if cuda_simulated() else clamp
+    load_cuda(globals())
+    gradient_t = device_function(_gradient_t)
+    clamp_ = device_function(clamp)
 
     @cuda.jit
     def kernel(out, c0, c1, dx, dy, half, to_u8):
@@ -154,7 +152,7 @@ def gradient_reference(shape_hw, top_color, bottom_color, *, angle_deg: float = 
 
 
 def gradient(shape_hw: tuple[int, int], top_color, bottom_color, *, angle_deg: float = 90.0, channels: int = 3,
-             dtype=np.uint8, backend: str = "auto", threads_per_block: tuple[int, int] | None = None) -> np.ndarray:
+             dtype=np.uint8, backend: str = "auto") -> np.ndarray:
     """A linear gradient across the whole frame.
 
     Parameters
@@ -171,8 +169,6 @@ def gradient(shape_hw: tuple[int, int], top_color, bottom_color, *, angle_deg: f
     channels : {3, 4}
     dtype : {numpy.uint8, numpy.float32}
     backend : {"auto", "cpu", "cuda", "reference"}
-    threads_per_block : (int, int), optional
-        CUDA block shape; default :data:`CUDA_BLOCK`.
 
     Returns
     -------
@@ -193,14 +189,9 @@ def gradient(shape_hw: tuple[int, int], top_color, bottom_color, *, angle_deg: f
     out = np.empty((height, width, channels), dtype)
     to_u8 = dtype == np.uint8
     if body == "cuda":
-        from numba import cuda
-
-        block = CUDA_BLOCK if threads_per_block is None else tuple(int(v) for v in threads_per_block)
-        if len(block) != 2 or min(block) < 1:
-            raise ValueError(f"threads_per_block must be a pair of positive ints, got {threads_per_block!r}")
-        grid = ((width + block[0] - 1) // block[0], (height + block[1] - 1) // block[1])
+        kernel = _gradient_cuda_kernel()  # binds the module's ``cuda``
         d_out = cuda.device_array(out.shape, dtype)
-        _gradient_cuda_kernel()[grid, block](d_out, cuda.to_device(c0), cuda.to_device(c1), dx, dy, half, to_u8)
+        kernel[grid_2d(width, height)](d_out, cuda.to_device(c0), cuda.to_device(c1), dx, dy, half, to_u8)
         return d_out.copy_to_host()
     _gradient_cpu(out, c0, c1, dx, dy, half, to_u8)
     return out

@@ -1,12 +1,13 @@
 """Stem mixer: N mono/stereo stems into one stereo float32 bus, in one pass over the output.
 
-Every stem has a start offset, a static gain and pan, optional gain and pan automation (breakpoints
-interpolated per sample inside the kernel), mute/solo, linear fade-in/out, and may be ducked by a key
-stem (sidechain). The public entry point is :func:`mix`; it validates, builds a compact plan of flat
-arrays, and runs one of three bodies that compute the same thing:
+Every stem (a :class:`Stem`) has a start offset, a static gain and pan, optional gain and pan automation
+(breakpoints interpolated per sample inside the kernel), mute/solo, linear fade-in/out, and may be ducked
+by a key stem (sidechain). The public entry point is :func:`mix`; it validates, builds a compact plan of
+flat arrays, and runs one of three bodies that compute the same thing:
 
 ``reference``
-    numpy, float64, one stem at a time: the obviously-right oracle.
+    numpy, float64, one stem at a time: the obviously-right oracle and **the specification**. The other
+    two bodies are tested against it, and where they disagree it is they that are wrong.
 ``cpu``
     numba ``prange`` over timeline-aligned blocks of output frames; each block walks every stem once,
     splitting it into *pieces* where gain (dB), pan and fades are linear in time, and accumulates into
@@ -29,8 +30,8 @@ Conventions
 -----------
 * Time is the bus timeline: frame ``j`` is at ``j / sample_rate`` seconds. Automation breakpoint times
   are timeline seconds (not stem-relative), so moving a stem does not move its automation.
-* Gain: ``gain_db[i] + gain_automation_i(t)`` dB; the automation is a trim added to the static gain.
-* Pan: ``pan_automation_i(t)`` when given (then ``pan[i]`` must be 0), else ``pan[i]``; ``-1`` is hard
+* Gain: ``stem.gain_db + gain_automation(t)`` dB; the automation is a trim added to the static gain.
+* Pan: ``pan_automation(t)`` when given (then ``stem.pan`` must be 0), else ``stem.pan``; ``-1`` is hard
   left. Constant-power law with ``theta = (pan + 1) * pi / 4``: a mono stem goes to
   ``(cos theta, sin theta)`` (-3 dB per side at centre); a stereo stem's left and right channels are
   scaled by ``sqrt(2) * (cos theta, sin theta)``, so a centred stereo stem passes through at unity.
@@ -60,10 +61,9 @@ import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
 
-from lantern_studio.kernels.backend import cpu_tasks, first_nonfinite_row as _first_nonfinite_row, resolve_backend
+from lantern_studio.kernels.backend import (cpu_tasks, device_function, first_nonfinite_row as _first_nonfinite_row,
+                                            grid_1d, load_cuda, resolve_backend)
 
-#: Threads per block for the CUDA bodies (tests under the simulator lower it).
-THREADS_PER_BLOCK = 128
 #: Timeline frames per CPU work item. Blocks are aligned to the timeline, not to the window, so any window
 #: of the mix is bit-identical to the whole mix.
 BLOCK_FRAMES = 32768
@@ -102,6 +102,46 @@ class Ducking:
     release_s: float = 0.25
 
 
+@dataclass(frozen=True)
+class Stem:
+    """One stem to mix: its samples and how it sits in the mix.
+
+    Attributes
+    ----------
+    audio : ndarray
+        ``(n,)`` mono or ``(n, 2)`` stereo float samples in [-1, 1] at the mix's sample rate. float32 is
+        used as is (other float dtypes are converted); C-contiguous arrays are not copied.
+    gain_db : float
+        Static gain in dB.
+    pan : float
+        Constant-power pan in [-1, 1] (-1 hard left); must be 0 when ``pan_automation`` is given.
+    offset_s : float
+        Where the stem starts on the bus, seconds >= 0.
+    mute, solo : bool
+        Mute wins over solo; when any audible stem is soloed only soloed stems are heard.
+    gain_automation, pan_automation : array (k, 2), optional
+        Breakpoints ``(time_s, value)`` in timeline seconds, strictly increasing in time, linearly
+        interpolated per sample and held flat outside their range. Gain values are dB added to
+        ``gain_db``; pan values in [-1, 1] replace ``pan``.
+    fade_in_s, fade_out_s : float
+        Linear fades over the stem's own first and last seconds (>= 0).
+    sample_rate : int, optional
+        The rate the audio was recorded at, when known; one that differs from the mix's is an error.
+    """
+
+    audio: np.ndarray
+    gain_db: float = 0.0
+    pan: float = 0.0
+    offset_s: float = 0.0
+    mute: bool = False
+    solo: bool = False
+    gain_automation: np.ndarray | None = None
+    pan_automation: np.ndarray | None = None
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
+    sample_rate: int | None = None
+
+
 # --------------------------------------------------------------------------------------------------
 # Scalar arithmetic shared by the CPU and CUDA bodies (no allocation, no exceptions)
 # --------------------------------------------------------------------------------------------------
@@ -135,12 +175,9 @@ def _fade(k, n, n_in, n_out):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _interp_at(xs, vs, lo, hi, t):
-    """``np.interp(t, xs[lo:hi], vs[lo:hi])`` by binary search (breakpoints strictly increasing)."""
-    if t <= xs[lo]:
-        return vs[lo]
-    if t >= xs[hi - 1]:
-        return vs[hi - 1]
+def _bracket(xs, lo, hi, t):
+    """The index ``a`` in [lo, hi - 1) with ``xs[a] <= t < xs[a + 1]``, by binary search; ``xs[lo:hi]`` is
+    strictly increasing and ``xs[lo] < t < xs[hi - 1]``."""
     a = lo
     b = hi - 1
     while b - a > 1:
@@ -149,7 +186,18 @@ def _interp_at(xs, vs, lo, hi, t):
             a = mid
         else:
             b = mid
-    return vs[a] + (t - xs[a]) * ((vs[b] - vs[a]) / (xs[b] - xs[a]))
+    return a
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _interp_at(xs, vs, lo, hi, t):
+    """``np.interp(t, xs[lo:hi], vs[lo:hi])`` (breakpoints strictly increasing)."""
+    if t <= xs[lo]:
+        return vs[lo]
+    if t >= xs[hi - 1]:
+        return vs[hi - 1]
+    a = _bracket(xs, lo, hi, t)
+    return vs[a] + (t - xs[a]) * ((vs[a + 1] - vs[a]) / (xs[a + 1] - xs[a]))
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -168,7 +216,7 @@ def _hop_active(key, off, n, ch, threshold, h):
     hi = lo + DUCK_HOP
     over = 0
     bad = 0
-    if lo >= 0 and hi <= n:  # the whole hop: loops of a fixed length, which vectorise (4x faster)
+    if lo >= 0 and hi <= n:  # the whole hop: loops of a fixed length, which vectorise
         first = lo * ch
         if ch == 2:
             for i in range(2 * DUCK_HOP):
@@ -253,8 +301,10 @@ def _flush(a):
 # Plan: validated inputs as flat arrays
 # --------------------------------------------------------------------------------------------------
 
-# Columns of the per-stem integer table.
+# Columns of the per-stem integer table: offset, length and channels (frames), audible, ducking target,
+# fade-in and fade-out (frames), and the stem's [first, end) slice of the gain and pan breakpoint arrays.
 _OFF, _LEN, _CH, _AUD, _TGT, _FIN, _FOUT, _G0, _G1, _P0, _P1 = range(11)
+_COLUMNS = 11
 
 
 @dataclass
@@ -263,7 +313,7 @@ class _Plan:
     start: int                    # first output frame on the timeline
     length: int                   # output frames
     stems: list                   # float32 C-contiguous (n, c) arrays, c in {1, 2}
-    table: np.ndarray             # (S, 11) int64, columns above
+    table: np.ndarray             # (S, _COLUMNS) int64, columns above
     gain_x: np.ndarray            # float64 breakpoint positions in frames (all stems, CSR by _G0/_G1)
     gain_v: np.ndarray            # float64 dB (static gain included)
     pan_x: np.ndarray
@@ -275,17 +325,7 @@ class _Plan:
     duck_c_release: float
 
 
-def _per_stem(name, values, count, default):
-    if values is None:
-        return [default] * count
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise ValueError(f"{name} must be a sequence with one value per stem (or None), got {values!r}")
-    if len(values) != count:
-        raise ValueError(f"{name} has {len(values)} values for {count} stems; give one per stem")
-    return list(values)
-
-
-def _as_stem(i, stem):
+def _as_audio(i, stem):
     if not isinstance(stem, np.ndarray):
         try:
             stem = np.asarray(stem)
@@ -343,67 +383,65 @@ def _automation(name, i, value, sample_rate, *, lo=None, hi=None):
     return times * sample_rate, values
 
 
-def _plan(stems, *, sample_rate, gain_db, pan, offsets_s, mute, solo, gain_automation, pan_automation,
-          fade_in_s, fade_out_s, ducking, length_s, start_s, stem_sample_rates) -> _Plan:
+def _check_stem(i, stem, sample_rate):
+    """A stem's validated settings: (audio, gain_db, pan, offset frames, fade-in frames, fade-out frames)."""
+    if not isinstance(stem, Stem):
+        hint = "; wrap the samples: Stem(audio)" if isinstance(stem, np.ndarray) else ""
+        raise ValueError(f"stem {i} is a {type(stem).__name__}, not a kernels.mix.Stem{hint}")
+    audio = _as_audio(i, stem.audio)
+    if stem.sample_rate is not None and stem.sample_rate != sample_rate:
+        raise ValueError(f"stem {i} is at {stem.sample_rate} Hz but the mix runs at {sample_rate} Hz; resample it "
+                         f"first (engines.audio.io.resample)")
+    gain = _check_number(f"stem {i}'s gain_db", stem.gain_db)
+    pan = _check_number(f"stem {i}'s pan", stem.pan, lo=-1.0, hi=1.0)
+    offset = _check_number(f"stem {i}'s offset_s", stem.offset_s)
+    if offset < 0:
+        raise ValueError(f"stem {i} has offset {offset} s; offsets are seconds from the start of the bus and "
+                         f"must be >= 0 (to start a stem early, trim it: x[int({-offset} * sample_rate):])")
+    fade_in = _check_number(f"stem {i}'s fade_in_s", stem.fade_in_s, lo=0.0)
+    fade_out = _check_number(f"stem {i}'s fade_out_s", stem.fade_out_s, lo=0.0)
+    return (audio, gain, pan, int(round(offset * sample_rate)), int(round(fade_in * sample_rate)),
+            int(round(fade_out * sample_rate)))
+
+
+def _plan(stems, *, sample_rate, ducking, length_s, start_s) -> _Plan:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
     sample_rate = int(sample_rate)
-    if isinstance(stems, np.ndarray) or not hasattr(stems, "__len__"):
-        raise ValueError("stems must be a list or tuple of arrays (one per stem), not a single array")
+    if isinstance(stems, (np.ndarray, Stem)) or not hasattr(stems, "__len__"):
+        raise ValueError("stems must be a list or tuple of kernels.mix.Stem (one per stem)")
     count = len(stems)
-    arrays = [_as_stem(i, s) for i, s in enumerate(stems)]
-    rates = _per_stem("stem_sample_rates", stem_sample_rates, count, sample_rate)
-    for i, r in enumerate(rates):
-        if r != sample_rate:
-            raise ValueError(f"stem {i} is at {r} Hz but the mix runs at {sample_rate} Hz; resample it first "
-                             f"(e.g. torchaudio.functional.resample(x, {r}, {sample_rate}))")
-    gains = [_check_number(f"gain_db[{i}]", g) for i, g in enumerate(_per_stem("gain_db", gain_db, count, 0.0))]
-    pans = [_check_number(f"pan[{i}]", p, lo=-1.0, hi=1.0) for i, p in enumerate(_per_stem("pan", pan, count, 0.0))]
-    offsets = _per_stem("offsets_s", offsets_s, count, 0.0)
-    offset_frames = []
-    for i, o in enumerate(offsets):
-        o = _check_number(f"offsets_s[{i}]", o)
-        if o < 0:
-            raise ValueError(f"stem {i} has offset {o} s; offsets are seconds from the start of the bus and "
-                             f"must be >= 0 (to start a stem early, trim it: x[int({-o} * sample_rate):])")
-        offset_frames.append(int(round(o * sample_rate)))
-    mutes = [bool(m) for m in _per_stem("mute", mute, count, False)]
-    solos = [bool(s) for s in _per_stem("solo", solo, count, False)]
-    fins = [int(round(_check_number(f"fade_in_s[{i}]", f, lo=0.0) * sample_rate))
-            for i, f in enumerate(_per_stem("fade_in_s", fade_in_s, count, 0.0))]
-    fouts = [int(round(_check_number(f"fade_out_s[{i}]", f, lo=0.0) * sample_rate))
-             for i, f in enumerate(_per_stem("fade_out_s", fade_out_s, count, 0.0))]
-    gautos = _per_stem("gain_automation", gain_automation, count, None)
-    pautos = _per_stem("pan_automation", pan_automation, count, None)
-
-    any_solo = any(s and not m for s, m in zip(solos, mutes))
-    audible = [(not m) and (s or not any_solo) for s, m in zip(solos, mutes)]
+    checked = [_check_stem(i, stem, sample_rate) for i, stem in enumerate(stems)]
+    arrays = [c[0] for c in checked]
+    any_solo = any(s.solo and not s.mute for s in stems)
+    audible = [(not s.mute) and (s.solo or not any_solo) for s in stems]
 
     start = int(round(_check_number("start_s", start_s, lo=0.0) * sample_rate))
     if length_s is None:
-        end = max((o + a.shape[0] for o, a in zip(offset_frames, arrays)), default=0)
+        end = max((c[3] + c[0].shape[0] for c in checked), default=0)
         length = max(0, end - start)
     else:
         length = int(round(_check_number("length_s", length_s, lo=0.0) * sample_rate))
 
-    table = np.zeros((count, 11), dtype=np.int64)
+    table = np.zeros((count, _COLUMNS), dtype=np.int64)
     gx, gv, px, pv = [], [], [], []
     g_pos = p_pos = 0
-    for i, a in enumerate(arrays):
-        if gautos[i] is None:
-            xs, vs = np.zeros(1), np.array([gains[i]])
+    for i, (stem, (a, gain, pan, offset, fade_in, fade_out)) in enumerate(zip(stems, checked)):
+        if stem.gain_automation is None:
+            xs, vs = np.zeros(1), np.array([gain])
         else:
-            xs, vs = _automation("gain_automation", i, gautos[i], sample_rate)
-            vs = vs + gains[i]
-        if pautos[i] is None:
-            pxs, pvs = np.zeros(1), np.array([pans[i]])
+            xs, vs = _automation("gain_automation", i, stem.gain_automation, sample_rate)
+            vs = vs + gain
+        if stem.pan_automation is None:
+            pxs, pvs = np.zeros(1), np.array([pan])
         else:
-            if pans[i] != 0.0:
-                raise ValueError(f"stem {i} has both pan={pans[i]} and pan_automation; the automation "
+            if pan != 0.0:
+                raise ValueError(f"stem {i} has both pan={pan} and pan_automation; the automation "
                                  f"replaces the static pan, so give only one")
-            pxs, pvs = _automation("pan_automation", i, pautos[i], sample_rate, lo=-1.0, hi=1.0)
-        table[i] = (offset_frames[i], a.shape[0], a.shape[1], audible[i], 0, fins[i], fouts[i],
-                    g_pos, g_pos + xs.size, p_pos, p_pos + pxs.size)
+            pxs, pvs = _automation("pan_automation", i, stem.pan_automation, sample_rate, lo=-1.0, hi=1.0)
+        table[i, _OFF], table[i, _LEN], table[i, _CH] = offset, a.shape[0], a.shape[1]
+        table[i, _AUD], table[i, _FIN], table[i, _FOUT] = audible[i], fade_in, fade_out
+        table[i, _G0], table[i, _G1], table[i, _P0], table[i, _P1] = g_pos, g_pos + xs.size, p_pos, p_pos + pxs.size
         gx.append(xs); gv.append(vs); px.append(pxs); pv.append(pvs)
         g_pos += xs.size
         p_pos += pxs.size
@@ -474,7 +512,8 @@ def _mix_reference(plan: _Plan) -> np.ndarray:
     if plan.duck_key >= 0 and frames.size:
         duck = 1.0 + (plan.duck_depth_gain - 1.0) * _duck_activity_reference(plan, frames)
     for s, x in enumerate(plan.stems):
-        off, n, ch, aud, tgt, n_in, n_out, g0, g1, p0, p1 = plan.table[s]
+        off, n, ch, aud, tgt, n_in, n_out, g0, g1, p0, p1 = (plan.table[s, c] for c in (
+            _OFF, _LEN, _CH, _AUD, _TGT, _FIN, _FOUT, _G0, _G1, _P0, _P1))
         if not aud:
             continue
         k = frames - off
@@ -523,14 +562,8 @@ def _segment(xs, vs, lo, hi, t):
         return vs[lo], 0.0, 0.0, -big, int(math.floor(xs[lo])) + 1
     if t >= xs[hi - 1]:
         return vs[hi - 1], 0.0, 0.0, int(math.ceil(xs[hi - 1])), big
-    a = lo
-    b = hi - 1
-    while b - a > 1:
-        mid = (a + b) // 2
-        if xs[mid] <= t:
-            a = mid
-        else:
-            b = mid
+    a = _bracket(xs, lo, hi, t)
+    b = a + 1
     return vs[a], xs[a], (vs[b] - vs[a]) / (xs[b] - xs[a]), int(math.ceil(xs[a])), int(math.ceil(xs[b]))
 
 
@@ -746,7 +779,7 @@ def _acc_ramp_cells(acc, xs, stereo, anchor, t, cell, gl, gr, beta, delta, off, 
 # sub-cells of _acc_ramp_cells, on a fixed grid of _PAIR_CELL frames from the block start. The pair loops
 # run over the flat interleaved samples, picking the left or right coefficients by the sample's parity.
 # Written per frame, as the one-stem loops are, LLVM de- and re-interleaves the channels with shuffles, and
-# two quadratics per pass make the loop compute-bound; the flat loops avoid both (RESULTS.md has the figures).
+# two quadratics per pass make the loop compute-bound; the flat loops avoid both.
 # Only the order of the sums and the sub-cell grid differ from _acc_stem, and both depend on the timeline
 # block alone, so windows of the mix stay bit-identical.
 _PAIR_CELL = 4096
@@ -817,7 +850,7 @@ def _whole_block_gains(off, n, ch, n_in, n_out, gx, gv, g_lo, g_hi, px, pv, p_lo
 @njit(cache=True, fastmath=_FASTMATH)
 def _stem_frames(stems, table, s, t, stop):
     """Stem ``s``'s interleaved stereo samples for timeline frames [t, stop)."""
-    return stems[s][2 * (t - table[s, 0]):2 * (stop - table[s, 0])]
+    return stems[s][2 * (t - table[s, _OFF]):2 * (stop - table[s, _OFF])]
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -982,8 +1015,8 @@ def _acc_stem(acc, x, off, n, ch, t0, t1, n_in, n_out, gx, gv, g_lo, g_hi, px, p
 def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, env, depth_gain):
     """One pass over the bus ``out`` (length, 2) in timeline-aligned blocks; returns per-block finiteness.
 
-    ``out`` comes from numpy, whose large allocations use transparent huge pages: first-touching an
-    NRT-allocated bus costs about 2 ns per byte here (4 KiB page faults), more than the mix itself."""
+    ``out`` comes from numpy, whose large allocations use transparent huge pages: an NRT-allocated bus
+    would be first touched in 4 KiB page faults, which cost more than the mix itself."""
     block_grid = 1
     while block_grid * 2 <= block:
         block_grid *= 2
@@ -1019,18 +1052,18 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, e
             n_whole = n_whole_ducked = 0
             any_ducked = False
             for s in range(nstems):
-                off = table[s, 0]
-                n = table[s, 1]
+                off = table[s, _OFF]
+                n = table[s, _LEN]
                 kinds[s] = -1  # inaudible or outside the window: nothing to add
-                if table[s, 3] == 0 or max(t0, off) >= min(t1, off + n):
+                if table[s, _AUD] == 0 or max(t0, off) >= min(t1, off + n):
                     continue
-                ducked = table[s, 4] != 0 and duck_key >= 0
+                ducked = table[s, _TGT] != 0 and duck_key >= 0
                 if ducked and not any_ducked:
                     acc_ducked[:] = 0.0
                     any_ducked = True
-                kinds[s] = _whole_block_gains(off, n, table[s, 2], table[s, 5], table[s, 6], gx, gv, table[s, 7],
-                                              table[s, 8], px, pv, table[s, 9], table[s, 10], block_start, block,
-                                              coefs[s])
+                kinds[s] = _whole_block_gains(off, n, table[s, _CH], table[s, _FIN], table[s, _FOUT], gx, gv,
+                                              table[s, _G0], table[s, _G1], px, pv, table[s, _P0], table[s, _P1],
+                                              block_start, block, coefs[s])
                 if kinds[s] != _WHOLE_NONE and ducked:
                     whole_ducked[n_whole_ducked] = s
                     n_whole_ducked += 1
@@ -1043,10 +1076,10 @@ def _mix_cpu(out, stems, table, gx, gv, px, pv, start, block, tasks, duck_key, e
             for s in range(nstems):
                 if kinds[s] != _WHOLE_NONE:
                     continue
-                target = acc_ducked if table[s, 4] != 0 and duck_key >= 0 else acc
-                _acc_stem(target, stems[s], table[s, 0], table[s, 1], table[s, 2], t0, t1, table[s, 5],
-                          table[s, 6], gx, gv, table[s, 7], table[s, 8], px, pv, table[s, 9], table[s, 10],
-                          block_grid)
+                target = acc_ducked if table[s, _TGT] != 0 and duck_key >= 0 else acc
+                _acc_stem(target, stems[s], table[s, _OFF], table[s, _LEN], table[s, _CH], t0, t1,
+                          table[s, _FIN], table[s, _FOUT], gx, gv, table[s, _G0], table[s, _G1], px, pv,
+                          table[s, _P0], table[s, _P1], block_grid)
             bus = flat_out[2 * (t0 - start):2 * (t1 - start)]
             if any_ducked:
                 gains = gains_buf[:2 * m_count]
@@ -1061,7 +1094,7 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     if plan.length == 0:
         return (np.zeros((0, 2), dtype=np.float32) if out is None else out), True
     stems = NumbaList([a.reshape(-1) for a in plan.stems]) if plan.stems else NumbaList([np.zeros(0, np.float32)])
-    table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
+    table = plan.table if plan.table.shape[0] else np.zeros((0, _COLUMNS), np.int64)
     k = plan.duck_key
     if k >= 0:
         hops = -(-(plan.start + plan.length) // DUCK_HOP)
@@ -1090,31 +1123,21 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
 # CUDA body (numba.cuda, imported lazily)
 # --------------------------------------------------------------------------------------------------
 
-# Bound by _cuda_kernels() as module globals (the simulator patches globals, not closures). Helpers that
-# take arrays are called through their Python body under the simulator, whose fake device arrays numba
-# cannot type; on a GPU the same @njit function is compiled as a device function.
-cuda = None
-_interp_at_d = _hop_active_d = _duck_activity_at_d = None
+cuda = None  # numba.cuda, bound by load_cuda on first use
 
 
 @lru_cache(maxsize=1)
 def _cuda_kernels():
-    global cuda, _interp_at_d, _hop_active_d, _duck_activity_at_d
-    from numba import cuda as numba_cuda
-
-    from lantern_studio.kernels.backend import cuda_simulated
-
-    cuda = numba_cuda
-    sim = cuda_simulated()
-    _interp_at_d = _interp_at.py_func if sim else _interp_at
-    _hop_active_d = _hop_active.py_func if sim else _hop_active
-    _duck_activity_at_d = _duck_activity_at.py_func if sim else _duck_activity_at
+    load_cuda(globals())
+    interp_at = device_function(_interp_at)
+    hop_active = device_function(_hop_active)
+    duck_activity_at = device_function(_duck_activity_at)
 
     @cuda.jit
     def duck_hops(key, off, n, ch, threshold, active):
         h = cuda.grid(1)
         if h < active.shape[0]:
-            a, _ = _hop_active_d(key, off, n, ch, threshold, h)
+            a, _ = hop_active(key, off, n, ch, threshold, h)
             active[h] = a
 
     @cuda.jit
@@ -1122,20 +1145,20 @@ def _cuda_kernels():
         j = cuda.grid(1)
         if j < length:
             t = start + j
-            duck = _duck_gain(_duck_activity_at_d(env, t), depth_gain) if use_duck else 1.0
+            duck = _duck_gain(duck_activity_at(env, t), depth_gain) if use_duck else 1.0
             left = 0.0
             right = 0.0
             for s in range(table.shape[0]):
-                off = table[s, 0]
-                n = table[s, 1]
-                ch = table[s, 2]
+                off = table[s, _OFF]
+                n = table[s, _LEN]
+                ch = table[s, _CH]
                 k = t - off
-                if table[s, 3] != 0 and 0 <= k < n:
-                    g = _db_to_gain(_interp_at_d(gx, gv, table[s, 7], table[s, 8], t)) * _fade(k, n, table[s, 5],
-                                                                                          table[s, 6])
-                    if use_duck and table[s, 4] != 0:
+                if table[s, _AUD] != 0 and 0 <= k < n:
+                    g = (_db_to_gain(interp_at(gx, gv, table[s, _G0], table[s, _G1], t))
+                         * _fade(k, n, table[s, _FIN], table[s, _FOUT]))
+                    if use_duck and table[s, _TGT] != 0:
                         g *= duck
-                    pan = _interp_at_d(px, pv, table[s, 9], table[s, 10], t)
+                    pan = interp_at(px, pv, table[s, _P0], table[s, _P1], t)
                     scale = 1.0 if ch == 1 else 1.4142135623730951
                     i = base[s] + k * ch
                     left += flat[i] * g * _pan_left(pan, scale)
@@ -1176,7 +1199,7 @@ def _cuda_upload(plan: _Plan) -> _CudaInputs:
     for stem, b, size in zip(plan.stems, base, sizes):
         if size:
             flat[int(b):int(b) + size].copy_to_device(stem.reshape(-1))
-    table = plan.table if plan.table.shape[0] else np.zeros((0, 11), np.int64)
+    table = plan.table if plan.table.shape[0] else np.zeros((0, _COLUMNS), np.int64)
     key = None
     if plan.duck_key >= 0:
         b, size = int(base[plan.duck_key]), sizes[plan.duck_key]
@@ -1193,20 +1216,19 @@ def _cuda_mix_on_device(plan: _Plan, inputs: _CudaInputs):
     one-element device flag set to 1 when a bus sample is NaN or inf. ``length`` must be > 0."""
     cuda, duck_hops, mix_frames = _cuda_kernels()
     length = plan.length
-    tpb = THREADS_PER_BLOCK
     env = np.zeros(1)
     if plan.duck_key >= 0:
         k = plan.duck_key
         hops = -(-(plan.start + length) // DUCK_HOP)
         d_active = cuda.device_array(hops, dtype=np.uint8)
-        duck_hops[(hops + tpb - 1) // tpb, tpb](inputs.key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]),
+        duck_hops[grid_1d(hops)](inputs.key, int(plan.table[k, _OFF]), int(plan.table[k, _LEN]),
                                                 int(plan.table[k, _CH]), plan.duck_threshold, d_active)
         env = _duck_envelope(d_active.copy_to_host(), plan.duck_c_attack, plan.duck_c_release)
     d_out = cuda.device_array((length, 2), dtype=np.float32)
     d_nonfinite = cuda.to_device(np.zeros(1, np.int32))
-    mix_frames[(length + tpb - 1) // tpb, tpb](inputs.flat, inputs.base, inputs.table, inputs.gain_x, inputs.gain_v,
-                                               inputs.pan_x, inputs.pan_v, plan.start, length, cuda.to_device(env),
-                                               plan.duck_key >= 0, plan.duck_depth_gain, d_out, d_nonfinite)
+    mix_frames[grid_1d(length)](inputs.flat, inputs.base, inputs.table, inputs.gain_x, inputs.gain_v, inputs.pan_x,
+                                inputs.pan_v, plan.start, length, cuda.to_device(env), plan.duck_key >= 0,
+                                plan.duck_depth_gain, d_out, d_nonfinite)
     return d_out, d_nonfinite
 
 
@@ -1223,36 +1245,25 @@ def _mix_cuda_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool
 # Public entry point
 # --------------------------------------------------------------------------------------------------
 
-def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None, offsets_s=None, mute=None,
-        solo=None, gain_automation=None, pan_automation=None, fade_in_s=None, fade_out_s=None,
-        ducking: Ducking | None = None, length_s: float | None = None, start_s: float = 0.0,
-        stem_sample_rates=None, out: np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
+def mix(stems: Sequence[Stem], *, sample_rate: int, ducking: Ducking | None = None, length_s: float | None = None,
+        start_s: float = 0.0, out: np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
     """Mix stems into a stereo bus.
 
     Parameters
     ----------
-    stems : sequence of ndarray
-        One float array per stem, ``(n,)`` mono or ``(n, 2)`` stereo, samples in [-1, 1] at
-        ``sample_rate``. float32 is used as is (other float dtypes are converted); C-contiguous arrays
-        are not copied.
+    stems : sequence of Stem
+        The stems, each with its samples (at ``sample_rate``), gain, pan, offset, mute/solo, automation
+        and fades; see :class:`Stem`.
     sample_rate : int
         Hz, for every stem.
-    gain_db, pan, offsets_s, mute, solo, fade_in_s, fade_out_s : sequence, optional
-        One value per stem, or None for the defaults 0 dB, centre (0), 0 s, False, False, 0 s, 0 s.
-        ``pan`` in [-1, 1] (constant-power); ``offsets_s`` >= 0 is where the stem starts on the bus.
-    gain_automation, pan_automation : sequence of (None or array (k, 2)), optional
-        Per stem, breakpoints ``(time_s, value)`` in timeline seconds, strictly increasing in time,
-        linearly interpolated per sample and held flat outside their range. Gain values are dB added to
-        ``gain_db``; pan values in [-1, 1] replace ``pan`` (which must then be 0).
     ducking : Ducking, optional
-        Sidechain ducking of ``ducking.targets`` by ``ducking.key`` (see the module notes).
+        Sidechain ducking of ``ducking.targets`` by ``ducking.key`` (indices into ``stems``; see the
+        module notes).
     length_s : float, optional
         Output duration in seconds; default: up to the end of the latest stem.
     start_s : float
         Timeline time of the first output frame. Rendering consecutive windows ``(start_s, length_s)``
         and concatenating them gives exactly the whole mix (the ducking state is carried).
-    stem_sample_rates : sequence of int, optional
-        The rate each stem was recorded at; any that differs from ``sample_rate`` is an error.
     out : ndarray, optional
         A C-contiguous float32 ``(length, 2)`` array to mix into (overwritten), e.g. a player's reused
         buffer; by default a new array.
@@ -1270,10 +1281,7 @@ def mix(stems: Sequence[np.ndarray], *, sample_rate: int, gain_db=None, pan=None
         the bus contain NaN or inf.
     """
     which = resolve_backend(backend)
-    plan = _plan(stems, sample_rate=sample_rate, gain_db=gain_db, pan=pan, offsets_s=offsets_s, mute=mute,
-                 solo=solo, gain_automation=gain_automation, pan_automation=pan_automation, fade_in_s=fade_in_s,
-                 fade_out_s=fade_out_s, ducking=ducking, length_s=length_s, start_s=start_s,
-                 stem_sample_rates=stem_sample_rates)
+    plan = _plan(stems, sample_rate=sample_rate, ducking=ducking, length_s=length_s, start_s=start_s)
     if out is not None and not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
                                 and out.flags.writeable and out.shape == (plan.length, 2)):
         got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__

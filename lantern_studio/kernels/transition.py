@@ -27,15 +27,12 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import clamp, cuda_simulated, resolve_backend
+from lantern_studio.kernels.backend import clamp, device_function, grid_2d, load_cuda, resolve_backend
 
 __all__ = ["TRANSITION_KINDS", "WIPE_DIRECTIONS", "transition", "reference", "color_value"]
 
 TRANSITION_KINDS: tuple[str, ...] = ("dissolve", "dip", "wipe")
 WIPE_DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
-
-#: Default CUDA block (threads in x, threads in y).
-CUDA_BLOCK: tuple[int, int] = (16, 16)
 
 
 def color_value(color, *, channels: int, dtype) -> np.ndarray:
@@ -171,15 +168,15 @@ def _transition_cpu(a, b, out, color, kind, t, direction, extent, soft_px, to_u8
                 _mix_row(a[y], b[y], out[y], tmp, np.float32(wa), np.float32(wb), np.float32(wc), ctile, to_u8)
 
 
+cuda = None  # numba.cuda, bound by load_cuda on first use
+
+
 @lru_cache(maxsize=1)
 def _cuda_kernel():
-    global cuda  # a module global, so numba's simulator can swap it
-    from numba import cuda
-
-    sim = cuda_simulated()
-    position = _position.py_func if sim else _position
-    weights = _weights.py_func if sim else _weights
-    mix = _mix.py_func if sim else _mix
+    load_cuda(globals())
+    position = device_function(_position)
+    weights = device_function(_weights)
+    mix = device_function(_mix)
 
     @cuda.jit
     def kernel(a, b, out, color, kind, t, direction, extent, soft_px, to_u8):
@@ -225,7 +222,7 @@ def reference(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve",
 
 def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve", color=(0, 0, 0),
                direction: str = "left", softness: float = 0.05, out: np.ndarray | None = None,
-               backend: str = "auto", threads_per_block: tuple[int, int] | None = None) -> np.ndarray:
+               backend: str = "auto") -> np.ndarray:
     """Blend from frame ``a`` (``t = 0``) to frame ``b`` (``t = 1``).
 
     Parameters
@@ -247,8 +244,6 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
         Array shaped like ``a`` to write into (may be ``a`` or ``b``).
     backend : {"auto", "cpu", "cuda", "reference"}
         Body to run.
-    threads_per_block : (int, int), optional
-        CUDA block shape; default :data:`CUDA_BLOCK`.
 
     Returns
     -------
@@ -276,9 +271,6 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
     if out is not None and (not isinstance(out, np.ndarray) or out.shape != a.shape or out.dtype != a.dtype):
         raise ValueError(f"out must be an array of shape {a.shape} and dtype {a.dtype}")
     body = resolve_backend(backend)
-    block = CUDA_BLOCK if threads_per_block is None else tuple(int(v) for v in threads_per_block)
-    if len(block) != 2 or min(block) < 1:
-        raise ValueError(f"threads_per_block must be a pair of positive ints, got {threads_per_block!r}")
     t = float(t)
     if body == "reference":
         result = reference(a, b, t, kind=kind, color=color, direction=direction, softness=float(softness))
@@ -294,12 +286,10 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
     soft_px = float(softness) * extent
     to_u8 = a.dtype == np.uint8
     if body == "cuda":
-        from numba import cuda
-
-        grid = ((width + block[0] - 1) // block[0], (height + block[1] - 1) // block[1])
+        kernel = _cuda_kernel()  # binds the module's ``cuda``
         d_out = cuda.device_array(a.shape, a.dtype)
-        _cuda_kernel()[grid, block](cuda.to_device(np.ascontiguousarray(a)), cuda.to_device(np.ascontiguousarray(b)),
-                                    d_out, cuda.to_device(c), kind_code, t, dir_code, extent, soft_px, to_u8)
+        kernel[grid_2d(width, height)](cuda.to_device(np.ascontiguousarray(a)), cuda.to_device(np.ascontiguousarray(b)),
+                                       d_out, cuda.to_device(c), kind_code, t, dir_code, extent, soft_px, to_u8)
         out[...] = d_out.copy_to_host()
         return out
     flat = (height, width * channels)

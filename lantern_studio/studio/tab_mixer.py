@@ -16,7 +16,8 @@ import gradio as gr
 
 from lantern_studio.engines.audio.ingest import AudioInputError
 from lantern_studio.engines.audio.session import MasterSettings, StemSession
-from lantern_studio.engines.audio.stem_export import export_session, safe_filename
+from lantern_studio.engines.audio.stem_export import export_session
+from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
@@ -39,7 +40,7 @@ def _take_choices(ctx: StudioContext) -> list[tuple[str, str]]:
 
 
 def _session_dir(ctx: StudioContext, take_id: str) -> Path:
-    return ctx.project.stems_dir / safe_filename(take_id, limit=100)
+    return ctx.project.stems_dir / sanitize_filename(take_id, separator="-", max_bytes=100)
 
 
 def _load_session(ctx: StudioContext, take_id: str) -> tuple[StemSession, str]:
@@ -250,7 +251,7 @@ def build_tab(ctx: StudioContext) -> None:
         _save(ctx.window(root), current)
         folder = Path(gr.utils.get_upload_folder()) / "lantern" / "mixes"     # served; cleaned when the studio stops
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        base = folder / f"{safe_filename(current.take_name or 'mix')}-{stamp}"
+        base = folder / f"{sanitize_filename(current.take_name or 'mix', separator='-', default='mix')}-{stamp}"
         from lantern_studio.engines.audio.stem_export import write_audio_file
         audio_path = write_audio_file(base.with_suffix(".wav"), result.audio, result.sample_rate, "wav")
         wave_path = write_waveform_png(result.audio, base.with_suffix(".png"), width_px=900, height_px=110)
@@ -265,7 +266,7 @@ def build_tab(ctx: StudioContext) -> None:
             raise gr.Error("Load a take first")
         master_settings(current, key, depth, target_v, ceiling_v, crossfeed_v)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = safe_filename(current.take_name or current.take_id or "mix")
+        base = sanitize_filename(current.take_name or current.take_id or "mix", separator="-", default="mix")
         wctx = ctx.window(root)
         folder = wctx.project.renders_dir / "mixes" / f"{base}_seed{current.seed}_{stamp}"
         try:

@@ -25,9 +25,9 @@ from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes
 from lantern_studio.engines.audio.ingest import MAX_UPLOAD_S, AudioInputError, read_audio_file
 from lantern_studio.engines.audio.io import resample as resample_audio   # `resample` is a keyword option here
 from lantern_studio.engines.audio.mastering import SILENCE_LUFS, master_to_loudness
-from lantern_studio.engines.audio.stem_export import safe_filename
+from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.kernels import dsp
-from lantern_studio.kernels.mix import Ducking, mix
+from lantern_studio.kernels.mix import Ducking, Stem as MixStem, mix
 
 MAX_STEMS = 32
 SESSION_FILE = "session.json"
@@ -306,28 +306,28 @@ class StemSession:
         if only is not None and ducking is not None:
             # the key must stay audible for ducking to happen: render key + target, then silence the key
             return self._stem_with_ducking(index, ducking, backend=backend)
-        return mix([stem.audio for stem in self.stems], sample_rate=self.sample_rate,
-                   gain_db=[stem.gain_db for stem in self.stems], pan=[stem.pan for stem in self.stems],
-                   offsets_s=[stem.offset_s for stem in self.stems], mute=mute, solo=solo, ducking=ducking,
+        return mix(self._mix_stems(mute, solo), sample_rate=self.sample_rate, ducking=ducking,
                    length_s=self.duration_s, backend=backend)
 
+    def _mix_stems(self, mute: list[bool], solo: list[bool]) -> list[MixStem]:
+        """The session's stems as the mix kernel takes them, with the given mute and solo flags."""
+        return [MixStem(stem.audio, gain_db=stem.gain_db, pan=stem.pan, offset_s=stem.offset_s, mute=m, solo=s)
+                for stem, m, s in zip(self.stems, mute, solo)]
+
     def _stem_with_ducking(self, index: int, ducking: Ducking, *, backend: str) -> np.ndarray:
-        stems = [stem.audio for stem in self.stems]
-        gains = [stem.gain_db for stem in self.stems]
+        count = len(self.stems)
+        unmuted = [False] * count
         if index in ducking.targets:
             # the key drives the envelope; render the key alone and the pair, and subtract the key
-            pair = [i == index or i == ducking.key for i in range(len(stems))]
-            both = mix(stems, sample_rate=self.sample_rate, gain_db=gains, pan=[s.pan for s in self.stems],
-                       offsets_s=[s.offset_s for s in self.stems], solo=pair, ducking=ducking,
+            pair = [i == index or i == ducking.key for i in range(count)]
+            both = mix(self._mix_stems(unmuted, pair), sample_rate=self.sample_rate, ducking=ducking,
                        length_s=self.duration_s, backend=backend)
-            key_alone = [i == ducking.key for i in range(len(stems))]
-            key = mix(stems, sample_rate=self.sample_rate, gain_db=gains, pan=[s.pan for s in self.stems],
-                      offsets_s=[s.offset_s for s in self.stems], solo=key_alone, length_s=self.duration_s,
+            key_alone = [i == ducking.key for i in range(count)]
+            key = mix(self._mix_stems(unmuted, key_alone), sample_rate=self.sample_rate, length_s=self.duration_s,
                       backend=backend)
             return np.ascontiguousarray(both - key, dtype=np.float32)
-        alone = [i == index for i in range(len(stems))]
-        return mix(stems, sample_rate=self.sample_rate, gain_db=gains, pan=[s.pan for s in self.stems],
-                   offsets_s=[s.offset_s for s in self.stems], solo=alone, length_s=self.duration_s,
+        alone = [i == index for i in range(count)]
+        return mix(self._mix_stems(unmuted, alone), sample_rate=self.sample_rate, length_s=self.duration_s,
                    backend=backend)
 
     def render(self, *, master: MasterSettings | None = None, backend: str = "auto",
@@ -408,7 +408,7 @@ class StemSession:
         folder.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
         for index, stem in enumerate(self.stems):
-            filename = f"stem-{index:02d}-{safe_filename(stem.name)}.wav"
+            filename = f"stem-{index:02d}-{sanitize_filename(stem.name, separator='-')}.wav"
             with atomic_output_path(folder / filename, suffix=".wav") as temp:
                 sf.write(temp, stem.audio, self.sample_rate, subtype="FLOAT", format="WAV")
             data["stems"][index]["file"] = filename

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +13,13 @@ import numpy as np
 
 from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
 from lantern_studio.engines.atomic import atomic_output_path, atomic_write_bytes, atomic_write_json
+from lantern_studio.engines.safety import sanitize_filename
 
 if TYPE_CHECKING:
     from lantern_studio.engines.audio.session import MasterSettings, MixResult, StemSession
 
 EXPORT_FORMATS = ("wav", "flac", "mp3")
 MP3_BITRATE_KBPS = 320
-
-
-def safe_filename(text: str, *, limit: int = 60) -> str:
-    """A file-name-safe version of ``text`` (letters of any script, digits, ``-``, ``_``)."""
-    cleaned = re.sub(r"[^\w\-]+", "-", str(text), flags=re.UNICODE).strip("-_")
-    return cleaned[:limit] or "untitled"
 
 
 @dataclass(frozen=True)
@@ -71,7 +65,7 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     result = session.render(master=master, backend=backend)
-    base = safe_filename(session.take_name or session.take_id or "mix")
+    base = sanitize_filename(session.take_name or session.take_id or "mix", separator="-", default="mix")
     if session.seed is not None:
         base += f"_seed{int(session.seed)}"
     steps = len(formats) * (1 + (len(session.stems) if stems else 0)) + 2
@@ -96,7 +90,7 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
             audio = session.mix_bus(backend=backend, only=stem.name) * np.float32(gain)
             for fmt in formats:
                 step(f"writing stem {stem.name} as {fmt.upper()}")
-                written.append(write_audio_file(folder / f"{base}_stem-{safe_filename(stem.name)}.{fmt}", audio,
+                written.append(write_audio_file(folder / f"{base}_stem-{sanitize_filename(stem.name, separator='-')}.{fmt}", audio,
                                                 session.sample_rate, fmt))
     if midi and session.midi is not None:
         written.append(atomic_write_bytes(folder / f"{base}.mid", session.midi))

@@ -219,9 +219,9 @@ def compose(params: dict[str, Any]) -> Score:
 
 def mix_stems(stems: list[np.ndarray], *, sample_rate: int) -> np.ndarray:
     """(n, 2) float32 sum of placed stereo stems, through the mix kernel."""
-    from lantern_studio.kernels.mix import mix
+    from lantern_studio.kernels.mix import Stem, mix
 
-    return mix(stems, sample_rate=sample_rate)
+    return mix([Stem(stem) for stem in stems], sample_rate=sample_rate)
 
 
 def render(score: Score, params: dict[str, Any], *, sample_rate: int = SAMPLE_RATE,

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
 from lantern_studio.engines.atomic import atomic_write_bytes, atomic_write_json
 from lantern_studio.engines.audio.io import AUDIO_FORMATS, write_audio
 from lantern_studio.engines.music.base import Progress, Take
+from lantern_studio.engines.safety import sanitize_filename
 
 STEM_FORMATS = ("wav", "flac")
 
 
-def safe_name(text: str, *, limit: int = 60) -> str:
-    """A file-name-safe version of ``text`` (letters, digits, CJK, ``-``; spaces become ``-``)."""
-    text = unicodedata.normalize("NFKC", str(text)).strip()
-    text = re.sub(r"[^\w\-]+", "-", text, flags=re.UNICODE).strip("-_")
-    return (text[:limit] or "take")
-
-
 def base_name(take: Take) -> str:
-    name = safe_name(take.name or take.preset or take.engine)
+    name = sanitize_filename(take.name or take.preset or take.engine, separator="-", default="take")
     return name if re.search(rf"(^|\D)s{take.seed}(\D|$)|seed{take.seed}", name) else f"{name}_seed{take.seed}"
 
 
@@ -58,7 +51,7 @@ def export_take(take: Take, folder: str | os.PathLike, *, formats: Sequence[str]
     jobs = [(folder / f"{base}_mix.{fmt}", take.audio, fmt) for fmt in formats]
     if stems:
         for name, audio in take.stems.items():
-            jobs += [(folder / f"{base}_stem-{safe_name(name)}.{fmt}", audio, fmt)
+            jobs += [(folder / f"{base}_stem-{sanitize_filename(name, separator='-', default='take')}.{fmt}", audio, fmt)
                      for fmt in formats if fmt in STEM_FORMATS]
     written: list[Path] = []
     for i, (path, audio, fmt) in enumerate(jobs):

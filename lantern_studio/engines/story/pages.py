@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,9 +454,3 @@ def export_pages(board: Storyboard, out_dir: str | Path, *, spec: PageSpec = Pag
     sheet_pdf = save_pdf(sheet, out / "storyboard-sheet.pdf", dpi=150, title=f"{board.title} — shot sheet")
     report(1.0, "done")
     return PagesResult(pages=pages, pages_png=page_paths, pdf=pdf, cbz=cbz, sheet_pdf=sheet_pdf)
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a title (CJK kept)."""
-    cleaned = re.sub(r"[\\/:*?\"<>|\s]+", "-", text.strip()).strip("-.")
-    return cleaned[:80] or "storyboard"

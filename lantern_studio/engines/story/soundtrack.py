@@ -334,7 +334,7 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
     ValueError
         Undecodable music or dialogue files, or options out of range.
     """
-    from lantern_studio.kernels.mix import Ducking, mix
+    from lantern_studio.kernels.mix import Ducking, Stem, mix
 
     if not (math.isfinite(ducking_db) and -60.0 <= ducking_db <= 0.0):
         raise ValueError(f"ducking_db must be between -60 and 0 dB, got {ducking_db!r}")
@@ -353,16 +353,14 @@ def build_soundtrack(timeline: Timeline, *, music: AudioInput | None = None, sam
         bed = _level(bed, sample_rate, MUSIC_BED_LUFS)
         fade_in = min(music_fade_in_s, timeline.duration_s / 2)
         fade_out = min(music_fade_out_s, timeline.duration_s / 2)
-        stems = [bed, dialogue]
-        options = dict(sample_rate=sample_rate, length_s=n / sample_rate, fade_in_s=[fade_in, 0.0],
-                       fade_out_s=[fade_out, 0.0])
+        options = dict(sample_rate=sample_rate, length_s=n / sample_rate)
         ducking = Ducking(key=1, targets=(0,), depth_db=float(ducking_db)) if ducking_db < 0 else None
-        full = mix(stems, ducking=ducking, **options)
+        full = mix([Stem(bed, fade_in_s=fade_in, fade_out_s=fade_out), Stem(dialogue)], ducking=ducking, **options)
         # the mix is linear in the stems for fixed gains, so the music's share is the mix less the dialogue
-        alone = mix([np.zeros_like(bed), dialogue], **options)
+        alone = mix([Stem(np.zeros_like(bed)), Stem(dialogue)], **options)
         music_part = full - alone
     else:
-        full = mix([dialogue], sample_rate=sample_rate, length_s=n / sample_rate)
+        full = mix([Stem(dialogue)], sample_rate=sample_rate, length_s=n / sample_rate)
     full = _fit_length(full, n)
     mastered = master_to_loudness(full, sample_rate, target_lufs=target_lufs)
     audio, gain_db, lufs = mastered.audio, mastered.gain_db, mastered.lufs
