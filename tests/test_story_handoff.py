@@ -187,6 +187,39 @@ def test_fcp_xml_carries_the_camera_moves_as_basic_motion_keyframes(made):
     assert not read["title card"].effects[0].metadata["fcp_xml"]["parameter"][0].get("keyframe")
 
 
+def test_fcp_xml_fades_and_ducks_the_music_with_audio_level_keyframes(made):
+    """The music clip's Audio Levels keyframes (linear gain) against the fades and ducking the OTIO file
+    describes, frame by frame, and fully ducked under every line of dialogue."""
+    path = made["result"].files["fcpxml"]
+    music_item, = [item for item in ET.parse(path).getroot().iter("clipitem") if item.findtext("name") == "Music"]
+    effect = music_item.find("filter/effect")
+    assert effect.findtext("effectid") == "audiolevels"
+    keys = [(int(k.findtext("when")), float(k.findtext("value")))
+            for k in effect.find("parameter").findall("keyframe")]
+    total = sum(expected_frames(made["sb"]))
+    frames = np.arange(total)
+    level = np.interp(frames, [k[0] for k in keys], [k[1] for k in keys])
+    # what the OTIO file says: linear fades, ducking linear in dB between its keys
+    source = otio.adapters.read_from_file(str(made["result"].files["otio"]))
+    music = next(iter(source.audio_tracks()[1].find_clips())).metadata["lantern"]
+    t = frames / FPS
+    fade = np.minimum.reduce([np.ones(total), t / music["fade_in_s"], (total / FPS - t) / music["fade_out_s"]])
+    ducking = music["volume_keyframes"]
+    duck_db = np.interp(t, [k["time_s"] for k in ducking], [k["gain_db"] for k in ducking])
+    expected = fade * 10 ** (duck_db / 20)
+    assert level[0] == 0 and level[round(music["fade_in_s"] * FPS)] == pytest.approx(1.0)
+    assert np.max(np.abs(level - expected)) < 0.01
+    depth = 10 ** (DEPTH_DB / 20)
+    dialogue = otio.adapters.read_from_file(str(path)).audio_tracks()[0]
+    assert len(list(dialogue.find_clips())) == 2
+    for clip in source.audio_tracks()[0].find_clips():
+        info = clip.metadata["lantern"]
+        under = (t >= info["sound_start_s"] + 0.1) & (t <= info["sound_end_s"] - 1 / FPS)
+        assert under.sum() > FPS / 2 and np.allclose(level[under], depth, atol=1e-6)
+    read_music = next(iter(otio.adapters.read_from_file(str(path)).audio_tracks()[1].find_clips()))
+    assert [e.name for e in read_music.effects] == ["Audio Levels"]
+
+
 EDL_EVENT = re.compile(r"^(\d{3})\s+(\S+)\s+V\s+(C|D|W\d{3})(?:\s+(\d{3}))?\s+"
                        r"(\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d) (\d\d:\d\d:\d\d:\d\d)$")
 

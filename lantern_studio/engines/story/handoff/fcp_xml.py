@@ -10,12 +10,18 @@ Basic Motion's units, as FCP 7 and Premiere exchange them: ``scale`` in percent 
 size; ``rotation`` in degrees, clockwise; ``center`` the image centre's offset from the frame centre in
 fractions of the frame's width (``horiz``, right positive) and height (``vert``, down positive); a
 keyframe's ``when`` in frames from the clip's first source frame (the panels are used from frame 0).
+
+The music clip carries its fades and the ducking the same way, as an Audio Levels filter whose ``level``
+is a linear gain (1 = as recorded) keyed on whole frames.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
+
+import numpy as np
 
 #: Decimal places written for keyframe values: a millionth of a percent or of the frame width.
 PLACES = 6
@@ -59,18 +65,67 @@ def basic_motion(camera: dict, panel_size: tuple[int, int], frame_size: tuple[in
     return {"enabled": "TRUE", "effect": effect}
 
 
+def audio_levels(music: dict, *, frames: int, fps: int) -> dict:
+    """The music clip's Audio Levels ``filter`` as the FCP adapter's metadata tree.
+
+    ``music`` is the clip's ``lantern`` metadata: the ducking's ``volume_keyframes`` (dB, linear in dB
+    between keys) and the linear fades. The level at a frame is the fade times the ducking's gain, as the
+    animatic mixes it; it is keyed on the frames around every point where one of them changes slope (the
+    fades' ends and the ducking keys) and on every frame of a ducking ramp, so the editor's linear ramps
+    between keys follow the fades exactly and the ducking to within a frame.
+    """
+    duration_s = frames / fps
+    fade_in_s, fade_out_s = float(music["fade_in_s"]), float(music["fade_out_s"])
+    keys = music["volume_keyframes"]
+    turns_s = [0.0, fade_in_s, duration_s - fade_out_s, duration_s, *(float(k["time_s"]) for k in keys)]
+    # the frames either side of each turn, so a turn between frames (the ducking's attack is shorter than
+    # one) moves by at most a frame instead of smearing a ramp back to the previous key
+    picks = {f for t in turns_s for f in (math.floor(t * fps), math.ceil(t * fps))}
+    # and every frame of a ducking ramp: it is linear in dB, which a linear gain ramp between its ends
+    # misses by up to 2 dB at the middle of a 12 dB dip
+    for a, b in zip(keys, keys[1:]):
+        if a["gain_db"] != b["gain_db"]:
+            picks.update(range(math.floor(float(a["time_s"]) * fps), math.ceil(float(b["time_s"]) * fps) + 1))
+    picks = sorted({min(max(f, 0), frames - 1) for f in picks})
+
+    def level(frame: int) -> float:
+        t = frame / fps
+        fade_in = t / fade_in_s if fade_in_s > 0 else 1.0
+        fade_out = (duration_s - t) / fade_out_s if fade_out_s > 0 else 1.0
+        fade = min(1.0, fade_in, fade_out)
+        db = float(np.interp(t, [k["time_s"] for k in keys], [k["gain_db"] for k in keys])) if keys else 0.0
+        return round(max(fade, 0.0) * math.pow(10.0, db / 20.0), PLACES) + 0.0
+
+    values = [level(f) for f in picks]
+    parameter = {"@authoringApp": "PremierePro", "parameterid": "level", "name": "Level", "valuemin": 0,
+                 "valuemax": 3.98109, "value": values[0]}
+    if any(v != values[0] for v in values):
+        parameter["keyframe"] = [{"when": f, "value": v} for f, v in zip(picks, values)]
+    return {"enabled": "TRUE", "effect": {"name": "Audio Levels", "effectid": "audiolevels",
+                                          "effectcategory": "audiolevels", "effecttype": "audiolevels",
+                                          "mediatype": "audio", "parameter": [parameter]}}
+
+
 def write_fcp_xml(timeline, path: Path) -> Path:
     """Write an OTIO timeline (from :func:`otio_timeline.build_otio`) as FCP 7 XML with ``otio-fcp-adapter``.
 
     Transitions start on the cut (alignment ``start``), as in the animatic; markers carry the subtitles;
-    each panel carries its camera move as a Basic Motion filter.
+    each panel carries its camera move as a Basic Motion filter, the music its fades and ducking as an Audio
+    Levels filter.
     """
     import opentimelineio as otio
 
-    with_motion = copy.deepcopy(timeline)
-    frame_size = (int(timeline.metadata["lantern"]["width"]), int(timeline.metadata["lantern"]["height"]))
-    for clip in with_motion.video_tracks()[0].find_clips():
+    with_filters = copy.deepcopy(timeline)
+    info = timeline.metadata["lantern"]
+    frame_size = (int(info["width"]), int(info["height"]))
+    for clip in with_filters.video_tracks()[0].find_clips():
         lantern = clip.metadata["lantern"]
         clip.metadata["fcp_xml"] = {"filter": [basic_motion(lantern["camera"], lantern["panel_size"], frame_size)]}
-    otio.adapters.write_to_file(with_motion, str(path), adapter_name="fcp_xml")
+    for track in with_filters.audio_tracks():
+        for clip in track.find_clips():
+            if "volume_keyframes" in clip.metadata["lantern"]:
+                frames = int(round(clip.source_range.duration.to_frames()))
+                clip.metadata["fcp_xml"] = {"filter": [audio_levels(clip.metadata["lantern"], frames=frames,
+                                                                    fps=int(info["fps"]))]}
+    otio.adapters.write_to_file(with_filters, str(path), adapter_name="fcp_xml")
     return path

@@ -12,10 +12,11 @@ gain.
 The draft is self-contained: each material's ``path`` is written as :data:`DRAFT_PATH_PLACEHOLDER` followed
 by ``/materials/<file>``: drafts 剪映 writes for media kept inside the draft (templates, draft packages)
 use this token for the draft's own folder, which 剪映 puts in wherever the draft is, so the folder can be
-copied to another machine or drafts folder. ``draft_meta_info.json`` lists the same files (its media pool) relative to the draft, ``./materials/
-<file>``, and leaves ``draft_fold_path``/``draft_root_path`` empty for 剪映 to fill in where it finds the
-draft. The timeline is written both as ``draft_content.json`` (剪映 up to 5.9, and what pyJianYingDraft
-reads) and as ``draft_info.json`` (the name newer 剪映 releases open).
+copied to another machine or drafts folder. ``draft_meta_info.json`` lists the same files (its media
+pool) relative to the draft, ``./materials/<file>``, and leaves ``draft_fold_path``/``draft_root_path``
+empty for 剪映 to fill in where it finds the draft. The timeline is written both as
+``draft_content.json`` (剪映 up to 5.9, and what pyJianYingDraft reads) and as ``draft_info.json`` (the
+name newer 剪映 releases open).
 """
 
 from __future__ import annotations
