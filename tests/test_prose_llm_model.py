@@ -23,13 +23,14 @@ from lantern_studio.engines.story.prose import parse_prose
 from lantern_studio.engines.story.prose_llm import (answer_schema, build_prompt, find_local_llms, load_backend,
                                                     number_lines, refine_prose)
 from lantern_studio.engines.story.shots import plan_shots
-from gguf_testkit import write_tiny_llama_gguf
+from gguf_testkit import vocabulary, write_tiny_llama_gguf
 
 CHAPTER = ("第一章 回家\n\n小雨推开门，屋里很暗。奶奶坐在灶台边。\n\n小雨笑着说：“奶奶，我回来了！”\n\n"
            "奶奶抬起头，问道：“是小雨吗？”\n")
 # far above what the schema lets an answer grow to for this chapter in practice; an answer that ends before it
 # ended because the schema was complete
 BUDGET = 4000
+WORDS = ("小雨", "奶奶")        # whole tokens in the tiny vocabulary, so the model could write the names
 
 
 def _flat(elements) -> str:
@@ -39,7 +40,7 @@ def _flat(elements) -> str:
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     models = tmp_path_factory.mktemp("home") / "models"
-    write_tiny_llama_gguf(models / "tiny-llama" / "tiny-llama-f32.gguf", words=("小雨", "奶奶"))
+    write_tiny_llama_gguf(models / "tiny-llama" / "tiny-llama-f32.gguf", words=WORDS)
     return models
 
 
@@ -69,6 +70,18 @@ def test_transformers_reads_the_gguf_weights_and_tokenizer(backend, model_path):
     text = '奶奶，我回来了！ {"lines": ["L1"]}'
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
     assert len(tok.encode("小雨", add_special_tokens=False)) == 1        # the file's merges are used
+
+
+def test_the_memory_estimate_counts_every_weight_of_the_file(model_path):
+    from lantern_studio.engines.story.prose_llm import estimate_memory
+
+    # the shapes the testkit writes: vocabulary x 64 twice, two blocks of attention, feed-forward and norms
+    vocab = len(vocabulary(WORDS)[0]) + 2
+    per_block = 64 + 64 * 64 + 2 * (32 * 64) + 64 * 64 + 64 + 3 * (128 * 64)
+    parameters = 2 * vocab * 64 + 2 * per_block + 64
+    estimate = estimate_memory(model_path, "cpu")
+    assert estimate.parts == {"weights": 4 * parameters, "loading copy": 4 * parameters}
+    assert estimate_memory(model_path, "cuda").total_bytes == 4 * parameters
 
 
 def test_the_enforcer_holds_a_random_model_to_the_schema(backend):

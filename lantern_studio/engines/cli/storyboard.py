@@ -51,7 +51,7 @@ def run(args: Any, settings: Any) -> int:
         limits.check_shots(len(board.shots))
         for warning in script.warnings[:20]:
             print(f"note: {warning}", file=sys.stderr)
-    except (ScriptError, ValueError, FileNotFoundError) as error:
+    except (ScriptError, ValueError, FileNotFoundError, MemoryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

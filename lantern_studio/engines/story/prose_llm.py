@@ -417,10 +417,16 @@ class TransformersBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from lantern_studio.engines import devices
+
         self.model_path = model_path
         folder, name = str(model_path.parent), model_path.name
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = "cuda" if devices.cuda_available() else "cpu"
         dtype = torch.float16 if self.device == "cuda" else torch.float32
+        devices.check_fits(estimate_memory(model_path, self.device), budget_bytes=devices.memory_budget_bytes(
+            self.device), device=self.device, what=f"loading {name} with transformers",
+            advice="Use a smaller model (0.5-3 B parameters), or pip install llama-cpp-python, which runs the "
+                   "quantised weights as they are")
         self.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         self.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype).to(self.device)
         self.model.eval()
@@ -500,6 +506,19 @@ class TransformersBackend:
         eos = self.tokenizer.eos_token_id
         truncated = not new or (new[-1] != eos and len(new) >= max_new_tokens)
         return self.tokenizer.decode(new, skip_special_tokens=True), truncated
+
+
+def estimate_memory(model_path: str | Path, device: str):
+    """The memory transformers needs for ``model_path``: every weight dequantised (4 bytes each on the CPU, 2
+    on CUDA), and as much again for the loader's dequantised copy while it fills the model."""
+    import gguf
+
+    from lantern_studio.engines.devices import MemoryEstimate
+
+    reader = gguf.GGUFReader(str(model_path))
+    parameters = sum(int(tensor.n_elements) for tensor in reader.tensors)
+    weights = parameters * (2 if device.startswith("cuda") else 4)
+    return MemoryEstimate({"weights": weights, "loading copy": weights})
 
 
 _LOADED: dict[str, Any] = {}
