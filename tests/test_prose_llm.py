@@ -116,12 +116,33 @@ def test_missing_lines_come_back_as_the_rules_read_them():
     assert any("left out L1-L2" in w for w in warnings) and any("left out L4-L4" in w for w in warnings)
 
 
-def test_a_speaker_who_is_not_in_the_text_falls_back_to_the_rules():
-    _, (elements, warnings) = _repair(_answer(("narration", "旁白", ["L1", "L2"]), ("dialogue", "王五", ["L3"]),
-                                              ("dialogue", "小", ["L4"])))
-    spoken = [e for e in elements if e.kind == "dialogue" and e.speaker != "旁白"]
-    assert [e.speaker for e in spoken] == ["小雨", "小"]      # "小" occurs in the text, "王五" does not
-    assert any("'王五', a name not in the text" in w for w in warnings)
+def test_a_speaker_who_is_not_a_name_in_the_text_falls_back_to_the_rules():
+    _, (elements, warnings) = _repair(_answer(("narration", "旁白", ["L1"]), ("dialogue", "奶奶", ["L2"]),
+                                              ("dialogue", "王五", ["L3"]), ("dialogue", "她", ["L4"])))
+    spoken = [(e.speaker, e.text) for e in elements if e.kind == "dialogue"]
+    # 奶奶 is a name in the text, so the model may give her the narration; 王五 is not in the text and 她
+    # names nobody: those lines keep the rules' speakers
+    assert spoken == [("旁白", "小雨推开门，屋里很暗。"), ("奶奶", "奶奶坐在灶台边。"), ("小雨", "奶奶，我回来了！"),
+                      ("奶奶", "是小雨吗？")]
+    assert sum("which is not a name in the text" in w for w in warnings) == 2
+
+
+def test_english_speakers_must_be_capitalised_names_of_the_text():
+    text = 'The Hatter opened his eyes. "Why is a raven like a writing-desk?" he asked.\n\n"I give it up," Alice replied.\n'
+    script, chunk = _chunk(text)
+    ids = [line.id for line in chunk.lines]
+    said = {line.text: line.id for line in chunk.lines}
+    raven = said["Why is a raven like a writing-desk?"]
+    give_up = said["I give it up,"] if "I give it up," in said else said["I give it up"]
+    answer = json.dumps({"scenes": [{"heading": "", "shots": [
+        {"kind": "narration", "speaker": "NARRATOR", "lines": ids[:ids.index(raven)]},
+        {"kind": "dialogue", "speaker": "the Hatter", "lines": [raven]},
+        {"kind": "dialogue", "speaker": "writing", "lines": [give_up]}]}]})
+    elements, warnings = repair_answer(answer, chunk, source_text=text, language="en")
+    spoken = {e.text: e.speaker for e in elements if e.kind == "dialogue"}
+    assert spoken[chunk.lines[ids.index(raven)].text] == "Hatter"
+    assert spoken[chunk.lines[ids.index(give_up)].text] == "Alice"       # "writing" is a word, not a name
+    assert any("'writing'" in w for w in warnings)
 
 
 def test_shots_of_the_wrong_types_are_dropped_and_their_lines_kept():

@@ -44,6 +44,9 @@ from lantern_studio.engines.story.script import Element, Script
 SHOT_KINDS = ("dialogue", "narration", "action")
 # lines per request: keeps the prompt and the schema's id list small enough for a small model's context
 CHUNK_LINES = 40
+# words that stand for a speaker without naming one
+_ZH_PRONOUNS = ("他", "她", "它", "我", "你", "您", "自己", "大家", "有人", "众人")
+_EN_PRONOUNS = {"he", "she", "it", "i", "you", "we", "they", "someone", "somebody", "everyone", "everybody"}
 MAX_SPEAKER_CHARS = 24
 MAX_HEADING_CHARS = 60
 MAX_LINES_PER_SHOT = 8
@@ -331,15 +334,27 @@ def _rule_groups(lines: list[Line], start: int, stop: int) -> list[tuple[list[in
 
 def _checked_speaker(kind: str, speaker: str, first: Line, source_text: str, language: str, model_name: str,
                      warnings: list[str]) -> str:
-    if kind != "dialogue":
+    """The shot's speaker: the narrator for narration and action; for dialogue the model's name when it is a
+    name in the text, else the rules' speaker of the shot's first line."""
+    if kind != "dialogue" or speaker == NARRATOR[language]:
         return NARRATOR[language]
-    if speaker in (CROWD[language], first.speaker) or (len(speaker) >= 1 and speaker in source_text
-                                                        and speaker != NARRATOR[language]):
+    if language == "en":
+        speaker = re.sub(r"^(?:the|The)\s+", "", speaker)
+    if speaker in (CROWD[language], first.speaker) or _is_name(speaker, source_text, language):
         return speaker
     fallback = first.speaker if first.kind == "dialogue" else NARRATOR[language]
-    warnings.append(f"{model_name} gave {first.id} to {speaker!r}, a name not in the text; kept the rules' "
-                    f"{fallback}")
+    warnings.append(f"{model_name} gave {first.id} to {speaker!r}, which is not a name in the text; kept the "
+                    f"rules' {fallback}")
     return fallback
+
+
+def _is_name(speaker: str, source_text: str, language: str) -> bool:
+    """Whether ``speaker`` reads as a name written in the text (not a pronoun, a single character, a word
+    cut in half)."""
+    if language == "zh":
+        return len(speaker) >= 2 and speaker in source_text and not speaker.startswith(_ZH_PRONOUNS)
+    return (speaker[:1].isupper() and speaker.split()[0].lower() not in _EN_PRONOUNS
+            and re.search(rf"(?<!\w){re.escape(speaker)}(?!\w)", source_text) is not None)
 
 
 def _shot_elements(group: list[Line], kind: str, speaker: str, language: str) -> list[Element]:
