@@ -257,16 +257,24 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
             if len(run) < len(set(shot["lines"])):
                 warnings.append(f"{model_name}: shot {shot_no + 1} of scene {scene_no + 1} joined lines that are "
                                 "not next to each other; only the first run was kept")
-            new_scene = heading if shot is shots[0] and scene_no > 0 else ""
-            placed.append((run, shot["kind"], shot["speaker"].strip(), str(new_scene).strip() or
-                           ("§" if shot is shots[0] and scene_no > 0 else "")))
+            # a scene after the first starts a new one; "§" asks for a numbered label when it has no heading
+            starts_scene = shot is shots[0] and scene_no > 0
+            placed.append((run, shot["kind"], shot["speaker"].strip(),
+                           (str(heading).strip() or "§") if starts_scene else ""))
             cursor = run[-1]
     if not placed:
-        raise UserInputError(f"{model_name} gave no usable shot for lines {chunk.lines[0].id}-{chunk.lines[-1].id}"
-                             " (see the notes); the rule-based split is unchanged. Try a larger instruct model, or "
-                             "leave Refine off")
+        why = f" ({warnings[0]})" if warnings else ""
+        raise UserInputError(f"{model_name} gave no usable shot for lines {_span(chunk.lines, 0, len(chunk.lines))}"
+                             f"{why}; the rule-based split is unchanged. Try a larger instruct model, or leave "
+                             "Refine off")
     return _assemble(chunk, placed, source_text=source_text, language=language, model_name=model_name,
                      warnings=warnings)
+
+
+def _span(lines: list[Line], start: int, stop: int) -> str:
+    """``"L3"`` or ``"L3-L5"``: the ids of ``lines[start:stop]``."""
+    first, last = lines[start].id, lines[stop - 1].id
+    return first if first == last else f"{first}-{last}"
 
 
 def _first_run(indices: list[int], cursor: int) -> list[int]:
@@ -290,13 +298,12 @@ def _assemble(chunk: Chunk, placed: list[tuple[list[int], str, str, str]], *, so
     for run, kind, speaker, heading in placed:
         if run[0] > done + 1:
             groups += _rule_groups(lines, done + 1, run[0])
-            warnings.append(f"{model_name} left out {lines[done + 1].id}-{lines[run[0] - 1].id}; kept as the "
-                            "rules read them")
+            warnings.append(f"{model_name} left out {_span(lines, done + 1, run[0])}; kept as the rules read them")
         groups.append((run, kind, speaker, heading))
         done = run[-1]
     if done + 1 < len(lines):
         groups += _rule_groups(lines, done + 1, len(lines))
-        warnings.append(f"{model_name} left out {lines[done + 1].id}-{lines[-1].id}; kept as the rules read them")
+        warnings.append(f"{model_name} left out {_span(lines, done + 1, len(lines))}; kept as the rules read them")
     elements: list[Element] = []
     for run, kind, speaker, heading in _split_at_scenes(groups, chunk):
         first = lines[run[0]]
