@@ -224,9 +224,10 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
         data = json.loads(answer)
     except (json.JSONDecodeError, TypeError) as error:
         cut = " (it was cut off at the token budget)" if truncated else ""
-        raise UserInputError(f"{model_name} did not answer in JSON{cut}: {error.msg if hasattr(error, 'msg') else error}"
-                             f" near {answer[:60]!r}. The rule-based split is unchanged; try a larger instruct "
-                             "model, or leave Refine off to keep the rules' shots") from None
+        reason = getattr(error, "msg", str(error))
+        raise UserInputError(f"{model_name} did not answer in JSON{cut}: {reason} near {answer[:60]!r}. The "
+                             "rule-based split is unchanged; try a larger instruct model, or leave Refine off to "
+                             "keep the rules' shots") from None
     schema = answer_schema(chunk)
     if not isinstance(data, dict) or not isinstance(data.get("scenes"), list):
         raise UserInputError(f"{model_name} answered JSON without a \"scenes\" list ({answer[:60]!r}); the rule-"
