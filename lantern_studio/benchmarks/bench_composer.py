@@ -2,8 +2,8 @@
 
 Scenario: one Lion Dance take of D seconds (five stems: suona melody, big drum, gongs, cymbals,
 firecrackers) at 48 kHz stereo: compose the score, synthesise every part, place it with reverb, mix with
-``kernels.mix``, master to -16 LUFS under -1 dBTP with ``kernels.dsp``, write the MIDI. The issue's target is
-a 60 s piece in at most 2 s on the 2-core development machine.
+``kernels.mix``, master to -16 LUFS under -1 dBTP with ``kernels.dsp``, write the MIDI. The target is a
+60 s piece in at most 2 s on the 2-core development machine.
 
 Peers, measured in the same run on the same score:
 

@@ -1,6 +1,6 @@
 """Frame compositing benchmark: an animatic shot sequence rendered by this project and by its peers.
 
-Scenario (issue 4), for a 1080x1920 (9:16) and a 1920x1080 frame: a full-frame background 20% larger
+Scenario, for a 1080x1920 (9:16) and a 1920x1080 frame: a full-frame background 20% larger
 than the frame with a moving scale and translation (Ken Burns), two 450x900 character sprites with
 small sub-pixel motions, one 800x300 speech bubble and a subtitle strip; 120 frames in two shots with a
 24-frame cross-dissolve in the middle (during the dissolve both shots are composited, then blended).

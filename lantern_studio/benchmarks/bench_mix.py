@@ -3,8 +3,8 @@
 Scenario: N stereo stems x D seconds at 48 kHz, each with gain automation (a ramp between every pair of
 its 8 breakpoints), a static or automated pan, 2 s fades, a start offset, and sidechain ducking of half the
 stems by a dialogue-like key stem. This project's mix renders into a reused bus (``out=``), as the mixer's
-preview and a player do; a fresh bus costs about 4 ms more per 180 s (first-touching 69 MB). Peers,
-measured in the same run:
+preview and a player do (a fresh bus would add the cost of first-touching its pages). Peers, measured in
+the same run:
 
 * **pydub**: the same stems as 16-bit AudioSegments, each ``apply_gain`` + ``pan`` + ``overlay`` onto the
   bus (pydub has no automation or ducking, so it does strictly less work; only pydub's own calls are timed).
@@ -13,7 +13,7 @@ measured in the same run:
   written once) over the machine's copy bandwidth, measured with a parallel numba copy right before each
   timed mix. ``roofline_fraction`` is the median over the timed mixes of the roofline time over the mix's
   time. Each mix is compared with the bandwidth of its own moment because this VM's memory bandwidth
-  switches between two states (copies at about 42 and 77 GB/s) within seconds.
+  switches between two states within seconds (RESULTS.md).
 
 With ``--device cuda`` the row is end to end (numpy stems in, numpy bus out) and its roofline is the bus
 between host and GPU: every stem copied over and the bus back, at the pageable copy rates measured here. A

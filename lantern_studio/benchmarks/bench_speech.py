@@ -1,7 +1,7 @@
 """Benchmark family "speech": seconds of speech made per second of work, per engine.
 
 Scenario: every dialogue line of the sample drama 《年夜饭》 (Mandarin, three characters with distinct
-voices), spoken one line at a time as the animatic does, with no cache. The issue's goal for the eSpeak NG
+voices), spoken one line at a time as the animatic does, with no cache. The goal for the eSpeak NG
 floor is at least 20x real time on the 2-core development machine. The Kokoro row runs when its model
 files are in the models folder (``LANTERN_MODELS_DIR``, else ``~/LanternStudio/models``), else it is listed
 under ``skipped`` with the files it needs.

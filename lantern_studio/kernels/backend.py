@@ -1,8 +1,9 @@
 """Backend selection shared by every kernel family.
 
-Each kernel family (``mix``, ``dsp``, ``composite``) has three bodies: a numpy ``reference``, a numba
-``cpu`` body and a ``numba.cuda`` body. Public entry points take ``backend="auto"|"cpu"|"cuda"|"reference"``
-and call :func:`resolve_backend` to turn it into the body to run.
+Each kernel family (``mix``, ``dsp``, ``composite``, ``transition``, ``fill``) has three bodies: a numpy
+``reference``, which is the specification, a numba ``cpu`` body and a ``numba.cuda`` body. Public entry
+points take ``backend="auto"|"cpu"|"cuda"|"reference"`` and call :func:`resolve_backend` to turn it into
+the body to run.
 
 ``numba.cuda`` is imported lazily: importing this module never touches a GPU driver.
 
@@ -102,6 +103,23 @@ def _python_body(fn):
         if isinstance(value, numba.core.registry.CPUDispatcher):
             namespace[name] = _python_body(value)
     return body
+
+
+def check_number(name: str, value, *, lo: float | None = None, hi: float | None = None,
+                 lo_open: bool = False) -> float:
+    """``value`` as a finite float within [lo, hi] (``(lo, hi]`` with ``lo_open``), else a ValueError that
+    names the option and the bound it broke."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {v}")
+    return v
 
 
 def cpu_tasks() -> int:

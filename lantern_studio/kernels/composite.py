@@ -2,7 +2,8 @@
 
 One public entry point, :func:`composite`, with three bodies:
 
-* ``reference``: numpy, float64, one full-frame pass per layer; obviously right and slow (the oracle).
+* ``reference`` (:func:`reference`): numpy, float64, one full-frame pass per layer; obviously right and
+  slow. It is **the specification**: the other bodies are tested against it.
 * ``cpu``: numba ``prange`` over rows; each row is loaded once into a small float32 buffer, every layer
   that can touch the row is blended into it over the columns it can touch (row-level culling: the
   layer's frame bounding box, then the exact column span from the inverse matrix), and the row is
@@ -505,6 +506,29 @@ def _run_loop(buf, channels, tmp, ub, du, k, xs, xe, mode):
         _lerp_texels_blend(buf, channels, tmp, np.uint64((x + k + 1) * 4), np.float32(ub + x * du - (x + k)), x, mode)
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _rowwise_loop_by_mode(buf, channels, tmp, col_i, col_w, x0, x1, mode):
+    """:func:`_rowwise_loop` specialised as :func:`_run_loop_by_mode` is."""
+    if mode == 0:
+        _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, 0)
+    elif mode == _REPLACE:
+        _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, _REPLACE)
+    else:
+        _rowwise_loop(buf, channels, tmp, col_i, col_w, x0, x1, mode)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _run_loop_by_mode(buf, channels, tmp, ub, du, k, xs, xe, mode):
+    """:func:`_run_loop` with the blend mode a constant in the common cases (normal, replace), so their
+    copies compile without the other modes' branches; ``channels`` is a constant at each call site."""
+    if mode == 0:
+        _run_loop(buf, channels, tmp, ub, du, k, xs, xe, 0)
+    elif mode == _REPLACE:
+        _run_loop(buf, channels, tmp, ub, du, k, xs, xe, _REPLACE)
+    else:
+        _run_loop(buf, channels, tmp, ub, du, k, xs, xe, mode)
+
+
 @njit(cache=True, fastmath=True)
 def _rowwise_runs(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
     """Horizontal half of :func:`_blend_run_rowwise` for a scale near 1 (``|du - 1|`` small): the left
@@ -524,19 +548,9 @@ def _rowwise_runs(buf, channels, tmp, ub, du, x0, x1, c0, c1, mode):
             xe = min(xe, int(math.floor((k - ub) / g)) + 1)
         xe = max(xe, x + 1)
         if channels == 3:
-            if mode == 0:
-                _run_loop(buf, 3, tmp, ub, du, k, x, xe, 0)
-            elif mode == _REPLACE:
-                _run_loop(buf, 3, tmp, ub, du, k, x, xe, _REPLACE)
-            else:
-                _run_loop(buf, 3, tmp, ub, du, k, x, xe, mode)
+            _run_loop_by_mode(buf, 3, tmp, ub, du, k, x, xe, mode)
         else:
-            if mode == 0:
-                _run_loop(buf, 4, tmp, ub, du, k, x, xe, 0)
-            elif mode == _REPLACE:
-                _run_loop(buf, 4, tmp, ub, du, k, x, xe, _REPLACE)
-            else:
-                _run_loop(buf, 4, tmp, ub, du, k, x, xe, mode)
+            _run_loop_by_mode(buf, 4, tmp, ub, du, k, x, xe, mode)
         x = xe
 
 
@@ -608,19 +622,9 @@ def _blend_run_rowwise(buf, channels, tmp, pix, h, w, ub, du, v, x0, x1, mode, s
         cached[1] = x0
         cached[2] = x1
     if channels == 3:
-        if mode == 0:
-            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, 0)
-        elif mode == _REPLACE:
-            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, _REPLACE)
-        else:
-            _rowwise_loop(buf, 3, tmp, col_i, col_w, x0, x1, mode)
+        _rowwise_loop_by_mode(buf, 3, tmp, col_i, col_w, x0, x1, mode)
     else:
-        if mode == 0:
-            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, 0)
-        elif mode == _REPLACE:
-            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, _REPLACE)
-        else:
-            _rowwise_loop(buf, 4, tmp, col_i, col_w, x0, x1, mode)
+        _rowwise_loop_by_mode(buf, 4, tmp, col_i, col_w, x0, x1, mode)
 
 
 @njit(cache=True, fastmath=True)

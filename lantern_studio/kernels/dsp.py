@@ -17,8 +17,8 @@ State is carried explicitly, so block-by-block processing equals one-shot proces
 The per-sample arithmetic (the biquad step, the limiter's release step, the crossfeed sum) is written
 once as small ``@njit`` functions that the CPU loops and the CUDA kernels both call. The true peak is the
 exception: the CUDA body evaluates ``_tp_at`` per frame, while the CPU body accumulates the same taps
-across a block of frames so it vectorises (the one-frame form cannot). The ``reference`` bodies use
-scipy/numpy and are the oracles that every body is tested against.
+across a block of frames so it vectorises (the one-frame form cannot). The ``reference`` bodies (scipy and
+numpy, float64) are **the specification**: every other body is tested against them.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import (device_function, first_nonfinite_row as _first_nonfinite, grid_1d,
-                                            load_cuda, resolve_backend)
+from lantern_studio.kernels.backend import (check_number, device_function, first_nonfinite_row as _first_nonfinite,
+                                            grid_1d, load_cuda, resolve_backend)
 
 #: Most biquad sections the CUDA body supports (its per-thread state lives in local memory).
 MAX_CUDA_SECTIONS = 16
@@ -93,20 +93,6 @@ def _as_audio(audio, *, name="audio", max_channels=None, exact_channels=None, ch
             raise ValueError(f"{name} contains NaN or inf at frame {row}; repair the audio first "
                              f"(e.g. np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))")
     return audio, was_1d
-
-
-def _number(name, value, *, lo=None, hi=None, lo_open=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lo is not None and (v < lo or (lo_open and v == lo)):
-        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {v}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {v}")
-    return v
 
 
 # --------------------------------------------------------------------------------------------------
@@ -730,11 +716,11 @@ def true_peak_db(audio, sample_rate: int, *, backend="auto") -> float:
 
 def _crossfeed_params(sample_rate, strength, cutoff_hz, delay_ms):
     fs = _check_rate(sample_rate)
-    strength = _number("strength", strength, lo=0.0, hi=1.0)
-    cutoff_hz = _number("cutoff_hz", cutoff_hz, lo=0.0, lo_open=True)
+    strength = check_number("strength", strength, lo=0.0, hi=1.0)
+    cutoff_hz = check_number("cutoff_hz", cutoff_hz, lo=0.0, lo_open=True)
     if cutoff_hz >= fs / 2:
         raise ValueError(f"cutoff_hz must be below the Nyquist frequency ({fs / 2} Hz), got {cutoff_hz}")
-    delay_ms = _number("delay_ms", delay_ms, lo=0.0)
+    delay_ms = check_number("delay_ms", delay_ms, lo=0.0)
     delay = int(round(delay_ms * fs / 1000.0))
     kk = math.tan(math.pi * cutoff_hz / fs)  # first-order low-pass by the bilinear transform
     b0 = kk / (1.0 + kk)
@@ -904,9 +890,9 @@ def _apply_gain_cpu(x, g, shift):
 
 def _limiter_params(sample_rate, ceiling_dbtp, lookahead_ms, release_ms):
     fs = _check_rate(sample_rate)
-    ceiling = 10.0 ** (_number("ceiling_dbtp", ceiling_dbtp, hi=24.0) / 20.0)
-    window = max(1, int(round(_number("lookahead_ms", lookahead_ms, lo=0.0) * fs / 1000.0)))
-    release = _number("release_ms", release_ms, lo=0.0)
+    ceiling = 10.0 ** (check_number("ceiling_dbtp", ceiling_dbtp, hi=24.0) / 20.0)
+    window = max(1, int(round(check_number("lookahead_ms", lookahead_ms, lo=0.0) * fs / 1000.0)))
+    release = check_number("release_ms", release_ms, lo=0.0)
     c_release = -math.expm1(-1.0 / max(release * fs / 1000.0, 1.0))
     return fs, ceiling, window, c_release
 
@@ -1010,7 +996,7 @@ def normalize_loudness(audio, sample_rate: int, *, target_lufs: float = -16.0, c
     The limiter can leave the result slightly below the target when it has to reduce loud peaks.
     """
     which = resolve_backend(backend)
-    target = _number("target_lufs", target_lufs, hi=0.0)
+    target = check_number("target_lufs", target_lufs, hi=0.0)
     fs, ceiling, window, c_release = _limiter_params(sample_rate, ceiling_dbtp, 5.0, 80.0)
     x, was_1d = _loudness_input(audio, sample_rate)
     loudness = _loudness_from_hops(_hop_sums(x, fs, which), fs)["integrated_lufs"]

@@ -1,8 +1,9 @@
 """Frame fills the renderer needs: a solid colour, a linear gradient, and letterbox/pillarbox fitting.
 
 * :func:`fill` is ``numpy.full`` with validation (nothing to gain from a kernel: it is a memset).
-* :func:`gradient` has the three bodies (numpy ``reference``, numba ``cpu``, numba ``cuda``) sharing
-  the scalar :func:`_gradient_t`.
+* :func:`gradient` has the three bodies (numpy ``reference``, numba ``cpu``, numba ``cuda``); the CPU and
+  CUDA bodies share the scalar :func:`_gradient_t`, and :func:`gradient_reference` (numpy, float64) is
+  **the specification** they are tested against.
 * :func:`letterbox` fits an image inside a frame, centred, with bars of a colour: it is one
   :func:`kernels.composite.composite` call (bilinear, sub-pixel placement, anti-aliased edges) onto a
   :func:`fill`, so it runs on the same backends. Downscales below one half are first box-reduced by an

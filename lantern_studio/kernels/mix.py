@@ -61,8 +61,9 @@ import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
 
-from lantern_studio.kernels.backend import (cpu_tasks, device_function, first_nonfinite_row as _first_nonfinite_row,
-                                            grid_1d, load_cuda, resolve_backend)
+from lantern_studio.kernels.backend import (check_number, cpu_tasks, device_function,
+                                            first_nonfinite_row as _first_nonfinite_row, grid_1d, load_cuda,
+                                            resolve_backend)
 
 #: Timeline frames per CPU work item. Blocks are aligned to the timeline, not to the window, so any window
 #: of the mix is bit-identical to the whole mix.
@@ -347,20 +348,6 @@ def _as_audio(i, stem):
     return np.ascontiguousarray(stem, dtype=np.float32)
 
 
-def _check_number(name, value, *, lo=None, hi=None):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lo is not None and v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {v}")
-    return v
-
-
 def _automation(name, i, value, sample_rate, *, lo=None, hi=None):
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 1:
@@ -392,14 +379,14 @@ def _check_stem(i, stem, sample_rate):
     if stem.sample_rate is not None and stem.sample_rate != sample_rate:
         raise ValueError(f"stem {i} is at {stem.sample_rate} Hz but the mix runs at {sample_rate} Hz; resample it "
                          f"first (engines.audio.io.resample)")
-    gain = _check_number(f"stem {i}'s gain_db", stem.gain_db)
-    pan = _check_number(f"stem {i}'s pan", stem.pan, lo=-1.0, hi=1.0)
-    offset = _check_number(f"stem {i}'s offset_s", stem.offset_s)
+    gain = check_number(f"stem {i}'s gain_db", stem.gain_db)
+    pan = check_number(f"stem {i}'s pan", stem.pan, lo=-1.0, hi=1.0)
+    offset = check_number(f"stem {i}'s offset_s", stem.offset_s)
     if offset < 0:
         raise ValueError(f"stem {i} has offset {offset} s; offsets are seconds from the start of the bus and "
                          f"must be >= 0 (to start a stem early, trim it: x[int({-offset} * sample_rate):])")
-    fade_in = _check_number(f"stem {i}'s fade_in_s", stem.fade_in_s, lo=0.0)
-    fade_out = _check_number(f"stem {i}'s fade_out_s", stem.fade_out_s, lo=0.0)
+    fade_in = check_number(f"stem {i}'s fade_in_s", stem.fade_in_s, lo=0.0)
+    fade_out = check_number(f"stem {i}'s fade_out_s", stem.fade_out_s, lo=0.0)
     return (audio, gain, pan, int(round(offset * sample_rate)), int(round(fade_in * sample_rate)),
             int(round(fade_out * sample_rate)))
 
@@ -416,12 +403,12 @@ def _plan(stems, *, sample_rate, ducking, length_s, start_s) -> _Plan:
     any_solo = any(s.solo and not s.mute for s in stems)
     audible = [(not s.mute) and (s.solo or not any_solo) for s in stems]
 
-    start = int(round(_check_number("start_s", start_s, lo=0.0) * sample_rate))
+    start = int(round(check_number("start_s", start_s, lo=0.0) * sample_rate))
     if length_s is None:
         end = max((c[3] + c[0].shape[0] for c in checked), default=0)
         length = max(0, end - start)
     else:
-        length = int(round(_check_number("length_s", length_s, lo=0.0) * sample_rate))
+        length = int(round(check_number("length_s", length_s, lo=0.0) * sample_rate))
 
     table = np.zeros((count, _COLUMNS), dtype=np.int64)
     gx, gv, px, pv = [], [], [], []
@@ -460,10 +447,10 @@ def _plan(stems, *, sample_rate, ducking, length_s, start_s) -> _Plan:
                 raise ValueError(f"ducking.targets contains {t!r} but there are {count} stems")
             if t == key:
                 raise ValueError(f"ducking.targets contains the key stem {key}; a stem cannot duck itself")
-        depth = _check_number("ducking.depth_db", ducking.depth_db, hi=0.0)
-        thr = _check_number("ducking.threshold_db", ducking.threshold_db)
-        att = _check_number("ducking.attack_s", ducking.attack_s, lo=0.0)
-        rel = _check_number("ducking.release_s", ducking.release_s, lo=0.0)
+        depth = check_number("ducking.depth_db", ducking.depth_db, hi=0.0)
+        thr = check_number("ducking.threshold_db", ducking.threshold_db)
+        att = check_number("ducking.attack_s", ducking.attack_s, lo=0.0)
+        rel = check_number("ducking.release_s", ducking.release_s, lo=0.0)
         if audible[key] and targets:
             duck_key = int(key)
             for t in targets:

@@ -1,7 +1,8 @@
 """Transitions between two shots: cross-dissolve, dip to a colour, and a soft-edged directional wipe.
 
 One public entry point, :func:`transition`, with three bodies (numpy ``reference``, numba ``cpu``,
-numba ``cuda``). Every body computes each output value as
+numba ``cuda``). The numpy :func:`reference` (float64) is **the specification**; the other two are tested
+against it. Every body computes each output value as
 
     out = a * wa + b * wb + color * wc
 
