@@ -10,10 +10,12 @@ themselves are shared: two windows on the same folder get the same object (one l
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lantern_studio.engines.project import Project
 from lantern_studio.engines.settings import Settings
@@ -63,6 +65,24 @@ class StudioContext:
     def window(self, root: str | Path | None) -> "StudioContext":
         """This context with the window's project (``root``, the value of ``project_state()``) as ``project``."""
         return dataclasses.replace(self, project=self.project_at(root))
+
+    def bind(self, handler: Callable) -> Callable:
+        """``handler(ctx, *inputs)``, a tab's module-level handler, as a Gradio handler of its inputs alone.
+
+        The wrapper keeps the handler's other parameters (and their annotations), so Gradio still fills
+        ``gr.Request``, ``gr.Progress`` and ``gr.SelectData``, and a generator stays a generator (Gradio streams it).
+        """
+        if inspect.isgeneratorfunction(handler):
+            @functools.wraps(handler)
+            def run(*args, **kwargs):
+                yield from handler(self, *args, **kwargs)
+        else:
+            @functools.wraps(handler)
+            def run(*args, **kwargs):
+                return handler(self, *args, **kwargs)
+        signature = inspect.signature(handler)
+        run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+        return run
 
     def project_state(self):
         """The ``gr.State`` holding this window's project folder (made on first use, inside the Blocks)."""

@@ -1,8 +1,13 @@
 """Music tab: generate takes, keep the good ones, vary and continue them, compare them on headphones.
 
-Handlers are thin: generation goes to the music engines, takes to ``engines.music.takes.TakeStore``, A/B
-previews to ``engines.audio.preview`` and pictures to ``engines.audio.waveform``. Every take is saved the
-moment the engine finishes it (``on_take``), so Stop keeps what is done.
+The tab is a list of handlers: module-level functions of the studio context and their inputs (the first input
+is always the window's project folder), which ``build_tab`` only lays out and wires (``ctx.bind``). Generating
+and saving takes is ``engines.music.generate_take``; progress and Stop go through ``studio.job_progress``;
+takes are kept by ``engines.music.takes.TakeStore`` and A/B previews made by ``engines.audio.preview``.
+Every take is saved the moment the engine finishes it, so Stop keeps what is done.
+
+The takes list follows the project on disk: a take another window writes shows up on this window's next check
+(a timer that compares the takes folder's signature, one directory scan, and the tab's select).
 """
 
 from __future__ import annotations
@@ -10,19 +15,22 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import queue
-import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from lantern_studio.engines.audio import preview as preview_engine
-from lantern_studio.engines.audio.waveform import write_waveform_png
+from lantern_studio.engines.errors import UserInputError
+from lantern_studio.engines.jobs import Cancelled
 from lantern_studio.engines.music.base import MAX_DURATION_S, MAX_TAKES, GenerationRequest, Take
+from lantern_studio.engines.music.generate_take import generate_takes, waveform_picture
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio import ab_player, engine_help
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.job_progress import StopFlags, gr_progress, stream_job
 from lantern_studio.studio.messages import keep_outputs, quiet
 
 ENGINES = ("composer", "musicgen")
@@ -39,6 +47,12 @@ EXTEND_IS_MUSICGEN = ("Extend is a MusicGen action (one long piece grown from th
 LOOP_BOX_ID = "music-loop-region"
 ACTIVE_BOX_ID = "music-ab-active"
 HEARD_BOX_ID = "music-ab-heard"
+# the selected take's row, in the list's own styling (it survives every re-render of the list); the colour is
+# the lantern red of the waveforms, the one the clicked-cell CSS in ``app.CSS`` uses
+SELECTED_ROW_STYLE = "background-color: rgba(226, 87, 60, 0.16); font-weight: 600"
+# how often a window checks whether the takes folder changed (another window added or removed a take)
+TAKES_POLL_S = 3.0
+STOPS = StopFlags()          # one Stop flag per browser window for this tab's generation jobs
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,23 +147,9 @@ def _thumb_markdown(path: Path) -> str:
     return f"![waveform](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
 
 
-def _cache_dir(ctx: StudioContext, kind: str) -> Path:
-    folder = ctx.project.root / ".cache" / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _waveform_path(ctx: StudioContext, take_id: str, *, audio=None, thumb: bool = False) -> Path | None:
+def _waveform_path(ctx: StudioContext, take_id: str, *, thumb: bool = False) -> Path | None:
     """The take's waveform picture (drawn once, cached in the project): 480x72, or a 140x28 thumbnail."""
-    path = _cache_dir(ctx, "waveforms") / f"{take_id}{'-thumb' if thumb else ''}.png"
-    if not path.exists():
-        try:
-            if audio is None:
-                audio = _store(ctx).load(take_id).audio
-            write_waveform_png(audio, path, width_px=140 if thumb else 480, height_px=28 if thumb else 72)
-        except Exception:   # a take whose audio cannot be read shows without a picture; the list still works
-            return None
-    return path
+    return waveform_picture(_store(ctx), take_id, thumb=thumb)
 
 
 def _describe(take: Take) -> str:
@@ -185,6 +185,17 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
         rows.append(["", "", f"⚠ damaged: {take_id}", "", "select it, then Delete moves it to the trash", None, None,
                      None, "", why[:40] + ("…" if len(why) > 40 else ""), "", take_id])
     return rows
+
+
+def takes_table(ctx: StudioContext, take_id: str | None, *filter_values) -> Any:
+    """The takes list for the table: ``_rows`` with the selected take's row highlighted in the value's own
+    styling, so the highlight survives every re-render (a pandas Styler, which ``gr.Dataframe`` shows)."""
+    frame = pd.DataFrame(_rows(ctx, *filter_values), columns=HEADERS, dtype=object)
+
+    def highlight(row: pd.Series) -> list[str]:
+        return [SELECTED_ROW_STYLE if take_id and row["id"] == take_id else ""] * len(row)
+
+    return frame.style.apply(highlight, axis=1).format(lambda value: "" if value is None else str(value))
 
 
 def _pick_choices(ctx: StudioContext) -> list[tuple[str, str]]:
@@ -327,79 +338,6 @@ def restore_values(take: Take) -> tuple:
             json.dumps(params_d, ensure_ascii=False), take.model or (take.params or {}).get("model"))
 
 
-def _measure(take: Take) -> None:
-    if take.loudness_lufs is None:
-        try:
-            take.loudness_lufs = preview_engine.measure_lufs(take.audio, take.sample_rate)
-        except ValueError:           # unmeasurable (too short): the list shows it without a reading
-            take.loudness_lufs = None
-
-
-def _run_job(ctx: StudioContext, stops: dict, session: str, engine_name: str, request: GenerationRequest,
-             filters: tuple, progress: gr.Progress):
-    """Run one generation job in a worker thread; yield (status, table, picks) as takes finish."""
-    engine = _engine(ctx, engine_name)
-    status = engine.available()
-    if not status.ready:
-        raise gr.Error(f"{engine_name} is not ready: {status.message}")
-    try:
-        request.validate()
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
-    store = _store(ctx)
-    stop = threading.Event()
-    stops[session] = stop
-    events: queue.Queue = queue.Queue()
-    saved: list[Take] = []
-
-    def on_take(take: Take) -> None:
-        if not take.name:
-            label = take.preset or (take.prompt[:24] if take.prompt else take.engine)
-            take.name = f"{label} {take.seed}"
-        _measure(take)
-        store.save(take)
-        _waveform_path(ctx, take.id, audio=take.audio)
-        _waveform_path(ctx, take.id, audio=take.audio, thumb=True)
-        saved.append(take)
-        events.put(("take", take))
-
-    def work() -> None:
-        try:
-            engine.generate(request, progress=lambda f, m: events.put(("progress", (f, m))),
-                            cancel=stop.is_set, on_take=on_take)
-            events.put(("done", None))
-        except BaseException as error:  # reported to the user below
-            events.put(("error", error))
-
-    worker = threading.Thread(target=work, name="lantern-generate", daemon=True)
-    worker.start()
-    progress(0.0, desc="starting")
-    try:
-        while True:
-            kind, payload = events.get()
-            if kind == "progress":
-                fraction, message = payload
-                progress(max(0.0, min(1.0, float(fraction))), desc=str(message))
-                continue
-            if kind == "take":
-                yield (f"Saved {len(saved)} of {request.takes}: **{payload.name}** (seed {payload.seed})",
-                       _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
-                continue
-            if kind == "error":
-                if saved:
-                    gr.Warning(f"{engine_name} stopped with an error after {len(saved)} take(s); those are saved. "
-                               f"({payload})")
-                    break
-                raise gr.Error(f"{engine_name} could not make the take: {payload}")
-            break
-    finally:
-        stops.pop(session, None)
-    stopped = stop.is_set()
-    verb = "Stopped" if stopped else "Done"
-    yield (f"{verb}: {len(saved)} of {request.takes} take(s) saved in the project.",
-           _rows(ctx, *filters), gr.update(choices=_pick_choices(ctx)))
-
-
 # ------------------------------------------------------------------------------------------------
 # extend and melody (MusicGen)
 # ------------------------------------------------------------------------------------------------
@@ -481,400 +419,528 @@ def check_melody_model(ctx: StudioContext, request: GenerationRequest) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# the tab
+# handlers: what the list shows
 # ------------------------------------------------------------------------------------------------
 
-def build_tab(ctx: StudioContext) -> None:
-    stops: dict[str, threading.Event] = {}
+def view_values(ctx: StudioContext, take_id: str | None, filter_values) -> tuple:
+    """The values of ``ui.view`` (selection, list, the selected take's panel, the compare and trash pickers)
+    with ``take_id`` selected; a take that is gone (deleted, here or in another window) is unselected."""
+    if take_id and take_id not in _store(ctx):
+        take_id = None
+    return (take_id, takes_table(ctx, take_id, *filter_values), *_detail(ctx, take_id),
+            gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx), value=None))
+
+
+def refresh_table(ctx: StudioContext, root, take_id, *filter_values):
+    """The list after a filter or the sort changed (the selection stays highlighted)."""
+    try:
+        return takes_table(ctx.window(root), take_id, *filter_values)
+    except ValueError as error:
+        gr.Warning(str(error))
+        return gr.update()
+
+
+def on_engine(ctx: StudioContext, name: str) -> tuple:
+    """(status line, details, model dropdown, Generate, Generate with melody) for the chosen engine."""
+    ready, line, details = _engine_status(ctx, name)
+    models = _models(ctx) if name == "musicgen" else []
+    return (line, details, *engine_controls(ready, models, name))
+
+
+def on_select(ctx: StudioContext, root, starred_v, eng_v, text_v, sort_v, evt: gr.SelectData) -> tuple:
+    """A click in the list selects that row's take: (selection, list with the row highlighted, its panel)."""
+    take_id = str(evt.row_value[-1]) if evt is not None and evt.row_value else None
+    wctx = ctx.window(root)
+    return (take_id, takes_table(wctx, take_id, starred_v, eng_v, text_v, sort_v), *_detail(wctx, take_id))
+
+
+def takes_signature(ctx: StudioContext, root) -> str:
+    """What changes whenever a take is added, removed or edited in the window's project, by any window."""
+    return _store(ctx.window(root)).signature()
+
+
+def list_refresh(ctx: StudioContext, root, take_id, *filter_values) -> tuple:
+    """(signature, list, compare picker, trash picker) read afresh from the window's project; the selected
+    take's panel is left alone, so nothing the user is typing there is overwritten."""
+    wctx = ctx.window(root)
+    return (_store(wctx).signature(), takes_table(wctx, take_id, *filter_values),
+            gr.update(choices=_pick_choices(wctx)), gr.update(choices=_trash_choices(wctx)))
+
+
+def poll_takes(ctx: StudioContext, root, seen, take_id, *filter_values) -> tuple:
+    """The timer's check: one scan of the takes folder; the list is read again only when it changed."""
+    if takes_signature(ctx, root) == seen:
+        return gr.update(), gr.update(), gr.update(), gr.update()
+    return list_refresh(ctx, root, take_id, *filter_values)
+
+
+def on_project_switch(ctx: StudioContext, root, *filter_values) -> tuple:
+    """This window opened another project: (signature, *view) with its takes and nothing selected."""
+    wctx = ctx.window(root)
+    return (_store(wctx).signature(), *view_values(wctx, None, filter_values))
+
+
+# ------------------------------------------------------------------------------------------------
+# handlers: generation jobs (Generate, Vary, Continue, Continue from the loop, Extend, melody)
+# ------------------------------------------------------------------------------------------------
+
+def run_generation(ctx: StudioContext, engine_name: str, job: GenerationRequest, filter_values, request,
+                   progress, *, keep_selected: str | None = None):
+    """Yield the job outputs (status, *view) as each take of ``job`` is saved, then once when it ends.
+
+    A new piece (``keep_selected`` None) selects each take as it arrives, so the newest is selected and ready
+    to play when the job ends; Vary and Continue keep ``keep_selected`` (the take they grew from) selected.
+    """
+    engine = _engine(ctx, engine_name)
+    store = _store(ctx)
+    saved: list[Take] = []
+    with STOPS.running(request) as cancel:
+        def work(report, emit):
+            return generate_takes(engine, job, store, progress=report, cancel=cancel, on_saved=emit)
+
+        try:
+            for take in stream_job(work, progress, name="lantern-generate"):
+                saved.append(take)
+                yield (f"Saved {len(saved)} of {job.takes}: **{take.name}** (seed {take.seed})",
+                       *view_values(ctx, keep_selected or take.id, filter_values))
+        except Cancelled:
+            pass
+        except UserInputError as error:
+            raise gr.Error(str(error)) from None
+        except Exception as error:   # the engine failed: finished takes are saved; say so, never a crash
+            if not saved:
+                raise gr.Error(f"{engine_name} could not make the take: {error}") from None
+            gr.Warning(f"{engine_name} stopped with an error after {len(saved)} take(s); those are saved. ({error})")
+        verb = "Stopped" if cancel.is_set() else "Done"
+    status = f"{verb}: {len(saved)} of {job.takes} take(s) saved in the project."
+    if not saved:
+        yield (status, *(gr.update() for _ in range(VIEW_SIZE)))
+        return
+    yield (status, *view_values(ctx, keep_selected or saved[-1].id, filter_values))
+
+
+def parent_request(ctx: StudioContext, root, take_id, mode: str, *, strength_v=0.3, region=None,
+                   takes_v=1) -> tuple[Take, GenerationRequest]:
+    """The selected take (or ``take_id``) and the request that varies or continues it."""
+    parent = _selected_take(ctx.window(root), take_id)
+    duration_s = float(parent.duration_s) if mode == "vary" else min(float(parent.duration_s), 60.0)
+    job = GenerationRequest(prompt=parent.prompt, preset=parent.preset, duration_s=duration_s, seed=None,
+                            takes=int(takes_v), params={}, mode=mode, parent=parent,
+                            variation_strength=float(strength_v), region_s=region)
+    return parent, job
+
+
+def loop_parent(ctx: StudioContext, root, active_id, region_text) -> tuple[Take, GenerationRequest]:
+    """The take heard in the player and the request that continues its loop region."""
+    region = _parse_region(region_text)
+    if region is None:
+        raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
+    return parent_request(ctx, root, heard_take(active_id), "continue", region=region)
+
+
+def extend_job(ctx: StudioContext, root, take_id, extend_to_v) -> GenerationRequest:
+    return extend_request(_selected_take(ctx.window(root), take_id), extend_to_v)
+
+
+def melody_job(ctx: StudioContext, root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+               params_v, model_v, source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
+    """The melody-conditioned request the controls describe, and what follows what (for the message)."""
+    if engine_name != "musicgen":
+        raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
+                       "(the composer writes its own melodies)")
+    job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                params_v, model_v)
+    if source_v in (None, "", "none"):
+        raise gr.Error("Choose where the melody comes from (an uploaded file or the selected take's melody "
+                       "stem), or use Generate for a take without one")
+    model_name = check_melody_model(ctx, job)
+    audio, rate, what = load_melody(ctx.window(root), source_v, file_v, take_id)
+    return dataclasses.replace(job, melody=audio, melody_sample_rate=rate), f"{model_name} follows {what}"
+
+
+def vary_check(ctx: StudioContext, root, take_id, strength_v, count_v):
+    return parent_request(ctx, root, take_id, "vary", strength_v=strength_v, takes_v=count_v)
+
+
+def continue_check(ctx: StudioContext, root, take_id):
+    return parent_request(ctx, root, take_id, "continue")
+
+
+VIEW_SIZE = 18            # len(ui.view): selection, list, the 14 outputs of the take's panel, two pickers
+JOB_SIZE = 1 + VIEW_SIZE  # status, *view
+job_guard = keep_outputs(JOB_SIZE, status_index=0)
+
+
+@job_guard
+def do_generate(ctx: StudioContext, root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                params_v, model_v, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
+    job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                                params_v, model_v)
+    yield from run_generation(ctx.window(root), engine_name, job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress)
+
+
+@job_guard
+def do_vary(ctx: StudioContext, root, take_id, strength_v, count_v, starred_v, eng_v, text_v, sort_v,
+            request: gr.Request, progress=gr.Progress()):
+    parent, job = vary_check(ctx, root, take_id, strength_v, count_v)
+    yield from run_generation(ctx.window(root), parent.engine, job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress, keep_selected=take_id)
+
+
+@job_guard
+def do_continue(ctx: StudioContext, root, take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+                progress=gr.Progress()):
+    parent, job = continue_check(ctx, root, take_id)
+    yield from run_generation(ctx.window(root), parent.engine, job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress, keep_selected=take_id)
+
+
+@job_guard
+def do_continue_loop(ctx: StudioContext, root, active_id, region_text, take_id, starred_v, eng_v, text_v, sort_v,
+                     request: gr.Request, progress=gr.Progress()):
+    parent, job = loop_parent(ctx, root, active_id, region_text)
+    yield from run_generation(ctx.window(root), parent.engine, job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress, keep_selected=take_id)
+
+
+@job_guard
+def do_extend(ctx: StudioContext, root, take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
+              progress=gr.Progress()):
+    job = extend_job(ctx, root, take_id, extend_to_v)
+    yield from run_generation(ctx.window(root), "musicgen", job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress, keep_selected=take_id)
+
+
+@job_guard
+def do_generate_melody(ctx: StudioContext, root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v,
+                       seed_v, params_v, model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
+                       request: gr.Request, progress=gr.Progress()):
+    job, message = melody_job(ctx, root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
+                              params_v, model_v, source_v, file_v, take_id)
+    gr.Info(message)
+    yield from run_generation(ctx.window(root), "musicgen", job, (starred_v, eng_v, text_v, sort_v), request,
+                              progress)
+
+
+stop_generation = STOPS.stop_handler("Stopping after the take in progress; finished takes are kept.",
+                                     "Nothing is being generated.")
+
+
+def bump(count):
+    """The next value of the hidden "takes changed" number other tabs (the Mixer) listen to."""
+    return (count or 0) + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# handlers: the selected take (star, rate, rename, notes, restore, delete, trash) and compare
+# ------------------------------------------------------------------------------------------------
+
+def _edited(ctx: StudioContext, root, take_id, filter_values, action) -> tuple:
+    """Apply ``action(store, take_id)`` to the selected take and return the view after it."""
+    if not take_id:
+        raise gr.Error("Select a take in the list first")
+    wctx = ctx.window(root)
+    try:
+        action(_store(wctx), take_id)
+    except (ValueError, KeyError) as error:
+        raise gr.Error(str(error)) from None
+    return view_values(wctx, take_id, filter_values)
+
+
+def _toggle_star(store: TakeStore, take_id: str) -> None:
+    store.update(take_id, starred=not store.load(take_id, with_audio=False).starred)
+
+
+@keep_outputs(VIEW_SIZE)
+def do_star(ctx: StudioContext, root, take_id, *filter_values):
+    return _edited(ctx, root, take_id, filter_values, _toggle_star)
+
+
+@keep_outputs(VIEW_SIZE)
+def do_rate(ctx: StudioContext, root, take_id, rating_v, *filter_values):
+    return _edited(ctx, root, take_id, filter_values, lambda store, i: store.update(i, rating=int(rating_v)))
+
+
+@keep_outputs(VIEW_SIZE)
+def do_rename(ctx: StudioContext, root, take_id, name_v, *filter_values):
+    return _edited(ctx, root, take_id, filter_values, lambda store, i: store.update(i, name=name_v))
+
+
+@keep_outputs(VIEW_SIZE)
+def do_save_notes(ctx: StudioContext, root, take_id, notes_v, *filter_values):
+    return _edited(ctx, root, take_id, filter_values, lambda store, i: store.update(i, notes=notes_v))
+
+
+@keep_outputs(9)      # the controls
+def do_restore(ctx: StudioContext, root, take_id):
+    """The controls set to make the selected take again."""
+    if not take_id:
+        raise gr.Error("Select a take in the list first")
+    take = _store(ctx.window(root)).load(take_id, with_audio=False)
+    gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
+    return restore_values(take)
+
+
+@keep_outputs(VIEW_SIZE)
+def do_delete(ctx: StudioContext, root, take_id, *filter_values):
+    if not take_id:
+        raise gr.Error("Select a take in the list first")
+    wctx = ctx.window(root)
+    try:
+        _store(wctx).delete(take_id)
+    except Exception as error:
+        raise gr.Error(f"Could not move the take to the trash: {error}") from None
+    gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
+    return view_values(wctx, None, filter_values)
+
+
+@keep_outputs(VIEW_SIZE)
+def do_untrash(ctx: StudioContext, root, take_id, *filter_values):
+    if not take_id:
+        raise gr.Error("Pick a deleted take first")
+    wctx = ctx.window(root)
+    try:
+        _store(wctx).restore(take_id)
+    except Exception as error:
+        raise gr.Error(f"Could not restore it: {error}") from None
+    return view_values(wctx, take_id, filter_values)
+
+
+@keep_outputs(2, status_index=1)
+def do_compare(ctx: StudioContext, root, picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
+    """(A/B/X player value, one line per take with its loudness and matching gain) for two to four takes."""
+    picked = list(picked or [])
+    if not 2 <= len(picked) <= 4:
+        raise gr.Error(f"Pick two to four takes to compare (you picked {len(picked)})")
+    store = _store(ctx.window(root))
+    try:
+        takes = [store.load(take_id) for take_id in picked]
+        settings = preview_engine.PreviewSettings(target_lufs=float(target),
+                                                  crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
+        previews = preview_engine.prepare_previews(takes, _served_dir("previews"), settings=settings,
+                                                   progress=gr_progress(progress))
+    except (ValueError, KeyError) as error:
+        raise gr.Error(str(error)) from None
+    lines = [f"{p.label}: {p.name}: {p.integrated_lufs:.1f} LUFS (gain {p.gain_db:+.1f} dB, "
+             f"true peak {p.true_peak_dbtp:.1f} dBTP)" for p in previews]
+    value = ab_player.player_value(previews, target_lufs=settings.target_lufs,
+                                   crossfeed=settings.crossfeed_strength, mirror_id=LOOP_BOX_ID,
+                                   active_mirror_id=ACTIVE_BOX_ID, heard_mirror_id=HEARD_BOX_ID)
+    return value, "  \n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# the tab: layout
+# ------------------------------------------------------------------------------------------------
+
+def _generate_panel(ctx: StudioContext, ui: SimpleNamespace) -> None:
     presets, default_preset = _presets()
-
-    gr.Markdown("Generate takes, star the good ones, vary or continue them, and compare two to four of them "
-                "**at the same loudness** on headphones. Every take is saved in the project as soon as it is done.")
-    selected = gr.State(None)
-    ctx.shared["selected_take"] = selected
-    window_root = ctx.project_state()
-    # changes whenever this window makes, deletes or restores takes, so other tabs (the Mixer) refresh
-    takes_changed = gr.Number(0, visible=False, elem_id="music-takes-changed")
-    ctx.shared["takes_changed"] = takes_changed
     _ready, composer_line, composer_details = _engine_status(ctx, "composer")
+    ui.engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
+    ui.engine_info = gr.Markdown(composer_line, elem_id="music-engine-status")
+    with gr.Accordion("Details", open=False, elem_id="music-engine-details-panel"):
+        ui.engine_details = gr.Markdown(composer_details, elem_id="music-engine-details")
+    ui.preset = gr.Dropdown(presets, value=default_preset, label="Preset", elem_id="music-preset",
+                            allow_custom_value=False)
+    ui.prompt = gr.Textbox(label="Prompt (optional for the composer; what MusicGen should play)", lines=2,
+                           placeholder="e.g. 元宵节 lantern festival, bright suona and drums", elem_id="music-prompt")
+    with gr.Row():
+        ui.duration = gr.Slider(2, 300, value=12, step=1, label="Duration (s)", elem_id="music-duration")
+        ui.takes_n = gr.Slider(1, MAX_TAKES, value=3, step=1, label="Takes", elem_id="music-takes")
+    with gr.Row():
+        ui.seed_mode = gr.Radio(["random", "fixed"], value="random", label="Seed", elem_id="music-seed-mode")
+        ui.seed = gr.Number(value=1234, precision=0, label="Fixed seed (take i gets seed + i)", elem_id="music-seed")
+    with gr.Accordion("Engine parameters", open=False):
+        ui.params = gr.Textbox(value="{}", label="Parameters (JSON, passed to the engine)", lines=2,
+                               elem_id="music-params")
+        ui.model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
+    with gr.Accordion("Melody (MusicGen melody models): arrange my melody in this style", open=False,
+                      elem_id="music-melody-panel"):
+        ui.melody_source = gr.Radio(list(MELODY_SOURCES), value="none", label="Melody from",
+                                    elem_id="music-melody-source")
+        ui.melody_file = gr.Audio(label="Melody file", type="filepath", sources=["upload"], elem_id="music-melody-file")
+        ui.generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody",
+                                       interactive=False)   # a MusicGen action: enabled with a model
+    with gr.Row():
+        ui.generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
+        ui.stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
+    ui.status = gr.Markdown("", elem_id="music-status")
 
+
+def _take_actions_panel(ctx: StudioContext, ui: SimpleNamespace) -> None:
+    with gr.Row():
+        ui.star = gr.Button("☆ Star", elem_id="music-star", interactive=False)
+        ui.rating = gr.Slider(0, 5, value=0, step=1, label="Rating", elem_id="music-rating")
+    with gr.Row():
+        ui.name = gr.Textbox(label="Name", elem_id="music-name", scale=3)
+        ui.rename = gr.Button("Rename", elem_id="music-rename", interactive=False, scale=1)
+    ui.notes = gr.Textbox(label="Notes", lines=2, elem_id="music-notes")
+    ui.save_notes = gr.Button("Save notes", elem_id="music-save-notes", interactive=False, size="sm")
+    ui.restore_settings = gr.Button("Restore these settings", elem_id="music-restore", interactive=False)
+    with gr.Row():
+        ui.strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
+                                elem_id="music-vary-strength")
+        ui.vary_n = gr.Slider(1, MAX_TAKES, value=2, step=1, label="Variations", elem_id="music-vary-count")
+        ui.vary = gr.Button("Vary", elem_id="music-vary", interactive=False)
+    ui.continue_btn = gr.Button("Continue (next section)", elem_id="music-continue", interactive=False)
+    with gr.Row():
+        ui.extend_to = gr.Number(value=60, minimum=1, maximum=MAX_DURATION_S, precision=1,
+                                 label="Extend to (s), MusicGen takes", elem_id="music-extend-to")
+        ui.extend_btn = gr.Button("Extend", elem_id="music-extend", interactive=False)
+    ui.delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete",
+                          interactive=False)
+    with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
+        ui.trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
+        ui.untrash = gr.Button("Restore from trash", elem_id="music-untrash")
+
+
+def _takes_panel(ctx: StudioContext, ui: SimpleNamespace) -> None:
+    with gr.Row():
+        ui.f_starred = gr.Checkbox(False, label="Starred only", elem_id="music-filter-starred")
+        ui.f_engine = gr.Dropdown(["all", *ENGINES], value="all", label="Engine", elem_id="music-filter-engine")
+        ui.f_text = gr.Textbox(label="Search", placeholder="name, preset, prompt, notes", elem_id="music-filter-text")
+        ui.f_sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", elem_id="music-sort")
+    ui.table = gr.Dataframe(value=None, headers=HEADERS, datatype=DATATYPES, interactive=False, wrap=True,
+                            elem_id="music-takes-table", column_widths=WIDTHS,
+                            label="Takes (click a row to select)", max_height=420)
     with gr.Row(equal_height=False):
-        # ---------------- generate ----------------
-        with gr.Column(scale=1, min_width=300):
-            engine = gr.Radio(list(ENGINES), value="composer", label="Engine", elem_id="music-engine")
-            engine_info = gr.Markdown(composer_line, elem_id="music-engine-status")
-            with gr.Accordion("Details", open=False, elem_id="music-engine-details-panel"):
-                engine_details = gr.Markdown(composer_details, elem_id="music-engine-details")
-            preset = gr.Dropdown(presets, value=default_preset, label="Preset",
-                                 elem_id="music-preset", allow_custom_value=False)
-            prompt = gr.Textbox(label="Prompt (optional for the composer; what MusicGen should play)", lines=2,
-                                placeholder="e.g. 元宵节 lantern festival, bright suona and drums",
-                                elem_id="music-prompt")
-            with gr.Row():
-                duration = gr.Slider(2, 300, value=12, step=1, label="Duration (s)", elem_id="music-duration")
-                takes_n = gr.Slider(1, MAX_TAKES, value=3, step=1, label="Takes", elem_id="music-takes")
-            with gr.Row():
-                seed_mode = gr.Radio(["random", "fixed"], value="random", label="Seed", elem_id="music-seed-mode")
-                seed = gr.Number(value=1234, precision=0, label="Fixed seed (take i gets seed + i)",
-                                 elem_id="music-seed")
-            with gr.Accordion("Engine parameters", open=False):
-                params = gr.Textbox(value="{}", label="Parameters (JSON, passed to the engine)", lines=2,
-                                    elem_id="music-params")
-                model = gr.Dropdown([], label="MusicGen model", elem_id="music-model", allow_custom_value=True)
-            with gr.Accordion("Melody (MusicGen melody models): arrange my melody in this style", open=False,
-                              elem_id="music-melody-panel"):
-                melody_source = gr.Radio(list(MELODY_SOURCES), value="none", label="Melody from",
-                                         elem_id="music-melody-source")
-                melody_file = gr.Audio(label="Melody file", type="filepath", sources=["upload"],
-                                       elem_id="music-melody-file")
-                generate_melody = gr.Button("Generate with this melody", elem_id="music-generate-melody",
-                                            interactive=False)   # a MusicGen action: enabled with a model
-            with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="music-generate")
-                stop = gr.Button("Stop", variant="stop", elem_id="music-stop")
-            status = gr.Markdown("", elem_id="music-status")
+        with gr.Column(scale=3):
+            ui.sel_wave = gr.Image(label="Selected take", type="filepath", interactive=False, height=100,
+                                   elem_id="music-selected-wave")
+            ui.sel_audio = gr.Audio(label="Play", type="filepath", interactive=False, elem_id="music-selected-audio")
+            ui.sel_info = gr.Markdown("Select a take in the list.", elem_id="music-selected-info")
+        with gr.Column(scale=2):
+            _take_actions_panel(ctx, ui)
 
-        # ---------------- takes ----------------
-        with gr.Column(scale=3, min_width=520):
-            with gr.Row():
-                f_starred = gr.Checkbox(False, label="Starred only", elem_id="music-filter-starred")
-                f_engine = gr.Dropdown(["all", *ENGINES], value="all", label="Engine", elem_id="music-filter-engine")
-                f_text = gr.Textbox(label="Search", placeholder="name, preset, prompt, notes",
-                                    elem_id="music-filter-text")
-                f_sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", elem_id="music-sort")
-            table = gr.Dataframe(value=None, headers=HEADERS,
-                                 datatype=DATATYPES, interactive=False, wrap=True, elem_id="music-takes-table",
-                                 column_widths=WIDTHS,
-                                 label="Takes (click a row to select)", max_height=420)
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    sel_wave = gr.Image(label="Selected take", type="filepath", interactive=False, height=100,
-                                        elem_id="music-selected-wave")
-                    sel_audio = gr.Audio(label="Play", type="filepath", interactive=False,
-                                         elem_id="music-selected-audio")
-                    sel_info = gr.Markdown("Select a take in the list.", elem_id="music-selected-info")
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        star = gr.Button("☆ Star", elem_id="music-star", interactive=False)
-                        rating = gr.Slider(0, 5, value=0, step=1, label="Rating", elem_id="music-rating")
-                    with gr.Row():
-                        name = gr.Textbox(label="Name", elem_id="music-name", scale=3)
-                        rename = gr.Button("Rename", elem_id="music-rename", interactive=False, scale=1)
-                    notes = gr.Textbox(label="Notes", lines=2, elem_id="music-notes")
-                    save_notes = gr.Button("Save notes", elem_id="music-save-notes", interactive=False, size="sm")
-                    restore_settings = gr.Button("Restore these settings", elem_id="music-restore", interactive=False)
-                    with gr.Row():
-                        strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="Variation strength",
-                                             elem_id="music-vary-strength")
-                        vary_n = gr.Slider(1, MAX_TAKES, value=2, step=1, label="Variations",
-                                           elem_id="music-vary-count")
-                        vary = gr.Button("Vary", elem_id="music-vary", interactive=False)
-                    continue_btn = gr.Button("Continue (next section)", elem_id="music-continue", interactive=False)
-                    with gr.Row():
-                        extend_to = gr.Number(value=60, minimum=1, maximum=MAX_DURATION_S, precision=1,
-                                              label="Extend to (s), MusicGen takes", elem_id="music-extend-to")
-                        extend_btn = gr.Button("Extend", elem_id="music-extend", interactive=False)
-                    delete = gr.Button("Delete (to the project's trash)", variant="stop", elem_id="music-delete",
-                                       interactive=False)
-                    with gr.Accordion("Trash", open=False, elem_id="music-trash-panel"):
-                        trash = gr.Dropdown(choices=_trash_choices(ctx), label="Deleted takes", elem_id="music-trash")
-                        untrash = gr.Button("Restore from trash", elem_id="music-untrash")
 
-    # ---------------- A/B/X ----------------
+def _compare_panel(ctx: StudioContext, ui: SimpleNamespace) -> None:
     with gr.Accordion("Compare on headphones (A/B/X, loudness-matched)", open=True, elem_id="music-ab"):
         with gr.Row():
-            ab_pick = gr.CheckboxGroup(choices=_pick_choices(ctx), label="Takes to compare (2-4)",
-                                       elem_id="music-ab-pick", scale=3)
+            ui.ab_pick = gr.CheckboxGroup(choices=_pick_choices(ctx), label="Takes to compare (2-4)",
+                                          elem_id="music-ab-pick", scale=3)
             with gr.Column(scale=1, min_width=240):
-                ab_target = gr.Number(value=preview_engine.DEFAULT_TARGET_LUFS, label="Match to (LUFS)",
-                                      elem_id="music-ab-target")
-                crossfeed = gr.Checkbox(False, label="Headphone crossfeed (previews only)", elem_id="music-crossfeed")
-                crossfeed_strength = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Crossfeed strength",
-                                               elem_id="music-crossfeed-strength")
-                compare = gr.Button("Compare", variant="primary", elem_id="music-ab-compare")
-        player = ab_player.ab_player(elem_id=ab_player.PLAYER_ELEM_ID, mirror_id=LOOP_BOX_ID)
+                ui.ab_target = gr.Number(value=preview_engine.DEFAULT_TARGET_LUFS, label="Match to (LUFS)",
+                                         elem_id="music-ab-target")
+                ui.crossfeed = gr.Checkbox(False, label="Headphone crossfeed (previews only)",
+                                           elem_id="music-crossfeed")
+                ui.crossfeed_strength = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Crossfeed strength",
+                                                  elem_id="music-crossfeed-strength")
+                ui.compare = gr.Button("Compare", variant="primary", elem_id="music-ab-compare")
+        ui.player = ab_player.ab_player(elem_id=ab_player.PLAYER_ELEM_ID, mirror_id=LOOP_BOX_ID)
         with gr.Row():
-            loop_box = gr.Textbox(label="Loop region (s), set in the player", elem_id=LOOP_BOX_ID,
-                                  placeholder="e.g. 4.00-8.00", scale=2)
-            heard_box = gr.Textbox(label="Take heard in the player", elem_id=HEARD_BOX_ID, interactive=False,
-                                   scale=2)
+            ui.loop_box = gr.Textbox(label="Loop region (s), set in the player", elem_id=LOOP_BOX_ID,
+                                     placeholder="e.g. 4.00-8.00", scale=2)
+            ui.heard_box = gr.Textbox(label="Take heard in the player", elem_id=HEARD_BOX_ID, interactive=False,
+                                      scale=2)
             # the heard take's id (the hidden X included, without showing which it is), for the actions
-            active_box = gr.Textbox(elem_id=ACTIVE_BOX_ID, visible="hidden", show_label=False, container=False)
-            continue_loop = gr.Button("Continue from this loop", elem_id="music-continue-loop", scale=1)
-        ab_status = gr.Markdown("", elem_id="music-ab-status")
+            ui.active_box = gr.Textbox(elem_id=ACTIVE_BOX_ID, visible="hidden", show_label=False, container=False)
+            ui.continue_loop = gr.Button("Continue from this loop", elem_id="music-continue-loop", scale=1)
+        ui.ab_status = gr.Markdown("", elem_id="music-ab-status")
 
-    filters = [f_starred, f_engine, f_text, f_sort]
-    controls = [engine, preset, prompt, duration, takes_n, seed_mode, seed, params, model]
 
-    # ---------------- handlers ----------------
-    # every handler takes the window's project folder (window_root) first and works in that project only
-    job_outputs = [status, table, ab_pick]
-    job_guard = keep_outputs(len(job_outputs), status_index=0)
+def _layout(ctx: StudioContext) -> SimpleNamespace:
+    """Every component of the tab, by name, and the output groups the handlers fill."""
+    gr.Markdown("Generate takes, star the good ones, vary or continue them, and compare two to four of them "
+                "**at the same loudness** on headphones. Every take is saved in the project as soon as it is done.")
+    ui = SimpleNamespace(selected=gr.State(None), seen=gr.State(""), root=ctx.project_state())
+    # changes whenever this window makes, deletes or restores takes, so other tabs (the Mixer) refresh
+    ui.takes_changed = gr.Number(0, visible=False, elem_id="music-takes-changed")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            _generate_panel(ctx, ui)
+        with gr.Column(scale=3, min_width=520):
+            _takes_panel(ctx, ui)
+    _compare_panel(ctx, ui)
+    ui.timer = gr.Timer(TAKES_POLL_S)
+    ui.filters = [ui.f_starred, ui.f_engine, ui.f_text, ui.f_sort]
+    ui.controls = [ui.engine, ui.preset, ui.prompt, ui.duration, ui.takes_n, ui.seed_mode, ui.seed, ui.params,
+                   ui.model]
+    ui.detail = [ui.sel_wave, ui.sel_audio, ui.sel_info, ui.name, ui.notes, ui.rating, ui.star, ui.rename,
+                 ui.save_notes, ui.restore_settings, ui.vary, ui.continue_btn, ui.extend_btn, ui.delete]
+    ui.view = [ui.selected, ui.table, *ui.detail, ui.ab_pick, ui.trash]
+    ui.lists = [ui.seen, ui.table, ui.ab_pick, ui.trash]
+    assert len(ui.view) == VIEW_SIZE
+    ctx.shared["selected_take"] = ui.selected
+    ctx.shared["takes_changed"] = ui.takes_changed
+    return ui
 
-    def refresh(root, *filter_values):
-        try:
-            return _rows(ctx.window(root), *filter_values)
-        except ValueError as error:
-            gr.Warning(str(error))
-            return gr.update()
 
-    def on_engine(name):
-        ready, line, details = _engine_status(ctx, name)
-        models = _models(ctx) if name == "musicgen" else []
-        return (line, details, *engine_controls(ready, models, name))
+# ------------------------------------------------------------------------------------------------
+# the tab: wiring
+# ------------------------------------------------------------------------------------------------
 
-    engine.change(on_engine, engine, [engine_info, engine_details, model, generate, generate_melody])
+def _wire_jobs(ctx: StudioContext, ui: SimpleNamespace) -> list:
+    """Generate, Vary, Continue, Continue from the loop, Extend and melody runs, and Stop. A run other than
+    Generate is checked first without outputs, so a refusal (no take selected, no loop set) is a toast, not
+    an error mark over the list. Returns the events that change the takes."""
+    outputs = [ui.status, *ui.view]
+    job_options = dict(concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False, show_progress_on=ui.status)
+    events = [ui.generate.click(ctx.bind(do_generate), [ui.root, *ui.controls, *ui.filters], outputs,
+                                **{**job_options, "api_name": "generate"})]
 
-    def on_select(root, rows, evt: gr.SelectData):
-        take_id = None
-        if evt is not None and evt.row_value:
-            take_id = str(evt.row_value[-1])
-        return (take_id, *_detail(ctx.window(root), take_id))
+    def checked(button, check, check_inputs, job, job_inputs):
+        def run_check(*values):
+            check(ctx, *values)
+        events.append(button.click(quiet(run_check), check_inputs, None, api_name=False).success(
+            ctx.bind(job), job_inputs, outputs, **job_options))
 
-    detail_outputs = [sel_wave, sel_audio, sel_info, name, notes, rating, star,
-                      rename, save_notes, restore_settings, vary, continue_btn, extend_btn, delete]
-    table.select(on_select, [window_root, table], [selected, *detail_outputs])
+    checked(ui.vary, vary_check, [ui.root, ui.selected, ui.strength, ui.vary_n],
+            do_vary, [ui.root, ui.selected, ui.strength, ui.vary_n, *ui.filters])
+    checked(ui.continue_btn, continue_check, [ui.root, ui.selected], do_continue, [ui.root, ui.selected, *ui.filters])
+    checked(ui.continue_loop, loop_parent, [ui.root, ui.active_box, ui.loop_box],
+            do_continue_loop, [ui.root, ui.active_box, ui.loop_box, ui.selected, *ui.filters])
+    checked(ui.extend_btn, extend_job, [ui.root, ui.selected, ui.extend_to],
+            do_extend, [ui.root, ui.selected, ui.extend_to, *ui.filters])
+    melody_inputs = [ui.root, *ui.controls, ui.melody_source, ui.melody_file, ui.selected]
+    checked(ui.generate_melody, melody_job, melody_inputs, do_generate_melody, [*melody_inputs, *ui.filters])
+    ui.stop.click(stop_generation, None, ui.status, queue=False, api_name=False)
+    return events
 
-    @job_guard
-    def do_generate(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
-                    model_v, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
-        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
-                                    params_v, model_v)
-        yield from _run_job(ctx.window(root), stops, _session(request), engine_name, job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    def parent_request(root, take_id, mode, *, strength_v=0.3, region=None, takes_v=1):
-        parent = _selected_take(ctx.window(root), take_id)
-        job = GenerationRequest(prompt=parent.prompt, preset=parent.preset,
-                                duration_s=float(parent.duration_s) if mode == "vary" else min(
-                                    float(parent.duration_s), 60.0),
-                                seed=None, takes=int(takes_v), params={}, mode=mode, parent=parent,
-                                variation_strength=float(strength_v), region_s=region)
-        return parent, job
+def _wire_takes(ctx: StudioContext, ui: SimpleNamespace) -> list:
+    """The list, its filters and the selected take's actions. Returns the events that change the takes."""
+    ui.engine.change(ctx.bind(on_engine), ui.engine,
+                     [ui.engine_info, ui.engine_details, ui.model, ui.generate, ui.generate_melody])
+    ui.table.select(ctx.bind(on_select), [ui.root, *ui.filters], [ui.selected, ui.table, *ui.detail])
+    for component in ui.filters:
+        component.change(ctx.bind(refresh_table), [ui.root, ui.selected, *ui.filters], ui.table, api_name=False)
+    ui.star.click(ctx.bind(do_star), [ui.root, ui.selected, *ui.filters], ui.view, api_name=False)
+    ui.rating.release(ctx.bind(do_rate), [ui.root, ui.selected, ui.rating, *ui.filters], ui.view, api_name=False)
+    ui.rename.click(ctx.bind(do_rename), [ui.root, ui.selected, ui.name, *ui.filters], ui.view, api_name=False)
+    ui.save_notes.click(ctx.bind(do_save_notes), [ui.root, ui.selected, ui.notes, *ui.filters], ui.view,
+                        api_name=False)
+    ui.restore_settings.click(ctx.bind(do_restore), [ui.root, ui.selected], ui.controls, api_name=False)
+    ui.compare.click(ctx.bind(do_compare), [ui.root, ui.ab_pick, ui.ab_target, ui.crossfeed, ui.crossfeed_strength],
+                     [ui.player, ui.ab_status], api_name=False)
+    return [ui.delete.click(ctx.bind(do_delete), [ui.root, ui.selected, *ui.filters], ui.view, api_name=False),
+            ui.untrash.click(ctx.bind(do_untrash), [ui.root, ui.trash, *ui.filters], ui.view, api_name=False)]
 
-    @job_guard
-    def do_vary(root, take_id, strength_v, count_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
-                progress=gr.Progress()):
-        parent, job = parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=count_v)
-        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
 
-    @job_guard
-    def do_continue(root, take_id, starred_v, eng_v, text_v, sort_v, request: gr.Request, progress=gr.Progress()):
-        parent, job = parent_request(root, take_id, "continue")
-        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
-
-    def loop_parent(root, active_id, region_text):
-        region = _parse_region(region_text)
-        if region is None:
-            raise gr.Error("Set a loop in the player first (L toggles it; '[ from here' and 'to here ]' set it)")
-        return parent_request(root, heard_take(active_id), "continue", region=region)
-
-    @job_guard
-    def do_continue_loop(root, active_id, region_text, starred_v, eng_v, text_v, sort_v, request: gr.Request,
-                         progress=gr.Progress()):
-        parent, job = loop_parent(root, active_id, region_text)
-        yield from _run_job(ctx.window(root), stops, _session(request), parent.engine, job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
-
-    def bump(count):
-        return (count or 0) + 1
-
-    job_events = []
-    job_events.append(generate.click(do_generate, [window_root, *controls, *filters], job_outputs, api_name="generate",
-                   concurrency_id=GPU_JOBS, concurrency_limit=1, show_progress_on=status))
-    # Vary, Continue, Extend and melody runs are checked first without outputs, so a refusal (no take
-    # selected, no loop set) is a message, not an error mark over the takes list
-    def checked_job(button, check, check_inputs, job, job_inputs):
-        """``button`` runs ``check`` (no outputs: a refusal is a toast), then ``job`` into the job outputs."""
-        event = button.click(quiet(lambda *values: check(*values) and None), check_inputs, None,
-                             api_name=False).success(
-            job, job_inputs, job_outputs, concurrency_id=GPU_JOBS, concurrency_limit=1, api_name=False,
-            show_progress_on=status)
-        job_events.append(event)
-
-    def vary_check(root, take_id, strength_v, count_v):
-        return parent_request(root, take_id, "vary", strength_v=strength_v, takes_v=count_v)
-
-    checked_job(vary, vary_check, [window_root, selected, strength, vary_n],
-                do_vary, [window_root, selected, strength, vary_n, *filters])
-    checked_job(continue_btn, lambda root, take_id: parent_request(root, take_id, "continue"),
-                [window_root, selected], do_continue, [window_root, selected, *filters])
-    checked_job(continue_loop, loop_parent, [window_root, active_box, loop_box],
-                do_continue_loop, [window_root, active_box, loop_box, *filters])
-
-    def extend_job(root, take_id, extend_to_v) -> GenerationRequest:
-        parent = _selected_take(ctx.window(root), take_id)
-        return extend_request(parent, extend_to_v)
-
-    @job_guard
-    def do_extend(root, take_id, extend_to_v, starred_v, eng_v, text_v, sort_v, request: gr.Request,
-                  progress=gr.Progress()):
-        job = extend_job(root, take_id, extend_to_v)
-        yield from _run_job(ctx.window(root), stops, _session(request), "musicgen", job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
-
-    def melody_job(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v, params_v,
-                   model_v, source_v, file_v, take_id) -> tuple[GenerationRequest, str]:
-        if engine_name != "musicgen":
-            raise gr.Error("Melody conditioning is a MusicGen action: choose the musicgen engine and a melody model "
-                           "(the composer writes its own melodies)")
-        job = request_from_controls(engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
-                                    params_v, model_v)
-        if source_v in (None, "", "none"):
-            raise gr.Error("Choose where the melody comes from (an uploaded file or the selected take's melody "
-                           "stem), or use Generate for a take without one")
-        model_name = check_melody_model(ctx, job)
-        audio, rate, what = load_melody(ctx.window(root), source_v, file_v, take_id)
-        return dataclasses.replace(job, melody=audio, melody_sample_rate=rate), f"{model_name} follows {what}"
-
-    @job_guard
-    def do_generate_melody(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
-                           params_v, model_v, source_v, file_v, take_id, starred_v, eng_v, text_v, sort_v,
-                           request: gr.Request, progress=gr.Progress()):
-        job, message = melody_job(root, engine_name, preset_v, prompt_v, duration_v, takes_v, seed_mode_v, seed_v,
-                                  params_v, model_v, source_v, file_v, take_id)
-        gr.Info(message)
-        yield from _run_job(ctx.window(root), stops, _session(request), "musicgen", job,
-                            (starred_v, eng_v, text_v, sort_v), progress)
-
-    checked_job(extend_btn, extend_job, [window_root, selected, extend_to],
-                do_extend, [window_root, selected, extend_to, *filters])
-    melody_inputs = [window_root, *controls, melody_source, melody_file, selected]
-    checked_job(generate_melody, melody_job, melody_inputs, do_generate_melody, [*melody_inputs, *filters])
-
-    def do_stop(request: gr.Request):
-        event = stops.get(_session(request))
-        if event is None:
-            return "Nothing is being generated."
-        event.set()
-        return "Stopping after the take in progress; finished takes are kept."
-
-    stop.click(do_stop, None, status, queue=False, api_name=False)
-
-    for component in filters:
-        component.change(refresh, [window_root, *filters], table, api_name=False)
-
-    def after_edit(wctx, take_id, *filter_values):
-        return (_rows(wctx, *filter_values), *_detail(wctx, take_id), gr.update(choices=_pick_choices(wctx)))
-
-    edit_outputs = [table, *detail_outputs, ab_pick]
-
-    def guarded(action):
-        @keep_outputs(len(edit_outputs))
-        def run(root, take_id, value, *filter_values):
-            if not take_id:
-                raise gr.Error("Select a take in the list first")
-            wctx = ctx.window(root)
-            try:
-                action(_store(wctx), take_id, value)
-            except (ValueError, KeyError) as error:
-                raise gr.Error(str(error)) from None
-            return after_edit(wctx, take_id, *filter_values)
-        return run
-
-    def toggle_star(store, take_id, _value):
-        take = store.load(take_id, with_audio=False)
-        store.update(take_id, starred=not take.starred)
-
-    star.click(guarded(toggle_star), [window_root, selected, star, *filters], edit_outputs, api_name=False)
-    rating.release(guarded(lambda store, i, v: store.update(i, rating=int(v))),
-                   [window_root, selected, rating, *filters], edit_outputs, api_name=False)
-    rename.click(guarded(lambda store, i, v: store.update(i, name=v)), [window_root, selected, name, *filters],
-                 edit_outputs, api_name=False)
-    save_notes.click(guarded(lambda store, i, v: store.update(i, notes=v)), [window_root, selected, notes, *filters],
-                     edit_outputs, api_name=False)
-
-    @keep_outputs(len(controls))
-    def do_restore(root, take_id):
-        if not take_id:
-            raise gr.Error("Select a take in the list first")
-        take = _store(ctx.window(root)).load(take_id, with_audio=False)
-        gr.Info(f"Settings of {take.name or take.id} restored: Generate makes it again")
-        return restore_values(take)
-
-    restore_settings.click(do_restore, [window_root, selected], controls, api_name=False)
-
-    list_outputs = [selected, table, *detail_outputs, ab_pick, trash]
-
-    def list_values(wctx, take_id, filter_values) -> tuple:
-        """``list_outputs`` after the takes changed: the selection, the list, its details, the pickers."""
-        return (take_id, _rows(wctx, *filter_values), *_detail(wctx, take_id), gr.update(choices=_pick_choices(wctx)),
-                gr.update(choices=_trash_choices(wctx), value=None))
-
-    @keep_outputs(len(list_outputs))
-    def do_delete(root, take_id, *filter_values):
-        if not take_id:
-            raise gr.Error("Select a take in the list first")
-        wctx = ctx.window(root)
-        try:
-            _store(wctx).delete(take_id)
-        except Exception as error:
-            raise gr.Error(f"Could not move the take to the trash: {error}") from None
-        gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
-        return list_values(wctx, None, filter_values)
-
-    job_events.append(delete.click(do_delete, [window_root, selected, *filters], list_outputs, api_name=False))
-
-    @keep_outputs(len(list_outputs))
-    def do_untrash(root, take_id, *filter_values):
-        if not take_id:
-            raise gr.Error("Pick a deleted take first")
-        wctx = ctx.window(root)
-        try:
-            _store(wctx).restore(take_id)
-        except Exception as error:
-            raise gr.Error(f"Could not restore it: {error}") from None
-        return list_values(wctx, take_id, filter_values)
-
-    job_events.append(untrash.click(do_untrash, [window_root, trash, *filters], list_outputs, api_name=False))
-    for event in job_events:
-        event.then(bump, takes_changed, takes_changed, api_name=False, queue=False)
-
-    @keep_outputs(2, status_index=1)
-    def do_compare(root, picked, target, use_crossfeed, strength_v, progress=gr.Progress()):
-        picked = list(picked or [])
-        if not 2 <= len(picked) <= 4:
-            raise gr.Error(f"Pick two to four takes to compare (you picked {len(picked)})")
-        store = _store(ctx.window(root))
-        try:
-            takes = [store.load(take_id) for take_id in picked]
-            settings = preview_engine.PreviewSettings(target_lufs=float(target),
-                                                      crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
-            previews = preview_engine.prepare_previews(
-                takes, _served_dir("previews"), settings=settings,
-                progress=lambda f, m: progress(f, desc=m))
-        except (ValueError, KeyError) as error:
-            raise gr.Error(str(error)) from None
-        lines = [f"{p.label}: {p.name}: {p.integrated_lufs:.1f} LUFS (gain {p.gain_db:+.1f} dB, "
-                 f"true peak {p.true_peak_dbtp:.1f} dBTP)" for p in previews]
-        value = ab_player.player_value(previews, target_lufs=settings.target_lufs,
-                                       crossfeed=settings.crossfeed_strength, mirror_id=LOOP_BOX_ID,
-                                       active_mirror_id=ACTIVE_BOX_ID, heard_mirror_id=HEARD_BOX_ID)
-        return value, "  \n".join(lines)
-
-    compare.click(do_compare, [window_root, ab_pick, ab_target, crossfeed, crossfeed_strength], [player, ab_status],
-                  api_name=False)
-
-    def on_page_load(root, *filter_values):
-        wctx = ctx.window(root)
-        return _rows(wctx, *filter_values), gr.update(choices=_pick_choices(wctx)), \
-            gr.update(choices=_trash_choices(wctx))
-
-    # lists are read from the window's project when a browser opens the page (other windows may have added takes)
+def _wire_refresh(ctx: StudioContext, ui: SimpleNamespace) -> None:
+    """The list follows the project on disk: on page load, on this tab's select, on the timer (only when the
+    takes folder's signature changed) and when this window opens another project."""
+    list_inputs = [ui.root, ui.selected, *ui.filters]
     root_block = gr.context.Context.root_block
     if root_block is not None:
-        root_block.load(on_page_load, [window_root, *filters], [table, ab_pick, trash], api_name=False)
-
-    # this window opened another project in the header: its takes replace the list, the selection is cleared
+        root_block.load(ctx.bind(list_refresh), list_inputs, ui.lists, api_name=False)
+    tab = ctx.shared.get("tab:tab-music")
+    if tab is not None:
+        tab.select(ctx.bind(list_refresh), list_inputs, ui.lists, api_name=False, show_progress="hidden")
+    ui.timer.tick(ctx.bind(poll_takes), [ui.root, ui.seen, ui.selected, *ui.filters], ui.lists, api_name=False,
+                  show_progress="hidden")
     project_version = ctx.shared.get("project_version")
     if project_version is not None:
-        def on_project_switch(root, *filter_values):
-            return (None, *on_page_load(root, *filter_values), *_detail(ctx.window(root), None))
+        project_version.change(ctx.bind(on_project_switch), [ui.root, *ui.filters], [ui.seen, *ui.view],
+                               api_name=False)
 
-        project_version.change(on_project_switch, [window_root, *filters],
-                               [selected, table, ab_pick, trash, *detail_outputs], api_name=False)
+
+def build_tab(ctx: StudioContext) -> None:
+    ui = _layout(ctx)
+    changing = [*_wire_jobs(ctx, ui), *_wire_takes(ctx, ui)]
+    for event in changing:
+        event.then(bump, ui.takes_changed, ui.takes_changed, api_name=False, queue=False)
+    _wire_refresh(ctx, ui)
 
 
 def heard_take(active_id: str | None) -> str:
@@ -884,7 +950,3 @@ def heard_take(active_id: str | None) -> str:
     if not take_id:
         raise gr.Error("Compare takes and pick the one to continue in the player first (keys 1-4 or X)")
     return take_id
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "default"

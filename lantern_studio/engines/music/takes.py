@@ -180,6 +180,22 @@ class TakeStore:
         return sorted(p.parent.name for p in self.root.glob(f"*/{TAKE_SIDECAR}")
                       if _ID_PATTERN.match(p.parent.name) and not p.parent.is_symlink())
 
+    def signature(self) -> str:
+        """A short text that changes whenever a take is added, removed, restored or edited, by this process or
+        another: the number of take folders and the newest modification time among the takes folder and
+        its take folders (every save writes into a take's folder, whose time then changes; an add or a
+        delete changes the takes folder's). One directory scan, no file reads: cheap enough for a timer."""
+        try:
+            newest, count = self.root.stat().st_mtime_ns, 0
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        count += 1
+                        newest = max(newest, entry.stat(follow_symlinks=False).st_mtime_ns)
+        except FileNotFoundError:
+            return "none"
+        return f"{count}:{newest}"
+
     # ---- save ----------------------------------------------------------------------------
     def save(self, take: Take, *, overwrite: bool = False) -> Path:
         """Write ``take`` to ``takes/<id>/`` and return that folder; the take is finished when this returns.
