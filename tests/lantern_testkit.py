@@ -126,6 +126,16 @@ def open_tab(page, label: str) -> None:
     page.wait_for_timeout(300)
 
 
+def open_step(page, label: str) -> None:
+    """Open the Storyboard tab (if another tab shows) and its step ``label`` ("Script", "Shots", "Voices",
+    "Panels", "Pages", "Animatic", "Batch"), and wait for it to show."""
+    steps = page.locator("#story-steps")
+    if not steps.is_visible():
+        open_tab(page, "Storyboard")
+    steps.get_by_role("tab", name=label, exact=True).click()
+    page.wait_for_timeout(300)
+
+
 # ---- browser steps shared by the Music and Mixer tests --------------------------------------------------
 
 def screenshot(page, tmp_path: Path, name: str) -> Path:

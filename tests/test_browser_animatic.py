@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from lantern_testkit import open_tab, sample_path
+from lantern_testkit import open_tab, open_step, sample_path
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +36,7 @@ def test_chinese_sample_to_preview_mp4_with_music_and_srt(page, studio, tmp_path
     page.locator("#story-parse").click()
     page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
 
+    open_step(page, "Animatic")
     page.locator("#animatic-music-source").get_by_label("An audio file").check()
     page.locator("#animatic-music-file input[type=file]").set_input_files(str(music))
     line = tmp_path / "shot-2.wav"       # a recorded line for shot 2, found by its file name

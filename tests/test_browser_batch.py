@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lantern_testkit import open_tab
+from lantern_testkit import open_step
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +15,7 @@ SCRIPT = "第一场 内景 客厅 夜\n【全景】一家人围坐。\n奶奶：
 def test_batch_section_renders_a_script_and_a_music_take_into_the_project(page, studio, tmp_path):
     script = tmp_path / "ep7.txt"
     script.write_text(SCRIPT, encoding="utf-8")
-    open_tab(page, "Storyboard")
-    page.locator("#batch-section button.label-wrap").click()             # open the accordion
+    open_step(page, "Batch")
     page.locator("#batch-uploads input[type=file]").set_input_files(str(script))
     page.locator("#batch-format").get_by_label("1:1", exact=True).check()
     page.locator("#batch-no-video").get_by_role("checkbox").check()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lantern_testkit import SAMPLES_DIR, open_tab
+from lantern_testkit import SAMPLES_DIR, open_tab, open_step
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +47,7 @@ def test_chinese_sample_to_edited_shot_list_pages_and_pdf(page, studio, tmp_path
     assert shots_total >= 10
 
     # change shot 3's size (it is MCU, a dialogue line) to CU and save it into the project
+    open_step(page, "Shots")
     cell = page.locator('#story-shots [data-testid="cell-2-2"]')
     assert cell.inner_text().strip() == "MCU"
     cell.dblclick()
@@ -60,6 +61,7 @@ def test_chinese_sample_to_edited_shot_list_pages_and_pdf(page, studio, tmp_path
     assert len(saved["shots"]) == shots_total
 
     # previz panels for every shot
+    open_step(page, "Panels")
     page.locator("#story-render-panels").click()
     page.wait_for_function(f"() => document.querySelectorAll('#story-panels img').length >= {shots_total}",
                            timeout=120_000)
@@ -67,6 +69,7 @@ def test_chinese_sample_to_edited_shot_list_pages_and_pdf(page, studio, tmp_path
     assert panel.size == (1080, 1920)
 
     # pages, then download the PDF through the browser
+    open_step(page, "Pages")
     page.locator("#story-render-pages").click()
     link = page.locator('#story-downloads a[download="pages.pdf"]')
     link.wait_for(timeout=120_000)

@@ -9,7 +9,7 @@ import zipfile
 import opentimelineio as otio
 import pytest
 
-from lantern_testkit import open_tab
+from lantern_testkit import open_tab, open_step
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +21,7 @@ def test_export_timeline_downloads_a_zip_with_every_format(page, studio, tmp_pat
     page.locator("#story-script textarea").fill(SCRIPT)
     page.locator("#story-parse").click()
     page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
+    open_step(page, "Animatic")
     page.locator("#handoff-export").click()
     page.wait_for_function("() => document.querySelector('#handoff-status').innerText.includes('exported')",
                            timeout=300_000)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lantern_testkit import SAMPLES_DIR, open_tab
+from lantern_testkit import SAMPLES_DIR, open_tab, open_step
 
 pytestmark = pytest.mark.browser
 
@@ -34,8 +34,10 @@ def test_pasted_prose_becomes_a_shot_list_and_panels(page, studio):
     # the bible keeps the characters of scripts parsed earlier in this project (edits survive a re-parse)
     assert {"Alice", "March Hare", "Hatter", "Crowd"} <= {c["name"] for c in saved["characters"]}
     # the shot list in the page is the ordinary editable table
+    open_step(page, "Shots")
     assert page.locator('#story-shots [data-testid="cell-0-6"]').inner_text().strip() == "NARRATOR"
 
+    open_step(page, "Panels")
     page.locator("#story-render-panels").click()
     page.wait_for_function(f"() => document.querySelectorAll('#story-panels img').length >= {shots_total}",
                            timeout=180_000)
@@ -46,6 +48,7 @@ def test_render_panels_on_a_script_not_yet_parsed_parses_it_first(page, studio):
     text = "第一场 外景 老街 夜\n【远景】灯笼一串串亮起来。\n小雨：（小声）三年没回来了……\n"
     open_tab(page, "Storyboard")
     page.locator("#story-script textarea").fill(text)
+    open_step(page, "Panels")
     page.locator("#story-render-panels").click()          # no "Parse script" first
     # the status reports the parse, then the gallery holds this script's two panels (not an earlier board's)
     page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('2 shots')",

@@ -10,7 +10,7 @@ import json
 import pytest
 import soundfile as sf
 
-from lantern_testkit import SAMPLES_DIR, median_f0_hz, open_tab
+from lantern_testkit import SAMPLES_DIR, median_f0_hz, open_tab, open_step
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +33,7 @@ def test_preview_voice_plays_the_characters_voice(page, studio):
     page.locator("#story-parse").click()
     page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
     # the voice table lists the bible's characters with their default voices
+    open_step(page, "Voices")
     page.wait_for_function("() => document.querySelector('#story-voices').innerText.includes('grandma')")
     line = "新年快乐！灯笼亮起来啦，我们一起去看花灯吧。"
     page.locator("#voice-preview-line textarea, #voice-preview-line input").first.fill(line)

@@ -14,7 +14,7 @@ import pytest
 
 from lantern_studio.benchmarks.runner import append_history, table_rows
 from lantern_studio.engines.music.musicgen_models import download_command
-from lantern_testkit import SAMPLES_DIR, StudioServer, ab_state, generate, open_tab, screenshot
+from lantern_testkit import SAMPLES_DIR, StudioServer, ab_state, generate, open_tab, open_step, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -154,6 +154,7 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     }""")
     assert split_words["words"] >= 15 and split_words["split"] == [], split_words
     # an edit in the new project lands in the new project; the first project's storyboard is untouched
+    open_step(page, "Shots")
     cell = page.locator('#story-shots [data-testid="cell-0-2"]')
     cell.dblclick()
     page.keyboard.press("Control+a")
@@ -167,6 +168,7 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     # panels render into the shown project; a click on the last panel picks its shot, and regenerating a
     # previz panel says why it comes out the same
     numbers = [shot["number"] for shot in fresh_board["shots"]]
+    open_step(page, "Panels")
     page.locator("#story-render-panels").click()
     page.wait_for_function("n => document.querySelectorAll('#story-panels img').length >= n", arg=len(numbers),
                            timeout=120_000)
@@ -214,6 +216,8 @@ def test_two_windows_on_one_storyboard_never_silently_undo_each_other(browser, o
     second.wait_for_function("() => document.querySelector('#story-shots').innerText.includes('Come home')")
 
     # the first window's edit is saved; the second window, still showing the older list, does not save over it
+    open_step(first, "Shots")
+    open_step(second, "Shots")
     edit_cell(first, 0, 2, "ECU")
     first.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
     edit_cell(second, 1, 2, "EWS")

@@ -465,10 +465,7 @@ def test_fifo_story_files_are_refused_without_blocking(tmp_path):
 
 
 def test_the_storyboard_tab_gives_the_script_caps_message_and_saves_nothing(tmp_path, monkeypatch):
-    import inspect
-
-    import gradio as gr
-
+    from lantern_studio.engines.errors import UserInputError
     from lantern_studio.engines.settings import Settings
     from lantern_studio.engines.story import store as story_store
     from lantern_studio.engines.story.shots import PlanOptions
@@ -477,21 +474,16 @@ def test_the_storyboard_tab_gives_the_script_caps_message_and_saves_nothing(tmp_
 
     settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "p", models_dir=tmp_path / "models")
     ctx = StudioContext(settings=settings, project=Project.open(tmp_path / "p"))
-    with gr.Blocks() as demo:
-        tab_storyboard.build_tab(ctx)
-    functions = demo.fns.values() if isinstance(demo.fns, dict) else demo.fns
-    # the handler itself, under any decorator that turns its gr.Error into a toast
-    do_parse = inspect.unwrap(next(f.fn for f in functions if getattr(f.fn, "__name__", "") == "do_parse"))
-    window = [str(ctx.project.root)] if next(iter(inspect.signature(do_parse).parameters)) == "root" else []
+    root = str(ctx.project.root)
     speeds = PlanOptions()
     long_script = "".join(f"甲：第{i}句。\n" for i in range(20_000))
-    with pytest.raises(gr.Error, match="20,000 lines; the cap is 10,000 lines"):
-        do_parse(*window, long_script, "auto", speeds.chars_per_second_zh, speeds.chars_per_second_en,
-                 speeds.min_duration_s)
+    with pytest.raises(UserInputError, match="20,000 lines; the cap is 10,000 lines"):
+        tab_storyboard.on_parse(ctx, root, long_script, "auto", speeds.chars_per_second_zh,
+                                speeds.chars_per_second_en, speeds.min_duration_s)
     monkeypatch.setenv("LANTERN_MAX_SHOTS", "3")
-    with pytest.raises(gr.Error, match="the cap is 3 shots"):
-        do_parse(*window, "".join(f"甲：第{i}句。\n" for i in range(12)), "auto", speeds.chars_per_second_zh,
-                 speeds.chars_per_second_en, speeds.min_duration_s)
+    with pytest.raises(UserInputError, match="the cap is 3 shots"):
+        tab_storyboard.on_parse(ctx, root, "".join(f"甲：第{i}句。\n" for i in range(12)), "auto",
+                                speeds.chars_per_second_zh, speeds.chars_per_second_en, speeds.min_duration_s)
     assert story_store.load_script(ctx.project) == "" and story_store.load_storyboard(ctx.project) is None
 
 

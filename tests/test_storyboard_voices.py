@@ -41,7 +41,8 @@ def test_section_builds_inside_blocks(ctx):
     with gr.Blocks() as demo:
         build_voices_section(ctx, gr.State(state()))
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
-    assert {"story-voices", "voice-preview", "voice-preview-audio", "voice-save"} <= ids
+    assert {"story-voices", "voice-preview", "voice-preview-audio", "voice-fit"} <= ids
+    assert "voice-save" not in ids          # edits are saved as they are made
 
 
 def test_the_table_sets_a_voice_and_the_preview_speaks_with_it(ctx):

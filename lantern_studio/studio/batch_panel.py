@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 
@@ -37,6 +38,19 @@ def project_scripts(root: Path) -> list[str]:
     return found
 
 
+def script_choices(ctx: StudioContext, root: str | None, chosen: list[str] | None = None) -> Any:
+    """The script list of the window's project (``root``), keeping the ticks that still name a script."""
+    found = project_scripts(ctx.project_at(root).root)
+    return gr.update(choices=found, value=[name for name in chosen or [] if name in found])
+
+
+class ScriptRefresh(NamedTuple):
+    """How a tab refreshes the section's script list (e.g. when its step is shown): ``fn(root, chosen)``."""
+    fn: Callable
+    inputs: list
+    output: Any
+
+
 def batch_data(root: Path, chosen: list[str], uploads: list[str], *, fmt: str, music_preset: str,
                no_video: bool, take_preset: str, seeds_text: str, take_duration_s: float) -> dict:
     """The plan (as a TOML file would hold it) for the section's choices."""
@@ -59,19 +73,19 @@ def batch_data(root: Path, chosen: list[str], uploads: list[str], *, fmt: str, m
     return {key: value for key, value in data.items() if value}
 
 
-def build_batch_section(ctx: StudioContext) -> None:
-    """Build the section inside the current Blocks (called by a tab)."""
+def build_batch_section(ctx: StudioContext) -> ScriptRefresh:
+    """Build the section inside the current Blocks (called by a tab). Its script list follows the window's
+    project: on page load, on a project switch, and whenever the tab calls the returned refresh."""
     from lantern_studio.engines.music.presets import preset_ids
 
     window_root = ctx.project_state()
     presets = preset_ids()
-    with gr.Accordion("Batch: render a series (Ray)", open=False, elem_id="batch-section"):
+    with gr.Column(elem_id="batch-section"):
         gr.Markdown("Render many episodes and music takes at once, one Ray task each, on this machine's cores "
                     "(or a cluster with `python launch.py batch --address`). Finished items are kept and skipped "
                     "when you start again.")
         with gr.Row():
-            scripts = gr.CheckboxGroup(choices=project_scripts(ctx.project.root), label="The project's scripts",
-                                       elem_id="batch-scripts")
+            scripts = gr.CheckboxGroup(choices=[], label="The project's scripts", elem_id="batch-scripts")
             uploads = gr.File(label="More scripts (.fountain, .txt)", file_count="multiple",
                               file_types=list(SCRIPT_SUFFIXES), type="filepath", elem_id="batch-uploads")
         with gr.Row():
@@ -92,8 +106,8 @@ def build_batch_section(ctx: StudioContext) -> None:
         results = gr.File(label="Results", file_count="multiple", interactive=False, elem_id="batch-results")
         job = gr.State("")
 
-    def refresh(root):
-        return gr.update(choices=project_scripts(ctx.window(root).project.root))
+    def refresh(root, chosen=None):
+        return script_choices(ctx, root, chosen)
 
     def do_cancel(token):
         event = _CANCELS.get(token or "")
@@ -105,6 +119,9 @@ def build_batch_section(ctx: StudioContext) -> None:
     window_project = ctx.shared.get("project_version")
     if window_project is not None:
         window_project.change(refresh, window_root, scripts, api_name=False)
+    root_block = gr.context.Context.root_block
+    if root_block is not None:
+        root_block.load(refresh, window_root, scripts, api_name=False)
 
     def run(root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value, seeds_value, duration_value,
             progress=gr.Progress()):
@@ -115,6 +132,7 @@ def build_batch_section(ctx: StudioContext) -> None:
                              take_duration], outputs=[job, status, results], concurrency_id=GPU_JOBS,
                 api_name="batch")
     cancel.click(do_cancel, inputs=job, outputs=status, queue=False)
+    return ScriptRefresh(refresh, [window_root, scripts], scripts)
 
 
 def run_batch_job(ctx: StudioContext, root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value,

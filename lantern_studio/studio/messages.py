@@ -1,9 +1,14 @@
-"""Refusals as messages, never as error badges over content.
+"""Refusals as messages, never as error badges over content, and never as tracebacks in the terminal.
 
-A handler that raises ``gr.Error`` marks every one of its output components with a red Error badge that hides
-the takes list, the picker or the shot list until the page is reloaded. ``keep_outputs`` turns such a refusal
-into a warning toast (and, where the handler has one, a status line) and leaves every other output as it was.
-Ordinary user mistakes are logged in one line, without a traceback.
+A user's ordinary mistake reaches the studio as a ``gr.Error`` a handler raises or as an engine's
+``UserInputError`` (``engines.errors``). Either way the user sees the message (a toast, and a status line where
+the handler has one) and the terminal gets one line, ``lantern studio: refused: <message>``; a traceback is
+kept for real crashes.
+
+- ``quiet_refusals(demo)`` applies this to every event handler of the built app at once (the studio calls it
+  after building its tabs), so no tab has to remember it.
+- ``keep_outputs(count)`` also keeps a refused handler's outputs as they were: a ``gr.Error`` would mark every
+  output with a red Error badge that hides the takes list, the picker or the shot list until a reload.
 """
 
 from __future__ import annotations
@@ -12,15 +17,52 @@ import functools
 import html
 import inspect
 import logging
+import sys
 from typing import Any, Callable
 
 import gradio as gr
 
+from lantern_studio.engines.errors import UserInputError
+
 log = logging.getLogger("lantern_studio.studio")
 
+#: What counts as the user's mistake rather than a crash.
+MISTAKES = (gr.Error, UserInputError)
+_QUIET = "_lantern_quiet"
 
-def error_text(error: gr.Error) -> str:
-    return str(getattr(error, "message", None) or error)
+
+def _one_line_log() -> None:
+    """Refusals go to stderr as one line, whatever logging the host application set up (or did not)."""
+    if not any(getattr(h, _QUIET, False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("lantern studio: %(message)s"))
+        setattr(handler, _QUIET, True)
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+_one_line_log()
+
+
+def error_text(error: BaseException) -> str:
+    """The message of a ``gr.Error`` or an engine's error, without the quotes ``gr.Error.__str__`` adds."""
+    return str(getattr(error, "message", None) or error) if isinstance(error, gr.Error) else str(error)
+
+
+def log_refusal(error: BaseException) -> str:
+    """Log a refusal in one line (its message's first line) and return its whole message."""
+    message = error_text(error)
+    log.info("refused: %s", (message.strip().splitlines() or [type(error).__name__])[0][:300])
+    return message
+
+
+def as_quiet_error(error: BaseException) -> gr.Error:
+    """The same refusal as a ``gr.Error`` that Gradio shows as a toast without printing a traceback."""
+    if isinstance(error, gr.Error):
+        return gr.Error(error_text(error), duration=error.duration, visible=error.visible, title=error.title,
+                        print_exception=False)
+    return gr.Error(error_text(error), print_exception=False)
 
 
 def unchanged_outputs(count: int, *, status_index: int | None = None, message: str = "") -> Any:
@@ -32,17 +74,17 @@ def unchanged_outputs(count: int, *, status_index: int | None = None, message: s
 
 
 def keep_outputs(count: int, *, status_index: int | None = None) -> Callable[[Callable], Callable]:
-    """Decorate a handler with ``count`` outputs so a ``gr.Error`` it raises becomes a warning toast (and the
-    message in the status output at ``status_index``) instead of error badges on every output.
+    """Decorate a handler with ``count`` outputs so a refusal it raises (``gr.Error`` or ``UserInputError``)
+    becomes a warning toast (and the message in the status output at ``status_index``) instead of error badges
+    on every output.
 
     Works for plain handlers and for generators (a refusal after some updates keeps those updates). The
     wrapper keeps the handler's signature, so Gradio still passes ``gr.Request``, ``gr.Progress`` and
     ``gr.SelectData``.
     """
     def decorate(handler: Callable) -> Callable:
-        def refuse(error: gr.Error) -> Any:
-            message = error_text(error)
-            log.info("refused: %s", message)
+        def refuse(error: BaseException) -> Any:
+            message = log_refusal(error)
             gr.Warning(message)
             return unchanged_outputs(count, status_index=status_index, message=message)
 
@@ -51,7 +93,7 @@ def keep_outputs(count: int, *, status_index: int | None = None) -> Callable[[Ca
             def run_generator(*args, **kwargs):
                 try:
                     yield from handler(*args, **kwargs)
-                except gr.Error as error:
+                except MISTAKES as error:
                     yield refuse(error)
             return run_generator
 
@@ -59,21 +101,62 @@ def keep_outputs(count: int, *, status_index: int | None = None) -> Callable[[Ca
         def run(*args, **kwargs):
             try:
                 return handler(*args, **kwargs)
-            except gr.Error as error:
+            except MISTAKES as error:
                 return refuse(error)
         return run
     return decorate
 
 
-def quiet(check: Callable) -> Callable:
-    """Wrap a check that has no outputs: its refusal stays the same error toast, but the terminal gets one log
-    line instead of Gradio's traceback (a user's ordinary mistake is not a crash)."""
-    @functools.wraps(check)
-    def run(*args, **kwargs):
-        try:
-            return check(*args, **kwargs)
-        except gr.Error as error:
-            message = error_text(error)
-            log.info("refused: %s", message)
-            raise gr.Error(message, print_exception=False) from None
-    return run
+def quiet(handler: Callable) -> Callable:
+    """Wrap a handler so a refusal it raises stays an error toast, but the terminal gets one log line instead
+    of Gradio's traceback (a user's ordinary mistake is not a crash). Plain, generator, async and async
+    generator handlers keep their kind and signature; wrapping twice changes nothing."""
+    if getattr(handler, _QUIET, False):
+        return handler
+
+    def convert(error: BaseException) -> gr.Error:
+        log_refusal(error)
+        return as_quiet_error(error)
+
+    if inspect.isasyncgenfunction(handler):
+        @functools.wraps(handler)
+        async def wrapped(*args, **kwargs):
+            try:
+                async for item in handler(*args, **kwargs):
+                    yield item
+            except MISTAKES as error:
+                raise convert(error) from None
+    elif inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def wrapped(*args, **kwargs):
+            try:
+                return await handler(*args, **kwargs)
+            except MISTAKES as error:
+                raise convert(error) from None
+    elif inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def wrapped(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except MISTAKES as error:
+                raise convert(error) from None
+    else:
+        @functools.wraps(handler)
+        def wrapped(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except MISTAKES as error:
+                raise convert(error) from None
+    setattr(wrapped, _QUIET, True)
+    return wrapped
+
+
+def quiet_refusals(demo: gr.Blocks) -> int:
+    """Make every event handler of ``demo`` (built, not yet launched) refuse quietly (see :func:`quiet`).
+    Returns how many handlers were wrapped."""
+    wrapped = 0
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and not getattr(block_fn.fn, _QUIET, False):
+            block_fn.fn = quiet(block_fn.fn)
+            wrapped += 1
+    return wrapped

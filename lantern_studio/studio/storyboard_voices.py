@@ -1,7 +1,8 @@
-"""The Storyboard tab's Voices section: each character's voice (engine, voice, pitch, speed) as an editable
-table, a "Preview voice" button, and the spoken lines the animatic uses.
+"""The Storyboard tab's Voices step: each character's voice (engine, voice, pitch, speed) as an editable table
+saved as it is edited, a "Preview voice" button, and the spoken lines the animatic uses.
 
-Handlers only call engines.speech and engines.story.voices; errors become gr.Error messages.
+Handlers are module-level functions of the studio context and their inputs; they only call engines.speech and
+engines.story.voices, and users' mistakes raise ``UserInputError`` (a toast and a status line).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from lantern_studio.engines.errors import UserInputError
 from lantern_studio.engines.speech.base import detect_language
 from lantern_studio.engines.speech.casting import NARRATOR_VOICE, VOICE_HEADERS, parse_voice_rows, voice_rows
 from lantern_studio.engines.speech.espeak import VARIANTS
@@ -132,96 +134,96 @@ def fit_to_voices(ctx: StudioContext, state: Any, rows: Any, progress=None) -> S
     return fit_shots_to_speech(board, speak_for_animatic(ctx, board, None, progress))
 
 
-def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_table: Any = None) -> dict[str, Any]:
-    """The Voices controls, placed by the Storyboard tab under its character bible. ``shots_table`` is the
-    shot list, refreshed when the shots are timed to the voices."""
+def on_board(state: Any) -> tuple:
+    """The storyboard changed (a parse, an edit, a project switch): its voice table and character picker."""
+    names = list((state or {}).get("characters") and Storyboard.from_dict(state).characters or [])
+    return board_voice_rows(state), gr.update(choices=names, value=names[0] if names else None)
+
+
+def on_preview(ctx: StudioContext, state: Any, rows: Any, name: str | None, text: str) -> tuple[int, np.ndarray]:
+    try:
+        return preview_voice(ctx, state, rows, name, text)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+
+
+def on_voices_edited(ctx: StudioContext, root: str, state: Any, rows: Any) -> tuple:
+    """A voice-table cell was edited: saved at once, through the tab's one save model (state, voices status,
+    save line, Reload theirs / Keep mine row)."""
+    from lantern_studio.studio.tab_storyboard import save_edit
+
+    saved = save_edit(ctx.project_at(root), state, lambda board: apply_voice_table(ctx, board.to_dict(), rows))
+    return (gr.update() if saved.state is None else saved.state, saved.line, saved.line,
+            gr.update(visible=saved.conflict))
+
+
+def on_neural(ctx: StudioContext, root: str, state: Any) -> tuple:
+    """Every character on a distinct Kokoro voice, saved: (voice rows, state, status, save line, conflict row)."""
+    try:
+        rows = neural_table(ctx.window(root), state)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    return (rows, *on_voices_edited(ctx, root, state, rows))
+
+
+def on_fit(ctx: StudioContext, root: str, state: Any, rows: Any, progress=gr.Progress()) -> tuple:
+    """Time each dialogue shot to its spoken line: (state, shot rows, status)."""
+    from lantern_studio.engines.story.shots import shots_to_rows
+    from lantern_studio.studio.job_progress import gr_progress
+
+    if not state or not state.get("shots"):
+        raise UserInputError("Parse a script first: paste it in the Script step and press Parse script")
+    before = Storyboard.from_dict(state).duration_s
+    try:
+        wctx = ctx.window(root)
+        board = fit_to_voices(wctx, state, rows, gr_progress(progress))
+        store.save_storyboard(wctx.project, board)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    message = (f"Each dialogue shot now lasts at least its spoken line plus a breath: {before:.1f} s → "
+               f"{board.duration_s:.1f} s.")
+    return board.to_dict(), shots_to_rows(board), message
+
+
+def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_table: Any = None,
+                         save_bar: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Voices controls (the Storyboard tab's Voices step). ``shots_table`` is the shot list, refreshed
+    when the shots are timed to the voices; ``save_bar`` the tab's save line and conflict row ("line",
+    "conflict"), which a voice edit updates like any other edit."""
+    from lantern_studio.studio.tab_storyboard import bind
+
     window_root = ctx.project_state()
     initial = _initial(ctx)
     names = list(Storyboard.from_dict(initial).characters) if initial else []
-    gr.Markdown("### Voices\nEvery line is spoken in its character's voice in the animatic (recorded files "
-                "still win). eSpeak NG voices need no weights; Kokoro voices appear when its files are in the "
-                f"models folder. The narrator (旁白/VO) speaks with `{NARRATOR_VOICE.voice}`, pitch "
-                f"{NARRATOR_VOICE.pitch}. Pitch: 0-100 (50 = the voice's own); speed: 0.5-2.0. eSpeak NG voices: "
-                f"{', '.join(VARIANTS)}.")
+    gr.Markdown("Every line is spoken in its character's voice in the animatic (recorded files still win); each "
+                "edit is saved as you make it. eSpeak NG voices need no weights; Kokoro voices appear when its "
+                f"files are in the models folder. The narrator (旁白/VO) speaks with `{NARRATOR_VOICE.voice}`, "
+                f"pitch {NARRATOR_VOICE.pitch}. Pitch: 0-100 (50 = the voice's own); speed: 0.5-2.0. eSpeak NG "
+                f"voices: {', '.join(VARIANTS)}.")
     table = gr.Dataframe(headers=VOICE_HEADERS, datatype=["str", "str", "str", "number", "number"], type="array",
                          value=board_voice_rows(initial), interactive=True, label="Voices",
                          elem_id="story-voices")
     with gr.Row():
         who = gr.Dropdown(choices=names, value=names[0] if names else None, label="Character",
-                          elem_id="voice-preview-who",
-                          allow_custom_value=False)
+                          elem_id="voice-preview-who", allow_custom_value=False)
         line = gr.Textbox(label="Line to preview", placeholder="empty: the character's first line",
                           elem_id="voice-preview-line")
         preview = gr.Button("Preview voice", elem_id="voice-preview")
-        save = gr.Button("Save voices", elem_id="voice-save")
         fit = gr.Button("Time dialogue shots to the voices", elem_id="voice-fit")
         neural = gr.Button("Use Kokoro voices (local weights)", elem_id="voice-neural")
     audio = gr.Audio(label="Voice preview", type="numpy", interactive=False, elem_id="voice-preview-audio")
     status = gr.Markdown(elem_id="voice-status")
 
-    def on_board(state):
-        names = list((state or {}).get("characters") and Storyboard.from_dict(state).characters or [])
-        return board_voice_rows(state), gr.update(choices=names, value=names[0] if names else None)
-
-    def on_preview(state, rows, name, text):
-        try:
-            return preview_voice(ctx, state, rows, name, text)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-
-    def on_save(root, state, rows):
-        if not state or not state.get("shots"):
-            raise gr.Error("Parse a script first: paste it above and press Parse script")
-        try:
-            board = apply_voice_table(ctx, state, rows)
-            store.save_storyboard(ctx.window(root).project, board)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
-
-    def autosave(root, state, rows):
-        """Every cell edit is saved at once (so a later shot edit cannot undo it); a value not valid yet is
-        reported, not raised."""
-        if not state or not state.get("shots"):
-            return gr.update(), ""
-        try:
-            board = apply_voice_table(ctx, state, rows)
-            store.save_storyboard(ctx.window(root).project, board)
-        except ValueError as error:
-            return gr.update(), f"Not saved yet: {error}"
-        return board.to_dict(), f"Saved the voices of {len(board.characters)} characters."
-
-    def on_neural(root, state):
-        try:
-            rows = neural_table(ctx.window(root), state)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        board_dict, message = autosave(root, state, rows)
-        return rows, board_dict, message
-
-    def on_fit(root, state, rows, progress=gr.Progress()):
-        from lantern_studio.engines.story.shots import shots_to_rows
-
-        if not state or not state.get("shots"):
-            raise gr.Error("Parse a script first: paste it above and press Parse script")
-        before = Storyboard.from_dict(state).duration_s
-        try:
-            wctx = ctx.window(root)
-            board = fit_to_voices(wctx, state, rows, lambda f, m: progress(f, desc=m))
-            store.save_storyboard(wctx.project, board)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        message = (f"Each dialogue shot now lasts at least its spoken line plus a breath: {before:.1f} s → "
-                   f"{board.duration_s:.1f} s.")
-        return board.to_dict(), shots_to_rows(board), message
-
+    bar = [save_bar["line"], save_bar["conflict"]] if save_bar else [gr.State(), gr.State()]
     fit_outputs = [storyboard_state, shots_table if shots_table is not None else gr.State(), status]
-    fit.click(on_fit, inputs=[window_root, storyboard_state, table], outputs=fit_outputs)
+    fit.click(bind(ctx, on_fit, 3, status=2), inputs=[window_root, storyboard_state, table], outputs=fit_outputs,
+              show_progress_on=table)
     storyboard_state.change(on_board, inputs=storyboard_state, outputs=[table, who], api_name=False)
-    preview.click(on_preview, inputs=[storyboard_state, table, who, line], outputs=audio)
-    save.click(on_save, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
-    neural.click(on_neural, inputs=[window_root, storyboard_state], outputs=[table, storyboard_state, status])
-    table.input(autosave, inputs=[window_root, storyboard_state, table], outputs=[storyboard_state, status])
+    preview.click(bind(ctx, on_preview, 1), inputs=[storyboard_state, table, who, line], outputs=audio)
+    neural.click(bind(ctx, on_neural, 5, status=2), inputs=[window_root, storyboard_state],
+                 outputs=[table, storyboard_state, status, *bar])
+    table.input(bind(ctx, on_voices_edited), inputs=[window_root, storyboard_state, table],
+                outputs=[storyboard_state, status, *bar], show_progress="hidden")
     return {"voices": table, "voice_preview": preview, "voice_audio": audio}
 
 

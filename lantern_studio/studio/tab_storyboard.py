@@ -1,56 +1,63 @@
-"""Storyboard tab: paste or upload a script, parse it into an editable shot list and character bible, render
-panels (previz, or diffusers on a local model), lay out comic pages and download PNG/PDF/CBZ and the
-director's sheet. Handlers only call engines.story.*; errors become gr.Error messages.
+"""Storyboard tab: a script (or a prose chapter) becomes an editable shot list and character bible, then panels
+(previz, or diffusers on a local model), comic pages (PNG/PDF/CBZ and the director's sheet), the characters'
+voices, an animatic and editable timelines.
 
-At the bottom the animatic section is added by ``studio.tab_animatic.build_animatic_section(ctx,
-storyboard_state)`` when that module exists; ``storyboard_state`` is a gr.State holding the current
-storyboard as a dict (``Storyboard.to_dict()``), updated on every parse and edit.
+The steps are sub-tabs: Script → Shots → Voices → Panels → Pages → Animatic → Batch. Every edit is saved as
+it is made; one line above the steps says "Saved HH:MM:SS", "Saving…" or "Not saved: <why>", and when another
+window saved this project's storyboard since this one loaded it, offers "Reload theirs" or "Keep mine".
+
+Each handler is a module-level function of the studio context, the window's project folder (``root``) and its
+inputs, so tests call it without a browser; ``build_tab`` only lays the steps out and wires them. Handlers call
+``engines.story.*``; users' mistakes raise ``UserInputError`` and reach the page as a toast and a status line
+(``studio.messages``). ``storyboard_state`` is a ``gr.State`` holding the current storyboard as a dict
+(``Storyboard.to_dict()``), updated on every parse and edit; the Voices, Animatic and Export timeline sections
+read it.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+import datetime as _dt
+import functools
+import html
+import inspect
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 from PIL import Image
 
+from lantern_studio.engines.errors import UserInputError
+from lantern_studio.engines.jobs import Cancelled
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.safety import Limits
 from lantern_studio.engines.story import store
 from lantern_studio.engines.story.bible import BIBLE_HEADERS, apply_bible_rows, bible_rows
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, export_pages
-from lantern_studio.engines.jobs import Cancelled
 from lantern_studio.engines.story.panels import PrevizRenderer, RenderedPanel
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
-from lantern_studio.engines.safety import Limits
 from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.job_progress import StopFlags, gr_progress
 from lantern_studio.studio.messages import keep_outputs
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
 RENDERERS = ("Previz (built in, no weights)", "Diffusers (local model)")
 STYLES = {"Manga": "manga", "Chinese ink": "chinese_ink", "Cel-shaded": "cel"}
+STEPS = ("Script", "Shots", "Voices", "Panels", "Pages", "Animatic", "Batch")
+RULES_ONLY = "Rules only (offline)"
 
-# one cancel flag per browser session
-_cancel_flags: dict[str, threading.Event] = {}
-
-
-def _flag(request: gr.Request | None) -> threading.Event:
-    key = getattr(request, "session_hash", None) or "default"
-    return _cancel_flags.setdefault(key, threading.Event())
-
-
-def _board(state: Any) -> Storyboard:
-    if not state or not state.get("shots"):
-        raise gr.Error("Parse a script first: paste it above and press Parse script")
-    return Storyboard.from_dict(state)
-
+# one Stop flag per window for panel renders
+PANEL_STOPS = StopFlags()
+# diffusers pipelines kept loaded between renders (one at a time), and each shot's variation counter
+_RENDERERS: dict[str, Any] = {}
+_VARIATIONS: dict[tuple[str, int], int] = {}
 
 PREVIZ_SAME = ("The previz renderer draws each panel from its shot's fields, so shot {number} comes out the same: "
                "change its size, move or action in the shot list for a different panel, or use the diffusers "
                "renderer for a new image")
-
+NO_SHOTS = "There is no shot list yet: paste a script (or a prose chapter) in the Script step and parse it"
 
 # the shot list's column titles as shown: short words that fit their columns at 1400 px, so no title breaks
 # mid-word (the rows stay in SHOT_HEADERS order, which the edits are read back by)
@@ -59,6 +66,10 @@ SHOT_TITLES = {"duration_s": "length (s)", "characters": "cast", "parenthetical"
 SHOT_WIDTHS = {"#": 3, "scene": 9, "size": 5, "move": 5, "duration_s": 6, "characters": 5, "speaker": 7,
                "dialogue": 13, "parenthetical": 5, "action": 12, "transition": 9, "sfx": 4, "notes": 5,
                "int_ext": 7, "time_of_day": 5}
+
+CHANGED_ELSEWHERE = ("Not saved: another window changed this storyboard after this one loaded it (saved there "
+                     "at {when}). Your edit is still shown here: **Reload theirs** shows the other version, "
+                     "**Keep mine** saves this one over it")
 
 
 def shot_titles(headers: list[str]) -> list[str]:
@@ -73,12 +84,87 @@ def shot_widths(headers: list[str]) -> list[str]:
     return [f"{w if w else spare:g}%" for w in known]
 
 
-CHANGED_ELSEWHERE = ("Not saved: another window changed this shot list after this one loaded it. Your edit is "
-                     "still shown here; reload the page to see the other version, or press 'Save shot list edits' "
-                     "to keep yours instead")
+def shot_from_caption(caption: str | None) -> int | None:
+    """The shot number a panel's caption starts with ("3 · MS · 2.0 s" -> 3), or None."""
+    head = (caption or "").split("·", 1)[0].strip()
+    return int(head) if head.isdigit() else None
 
 
-def changed_elsewhere(project, state: dict) -> bool:
+# ---- reading the window's project ---------------------------------------------------------------------
+
+class StoryView(NamedTuple):
+    """What the tab shows of a project's storyboard, in the order of ``build_tab``'s reload outputs."""
+    script: str
+    rows: list
+    bible: list
+    state: dict
+    panels: list
+    pages: list
+    downloads: list | None
+
+
+def board_of(project: Project) -> Storyboard | None:
+    """The project's saved storyboard; None when it has none, or when the file is unreadable (a parse
+    rebuilds it)."""
+    try:
+        return store.load_storyboard(project)
+    except store.StoryStoreError:
+        return None
+
+
+def _board(state: Any) -> Storyboard:
+    if not state or not state.get("shots"):
+        raise UserInputError(NO_SHOTS)
+    return Storyboard.from_dict(state)
+
+
+def gallery_items(project: Project, board: Storyboard) -> list[tuple[str, str]]:
+    """(panel PNG, caption) for every shot that has a panel in the project."""
+    found = store.load_panels(project, board)
+    return [(str(found[s.number]), f"{s.number} · {s.size} · {s.duration_s:.1f} s") for s in board.shots
+            if s.number in found]
+
+
+def page_items(project: Project) -> list[tuple[str, str]]:
+    folder = store.story_folder(project) / "pages"
+    return [(str(p), f"page {i}") for i, p in enumerate(sorted(folder.glob("page_*.png")), 1)]
+
+
+def page_downloads(project: Project) -> list[str] | None:
+    folder = store.story_folder(project)
+    found = [folder / name for name in ("pages.pdf", "pages.cbz", "storyboard-sheet.pdf")]
+    return [str(p) for p in found if p.is_file()] or None
+
+
+def load_view(project: Project) -> StoryView:
+    """Everything the tab shows for ``project``: its script, shot list, bible, panels, pages and downloads."""
+    try:
+        script = store.load_script(project)
+    except store.StoryStoreError:
+        script = ""
+    board = board_of(project)
+    if board is None:
+        return StoryView(script, [], [], {}, [], page_items(project), page_downloads(project))
+    return StoryView(script, shots_to_rows(board), bible_rows(board.characters), board.to_dict(),
+                     gallery_items(project, board), page_items(project), page_downloads(project))
+
+
+# ---- the one save model ---------------------------------------------------------------------------------
+
+def _clock(when: float | None = None) -> str:
+    moment = _dt.datetime.fromtimestamp(when) if when is not None else _dt.datetime.now()
+    return moment.strftime("%H:%M:%S")
+
+
+def saved_line(board: Storyboard) -> str:
+    return f"✓ Saved {_clock()} · {len(board.shots)} shots, {board.duration_s:.1f} s"
+
+
+def not_saved_line(why: str) -> str:
+    return f"⚠️ Not saved: {html.escape(why)}"
+
+
+def changed_elsewhere(project: Project, state: dict) -> bool:
     """Whether the project's saved storyboard differs from ``state``, the one this window last loaded or saved
     (another window on the same project saved since): an autosave then would silently undo that window's work."""
     try:
@@ -88,97 +174,465 @@ def changed_elsewhere(project, state: dict) -> bool:
     return saved is not None and saved.to_dict() != Storyboard.from_dict(state).to_dict()
 
 
-def shot_from_caption(caption: str | None) -> int | None:
-    """The shot number a panel's caption starts with ("3 · MS · 2.0 s" -> 3), or None."""
-    head = (caption or "").split("·", 1)[0].strip()
-    return int(head) if head.isdigit() else None
+def conflict_line(project: Project) -> str:
+    path = store.story_folder(project) / store.BOARD_NAME
+    when = _clock(path.stat().st_mtime) if path.is_file() else "?"
+    return "⚠️ " + CHANGED_ELSEWHERE.format(when=when)
 
 
-def _progress_cb(progress: gr.Progress):
-    def report(fraction: float, message: str) -> None:
-        progress(fraction, desc=message)
-    return report
+class Saved(NamedTuple):
+    """What an autosave gives the page: the new storyboard state (None: unchanged), the save line, and whether
+    the Reload theirs / Keep mine choice shows."""
+    state: dict | None
+    line: str
+    conflict: bool = False
 
 
-def build_tab(ctx: StudioContext) -> None:
-    # every handler reads and saves the storyboard of this window's project; a switch reloads the tab
-    window_root = ctx.project_state()
+def save_edit(project: Project, state: dict, edit: Callable[[Storyboard], Storyboard], *,
+              force: bool = False) -> Saved:
+    """Apply ``edit`` to the window's storyboard and save it, unless another window saved a different one since
+    this window loaded it (then nothing is written, unless ``force``: the user chose Keep mine). A value that is
+    not valid yet (``ValueError`` from ``edit``) is reported in the line, not raised."""
+    if not state or not state.get("shots"):
+        return Saved(None, "")
+    if not force and changed_elsewhere(project, state):
+        return Saved(None, conflict_line(project), True)
+    try:
+        board = edit(Storyboard.from_dict(state))
+        store.save_storyboard(project, board)
+    except ValueError as error:
+        return Saved(None, not_saved_line(str(error)))
+    except OSError as error:
+        return Saved(None, not_saved_line(f"the project folder cannot be written ({error})"))
+    return Saved(board.to_dict(), saved_line(board))
 
-    # the initial_* readers take the window's context; as component values they read the startup project
-    def initial_board(wctx: StudioContext = ctx) -> dict:
-        try:
-            board = store.load_storyboard(wctx.project)
-        except store.StoryStoreError:
-            return {}
-        return board.to_dict() if board else {}
 
-    def initial_rows(wctx: StudioContext = ctx) -> list[list[Any]]:
-        state = initial_board(wctx)
-        return shots_to_rows(Storyboard.from_dict(state)) if state else []
+def with_shot_rows(rows: Any) -> Callable[[Storyboard], Storyboard]:
+    return lambda board: apply_shot_rows(board, _table(rows))
 
-    def initial_bible(wctx: StudioContext = ctx) -> list[list[Any]]:
-        state = initial_board(wctx)
-        return bible_rows(Storyboard.from_dict(state).characters) if state else []
 
-    def initial_script(wctx: StudioContext = ctx) -> str:
-        try:
-            return store.load_script(wctx.project)
-        except store.StoryStoreError:
-            return ""
+def with_bible_rows(rows: Any) -> Callable[[Storyboard], Storyboard]:
+    def edit(board: Storyboard) -> Storyboard:
+        board.characters = apply_bible_rows(_table(rows), existing=board.characters)
+        return board
+    return edit
 
-    gr.Markdown("Paste a **Fountain** screenplay or a plain script (`第一场 内景 客厅 夜`, `角色：台词`, "
-                "`（情绪）`, `【特写】`), parse it into a shot list you can edit, render panels and export comic "
-                "pages. Everything is saved in the project's `story/` folder.")
-    storyboard_state = gr.State(value=initial_board)
+
+def _table(rows: Any) -> list[list[Any]]:
+    if rows is None:
+        return []
+    if hasattr(rows, "values") and hasattr(rows, "columns"):      # a pandas DataFrame from gr.Dataframe
+        return rows.values.tolist()
+    return [list(r) for r in rows]
+
+
+def _saved_outputs(saved: Saved) -> tuple:
+    """(state, save line, conflict row) updates for the page."""
+    return (gr.update() if saved.state is None else saved.state, saved.line, gr.update(visible=saved.conflict))
+
+
+def on_shots_edited(ctx: StudioContext, root: str, rows: Any, state: dict) -> tuple:
+    """A shot-list cell was edited: save it at once."""
+    return _saved_outputs(save_edit(ctx.project_at(root), state, with_shot_rows(rows)))
+
+
+def on_bible_edited(ctx: StudioContext, root: str, rows: Any, state: dict) -> tuple:
+    """A character-bible cell was edited: save it at once."""
+    return _saved_outputs(save_edit(ctx.project_at(root), state, with_bible_rows(rows)))
+
+
+def keep_mine(ctx: StudioContext, root: str, shot_rows: Any, character_rows: Any, state: dict) -> tuple:
+    """The user chose this window's version over another window's newer save: save both tables as shown."""
+    def edit(board: Storyboard) -> Storyboard:
+        return with_bible_rows(character_rows)(with_shot_rows(shot_rows)(board))
+    return _saved_outputs(save_edit(ctx.project_at(root), state, edit, force=True))
+
+
+def reload_theirs(ctx: StudioContext, root: str) -> tuple:
+    """The user chose the other window's version: show the saved shot list and bible (rows, bible, state,
+    save line, conflict row)."""
+    view = load_view(ctx.project_at(root))
+    line = f"Showing the version saved in the project ({_clock()}); your unsaved edit was dropped."
+    return view.rows, view.bible, view.state, line, gr.update(visible=False)
+
+
+def saving_line() -> str:
+    return "Saving…"
+
+
+# ---- Script step: a script or a prose chapter to shots ----------------------------------------------------
+
+def plan_options(zh: Any, en: Any, shortest: Any) -> PlanOptions:
+    try:
+        return PlanOptions(chars_per_second_zh=float(zh or 0), chars_per_second_en=float(en or 0),
+                           min_duration_s=float(shortest or 0))
+    except ValueError as error:
+        raise UserInputError(f"Reading speeds: {error}") from None
+
+
+def make_shots(project: Project, text: str, fmt: str, options: PlanOptions, *, parsed=None) -> tuple:
+    """Parse ``text`` (or take ``parsed``, a Script already read), plan its shots keeping the project's earlier
+    edits, and save both; returns (rows, bible rows, state, message). Bad text raises ``UserInputError``."""
+    try:
+        limits = Limits.from_environ()      # the line and shot caps (LANTERN_MAX_SCRIPT_LINES, LANTERN_MAX_SHOTS)
+        if parsed is None:
+            parsed = parse_script(limits.check_script_lines(text or ""), format=fmt)
+        board = plan_shots(parsed, options=options, existing=board_of(project))
+        limits.check_shots(len(board.shots))
+        store.save_script(project, text)
+        store.save_storyboard(project, board)
+    except (ScriptError, ValueError) as error:
+        raise UserInputError(str(error)) from None
+    return shots_to_rows(board), bible_rows(board.characters), board.to_dict(), parse_message(parsed, board)
+
+
+def parse_message(parsed, board: Storyboard) -> str:
+    counts = parsed.dialogue_counts()
+    per = ", ".join(f"{name} {n}" for name, n in counts.items())
+    message = (f"**{parsed.format}** script ({parsed.language}): {len(parsed.scenes)} scenes, "
+               f"{sum(counts.values())} dialogue lines ({per}), {len(parsed.of_kind('transition'))} transitions "
+               f"→ **{len(board.shots)} shots, {board.duration_s:.1f} s**, saved to the project.")
+    if parsed.warnings:      # where the parser guessed: the user checks those rows
+        message += "\n\nGuessed: " + "; ".join(parsed.warnings[:6]) + ("; …" if len(parsed.warnings) > 6 else "")
+    return message
+
+
+def on_parse(ctx: StudioContext, root: str, text: str, fmt: str, zh: Any, en: Any, shortest: Any) -> tuple:
+    """Parse script: (shot rows, bible rows, state, status, save line)."""
+    rows, characters, state, message = make_shots(ctx.project_at(root), text, fmt, plan_options(zh, en, shortest))
+    return rows, characters, state, message, ""
+
+
+def on_parse_first(ctx: StudioContext, root: str, state: dict, text: str, fmt: str, zh: Any, en: Any,
+                   shortest: Any) -> tuple | None:
+    """Before rendering panels: parse a script that was pasted or edited but not parsed yet (``on_parse``'s
+    outputs), or None when the shot list already is this script's."""
+    project = ctx.project_at(root)
+    try:
+        saved = store.load_script(project)
+    except store.StoryStoreError:
+        saved = None
+    parsed = bool(state and state.get("shots"))
+    if parsed and ((text or "") == (saved or "") or not (text or "").strip()):
+        return None
+    if not (text or "").strip():
+        raise UserInputError(NO_SHOTS)
+    return on_parse(ctx, root, text, fmt, zh, en, shortest)
+
+
+def prose_models(ctx: StudioContext) -> list[str]:
+    """"Rules only" and the local GGUF files the prose refiner can use, when the refiner is installed."""
+    try:
+        from lantern_studio.engines.story.prose_llm import find_local_llms
+    except ImportError:
+        return [RULES_ONLY]
+    try:
+        return [RULES_ONLY, *(str(p) for p in find_local_llms(ctx.settings.models_dir))]
+    except OSError:
+        return [RULES_ONLY]
+
+
+def prose_script(text: str, refine_with: str | None):
+    """The prose chapter read by the offline rules, or refined by a local model when one is chosen."""
+    from lantern_studio.engines.story.prose import parse_prose
+
+    try:
+        if refine_with and refine_with != RULES_ONLY:
+            from lantern_studio.engines.story.prose_llm import refine_prose
+
+            return refine_prose(text, Path(refine_with))
+        return parse_prose(text)
+    except (ScriptError, ValueError) as error:
+        raise UserInputError(str(error)) from None
+
+
+def on_prose(ctx: StudioContext, root: str, text: str, refine_with: str | None, zh: Any, en: Any,
+             shortest: Any) -> tuple:
+    """Make shots from prose: (script box, format, shot rows, bible rows, state, status, save line). The
+    chapter becomes the project's script (format "prose"), so the shot list is the ordinary editable one."""
+    if not (text or "").strip():
+        raise UserInputError("Paste a chapter of a novel (Chinese or English) in 'Prose', or upload it as .txt")
+    limits = Limits.from_environ()
+    try:
+        limits.check_script_lines(text)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    parsed = prose_script(text, refine_with)
+    options = plan_options(zh, en, shortest)
+    rows, characters, state, message = make_shots(ctx.project_at(root), text, "prose", options, parsed=parsed)
+    return text, "prose", rows, characters, state, message, ""
+
+
+def on_upload(path: str | None) -> Any:
+    """A script or chapter file dropped on an upload: its text (checked for size and binary bytes)."""
+    if not path:
+        return gr.update()
+    try:
+        return read_script_file(path)
+    except ScriptError as error:
+        raise UserInputError(str(error)) from None
+
+
+# ---- Panels step ---------------------------------------------------------------------------------------------
+
+def make_renderer(ctx: StudioContext, choice: str, model: str | None, style_name: str, n_steps: Any, scale: Any,
+                  batch_n: Any, width: Any, height: Any, half: bool, slice_: bool, off: bool, neg: str):
+    """The chosen panel renderer: the previz one, or a diffusers pipeline on the local model (kept loaded)."""
+    if choice == RENDERERS[0]:
+        return PrevizRenderer()
+    from lantern_studio.engines.story.diffusers_panels import DiffusersOptions, DiffusersRenderer
+
+    if not model:
+        raise UserInputError("Choose or type a model folder first (a diffusers pipeline with model_index.json); "
+                             "the previz renderer works without one")
+    try:
+        options = DiffusersOptions(style=STYLES.get(style_name, "manga"), steps=int(n_steps),
+                                   guidance_scale=float(scale), size=(int(width or 0), int(height or 0)),
+                                   negative_prompt=neg or "", dtype="auto" if half else "fp32",
+                                   attention_slicing=bool(slice_), cpu_offload=bool(off),
+                                   batch_size=int(batch_n), device=ctx.settings.device)
+    except ValueError as error:
+        raise UserInputError(str(error)) from None
+    made = _RENDERERS.get(str(model))
+    if made is None or made.options != options:
+        made = DiffusersRenderer(model, options=options)
+        ok, message = made.available()
+        if not ok:
+            raise UserInputError(message)
+        for old in _RENDERERS.values():       # one pipeline in memory at a time
+            old.unload()
+        _RENDERERS.clear()
+        _RENDERERS[str(model)] = made
+    return made
+
+
+def _save_rendered(project: Project, panels: list[RenderedPanel]) -> None:
+    for panel in panels:
+        store.save_panel(project, panel.shot_number, panel.image.convert("RGB"))
+
+
+def render_panels(ctx: StudioContext, root: str, state: dict, renderer, size_name: str, *, progress=None,
+                  cancel=None) -> tuple[list, str]:
+    """Render every shot's panel into the project: (gallery items, status). A stop keeps the finished ones."""
+    board = _board(state)
+    project = ctx.project_at(root)
+    size = PANEL_SIZES.get(size_name, (1080, 1920))
+    try:
+        panels = renderer.render_many(board, size=size if renderer.name == "previz" else None,
+                                      lettering=renderer.name == "previz", progress=progress, cancel=cancel)
+    except Cancelled as error:
+        _save_rendered(project, error.partial)
+        return gallery_items(project, board), (f"Stopped: {len(error.partial)} of {len(board.shots)} panels "
+                                               "finished and kept.")
+    except (ValueError, OSError) as error:
+        raise UserInputError(str(error)) from None
+    _save_rendered(project, panels)
+    return gallery_items(project, board), f"Rendered {len(panels)} panels ({renderer.name}) at {_clock()}."
+
+
+def regenerate_panel(ctx: StudioContext, root: str, state: dict, number: Any, renderer,
+                     size_name: str) -> tuple[list, str]:
+    """Render one shot's panel again: a new variation with diffusers; with previz the same panel, and the
+    status says why. (gallery items, status)."""
+    board = _board(state)
+    shot = next((s for s in board.shots if s.number == int(number or 0)), None)
+    if shot is None:
+        raise UserInputError(f"There is no shot {number}; pick a number from the shot list (or click a panel)")
+    project = ctx.project_at(root)
+    key = (str(project.root), shot.number)
+    _VARIATIONS[key] = _VARIATIONS.get(key, 0) + 1
+    try:
+        if renderer.name == "previz":
+            panel = renderer.render(shot, board, size=PANEL_SIZES.get(size_name, (1080, 1920)))
+            message = PREVIZ_SAME.format(number=shot.number)
+        else:
+            panel = renderer.render(shot, board, variation=_VARIATIONS[key])
+            message = f"Shot {shot.number}: variation {_VARIATIONS[key]}."
+    except (ValueError, OSError) as error:
+        raise UserInputError(str(error)) from None
+    _save_rendered(project, [panel])
+    return gallery_items(project, board), message
+
+
+def on_render(ctx: StudioContext, root: str, state: dict, text: str, fmt: str, zh: Any, en: Any, shortest: Any,
+              choice: str, size_name: str, model: str | None, style_name: str, n_steps: Any, scale: Any,
+              batch_n: Any, width: Any, height: Any, half: bool, slice_: bool, off: bool, neg: str,
+              request: gr.Request, progress=gr.Progress()):
+    """Render panels, parsing first a script that was pasted or edited but not parsed yet. Yields (shot rows,
+    bible rows, state, script status, gallery, panels status)."""
+    parsed = on_parse_first(ctx, root, state, text, fmt, zh, en, shortest)
+    if parsed is not None:
+        state = parsed[2]
+        yield (*parsed[:4], gr.update(), parsed[3])
+    _board(state)
+    renderer = make_renderer(ctx, choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_,
+                             off, neg)
+    with PANEL_STOPS.running(request) as cancel:
+        items, message = render_panels(ctx, root, state, renderer, size_name, progress=gr_progress(progress),
+                                       cancel=cancel)
+    yield gr.update(), gr.update(), gr.update(), gr.update(), items, message
+
+
+def on_regenerate(ctx: StudioContext, root: str, state: dict, number: Any, choice: str, size_name: str,
+                  model: str | None, style_name: str, n_steps: Any, scale: Any, batch_n: Any, width: Any,
+                  height: Any, half: bool, slice_: bool, off: bool, neg: str) -> tuple:
+    _board(state)
+    renderer = make_renderer(ctx, choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_,
+                             off, neg)
+    items, message = regenerate_panel(ctx, root, state, number, renderer, size_name)
+    if renderer.name == "previz":
+        gr.Info(message)
+    return items, message
+
+
+def on_panel_clicked(evt: gr.SelectData) -> Any:
+    """A click on a panel picks its shot for "Regenerate this panel"."""
+    value = evt.value if isinstance(evt.value, dict) else {}
+    number = shot_from_caption(value.get("caption"))
+    return gr.update() if number is None else number
+
+
+# ---- Pages step --------------------------------------------------------------------------------------------
+
+def diffusers_art(project: Project, board: Storyboard) -> dict[int, RenderedPanel] | None:
+    """The project's rendered panels as art for the pages (their speech-bubble anchors guessed)."""
+    from lantern_studio.engines.story.diffusers_panels import guess_anchors
+
+    found = store.load_panels(project, board)
+    if not found:
+        return None
+    art = {}
+    for number, path in found.items():
+        with Image.open(path) as opened:
+            image = opened.convert("RGBA")
+        shot = next(s for s in board.shots if s.number == number)
+        art[number] = RenderedPanel(number, image, guess_anchors(shot, image.size), "diffusers")
+    return art
+
+
+def render_pages(ctx: StudioContext, root: str, state: dict, layout_name: str, page_name: str,
+                 right_to_left: bool, choice: str, *, progress=None) -> tuple[list, list[str], str]:
+    """Lay the panels out as pages and write PNG pages, PDF, CBZ and the director's sheet: (pages gallery,
+    downloads, status)."""
+    board = _board(state)
+    project = ctx.project_at(root)
+    art = diffusers_art(project, board) if choice != RENDERERS[0] else None
+    try:
+        result = export_pages(board, store.story_folder(project),
+                              spec=PageSpec(layout=layout_name, rtl=bool(right_to_left),
+                                            page_size=PAGE_SIZES.get(page_name, PAGE_SIZES["A4"])),
+                              art=art, progress=progress)
+    except (ValueError, OSError) as error:
+        raise UserInputError(str(error)) from None
+    pages = [(str(p), f"page {i}") for i, p in enumerate(result.pages_png, 1)]
+    return pages, [str(p) for p in result.files()], f"{len(pages)} pages ({layout_name}, {page_name}) at {_clock()}."
+
+
+def on_pages(ctx: StudioContext, root: str, state: dict, layout_name: str, page_name: str, right_to_left: bool,
+             choice: str, progress=gr.Progress()) -> tuple:
+    return render_pages(ctx, root, state, layout_name, page_name, right_to_left, choice,
+                        progress=gr_progress(progress))
+
+
+def on_project_switched(ctx: StudioContext, root: str) -> tuple:
+    """This window opened another project: show its script, shot list, bible, panels and pages, so nothing
+    typed next is saved into the project shown before; the status and save lines start empty."""
+    return (*load_view(ctx.project_at(root)), "", "", gr.update(visible=False))
+
+
+# ---- wiring ------------------------------------------------------------------------------------------------
+
+def bind(ctx: StudioContext, handler: Callable, outputs: int | None = None, status: int | None = None) -> Callable:
+    """``handler`` with ``ctx`` filled in, as Gradio calls it; with ``outputs``, a refusal becomes a toast (and
+    the status output at ``status``) and leaves the other outputs as they were (``messages.keep_outputs``)."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def run(*args, **kwargs):
+            yield from handler(ctx, *args, **kwargs)
+    else:
+        @functools.wraps(handler)
+        def run(*args, **kwargs):
+            return handler(ctx, *args, **kwargs)
+
+    signature = inspect.signature(handler)
+    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    return keep_outputs(outputs, status_index=status)(run) if outputs else run
+
+
+def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str, Any]:
+    gr.Markdown("Paste a **Fountain** screenplay or a plain script (`第一场 内景 客厅 夜`, `角色：台词`, `（情绪）`, "
+                "`【特写】`) and parse it into a shot list, or make shots from a **novel chapter** below.")
     with gr.Row():
         with gr.Column(scale=3):
-            script = gr.Textbox(value=initial_script, label="Script", lines=14, max_lines=30,
+            script = gr.Textbox(value=lambda: view().script, label="Script", lines=12, max_lines=24,
                                 placeholder="第一场 外景 老街 夜\n【远景】灯笼一串串亮起来。\n小雨：（小声）三年没回来了……",
                                 elem_id="story-script")
             upload = gr.File(label="…or upload a .fountain / .txt script", file_types=[".fountain", ".txt", ".text"],
                              type="filepath", elem_id="story-upload", height=130)
         with gr.Column(scale=1, min_width=260):
-            script_format = gr.Radio(["auto", "fountain", "plain", "prose"], value="auto",
-                                     label="Format (prose: a novel chapter, 小说推文)", elem_id="story-format")
-            cps_zh = gr.Number(value=PlanOptions.chars_per_second_zh, label="Chinese reading speed (characters/s)",
-                               minimum=0.5, maximum=20, elem_id="story-cps-zh")
-            cps_en = gr.Number(value=PlanOptions.chars_per_second_en, label="English reading speed (characters/s)",
-                               minimum=1, maximum=60, elem_id="story-cps-en")
-            min_s = gr.Number(value=PlanOptions.min_duration_s, label="Shortest shot (s)", minimum=0.2, maximum=10,
-                              elem_id="story-min-s")
-            parse_button = gr.Button("Parse script", variant="primary", elem_id="story-parse")
-            status = gr.Markdown(elem_id="story-status")
+            fmt = gr.Radio(["auto", "fountain", "plain", "prose"], value="auto", label="Format",
+                           elem_id="story-format")
+            zh = gr.Number(value=PlanOptions.chars_per_second_zh, label="Chinese reading speed (characters/s)",
+                           minimum=0.5, maximum=20, elem_id="story-cps-zh")
+            en = gr.Number(value=PlanOptions.chars_per_second_en, label="English reading speed (characters/s)",
+                           minimum=1, maximum=60, elem_id="story-cps-en")
+            shortest = gr.Number(value=PlanOptions.min_duration_s, label="Shortest shot (s)", minimum=0.2,
+                                 maximum=10, elem_id="story-min-s")
+            parse = gr.Button("Parse script", variant="primary", elem_id="story-parse")
+    with gr.Accordion("Prose → shots: a novel chapter (小说推文), Chinese or English", open=True,
+                      elem_id="story-prose-panel"):
+        gr.Markdown("Chapter lines become scenes, paragraphs become beats, quoted speech becomes dialogue with the "
+                    "speaker named beside it, the rest is narration (旁白). The result is the ordinary shot list.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                prose = gr.Textbox(label="Prose (novel chapter)", lines=8, max_lines=20, elem_id="story-prose",
+                                   placeholder="第一章 回家\n\n灯笼一串串亮起来。小雨站在巷口，小声说：“三年没回来了。”")
+            with gr.Column(scale=1, min_width=260):
+                prose_upload = gr.File(label="…or upload the chapter (.txt)", file_types=[".txt", ".text"],
+                                       type="filepath", elem_id="story-prose-upload", height=110)
+                models = prose_models(ctx)
+                refine = gr.Dropdown(models, value=models[0], label="Refine with", elem_id="story-prose-refine",
+                                     visible=len(models) > 1 or _has_refiner())
+                from_prose = gr.Button("Make shots from prose", variant="primary", elem_id="story-from-prose")
+    status = gr.Markdown(elem_id="story-status")
+    return dict(script=script, upload=upload, fmt=fmt, zh=zh, en=en, shortest=shortest, parse=parse, prose=prose,
+                prose_upload=prose_upload, refine=refine, from_prose=from_prose, status=status)
 
-    gr.Markdown("### Shot list\nEdit any cell (size: EWS WS MS MCU CU ECU; move: static push_in pull_out pan_left "
-                "pan_right tilt_up tilt_down shake; transition: cut dissolve dip wipe); each edit is saved to "
-                "the project as you make it.")
-    shots = gr.Dataframe(value=initial_rows, headers=shot_titles(SHOT_HEADERS), type="array", interactive=True,
-                         wrap=True, datatype=["number", "str", "str", "str", "number"] + ["str"] * 10,
+
+def _has_refiner() -> bool:
+    try:
+        import lantern_studio.engines.story.prose_llm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _shots_step(view: Callable[[], StoryView]) -> dict[str, Any]:
+    gr.Markdown("Edit any cell (size: EWS WS MS MCU CU ECU; move: static push_in pull_out pan_left pan_right "
+                "tilt_up tilt_down shake; transition: cut dissolve dip wipe). Each edit is saved as you make it.")
+    shots = gr.Dataframe(value=lambda: view().rows, headers=shot_titles(SHOT_HEADERS), type="array",
+                         interactive=True, wrap=True, datatype=["number", "str", "str", "str", "number"] + ["str"] * 10,
                          column_widths=shot_widths(SHOT_HEADERS), max_height=520, elem_id="story-shots")
-    with gr.Row():
-        save_shots = gr.Button("Save shot list edits", elem_id="story-save-shots")
-        shots_status = gr.Markdown(elem_id="story-shots-status")
-
-    gr.Markdown("### Character bible\nOne row per character: the description, colour (#rrggbb) and seed drive "
+    gr.Markdown("**Character bible**: one row per character; the description, colour (#rrggbb) and seed drive "
                 "every renderer, so a character looks the same in every panel.")
-    bible = gr.Dataframe(value=initial_bible, headers=BIBLE_HEADERS, type="array", interactive=True,
+    bible = gr.Dataframe(value=lambda: view().bible, headers=BIBLE_HEADERS, type="array", interactive=True,
                          datatype=["str", "str", "str", "number"], elem_id="story-bible")
-    save_bible = gr.Button("Save bible edits", elem_id="story-save-bible")
-    storyboard_voices.build_voices_section(ctx, storyboard_state, shots)
+    return dict(shots=shots, bible=bible)
 
-    gr.Markdown("### Panels")
+
+def _panels_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str, Any]:
+    from lantern_studio.engines.story.diffusers_panels import DiffusersOptions, find_local_models
+
     with gr.Row():
         renderer = gr.Radio(list(RENDERERS), value=RENDERERS[0], label="Renderer", elem_id="story-renderer")
-        panel_size = gr.Dropdown(list(PANEL_SIZES), value=list(PANEL_SIZES)[0], label="Panel size",
-                                 elem_id="story-panel-size")
+        size = gr.Dropdown(list(PANEL_SIZES), value=list(PANEL_SIZES)[0], label="Panel size",
+                           elem_id="story-panel-size")
     with gr.Accordion("Diffusers settings (local model)", open=False, elem_id="story-diffusers"):
-        from lantern_studio.engines.story.diffusers_panels import DiffusersOptions, find_local_models
-
         found = [str(p) for p in find_local_models(ctx.settings.models_dir)]
         with gr.Row():
-            model_dir = gr.Dropdown(found, value=found[0] if found else None, allow_custom_value=True,
-                                    label=f"Model folder (pipelines found under {ctx.settings.models_dir})",
-                                    elem_id="story-model-dir")
+            model = gr.Dropdown(found, value=found[0] if found else None, allow_custom_value=True,
+                                label=f"Model folder (pipelines found under {ctx.settings.models_dir})",
+                                elem_id="story-model-dir")
             style = gr.Dropdown(list(STYLES), value="Manga", label="Style", elem_id="story-style")
         with gr.Row():
             steps = gr.Slider(1, 60, value=DiffusersOptions.steps, step=1, label="Steps", elem_id="story-steps")
@@ -186,305 +640,135 @@ def build_tab(ctx: StudioContext) -> None:
                                  label="Guidance (0 for SD-Turbo)", elem_id="story-guidance")
             batch = gr.Slider(1, 8, value=1, step=1, label="Batch size", elem_id="story-batch")
         with gr.Row():
-            gen_w = gr.Number(value=DiffusersOptions.size[0], label="Width (px, multiple of 8)", precision=0,
+            width = gr.Number(value=DiffusersOptions.size[0], label="Width (px, multiple of 8)", precision=0,
                               elem_id="story-gen-w")
-            gen_h = gr.Number(value=DiffusersOptions.size[1], label="Height (px, multiple of 8)", precision=0,
-                              elem_id="story-gen-h")
+            height = gr.Number(value=DiffusersOptions.size[1], label="Height (px, multiple of 8)", precision=0,
+                               elem_id="story-gen-h")
             fp16 = gr.Checkbox(value=True, label="fp16 on GPU", elem_id="story-fp16")
             slicing = gr.Checkbox(value=False, label="Attention slicing (less memory)")
             offload = gr.Checkbox(value=False, label="CPU offload (small GPUs)")
         negative = gr.Textbox(label="Negative prompt (added to the style's)", lines=1, elem_id="story-negative")
     with gr.Row():
-        render_button = gr.Button("Render panels", variant="primary", elem_id="story-render-panels")
-        cancel_button = gr.Button("Cancel", elem_id="story-cancel")
-        regen_shot = gr.Number(value=1, precision=0, label="Shot #", minimum=1, elem_id="story-regen-shot")
-        regen_button = gr.Button("Regenerate this panel", elem_id="story-regenerate")
-
-    def gallery_items(board: Storyboard, wctx: StudioContext = ctx) -> list[tuple[str, str]]:
-        found = store.load_panels(wctx.project, board)
-        return [(str(found[s.number]), f"{s.number} · {s.size} · {s.duration_s:.1f} s") for s in board.shots
-                if s.number in found]
-
-    def initial_panels(wctx: StudioContext = ctx) -> list[tuple[str, str]]:
-        state = initial_board(wctx)
-        return gallery_items(Storyboard.from_dict(state), wctx) if state else []
-
-    def initial_pages(wctx: StudioContext = ctx) -> list[tuple[str, str]]:
-        folder = store.story_folder(wctx.project) / "pages"
-        return [(str(p), f"page {i}") for i, p in enumerate(sorted(folder.glob("page_*.png")), 1)]
-
-    def initial_downloads(wctx: StudioContext = ctx) -> list[str]:
-        folder = store.story_folder(wctx.project)
-        found = [folder / name for name in ("pages.pdf", "pages.cbz", "storyboard-sheet.pdf")]
-        return [str(p) for p in found if p.is_file()] or None
-
-    gallery = gr.Gallery(value=initial_panels, label="Panels", columns=6, height=420, object_fit="contain",
+        render = gr.Button("Render panels", variant="primary", elem_id="story-render-panels")
+        stop = gr.Button("Stop", elem_id="story-cancel")
+        number = gr.Number(value=1, precision=0, label="Shot # (click a panel)", minimum=1,
+                           elem_id="story-regen-shot")
+        regenerate = gr.Button("Regenerate this panel", elem_id="story-regenerate")
+    status = gr.Markdown(elem_id="story-panels-status")
+    gallery = gr.Gallery(value=lambda: view().panels, label="Panels", columns=6, height=460, object_fit="contain",
                          elem_id="story-panels")
+    options = [model, style, steps, guidance, batch, width, height, fp16, slicing, offload, negative]
+    return dict(renderer=renderer, size=size, options=options, render=render, stop=stop, number=number,
+                regenerate=regenerate, status=status, gallery=gallery)
 
-    gr.Markdown("### Pages")
+
+def _pages_step(view: Callable[[], StoryView]) -> dict[str, Any]:
     with gr.Row():
         layout = gr.Dropdown(list(LAYOUTS), value="2x2", label="Layout (rows x columns, or webtoon strip)",
                              elem_id="story-layout")
         page_size = gr.Dropdown(list(PAGE_SIZES), value="A4", label="Page size", elem_id="story-page-size")
         rtl = gr.Checkbox(value=False, label="Right-to-left (manga order)", elem_id="story-rtl")
-        pages_button = gr.Button("Render pages", variant="primary", elem_id="story-render-pages")
-    pages_gallery = gr.Gallery(value=initial_pages, label="Pages", columns=4, height=520, object_fit="contain", elem_id="story-pages")
-    downloads = gr.File(value=initial_downloads, label="Downloads: PDF, CBZ, director's sheet, PNG pages",
-                        file_count="multiple",
-                        interactive=False, elem_id="story-downloads")
+        render = gr.Button("Render pages", variant="primary", elem_id="story-render-pages")
+    status = gr.Markdown(elem_id="story-pages-status")
+    gallery = gr.Gallery(value=lambda: view().pages, label="Pages", columns=4, height=520, object_fit="contain",
+                         elem_id="story-pages")
+    downloads = gr.File(value=lambda: view().downloads, label="Downloads: PDF, CBZ, director's sheet, PNG pages",
+                        file_count="multiple", interactive=False, elem_id="story-downloads")
+    return dict(layout=layout, page_size=page_size, rtl=rtl, render=render, status=status, gallery=gallery,
+                downloads=downloads)
 
-    # ---- handlers ---------------------------------------------------------------------------------
-    def load_upload(path):
-        if not path:
-            return gr.update()
-        try:
-            return read_script_file(path)
-        except ScriptError as error:
-            raise gr.Error(str(error)) from None
 
-    def do_parse(root, text, fmt, zh, en, shortest):
-        wctx = ctx.window(root)
-        try:
-            options = PlanOptions(chars_per_second_zh=float(zh or 0), chars_per_second_en=float(en or 0),
-                                  min_duration_s=float(shortest or 0))
-            limits = Limits.from_environ()      # the line and shot caps (LANTERN_MAX_SCRIPT_LINES, LANTERN_MAX_SHOTS)
-            parsed = parse_script(limits.check_script_lines(text or ""), format=fmt)
-            try:
-                previous = store.load_storyboard(wctx.project)
-            except store.StoryStoreError:
-                previous = None
-            board = plan_shots(parsed, options=options, existing=previous)
-            limits.check_shots(len(board.shots))
-            store.save_script(wctx.project, text)
-            store.save_storyboard(wctx.project, board)
-        except (ScriptError, ValueError) as error:
-            raise gr.Error(str(error)) from None
-        counts = parsed.dialogue_counts()
-        per = ", ".join(f"{name} {n}" for name, n in counts.items())
-        message = (f"**{parsed.format}** script ({parsed.language}): {len(parsed.scenes)} scenes, "
-                   f"{sum(counts.values())} dialogue lines ({per}), {len(parsed.of_kind('transition'))} transitions "
-                   f"→ **{len(board.shots)} shots, {board.duration_s:.1f} s**.")
-        if parsed.warnings:      # where the parser guessed: the user checks those rows
-            message += "\n\nGuessed: " + "; ".join(parsed.warnings[:6]) + ("; …" if len(parsed.warnings) > 6 else "")
-        return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(), message)
+def _save_bar() -> dict[str, Any]:
+    with gr.Row(elem_id="story-save-bar"):
+        line = gr.Markdown(elem_id="story-shots-status")
+        with gr.Row(visible=False, elem_id="story-conflict") as conflict:
+            reload_button = gr.Button("Reload theirs", size="sm", elem_id="story-reload-theirs")
+            keep_button = gr.Button("Keep mine", size="sm", variant="primary", elem_id="story-keep-mine")
+    return dict(line=line, conflict=conflict, reload=reload_button, keep=keep_button)
 
-    def parse_first(root, state, text, fmt, zh, en, shortest):
-        """Render panels on a script that was pasted or edited but not parsed: parse it first."""
-        try:
-            saved = store.load_script(ctx.window(root).project)
-        except store.StoryStoreError:
-            saved = None
-        parsed = bool(state and state.get("shots"))
-        if parsed and ((text or "") == (saved or "") or not (text or "").strip()):
-            return gr.update(), gr.update(), gr.update(), gr.update()
-        if not (text or "").strip():
-            raise gr.Error("There is no shot list yet: paste a script (or a prose chapter) above, then press "
-                           "Parse script or Render panels")
-        return do_parse(root, text, fmt, zh, en, shortest)
 
-    def do_save_shots(root, rows, state):
-        board = _board(state)
-        try:
-            board = apply_shot_rows(board, rows or [])
-            store.save_storyboard(ctx.window(root).project, board)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        return (shots_to_rows(board), bible_rows(board.characters), board.to_dict(),
-                f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project.")
+def build_tab(ctx: StudioContext) -> None:
+    """Lay the steps out as sub-tabs and wire their handlers."""
+    root = ctx.project_state()
+    # the component values read the startup project; a window on another project reloads on its switch
+    view = functools.partial(load_view, ctx.project)
+    state = gr.State(value=lambda: view().state)
+    bar = _save_bar()
+    with gr.Tabs(elem_id="story-steps"):
+        with gr.Tab("Script", id="story-step-script", render_children=True):
+            script = _script_step(ctx, view)
+        with gr.Tab("Shots", id="story-step-shots", render_children=True):
+            shots = _shots_step(view)
+        with gr.Tab("Voices", id="story-step-voices", render_children=True):
+            storyboard_voices.build_voices_section(ctx, state, shots["shots"], bar)
+        with gr.Tab("Panels", id="story-step-panels", render_children=True):
+            panels = _panels_step(ctx, view)
+        with gr.Tab("Pages", id="story-step-pages", render_children=True):
+            pages = _pages_step(view)
+        with gr.Tab("Animatic", id="story-step-animatic", render_children=True):
+            controls = tab_animatic.build_animatic_section(ctx, state)
+            from lantern_studio.studio.storyboard_handoff import build_handoff_section
 
-    def autosave_shots(root, rows, state):
-        """Every cell edit is saved at once; a value that is not valid yet is reported, not raised."""
-        if not state or not state.get("shots"):
-            return gr.update(), ""
-        project = ctx.window(root).project
-        if changed_elsewhere(project, state):
-            return gr.update(), f"⚠️ {CHANGED_ELSEWHERE}."
-        try:
-            board = apply_shot_rows(Storyboard.from_dict(state), rows or [])
-            store.save_storyboard(project, board)
-        except ValueError as error:
-            return gr.update(), f"Not saved yet: {error}"
-        return board.to_dict(), f"Saved {len(board.shots)} shots ({board.duration_s:.1f} s) to the project."
+            build_handoff_section(ctx, state, controls)
+        with gr.Tab("Batch", id="story-step-batch", render_children=True) as batch_step:
+            from lantern_studio.studio.batch_panel import build_batch_section
 
-    def autosave_bible(root, rows, state):
-        if not state or not state.get("shots"):
-            return gr.update()
-        project = ctx.window(root).project
-        if changed_elsewhere(project, state):
-            gr.Warning(CHANGED_ELSEWHERE.replace("shot list", "storyboard").replace("Save shot list edits",
-                                                                                     "Save bible edits"))
-            return gr.update()
-        try:
-            board = Storyboard.from_dict(state)
-            board.characters = apply_bible_rows(rows or [], existing=board.characters)
-            store.save_storyboard(project, board)
-        except ValueError:
-            return gr.update()
-        return board.to_dict()
-
-    def do_save_bible(root, rows, state):
-        board = _board(state)
-        try:
-            edited = apply_bible_rows(rows or [], existing=board.characters)
-            board.characters = edited
-            store.save_storyboard(ctx.window(root).project, board)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        gr.Info(f"Saved {len(edited)} characters")
-        return bible_rows(board.characters), board.to_dict()
-
-    def make_renderer(choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg):
-        if choice == RENDERERS[0]:
-            return PrevizRenderer()
-        from lantern_studio.engines.story.diffusers_panels import DiffusersOptions, DiffusersRenderer
-
-        if not model:
-            raise gr.Error("Choose or type a model folder first (a diffusers pipeline with model_index.json); "
-                           "the previz renderer works without one")
-        try:
-            options = DiffusersOptions(style=STYLES.get(style_name, "manga"), steps=int(n_steps),
-                                       guidance_scale=float(scale), size=(int(width or 0), int(height or 0)),
-                                       negative_prompt=neg or "", dtype="auto" if half else "fp32",
-                                       attention_slicing=bool(slice_), cpu_offload=bool(off),
-                                       batch_size=int(batch_n), device=ctx.settings.device)
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        made = _renderers.get(str(model))
-        if made is None or made.options != options:
-            made = DiffusersRenderer(model, options=options)
-            ok, message = made.available()
-            if not ok:
-                raise gr.Error(message)
-            for old in _renderers.values():       # one pipeline in memory at a time
-                old.unload()
-            _renderers.clear()
-            _renderers[str(model)] = made
-        return made
-
-    def save_rendered(panels: list[RenderedPanel], wctx: StudioContext) -> list[str]:
-        return [str(store.save_panel(wctx.project, p.shot_number, p.image.convert("RGB"))) for p in panels]
-
-    def do_render(root, state, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg, request: gr.Request,
-                  progress=gr.Progress()):
-        board = _board(state)
-        wctx = ctx.window(root)
-        flag = _flag(request)
-        flag.clear()
-        made = make_renderer(choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg)
-        size = PANEL_SIZES.get(size_name, (1080, 1920))
-        try:
-            panels = made.render_many(board, size=size if made.name == "previz" else None,
-                                      lettering=made.name == "previz",
-                                      progress=_progress_cb(progress), cancel=flag)
-        except Cancelled as error:
-            save_rendered(error.partial, wctx)
-            gr.Warning(f"{error}; the finished panels are kept")
-            return gallery_items(board, wctx)
-        except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
-        save_rendered(panels, wctx)
-        return gallery_items(board, wctx)
-
-    def do_regenerate(root, state, number, choice, size_name, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg,
-                      progress=gr.Progress()):
-        board = _board(state)
-        shot = next((s for s in board.shots if s.number == int(number or 0)), None)
-        if shot is None:
-            raise gr.Error(f"There is no shot {number}; pick a number from the shot list")
-        made = make_renderer(choice, model, style_name, n_steps, scale, batch_n, width, height, half, slice_, off, neg)
-        _variations[shot.number] = _variations.get(shot.number, 0) + 1
-        try:
-            if made.name == "previz":
-                panel = made.render(shot, board, size=PANEL_SIZES.get(size_name, (1080, 1920)))
-                gr.Info(PREVIZ_SAME.format(number=shot.number))
-            else:
-                panel = made.render(shot, board, variation=_variations[shot.number])
-        except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
-        wctx = ctx.window(root)
-        save_rendered([panel], wctx)
-        return gallery_items(board, wctx)
-
-    def do_cancel(request: gr.Request):
-        _flag(request).set()
-        gr.Info("Cancelling after the current step…")
-
-    def do_pages(root, state, layout_name, page_name, right_to_left, choice, progress=gr.Progress()):
-        board = _board(state)
-        wctx = ctx.window(root)
-        art = None
-        if choice != RENDERERS[0]:
-            from lantern_studio.engines.story.diffusers_panels import guess_anchors
-
-            found = store.load_panels(wctx.project, board)
-            if found:
-                art = {}
-                for number, path in found.items():
-                    with Image.open(path) as opened:
-                        image = opened.convert("RGBA")
-                    shot = next(s for s in board.shots if s.number == number)
-                    art[number] = RenderedPanel(number, image, guess_anchors(shot, image.size), "diffusers")
-        try:
-            result = export_pages(board, store.story_folder(wctx.project),
-                                  spec=PageSpec(layout=layout_name, rtl=bool(right_to_left),
-                                                page_size=PAGE_SIZES.get(page_name, PAGE_SIZES["A4"])),
-                                  art=art, progress=_progress_cb(progress))
-        except (ValueError, OSError) as error:
-            raise gr.Error(str(error)) from None
-        pages = [(str(p), f"page {i}") for i, p in enumerate(result.pages_png, 1)]
-        return pages, [str(p) for p in result.files()]
-
-    _renderers: dict[str, Any] = {}
-    _variations: dict[int, int] = {}
-    diffusers_inputs = [model_dir, style, steps, guidance, batch, gen_w, gen_h, fp16, slicing, offload, negative]
-
-    # refusals are a toast and a status line, never Error badges over the script, shot list or galleries
-    upload.upload(keep_outputs(1)(load_upload), inputs=upload, outputs=script)
-    parse_button.click(keep_outputs(4, status_index=3)(do_parse), inputs=[window_root, script, script_format, cps_zh, cps_en, min_s],
-                       outputs=[shots, bible, storyboard_state, status])
-    save_shots.click(keep_outputs(4, status_index=3)(do_save_shots), inputs=[window_root, shots, storyboard_state],
-                     outputs=[shots, bible, storyboard_state, shots_status])
-    shots.input(autosave_shots, inputs=[window_root, shots, storyboard_state], outputs=[storyboard_state, shots_status])
-    save_bible.click(keep_outputs(2)(do_save_bible), inputs=[window_root, bible, storyboard_state], outputs=[bible, storyboard_state])
-    bible.input(autosave_bible, inputs=[window_root, bible, storyboard_state], outputs=storyboard_state)
-    render_button.click(parse_first, inputs=[window_root, storyboard_state, script, script_format, cps_zh, cps_en, min_s],
-                        outputs=[shots, bible, storyboard_state, status]).success(
-        keep_outputs(1)(do_render), inputs=[window_root, storyboard_state, renderer, panel_size, *diffusers_inputs],
-        outputs=gallery,
-        concurrency_id=GPU_JOBS)
-    regen_button.click(keep_outputs(1)(do_regenerate), inputs=[window_root, storyboard_state, regen_shot, renderer, panel_size, *diffusers_inputs],
-                       outputs=gallery, concurrency_id=GPU_JOBS)
-    cancel_button.click(do_cancel, queue=False)
-
-    def on_panel(evt: gr.SelectData):
-        """A click on a panel picks its shot for "Regenerate this panel"."""
-        value = evt.value if isinstance(evt.value, dict) else {}
-        number = shot_from_caption(value.get("caption"))
-        return gr.update() if number is None else number
-
-    gallery.select(on_panel, None, regen_shot, api_name=False)
-    pages_button.click(keep_outputs(2)(do_pages), inputs=[window_root, storyboard_state, layout, page_size, rtl, renderer],
-                       outputs=[pages_gallery, downloads], concurrency_id=GPU_JOBS)
-
-    def reload_story(root):
-        """This window opened another project: show its script, shot list, bible, panels and pages, so
-        nothing typed next is saved into the project shown before."""
-        wctx = ctx.window(root)
-        return (initial_script(wctx), initial_rows(wctx), initial_bible(wctx), initial_board(wctx),
-                initial_panels(wctx), initial_pages(wctx), initial_downloads(wctx), "", "")
-
+            refresh_batch = build_batch_section(ctx)   # many episodes at once, as Ray tasks
+    _wire_script(ctx, root, state, script, shots, bar)
+    _wire_saves(ctx, root, state, shots, bar)
+    _wire_panels(ctx, root, state, script, shots, panels)
+    _wire_pages(ctx, root, state, panels, pages)
+    batch_step.select(refresh_batch.fn, refresh_batch.inputs, refresh_batch.output, api_name=False)
     project_version = ctx.shared.get("project_version")
     if project_version is not None:
-        project_version.change(reload_story, window_root,
-                               [script, shots, bible, storyboard_state, gallery, pages_gallery, downloads, status,
-                                shots_status], api_name=False)
+        project_version.change(bind(ctx, on_project_switched), root,
+                               [script["script"], shots["shots"], shots["bible"], state, panels["gallery"],
+                                pages["gallery"], pages["downloads"], script["status"], bar["line"],
+                                bar["conflict"]], api_name=False)
 
-    # ---- the animatic section -----------------------------------------------------------------------
-    gr.Markdown("---")
-    controls = tab_animatic.build_animatic_section(ctx, storyboard_state)
-    from lantern_studio.studio.storyboard_handoff import build_handoff_section
 
-    build_handoff_section(ctx, storyboard_state, controls)
-    from lantern_studio.studio.batch_panel import build_batch_section
+def _wire_script(ctx, root, state, script, shots, bar) -> None:
+    made = [shots["shots"], shots["bible"], state, script["status"], bar["line"]]
+    plan = [script["zh"], script["en"], script["shortest"]]
+    script["upload"].upload(bind(ctx, lambda _ctx, path: on_upload(path), 1), script["upload"], script["script"])
+    script["prose_upload"].upload(bind(ctx, lambda _ctx, path: on_upload(path), 1), script["prose_upload"],
+                                  script["prose"])
+    # each job's progress shows over what it makes, never over a status line (which it would draw over)
+    script["parse"].click(bind(ctx, on_parse, 5, status=3), [root, script["script"], script["fmt"], *plan], made,
+                          show_progress_on=script["script"])
+    script["from_prose"].click(bind(ctx, on_prose, 7, status=5), [root, script["prose"], script["refine"], *plan],
+                               [script["script"], script["fmt"], *made], show_progress_on=script["prose"])
 
-    build_batch_section(ctx)   # many episodes at once, as Ray tasks
+
+def _wire_saves(ctx, root, state, shots, bar) -> None:
+    saved = [state, bar["line"], bar["conflict"]]
+    quick = dict(queue=False, show_progress="hidden", api_name=False)
+    shots["shots"].input(saving_line, None, bar["line"], **quick).then(
+        bind(ctx, on_shots_edited), [root, shots["shots"], state], saved, show_progress="hidden")
+    shots["bible"].input(saving_line, None, bar["line"], **quick).then(
+        bind(ctx, on_bible_edited), [root, shots["bible"], state], saved, show_progress="hidden")
+    bar["keep"].click(bind(ctx, keep_mine), [root, shots["shots"], shots["bible"], state], saved)
+    bar["reload"].click(bind(ctx, reload_theirs), root,
+                        [shots["shots"], shots["bible"], state, bar["line"], bar["conflict"]])
+
+
+def _wire_panels(ctx, root, state, script, shots, panels) -> None:
+    text = [script["script"], script["fmt"], script["zh"], script["en"], script["shortest"]]
+    chosen = [panels["renderer"], panels["size"], *panels["options"]]
+    out = [panels["gallery"], panels["status"]]
+    panels["render"].click(bind(ctx, on_render, 6, status=5), [root, state, *text, *chosen],
+                           [shots["shots"], shots["bible"], state, script["status"], *out], concurrency_id=GPU_JOBS,
+                           show_progress_on=panels["gallery"])
+    panels["regenerate"].click(bind(ctx, on_regenerate, 2, status=1),
+                               [root, state, panels["number"], *chosen], out, concurrency_id=GPU_JOBS,
+                               show_progress_on=panels["gallery"])
+    panels["stop"].click(PANEL_STOPS.stop_handler("Stopping after the panel in progress…"), None, panels["status"],
+                         queue=False)
+    panels["gallery"].select(on_panel_clicked, None, panels["number"], api_name=False)
+
+
+def _wire_pages(ctx, root, state, panels, pages) -> None:
+    pages["render"].click(bind(ctx, on_pages, 3, status=2),
+                          [root, state, pages["layout"], pages["page_size"], pages["rtl"], panels["renderer"]],
+                          [pages["gallery"], pages["downloads"], pages["status"]], concurrency_id=GPU_JOBS,
+                          show_progress_on=pages["gallery"])
