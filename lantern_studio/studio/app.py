@@ -16,6 +16,7 @@ from lantern_studio.engines.safety import Limits
 from lantern_studio.engines.settings import Settings
 from lantern_studio.studio import tab_benchmarks, tab_mixer, tab_music, tab_storyboard, tab_system
 from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.messages import quiet_refusals
 from lantern_studio.studio.project_bar import build_project_bar, served_roots
 from lantern_studio.studio.sessions import release_sessions_on_unload
 from lantern_studio.studio.web_guard import FilePolicy, HostPolicy, UploadPolicy, WebGuard
@@ -54,6 +55,7 @@ def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Bl
             for label, elem_id, module in TABS:
                 with gr.Tab(label, id=elem_id, elem_id=elem_id):
                     module.build_tab(ctx)
+    quiet_refusals(demo)      # users' mistakes: a toast and one log line, never a traceback
     demo.queue(max_size=MAX_QUEUE_SIZE, default_concurrency_limit=1)
     release_sessions_on_unload(demo)
     return demo, ctx
