@@ -140,9 +140,13 @@ def test_a_click_selects_and_highlights_that_row(ctx):
     rows = tab_music._rows(ctx, *FILTERS)
     target = rows[1]
     event = gr.SelectData(None, {"index": [1, 2], "value": target[2], "row_value": target})
-    selected, table, *detail = tab_music.on_select(ctx, str(ctx.project.root), *FILTERS, event)
+    selected, table, *detail = tab_music.on_select(ctx, str(ctx.project.root), rows[0][-1], *FILTERS, event)
     assert selected == target[-1] and highlighted_ids(table) == [target[-1]]
     assert detail[1].endswith("audio.wav") and "Select a take" not in detail[2]
+    assert len(detail) == tab_music.DETAIL_SIZE
+    # a second click on the same row leaves everything as it is (a name being typed is not overwritten)
+    again = tab_music.on_select(ctx, str(ctx.project.root), selected, *FILTERS, event)
+    assert again == (gr.update(),) * (2 + tab_music.DETAIL_SIZE)
     # a filter change re-renders the list with the same row highlighted
     assert highlighted_ids(tab_music.refresh_table(ctx, str(ctx.project.root), selected, *FILTERS)) == [selected]
 

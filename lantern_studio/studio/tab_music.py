@@ -447,9 +447,12 @@ def on_engine(ctx: StudioContext, name: str) -> tuple:
     return (line, details, *engine_controls(ready, models, name))
 
 
-def on_select(ctx: StudioContext, root, starred_v, eng_v, text_v, sort_v, evt: gr.SelectData) -> tuple:
-    """A click in the list selects that row's take: (selection, list with the row highlighted, its panel)."""
+def on_select(ctx: StudioContext, root, current, starred_v, eng_v, text_v, sort_v, evt: gr.SelectData) -> tuple:
+    """A click in the list selects that row's take: (selection, list with the row highlighted, its panel).
+    A click on the take already selected changes nothing, so a name or note being typed is kept."""
     take_id = str(evt.row_value[-1]) if evt is not None and evt.row_value else None
+    if take_id is not None and take_id == current:
+        return (gr.update(), gr.update(), *(gr.update() for _ in range(DETAIL_SIZE)))
     wctx = ctx.window(root)
     return (take_id, takes_table(wctx, take_id, starred_v, eng_v, text_v, sort_v), *_detail(wctx, take_id))
 
@@ -566,7 +569,8 @@ def continue_check(ctx: StudioContext, root, take_id):
     return parent_request(ctx, root, take_id, "continue")
 
 
-VIEW_SIZE = 18            # len(ui.view): selection, list, the 14 outputs of the take's panel, two pickers
+DETAIL_SIZE = 14          # len(ui.detail): the selected take's panel (see ``_detail``)
+VIEW_SIZE = 18            # len(ui.view): selection, list, the take's panel, the compare and trash pickers
 JOB_SIZE = 1 + VIEW_SIZE  # status, *view
 job_guard = keep_outputs(JOB_SIZE, status_index=0)
 
@@ -860,7 +864,7 @@ def _layout(ctx: StudioContext) -> SimpleNamespace:
                  ui.save_notes, ui.restore_settings, ui.vary, ui.continue_btn, ui.extend_btn, ui.delete]
     ui.view = [ui.selected, ui.table, *ui.detail, ui.ab_pick, ui.trash]
     ui.lists = [ui.seen, ui.table, ui.ab_pick, ui.trash]
-    assert len(ui.view) == VIEW_SIZE
+    assert len(ui.detail) == DETAIL_SIZE and len(ui.view) == VIEW_SIZE
     ctx.shared["selected_take"] = ui.selected
     ctx.shared["takes_changed"] = ui.takes_changed
     return ui
@@ -902,7 +906,7 @@ def _wire_takes(ctx: StudioContext, ui: SimpleNamespace) -> list:
     """The list, its filters and the selected take's actions. Returns the events that change the takes."""
     ui.engine.change(ctx.bind(on_engine), ui.engine,
                      [ui.engine_info, ui.engine_details, ui.model, ui.generate, ui.generate_melody])
-    ui.table.select(ctx.bind(on_select), [ui.root, *ui.filters], [ui.selected, ui.table, *ui.detail])
+    ui.table.select(ctx.bind(on_select), [ui.root, ui.selected, *ui.filters], [ui.selected, ui.table, *ui.detail])
     for component in ui.filters:
         component.change(ctx.bind(refresh_table), [ui.root, ui.selected, *ui.filters], ui.table, api_name=False)
     ui.star.click(ctx.bind(do_star), [ui.root, ui.selected, *ui.filters], ui.view, api_name=False)

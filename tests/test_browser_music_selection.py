@@ -1,0 +1,101 @@
+"""The takes list in a real headless Chromium: after Generate the newest take is selected and ready to play;
+the selected row stays highlighted when the list re-renders; a take another window writes into the same
+project shows up without a reload (two pages in one browser context, as two tabs of one browser)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lantern_testkit import generate, open_tab, screenshot, take_cell
+
+pytestmark = pytest.mark.browser
+
+HIGHLIGHT = "rgba(226, 87, 60"
+
+
+def row_backgrounds(page, name: str) -> list[str]:
+    """The background colours of every cell in the row holding the take named ``name``."""
+    return take_cell(page, name).evaluate(
+        "e => [...e.closest('[role=row]').children].map(c => getComputedStyle(c).backgroundColor)")
+
+
+def highlighted_rows(page) -> list[str]:
+    """The names (third cell) of the list's rows whose cells are all in the selection colour."""
+    return page.evaluate("""h => [...document.querySelectorAll('#music-takes-table [role=row]')]
+      .filter(r => r.children.length > 5 && [...r.children].every(c => getComputedStyle(c).backgroundColor.startsWith(h)))
+      .map(r => r.children[2].innerText.trim())""", HIGHLIGHT)
+
+
+def takes_on_disk(studio) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+
+
+def test_generate_selects_the_newest_take_and_the_highlight_survives_a_re_render(page, studio, tmp_path):
+    seed = 9100
+    open_tab(page, "Music")
+    generate(page, takes=2, seed=seed)
+    newest = f"lion-dance s{seed + 1}"
+    # selected with no click: its panel, its audio in the player, its row highlighted
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed + 1)
+    take_id = next(m["id"] for m in takes_on_disk(studio) if m["seed"] == seed + 1 and m["preset"] == "lion-dance")
+    # the player holds the take's own file (Gradio serves a copy: compare the bytes) and has loaded it
+    link = page.locator("#music-selected-audio a[download]").first
+    link.wait_for()
+    served = page.request.get(link.get_attribute("href"))
+    assert served.ok and served.body() == (studio.project / "takes" / take_id / "audio.wav").read_bytes()
+    page.wait_for_function("() => /0:0[1-9]|0:[1-5][0-9]/.test(document.querySelector('#music-selected-audio')"
+                           ".innerText)")
+    assert not page.locator("#music-vary").is_disabled()
+    assert highlighted_rows(page) == [newest]
+
+    # the list re-renders (a search, then another sort; the search keeps both rows in view in a studio that
+    # other tests filled): the same row is still the highlighted one
+    search = page.locator("#music-filter-text textarea, #music-filter-text input").first
+    search.fill(f"s{seed // 10}")
+    search.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#music-takes-table [role=row]').length <= 4")
+    page.wait_for_timeout(1000)
+    assert highlighted_rows(page) == [newest]
+    page.locator("#music-sort input").click()
+    page.get_by_role("option", name="oldest first").click()
+    page.wait_for_timeout(1500)
+    assert highlighted_rows(page) == [newest]
+    screenshot(page, tmp_path, "music-newest-selected.png")
+
+    # a click moves the highlight, and a re-render keeps it there
+    older = f"lion-dance s{seed}"
+    take_cell(page, older).click()
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed)
+    page.locator("#music-sort input").click()
+    page.get_by_role("option", name="newest first").click()
+    page.wait_for_timeout(1500)
+    assert highlighted_rows(page) == [older]
+    assert all(bg.startswith(HIGHLIGHT) for bg in row_backgrounds(page, older))
+    screenshot(page, tmp_path, "music-selection-after-rerender.png")
+
+
+def test_a_take_made_in_another_window_shows_up_without_a_reload(browser, studio, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    watcher, maker = context.new_page(), context.new_page()
+    for page in (watcher, maker):
+        page.set_default_timeout(60_000)
+        page.goto(studio.url)
+        page.wait_for_selector("#lantern-header")
+        open_tab(page, "Music")
+    seed = 9200
+    generate(maker, takes=1, seed=seed)
+    # the watcher never reloads: its list and its compare picker gain the take within a few timer ticks
+    take_cell(watcher, f"lion-dance s{seed}").wait_for(timeout=20_000)
+    watcher.locator("#music-ab-pick label").filter(has_text=f"(seed {seed})").first.wait_for(timeout=10_000)
+    screenshot(watcher, tmp_path, "music-other-window-take.png")
+
+    # a delete in the maker window leaves the watcher's list too
+    maker.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                            arg=seed)
+    maker.locator("#music-delete").click()
+    take_cell(watcher, f"lion-dance s{seed}").wait_for(state="detached", timeout=20_000)
+    context.close()
