@@ -195,3 +195,14 @@ def test_star_rename_and_delete_act_on_the_selected_take_on_disk(ctx):
     assert view[0] is None and store.ids() == [] and [t.id for t in store.trashed()] == [take_id]
     view = tab_music.do_untrash(ctx, root, take_id, *FILTERS)
     assert view[0] == take_id and store.ids() == [take_id] and highlighted_ids(view[1]) == [take_id]
+
+
+def test_a_window_that_goes_away_stops_its_job(ctx):
+    controls = ("composer", "lion-dance", "", TAKE_S, 4, "fixed", 5000, "{}", None)
+    job = tab_music.do_generate(ctx, str(ctx.project.root), *controls, *FILTERS, window("gone"), bar())
+    assert next(job)[0].startswith("Saved 1 of 4")
+    job.close()                  # what Gradio does with the generator of a closed window
+    # the worker finishes at most the take it was on, then stops: wait for it by the thread's name
+    for thread in [t for t in threading.enumerate() if t.name == "lantern-generate"]:
+        thread.join(timeout=120)
+    assert 1 <= len(TakeStore(ctx.project).ids()) <= 2

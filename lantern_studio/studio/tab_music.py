@@ -508,6 +508,9 @@ def run_generation(ctx: StudioContext, engine_name: str, job: GenerationRequest,
                        *view_values(ctx, keep_selected or take.id, filter_values))
         except Cancelled:
             pass
+        except GeneratorExit:        # the window went away mid-job: the worker stops after the take it is on
+            cancel.set()
+            raise
         except UserInputError as error:
             raise gr.Error(str(error)) from None
         except Exception as error:   # the engine failed: finished takes are saved; say so, never a crash
