@@ -92,6 +92,12 @@ def test_a_take_made_in_another_window_shows_up_without_a_reload(browser, studio
     take_cell(watcher, f"lion-dance s{seed}").wait_for(timeout=20_000)
     watcher.locator("#music-ab-pick label").filter(has_text=f"(seed {seed})").first.wait_for(timeout=10_000)
     screenshot(watcher, tmp_path, "music-other-window-take.png")
+    # the watcher's Mixer lists it too when its tab is opened
+    open_tab(watcher, "Mixer")
+    watcher.locator("#mixer-take input").first.click()
+    watcher.get_by_role("option").filter(has_text=f"(seed {seed})").first.wait_for(timeout=10_000)
+    watcher.keyboard.press("Escape")
+    open_tab(watcher, "Music")
 
     # a delete in the maker window leaves the watcher's list too
     maker.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",

@@ -53,7 +53,8 @@ def build_app(settings: Settings, project: Project | None = None) -> tuple[gr.Bl
             build_project_bar(ctx)
         with gr.Tabs():
             for label, elem_id, module in TABS:
-                with gr.Tab(label, id=elem_id, elem_id=elem_id):
+                with gr.Tab(label, id=elem_id, elem_id=elem_id) as tab:
+                    ctx.shared[f"tab:{elem_id}"] = tab       # a tab may refresh what it shows when selected
                     module.build_tab(ctx)
     quiet_refusals(demo)      # users' mistakes: a toast and one log line, never a traceback
     demo.queue(max_size=MAX_QUEUE_SIZE, default_concurrency_limit=1)
