@@ -34,6 +34,10 @@ CSS = """
 #lantern-header p { margin-top: 0.2em; opacity: 0.8; }
 /* the selected take's whole row in the takes list (Gradio marks only the clicked cell) */
 #music-takes-table [role=row]:has(> .cell-selected) > .body-cell { background: #e2573c22; }
+/* a path or a command with no spaces wraps inside its column instead of running off the table's edge */
+#system-findings [role=gridcell], #bench-table [role=gridcell], #bench-history [role=gridcell] {
+  overflow-wrap: anywhere;
+}
 """
 
 # one slot for each GPU-heavy job; the Gradio queue shows everyone else their position
