@@ -128,12 +128,15 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     fresh = create_project(page, "empty story")
     # the new project's storyboard is empty: no old script, no old shot list
     page.wait_for_function("() => document.querySelector('#story-script textarea').value === ''")
+    open_step(page, "Shots")
     assert "奶奶" not in page.locator("#story-shots").inner_text()
     screenshot(page, tmp_path, "storyboard-after-switch.png")
 
+    open_step(page, "Script")
     page.locator("#story-script textarea").fill("INT. TEMPLE FAIR - NIGHT\n\nMEI\nThe lanterns are lit.\n")
     page.locator("#story-parse").click()
     page.wait_for_function("() => document.querySelector('#story-status').innerText.includes('shots')")
+    open_step(page, "Shots")
     # no column title of the shot list breaks inside a word (a word split over two lines has two line boxes)
     split_words = page.evaluate("""() => {
       const split = []; let words = 0;
@@ -154,7 +157,6 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     }""")
     assert split_words["words"] >= 15 and split_words["split"] == [], split_words
     # an edit in the new project lands in the new project; the first project's storyboard is untouched
-    open_step(page, "Shots")
     cell = page.locator('#story-shots [data-testid="cell-0-2"]')
     cell.dblclick()
     page.keyboard.press("Control+a")
@@ -185,6 +187,7 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     # back to the first project: its script and its shots come back
     open_project(page, startup)
     page.wait_for_function("t => document.querySelector('#story-script textarea').value === t", arg=first_script)
+    open_step(page, "Shots")
     # the shot list shows the first project's shots again (the table draws only the rows in view)
     first_line = next(text for shot in json.loads(first_board)["shots"]
                       for text in (shot.get("dialogue"), shot.get("action")) if text)[:6]
@@ -212,12 +215,11 @@ def test_two_windows_on_one_storyboard_never_silently_undo_each_other(browser, o
     first.wait_for_function("() => document.querySelector('#story-status').innerText.includes('2 shots')")
     second_context, second = open_window(browser, own_studio.url)
     open_project(second, shared)
-    open_tab(second, "Storyboard")
+    open_step(second, "Shots")
     second.wait_for_function("() => document.querySelector('#story-shots').innerText.includes('Come home')")
 
     # the first window's edit is saved; the second window, still showing the older list, does not save over it
     open_step(first, "Shots")
-    open_step(second, "Shots")
     edit_cell(first, 0, 2, "ECU")
     first.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
     edit_cell(second, 1, 2, "EWS")

@@ -124,6 +124,19 @@ def test_prose_becomes_the_ordinary_shot_list_with_each_quotes_speaker(ctx, name
         tab.on_prose(ctx, root_of(ctx), "  \n", tab.RULES_ONLY, *SPEEDS)
 
 
+def test_refine_with_lists_the_models_folders_gguf_files_and_a_broken_one_is_refused(ctx):
+    models = ctx.settings.models_dir
+    (models / "qwen").mkdir(parents=True)
+    tiny = models / "qwen" / "tiny.gguf"
+    tiny.write_bytes(b"GGUF" + bytes(60))                     # the magic, then nothing a loader can use
+    (models / "notes.gguf").write_text("not a model", encoding="utf-8")
+    assert tab.prose_models(ctx) == [tab.RULES_ONLY, str(tiny)]
+    text = sample_path("mad-tea-party.txt").read_text(encoding="utf-8")
+    with pytest.raises(UserInputError, match="tiny.gguf"):
+        tab.on_prose(ctx, root_of(ctx), text, str(tiny), *SPEEDS)
+    assert not (ctx.project.root / "story" / "storyboard.json").exists()
+
+
 def test_render_panels_parses_an_unparsed_script_first(ctx):
     assert tab.on_parse_first(ctx, root_of(ctx), {}, SHORT, "auto", *SPEEDS)[2]["shots"]
     with pytest.raises(UserInputError, match="no shot list yet"):

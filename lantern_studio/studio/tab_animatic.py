@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -18,20 +18,14 @@ from lantern_studio.engines.story.encode import DiskFullError
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.timeline import FORMATS, FPS_CHOICES
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.job_progress import StopFlags, gr_progress
 
 MUSIC_NONE = "No music"
 MUSIC_TAKE = "A take from the Music tab"
 MUSIC_FILE = "An audio file"
 
-# one cancel flag per browser session (a threading.Event cannot live in gr.State, which is deep-copied)
-_CANCEL: dict[str, threading.Event] = {}
-_CANCEL_LOCK = threading.Lock()
-
-
-def _cancel_event(request: gr.Request | None) -> threading.Event:
-    key = getattr(request, "session_hash", None) or "default"
-    with _CANCEL_LOCK:
-        return _CANCEL.setdefault(key, threading.Event())
+# one Stop flag per browser window for animatic renders
+ANIMATIC_STOPS = StopFlags()
 
 
 def take_choices(ctx: StudioContext) -> list[tuple[str, str]]:
@@ -101,7 +95,7 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     renders.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     stem = f"animatic-{stamp}{'-preview' if preview else ''}"
-    report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None
+    report = gr_progress(progress) if progress is not None else None
     from lantern_studio.studio.storyboard_voices import speak_for_animatic
 
     voices = speak_for_animatic(ctx, storyboard, dialogue, report, cancel)
@@ -126,6 +120,25 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
               + (f" Recorded dialogue for shot{'s' if len(dialogue) > 1 else ''} "
                  f"{', '.join(str(n) for n in sorted(dialogue))}." if dialogue else ""))
     return str(result.video_path), downloads, status
+
+
+def on_source(ctx: StudioContext, root: str, choice: str) -> tuple:
+    """The music source changed (or the window's project did): the take picker with that project's takes, or
+    the file upload."""
+    choices = take_choices(ctx.window(root)) if choice == MUSIC_TAKE else []
+    return (gr.update(visible=choice == MUSIC_TAKE, choices=choices, value=choices[0][1] if choices else None),
+            gr.update(visible=choice == MUSIC_FILE))
+
+
+def export_handler(preview: bool) -> Callable:
+    """The Quick preview (``preview``) or Render MP4 handler: the window's project, its Stop flag, gr.Progress."""
+    def on_export(ctx: StudioContext, root: str, board, fmt_value, fps_value, ducking_value, source_value,
+                  take_value, upload_value, gif_value, dialogue_value, request: gr.Request, progress=gr.Progress()):
+        with ANIMATIC_STOPS.running(request) as cancel:
+            return export_animatic(ctx.window(root), board, fmt_value, fps_value, ducking_value, source_value,
+                                   take_value, upload_value, gif_value, preview, dialogue_files=dialogue_value,
+                                   progress=progress, cancel=cancel)
+    return on_export
 
 
 def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> dict[str, Any]:
@@ -163,38 +176,21 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> di
         downloads = gr.File(label="Downloads: MP4, SRT, GIF, voices", file_count="multiple",
                             elem_id="animatic-downloads")
 
+    from lantern_studio.studio.tab_storyboard import bind
+
     window_root = ctx.project_state()     # the takes and renders of this window's project
-
-    def on_source(root, choice: str):
-        choices = take_choices(ctx.window(root)) if choice == MUSIC_TAKE else []
-        return (gr.update(visible=choice == MUSIC_TAKE, choices=choices,
-                          value=choices[0][1] if choices else None),
-                gr.update(visible=choice == MUSIC_FILE))
-
-    source.change(on_source, inputs=[window_root, source], outputs=[take, upload])
+    source.change(bind(ctx, on_source), inputs=[window_root, source], outputs=[take, upload])
     project_version = ctx.shared.get("project_version")
     if project_version is not None:      # another project in this window: its takes
-        project_version.change(on_source, inputs=[window_root, source], outputs=[take, upload], api_name=False)
-
-    def run(preview: bool):
-        def handler(root, board, fmt_value, fps_value, ducking_value, source_value, take_value, upload_value, gif_value,
-                    dialogue_value, request: gr.Request, progress=gr.Progress()):
-            cancel = _cancel_event(request)
-            cancel.clear()
-            return export_animatic(ctx.window(root), board, fmt_value, fps_value, ducking_value, source_value, take_value,
-                                   upload_value, gif_value, preview, dialogue_files=dialogue_value,
-                                   progress=progress, cancel=cancel)
-        return handler
-
+        project_version.change(bind(ctx, on_source), inputs=[window_root, source], outputs=[take, upload],
+                               api_name=False)
     inputs = [window_root, storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
     outputs = [video, downloads, status]
-    preview_button.click(run(True), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
-    render_button.click(run(False), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS)
-
-    def on_cancel(request: gr.Request):
-        _cancel_event(request).set()
-        return "Cancelling…"
-
-    cancel_button.click(on_cancel, outputs=status, queue=False)
+    preview_button.click(bind(ctx, export_handler(True)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
+                         show_progress_on=video)
+    render_button.click(bind(ctx, export_handler(False)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
+                        show_progress_on=video)
+    cancel_button.click(ANIMATIC_STOPS.stop_handler("Stopping after the frame in progress…"), outputs=status,
+                        queue=False)
     return {"format": fmt, "fps": fps, "ducking": ducking, "music_source": source, "take": take,
             "music_file": upload, "dialogue": dialogue_files, "window_root": window_root}

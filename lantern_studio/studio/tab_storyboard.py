@@ -19,14 +19,13 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import html
-import inspect
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import gradio as gr
 from PIL import Image
 
-from lantern_studio.engines.errors import UserInputError
+from lantern_studio.engines.errors import ModelNotFoundError, UserInputError
 from lantern_studio.engines.jobs import Cancelled
 from lantern_studio.engines.project import Project
 from lantern_studio.engines.safety import Limits
@@ -342,7 +341,7 @@ def prose_script(text: str, refine_with: str | None):
 
             return refine_prose(text, Path(refine_with))
         return parse_prose(text)
-    except (ScriptError, ValueError) as error:
+    except (ScriptError, ValueError, ModelNotFoundError) as error:
         raise UserInputError(str(error)) from None
 
 
@@ -543,20 +542,10 @@ def on_project_switched(ctx: StudioContext, root: str) -> tuple:
 # ---- wiring ------------------------------------------------------------------------------------------------
 
 def bind(ctx: StudioContext, handler: Callable, outputs: int | None = None, status: int | None = None) -> Callable:
-    """``handler`` with ``ctx`` filled in, as Gradio calls it; with ``outputs``, a refusal becomes a toast (and
-    the status output at ``status``) and leaves the other outputs as they were (``messages.keep_outputs``)."""
-    if inspect.isgeneratorfunction(handler):
-        @functools.wraps(handler)
-        def run(*args, **kwargs):
-            yield from handler(ctx, *args, **kwargs)
-    else:
-        @functools.wraps(handler)
-        def run(*args, **kwargs):
-            return handler(ctx, *args, **kwargs)
-
-    signature = inspect.signature(handler)
-    run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
-    return keep_outputs(outputs, status_index=status)(run) if outputs else run
+    """``ctx.bind(handler)``; with ``outputs``, a refusal also becomes a toast (and the status output at
+    ``status``) and leaves the other outputs as they were (``messages.keep_outputs``)."""
+    bound = ctx.bind(handler)
+    return keep_outputs(outputs, status_index=status)(bound) if outputs else bound
 
 
 def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str, Any]:
@@ -695,22 +684,22 @@ def build_tab(ctx: StudioContext) -> None:
     state = gr.State(value=lambda: view().state)
     bar = _save_bar()
     with gr.Tabs(elem_id="story-steps"):
-        with gr.Tab("Script", id="story-step-script", render_children=True):
+        with gr.Tab("Script", id="story-step-script"):
             script = _script_step(ctx, view)
-        with gr.Tab("Shots", id="story-step-shots", render_children=True):
+        with gr.Tab("Shots", id="story-step-shots"):
             shots = _shots_step(view)
-        with gr.Tab("Voices", id="story-step-voices", render_children=True):
+        with gr.Tab("Voices", id="story-step-voices"):
             storyboard_voices.build_voices_section(ctx, state, shots["shots"], bar)
-        with gr.Tab("Panels", id="story-step-panels", render_children=True):
+        with gr.Tab("Panels", id="story-step-panels"):
             panels = _panels_step(ctx, view)
-        with gr.Tab("Pages", id="story-step-pages", render_children=True):
+        with gr.Tab("Pages", id="story-step-pages"):
             pages = _pages_step(view)
-        with gr.Tab("Animatic", id="story-step-animatic", render_children=True):
+        with gr.Tab("Animatic", id="story-step-animatic"):
             controls = tab_animatic.build_animatic_section(ctx, state)
             from lantern_studio.studio.storyboard_handoff import build_handoff_section
 
             build_handoff_section(ctx, state, controls)
-        with gr.Tab("Batch", id="story-step-batch", render_children=True) as batch_step:
+        with gr.Tab("Batch", id="story-step-batch") as batch_step:
             from lantern_studio.studio.batch_panel import build_batch_section
 
             refresh_batch = build_batch_section(ctx)   # many episodes at once, as Ray tasks
