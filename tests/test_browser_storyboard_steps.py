@@ -77,6 +77,11 @@ def test_a_mistake_is_a_toast_and_one_log_line_and_every_step_fits_the_screen(br
     parse(page, (SAMPLES_DIR / "nianyefan.txt").read_text(encoding="utf-8"))
     open_step(page, "Panels")
     page.locator("#story-render-panels").click()
+    # while the job runs its progress is drawn over the gallery it fills, not over the status line
+    page.wait_for_function("() => document.querySelector('#story-panels .progress-text')", polling=50)
+    overlays = page.evaluate("""() => ['#story-panels', '#story-panels-status'].map(
+      id => Array.from(document.querySelectorAll(id + ' .wrap')).some(w => !w.classList.contains('hide')))""")
+    assert overlays == [True, False], overlays
     page.wait_for_function("() => document.querySelectorAll('#story-panels img').length >= 10", timeout=120_000)
     wait_text(page, "story-panels-status", "Rendered")
     # one status line per step, each holding one message (the previous one is replaced, not drawn under it)

@@ -109,6 +109,22 @@ def test_a_bible_edit_is_saved(ctx):
     assert grandma["description"] == "grey-haired grandmother, stooped" and line.startswith("✓ Saved")
 
 
+def test_a_voice_edit_is_saved_through_the_same_save_model(ctx):
+    from lantern_studio.studio import storyboard_voices
+
+    _, _, state, _, _ = parsed(ctx)
+    rows = storyboard_voices.board_voice_rows(state)
+    row = next(r for r in rows if r[0] == "小雨")
+    row[3] = 90
+    new_state, status, line, conflict = storyboard_voices.on_voices_edited(ctx, root_of(ctx), state, rows)
+    saved = next(c for c in saved_board(ctx.project)["characters"] if c["name"] == "小雨")
+    assert saved["voice_pitch"] == 90 and status == line and line.startswith("✓ Saved")
+    row[3] = 20                                    # from the state loaded before that save: another window's
+    _, status, line, conflict = storyboard_voices.on_voices_edited(ctx, root_of(ctx), state, rows)
+    assert "another window changed" in line and conflict["visible"] is True
+    assert next(c for c in saved_board(ctx.project)["characters"] if c["name"] == "小雨")["voice_pitch"] == 90
+
+
 @pytest.mark.parametrize("name, speakers, narrator", [("kongyiji.txt", ZH_SPEAKERS, "旁白"),
                                                       ("mad-tea-party.txt", EN_SPEAKERS, "NARRATOR")])
 def test_prose_becomes_the_ordinary_shot_list_with_each_quotes_speaker(ctx, name, speakers, narrator):
