@@ -146,6 +146,17 @@ def test_english_speakers_must_be_capitalised_names_of_the_text():
     assert any("'writing'" in w for w in warnings)
 
 
+def test_a_control_byte_inside_a_string_does_not_sink_the_answer():
+    answer = _answer(("narration", "旁白", ["L1", "L2"]), ("dialogue", "小\x1d雨", ["L3"]),
+                     ("dialogue", "奶奶", ["L4"])).replace("\\u001d", "\x1d")
+    assert "\x1d" in answer           # a raw control byte, which strict JSON refuses
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answer)
+    script, (elements, warnings) = _repair(answer)
+    assert [e.speaker for e in elements if e.kind == "dialogue"] == ["旁白", "小雨", "奶奶"]
+    assert any(repr("小\x1d雨") in w for w in warnings)
+
+
 def test_shots_of_the_wrong_types_are_dropped_and_their_lines_kept():
     answer = json.dumps({"scenes": [{"heading": "", "shots": [
         {"kind": "narration", "speaker": "旁白", "lines": "L1"},              # lines is not a list

@@ -172,6 +172,8 @@ def test_llama_cpp_backend_answers_in_the_schema(model_path):
     backend = load_backend(model_path, backend="llama-cpp")
     answer, truncated = backend.generate_json(*build_prompt(chunk, "zh"), schema, max_new_tokens=BUDGET)
     assert not truncated
-    jsonschema.validate(json.loads(answer), schema)
+    # llama.cpp's grammar can let a control byte into a string, which strict JSON refuses; the checks read
+    # such answers with strict=False
+    jsonschema.validate(json.loads(answer, strict=False), schema)
     script = refine_prose(CHAPTER, model_path, backend="llama-cpp", max_new_tokens=BUDGET)
     assert _flat(script.elements) == _flat(parse_prose(CHAPTER).elements)

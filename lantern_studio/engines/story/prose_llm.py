@@ -221,7 +221,9 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
     import jsonschema
 
     try:
-        data = json.loads(answer)
+        # strict=False: a control byte inside a string (llama.cpp's grammar lets some through) is kept as text
+        # rather than sinking the answer; such a string then fails the checks of the field it is in
+        data = json.loads(answer, strict=False)
     except (json.JSONDecodeError, TypeError) as error:
         cut = " (it was cut off at the token budget)" if truncated else ""
         reason = getattr(error, "msg", str(error))
@@ -413,7 +415,9 @@ class LlamaCppBackend:
         from llama_cpp import Llama
 
         self.model_path = model_path
-        self.llm = Llama(model_path=str(model_path), n_ctx=context_tokens, seed=0, verbose=False)
+        trained = _trained_context(model_path)
+        self.llm = Llama(model_path=str(model_path), n_ctx=min(context_tokens, trained or context_tokens), seed=0,
+                         verbose=False)
 
     def generate_json(self, system: str, user: str, schema: dict, *, max_new_tokens: int,
                       cancel: Cancel | None = None) -> tuple[str, bool]:
@@ -529,6 +533,17 @@ class TransformersBackend:
         eos = self.tokenizer.eos_token_id
         truncated = not new or (new[-1] != eos and len(new) >= max_new_tokens)
         return self.tokenizer.decode(new, skip_special_tokens=True), truncated
+
+
+def _trained_context(model_path: Path) -> int | None:
+    """The context length the model was trained with (``<architecture>.context_length``), if the file says."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(model_path))
+    field = reader.get_field("general.architecture")
+    architecture = field.contents() if field is not None else ""
+    length = reader.get_field(f"{architecture}.context_length")
+    return int(length.contents()) if length is not None else None
 
 
 def estimate_memory(model_path: str | Path, device: str):
