@@ -17,6 +17,7 @@ from typing import Any, Callable, NamedTuple
 import gradio as gr
 
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.messages import keep_outputs
 
 NO_MUSIC = "(no music)"
 SCRIPT_SUFFIXES = (".fountain", ".txt")
@@ -106,33 +107,34 @@ def build_batch_section(ctx: StudioContext) -> ScriptRefresh:
         results = gr.File(label="Results", file_count="multiple", interactive=False, elem_id="batch-results")
         job = gr.State("")
 
-    def refresh(root, chosen=None):
-        return script_choices(ctx, root, chosen)
-
-    def do_cancel(token):
-        event = _CANCELS.get(token or "")
-        if event is not None:
-            event.set()
-            return "Cancelling: the items still running stop; the finished ones are kept."
-        return "No batch is running."
-
+    refresh = ctx.bind(script_choices)
     window_project = ctx.shared.get("project_version")
     if window_project is not None:
         window_project.change(refresh, window_root, scripts, api_name=False)
     root_block = gr.context.Context.root_block
     if root_block is not None:
         root_block.load(refresh, window_root, scripts, api_name=False)
-
-    def run(root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value, seeds_value, duration_value,
-            progress=gr.Progress()):
-        yield from run_batch_job(ctx, root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value,
-                                 seeds_value, duration_value, progress)
-
-    start.click(run, inputs=[window_root, scripts, uploads, fmt, music_preset, no_video, take_preset, seeds,
-                             take_duration], outputs=[job, status, results], concurrency_id=GPU_JOBS,
-                api_name="batch")
-    cancel.click(do_cancel, inputs=job, outputs=status, queue=False)
+    start.click(keep_outputs(3, status_index=1)(ctx.bind(on_start)),
+                inputs=[window_root, scripts, uploads, fmt, music_preset, no_video, take_preset, seeds, take_duration],
+                outputs=[job, status, results], concurrency_id=GPU_JOBS, api_name="batch")
+    cancel.click(cancel_batch, inputs=job, outputs=status, queue=False)
     return ScriptRefresh(refresh, [window_root, scripts], scripts)
+
+
+def cancel_batch(token: str) -> str:
+    """The Cancel button: stop the window's running batch (its token is in the section's state)."""
+    event = _CANCELS.get(token or "")
+    if event is not None:
+        event.set()
+        return "Cancelling: the items still running stop; the finished ones are kept."
+    return "No batch is running."
+
+
+def on_start(ctx: StudioContext, root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value, seeds_value,
+             duration_value, progress=gr.Progress()):
+    """The Start button (Gradio fills ``progress``): :func:`run_batch_job`'s updates."""
+    yield from run_batch_job(ctx, root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value,
+                             seeds_value, duration_value, progress)
 
 
 def run_batch_job(ctx: StudioContext, root, chosen, uploaded, fmt_value, preset_value, pages_only, take_value,
