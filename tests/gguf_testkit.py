@@ -51,7 +51,8 @@ def vocabulary(words: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
 
 
 def write_tiny_llama_gguf(path: str | Path, *, words: tuple[str, ...] = (), seed: int = 0, hidden: int = 64,
-                          layers: int = 2, heads: int = 4, kv_heads: int = 2, ffn: int = 128) -> Path:
+                          layers: int = 2, heads: int = 4, kv_heads: int = 2, ffn: int = 128,
+                          context_length: int = 4096) -> Path:
     """Write the model to ``path`` (float32 tensors) and return the path."""
     import gguf
 
@@ -65,7 +66,7 @@ def write_tiny_llama_gguf(path: str | Path, *, words: tuple[str, ...] = (), seed
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("lantern-tiny-llama")
-    writer.add_context_length(4096)
+    writer.add_context_length(context_length)
     writer.add_embedding_length(hidden)
     writer.add_block_count(layers)
     writer.add_feed_forward_length(ffn)

@@ -124,6 +124,12 @@ def test_an_answer_cut_off_by_the_budget_is_refused(model_path):
         refine_prose(CHAPTER, model_path, backend="transformers", max_new_tokens=4)
 
 
+def test_a_model_whose_context_cannot_hold_the_lines_is_refused(tmp_path):
+    short = write_tiny_llama_gguf(tmp_path / "models" / "short-context.gguf", words=WORDS, context_length=64)
+    with pytest.raises(UserInputError, match="short-context.gguf reads 64 tokens at most, and these lines take"):
+        refine_prose(CHAPTER, short, backend="transformers")
+
+
 def test_refining_stops_when_cancelled(model_path):
     stop = threading.Event()
 
@@ -164,7 +170,7 @@ def test_cli_storyboard_llm_uses_the_model_named_in_the_models_folder(models_dir
     assert re.sub(r"\s+", "", spoken) == _flat(parse_prose(CHAPTER).elements)
 
 
-def test_llama_cpp_backend_answers_in_the_schema(model_path):
+def test_llama_cpp_backend_answers_in_the_schema(model_path, tmp_path):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (it has no wheel; "
                                             "`pip install llama-cpp-python` builds it from source)")
     chunk = number_lines(parse_prose(CHAPTER))[0]
@@ -177,3 +183,6 @@ def test_llama_cpp_backend_answers_in_the_schema(model_path):
     jsonschema.validate(json.loads(answer, strict=False), schema)
     script = refine_prose(CHAPTER, model_path, backend="llama-cpp", max_new_tokens=BUDGET)
     assert _flat(script.elements) == _flat(parse_prose(CHAPTER).elements)
+    short = write_tiny_llama_gguf(tmp_path / "short-context.gguf", words=WORDS, context_length=64)
+    with pytest.raises(UserInputError, match="short-context.gguf: .*context.*use a model with a longer context"):
+        refine_prose(CHAPTER, short, backend="llama-cpp")

@@ -226,8 +226,8 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
         data = json.loads(answer, strict=False)
     except (json.JSONDecodeError, TypeError) as error:
         cut = " (it was cut off at the token budget)" if truncated else ""
-        reason = getattr(error, "msg", str(error))
-        raise UserInputError(f"{model_name} did not answer in JSON{cut}: {reason} near {answer[:60]!r}. The "
+        reason = f"{error.msg} (character {error.pos})" if isinstance(error, json.JSONDecodeError) else str(error)
+        raise UserInputError(f"{model_name} did not answer in JSON{cut}: {reason}; it begins {answer[:60]!r}. The "
                              "rule-based split is unchanged; try a larger instruct model, or leave Refine off to "
                              "keep the rules' shots") from None
     schema = answer_schema(chunk)
@@ -427,11 +427,16 @@ class LlamaCppBackend:
             response_format={"type": "json_object", "schema": schema}, temperature=0.0,
             max_tokens=max_new_tokens, stream=True)
         parts, finish = [], None
-        for chunk in stream:
-            check_cancel(cancel, "refining stopped")
-            choice = chunk["choices"][0]
-            parts.append(choice.get("delta", {}).get("content") or "")
-            finish = choice.get("finish_reason") or finish
+        try:
+            for chunk in stream:
+                check_cancel(cancel, "refining stopped")
+                choice = chunk["choices"][0]
+                parts.append(choice.get("delta", {}).get("content") or "")
+                finish = choice.get("finish_reason") or finish
+        except ValueError as error:
+            if "context" not in str(error):
+                raise
+            raise UserInputError(f"{self.model_path.name}: {error}; use a model with a longer context") from None
         return "".join(parts), finish == "length"
 
 
@@ -511,6 +516,12 @@ class TransformersBackend:
                                                    force_json_field_order=True)
         prompt = self.prompt_ids(system, user)
         start = prompt.shape[1]
+        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
+        if context:
+            if start + 16 > context:
+                raise UserInputError(f"{self.model_path.name} reads {context} tokens at most, and these lines "
+                                     f"take {start}; use a model with a longer context")
+            max_new_tokens = min(max_new_tokens, context - start)
 
         class Allowed(LogitsProcessor):
             def __call__(self, input_ids, scores):
