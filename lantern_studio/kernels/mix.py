@@ -103,7 +103,7 @@ class Ducking:
     release_s: float = 0.25
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # stems compare by identity: their samples are arrays
 class Stem:
     """One stem to mix: its samples and how it sits in the mix.
 
