@@ -57,6 +57,27 @@ def edit_size(page, row: int, size: str) -> None:
     page.keyboard.press("Enter")
 
 
+# words of the shot list's size, move, cast and speaker cells drawn over two lines (a split word has two boxes)
+SPLIT_CELLS = """() => {
+  const split = [];
+  document.querySelectorAll('#story-shots [data-testid^="cell-"]').forEach(cell => {
+    const column = Number(cell.dataset.testid.split('-')[2]);
+    if (![2, 3, 5, 6].includes(column)) return;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walker.nextNode())) {
+      for (const m of node.textContent.matchAll(/[^\\s,]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+        const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+        if (tops.size > 1) split.push(m[0]);
+      }
+    }
+  });
+  return split;
+}"""
+
+
 def board(project: Path) -> dict:
     return json.loads((project / "story" / "storyboard.json").read_text(encoding="utf-8"))
 
@@ -89,6 +110,8 @@ def test_a_mistake_is_a_toast_and_one_log_line_and_every_step_fits_the_screen(br
     assert page.locator("#story-save-shots").count() == 0          # one save model: no Save button
     for step in STEPS:
         open_step(page, step)
+        if step == "Shots":     # the one-word columns (size, move, cast, speaker) keep each word on one line
+            assert page.evaluate(SPLIT_CELLS) == []
         screenshot(page, tmp_path, f"storyboard-step-{step.lower()}.png")
         # no step is the old 4,400-px column
         assert page.evaluate("() => document.documentElement.scrollHeight") < 2600, step

@@ -59,11 +59,12 @@ PREVIZ_SAME = ("The previz renderer draws each panel from its shot's fields, so 
 NO_SHOTS = "There is no shot list yet: paste a script (or a prose chapter) in the Script step and parse it"
 
 # the shot list's column titles as shown: short words that fit their columns at 1400 px, so no title breaks
-# mid-word (the rows stay in SHOT_HEADERS order, which the edits are read back by)
+# mid-word (the rows stay in SHOT_HEADERS order, which the edits are read back by); the one-word columns (size,
+# move, cast, speaker) are wide enough for their longest usual value (pan_right, GRANDMA)
 SHOT_TITLES = {"duration_s": "length (s)", "characters": "cast", "parenthetical": "tone", "int_ext": "int/ext",
                "time_of_day": "time of day"}
-SHOT_WIDTHS = {"#": 3, "scene": 9, "size": 5, "move": 5, "duration_s": 6, "characters": 5, "speaker": 7,
-               "dialogue": 13, "parenthetical": 5, "action": 12, "transition": 9, "sfx": 4, "notes": 5,
+SHOT_WIDTHS = {"#": 3, "scene": 9, "size": 5, "move": 8, "duration_s": 6, "characters": 6, "speaker": 8,
+               "dialogue": 11, "parenthetical": 5, "action": 9, "transition": 9, "sfx": 4, "notes": 5,
                "int_ext": 7, "time_of_day": 5}
 
 CHANGED_ELSEWHERE = ("Not saved: another window changed this storyboard after this one loaded it (saved there "
