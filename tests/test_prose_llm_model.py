@@ -115,6 +115,9 @@ def test_refine_prose_keeps_every_line_of_the_chapter(model_path):
         if element.kind == "dialogue":
             assert element.speaker in CHAPTER or element.speaker in ("旁白", "众人")
     assert seen[-1][0] == 1.0 and "shots" in seen[-1][1]
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and all(0.0 <= f <= 1.0 for f in fractions)
+    assert any(m.endswith(" tokens") for _, m in seen)          # heard while the model answers
     board = plan_shots(script)
     assert len(board.shots) == sum(1 for e in script.elements if e.kind != "scene")
 

@@ -34,7 +34,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lantern_studio.engines.errors import ModelNotFoundError, UserInputError
 from lantern_studio.engines.jobs import Cancel, Progress, check_cancel, no_progress
@@ -420,8 +420,9 @@ class LlamaCppBackend:
                          verbose=False)
 
     def generate_json(self, system: str, user: str, schema: dict, *, max_new_tokens: int,
-                      cancel: Cancel | None = None) -> tuple[str, bool]:
-        """(answer, truncated)."""
+                      cancel: Cancel | None = None, on_token: Callable[[int], None] | None = None
+                      ) -> tuple[str, bool]:
+        """(answer, truncated); ``on_token(count)`` hears how many tokens are out so far."""
         stream = self.llm.create_chat_completion(
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             response_format={"type": "json_object", "schema": schema}, temperature=0.0,
@@ -433,6 +434,8 @@ class LlamaCppBackend:
                 choice = chunk["choices"][0]
                 parts.append(choice.get("delta", {}).get("content") or "")
                 finish = choice.get("finish_reason") or finish
+                if on_token is not None:
+                    on_token(len(parts))
         except ValueError as error:
             if "context" not in str(error):
                 raise
@@ -502,8 +505,10 @@ class TransformersBackend:
         return self._tokenizer_data
 
     def generate_json(self, system: str, user: str, schema: dict, *, max_new_tokens: int,
-                      cancel: Cancel | None = None) -> tuple[str, bool]:
-        """(answer, truncated): greedy decoding with only the tokens the schema allows at each step."""
+                      cancel: Cancel | None = None, on_token: Callable[[int], None] | None = None
+                      ) -> tuple[str, bool]:
+        """(answer, truncated): greedy decoding with only the tokens the schema allows at each step;
+        ``on_token(count)`` hears how many tokens are out so far."""
         import torch
         from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer
         from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
@@ -533,6 +538,8 @@ class TransformersBackend:
         class Stop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
                 check_cancel(cancel, "refining stopped")
+                if on_token is not None:
+                    on_token(input_ids.shape[1] - start)
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
         with torch.no_grad():
@@ -644,11 +651,15 @@ def refine_prose(text: str, model_path: str | Path, *, language: str | None = No
         if not chunk.lines:
             elements += [scene for scenes in chunk.scenes_before.values() for scene in scenes]
             continue
-        progress(number / len(chunks), f"{label}: lines {chunk.lines[0].id}-{chunk.lines[-1].id}")
+        span, budget = f"lines {_span(chunk.lines, 0, len(chunk.lines))}", int(max_new_tokens or token_budget(chunk))
+        progress(number / len(chunks), f"{label}: {span}")
+
+        def tokens(count: int, number: int = number, span: str = span, budget: int = budget) -> None:
+            # the budget bounds the answer, so count / budget is a fraction that only grows
+            progress((number + min(0.99, count / budget)) / len(chunks), f"{label}: {span}, {count} tokens")
         system, user = build_prompt(chunk, script.language)
-        answer, truncated = model.generate_json(system, user, answer_schema(chunk),
-                                                max_new_tokens=int(max_new_tokens or token_budget(chunk)),
-                                                cancel=cancel)
+        answer, truncated = model.generate_json(system, user, answer_schema(chunk), max_new_tokens=budget,
+                                                cancel=cancel, on_token=tokens)
         got, notes = repair_answer(answer, chunk, source_text=text, language=script.language, model_name=label,
                                    truncated=truncated)
         elements += got
