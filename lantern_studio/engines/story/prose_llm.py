@@ -10,7 +10,8 @@ kind and the speaker. Its answer is constrained to a JSON schema while it is gen
   :class:`~lantern_studio.engines.errors.UserInputError`, the rule split is the user's to keep;
 - a shot that breaks the schema (wrong types, unknown ids) is dropped; lines no shot kept, or that a shot
   took out of order, come back as the rules read them;
-- a speaker that does not occur in the chapter becomes the rules' speaker for that line;
+- a speaker that is not a name written in the chapter becomes the rules' speaker for that line;
+- a shot that runs over a chapter line is cut there, and one longer than a beat may be is cut at line ends;
 - an answer with no usable shot at all is refused.
 
 Every repair is listed in ``Script.warnings``, and the result is an ordinary prose :class:`Script`, ready
@@ -25,6 +26,13 @@ Stable API (the Storyboard tab uses it):
 
 - :func:`find_local_llms` ``(models_dir) -> list[Path]``: the GGUF files in the models folder;
 - :func:`refine_prose` ``(text, model_path, *, language=None, progress=None, cancel=None) -> Script``.
+  Besides ``UserInputError`` (a ``ValueError``: a refused answer, a model that cannot load, lines longer than
+  its context, no backend installed) it raises ``ModelNotFoundError`` (a ``FileNotFoundError``) for a missing
+  file, ``devices.InsufficientMemoryError`` (a ``MemoryError``) before loading a model that would not fit,
+  and ``jobs.Cancelled`` when ``cancel`` is set.
+
+The chapter goes to the model in requests of :data:`CHUNK_LINES` lines; a chapter of a few thousand
+characters is one request.
 """
 
 from __future__ import annotations
