@@ -191,13 +191,17 @@ def premultiply(rgba: np.ndarray) -> np.ndarray:
 # Validation and packing
 
 
+# Columns of _Packed.boxes: the rows [_Y0, _Y1) and columns [_X0, _X1) of the frame a layer can touch.
+_Y0, _Y1, _X0, _X1 = range(4)
+
+
 @dataclass(frozen=True)
 class _Packed:
     images: list            # C-contiguous (h, w, 4) arrays, one dtype
     minv: np.ndarray        # (n, 6) float64 inverse matrices (frame -> layer)
     smul: np.ndarray        # (n,) float32: opacity / 255 (uint8 pixels) or opacity (float32)
     blend: np.ndarray       # (n,) int64 blend codes
-    boxes: np.ndarray       # (n, 4) int64: y0, y1, x0, x1 in frame pixels (half-open)
+    boxes: np.ndarray       # (n, 4) int64: columns _Y0, _Y1, _X0, _X1 in frame pixels (half-open)
     opaque: np.ndarray      # (n,) bool: promised opaque, opacity 1, normal blend (may replace what is under)
 
 
@@ -252,7 +256,8 @@ def _inverse(matrix: np.ndarray) -> np.ndarray:
 
 
 def _frame_box(matrix: np.ndarray, h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
-    """Frame rows/columns (half-open, clipped) that the layer's bilinear footprint can touch."""
+    """Frame rows/columns (half-open, clipped) that the layer's bilinear footprint can touch, in the order of
+    the box columns ``_Y0, _Y1, _X0, _X1``."""
     # the footprint is the layer rectangle grown by half a layer pixel (taps reach half a pixel beyond)
     corners = np.array([[-0.5, -0.5], [w + 0.5, -0.5], [-0.5, h + 0.5], [w + 0.5, h + 0.5]])
     mapped = corners @ matrix[:, :2].T + matrix[:, 2]
@@ -274,7 +279,7 @@ def _pack(frame_shape: tuple[int, ...], layers: Sequence[Layer]) -> _Packed:
         if h == 0 or w == 0 or float(layer.opacity) == 0.0:
             continue
         box = _frame_box(matrix, h, w, height, width)
-        if box[1] <= box[0]:
+        if box[_Y1] <= box[_Y0]:
             continue  # wholly off-frame
         visible.append((layer, matrix, code, box))
     use_float = any(layer.image.dtype == np.float32 for layer, *_ in visible)
@@ -679,7 +684,7 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
                 for i in range(row_len):
                     buf[i] = frame[y, i] * frame_scale
             for k in range(k_start, n):
-                if y < boxes[k, 0] or y >= boxes[k, 1]:
+                if y < boxes[k, _Y0] or y >= boxes[k, _Y1]:
                     continue
                 pix = images[k]
                 h = shapes[k, 0]
@@ -689,8 +694,8 @@ def _composite_cpu(frame, out, channels, images, shapes, minv, smul, blend, boxe
                 ub = minv[k, 0] * 0.5 + minv[k, 1] * py + minv[k, 2] - 0.5
                 vb = minv[k, 3] * 0.5 + minv[k, 4] * py + minv[k, 5] - 0.5
                 # columns whose bilinear footprint can touch the layer: -1 < u < w and -1 < v < h
-                s1, e1 = _span(du, ub, -1.0, float(w), boxes[k, 2], boxes[k, 3])
-                s2, e2 = _span(dv, vb, -1.0, float(h), boxes[k, 2], boxes[k, 3])
+                s1, e1 = _span(du, ub, -1.0, float(w), boxes[k, _X0], boxes[k, _X1])
+                s2, e2 = _span(dv, vb, -1.0, float(h), boxes[k, _X0], boxes[k, _X1])
                 ts = max(s1, s2)
                 te = min(e1, e2)
                 if te <= ts:
@@ -779,7 +784,7 @@ def _cuda_kernel():
         px = x + 0.5
         py = y + 0.5
         for k in range(blend.shape[0]):
-            if y < boxes[k, 0] or y >= boxes[k, 1] or x < boxes[k, 2] or x >= boxes[k, 3]:
+            if y < boxes[k, _Y0] or y >= boxes[k, _Y1] or x < boxes[k, _X0] or x >= boxes[k, _X1]:
                 continue
             u = minv[k, 0] * px + minv[k, 1] * py + minv[k, 2] - 0.5
             v = minv[k, 3] * px + minv[k, 4] * py + minv[k, 5] - 0.5
