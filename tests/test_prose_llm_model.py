@@ -189,3 +189,12 @@ def test_llama_cpp_backend_answers_in_the_schema(model_path, tmp_path):
     short = write_tiny_llama_gguf(tmp_path / "short-context.gguf", words=WORDS, context_length=64)
     with pytest.raises(UserInputError, match="short-context.gguf: .*context.*use a model with a longer context"):
         refine_prose(CHAPTER, short, backend="llama-cpp")
+
+
+def test_a_backend_that_is_not_installed_says_what_to_install(model_path):
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        pytest.skip("llama-cpp-python is installed here, so its absence cannot be shown")
+    with pytest.raises(UserInputError, match="the llama-cpp backend is not installed .*pip install llama-cpp-python"):
+        load_backend(model_path, backend="llama-cpp")

@@ -31,8 +31,7 @@ Stable API (the Storyboard tab uses it):
   file, ``devices.InsufficientMemoryError`` (a ``MemoryError``) before loading a model that would not fit,
   and ``jobs.Cancelled`` when ``cancel`` is set.
 
-The chapter goes to the model in requests of :data:`CHUNK_LINES` lines; a chapter of a few thousand
-characters is one request.
+The chapter goes to the model in requests of :data:`CHUNK_LINES` numbered sentences each.
 """
 
 from __future__ import annotations
@@ -605,6 +604,11 @@ def load_backend(model_path: str | Path, *, backend: str | None = None):
             _LOADED.clear()           # one model in memory at a time
             try:
                 _LOADED[key] = LlamaCppBackend(path) if chosen == "llama-cpp" else TransformersBackend(path)
+            except UserInputError:
+                raise
+            except ImportError as error:
+                raise UserInputError(f"the {chosen} backend is not installed ({error.name or error}): "
+                                     f"{INSTALL_HINT}") from None
             except (ValueError, KeyError, RuntimeError, OSError) as error:
                 from lantern_studio.engines.errors import first_line
 
