@@ -58,11 +58,13 @@ def test_lines_are_the_rule_split_cut_into_sentences():
     assert user.index("-- scene: 第一章 回家") < user.index("L1 | narration")
 
 
-def test_a_long_chapter_is_sent_in_chunks_that_keep_every_line():
-    text = sample_path("kongyiji.txt").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name,copies", [("kongyiji.txt", 3), ("mad-tea-party.txt", 1), ("rabbit-hole.txt", 1)])
+def test_a_long_chapter_is_sent_in_chunks_that_keep_every_line(name, copies):
+    text = "\n\n".join([sample_path(name).read_text(encoding="utf-8")] * copies)
     script = parse_prose(text)
     chunks = number_lines(script)
     assert all(len(chunk.lines) <= CHUNK_LINES for chunk in chunks)
+    assert len(chunks) >= copies
     assert re.sub(r"\s+", "", "".join(l.text for c in chunks for l in c.lines)) == _flat(script.elements)
     ids = [l.id for c in chunks for l in c.lines]
     assert ids == [f"L{n}" for n in range(1, len(ids) + 1)]

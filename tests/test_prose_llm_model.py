@@ -37,6 +37,14 @@ def _flat(elements) -> str:
     return re.sub(r"\s+", "", "".join(e.text for e in elements if e.kind != "scene"))
 
 
+def _assert_scenes(script) -> None:
+    """The chapter line is kept, first; a scene the model started is labelled with words of the text or
+    numbered by its source line."""
+    scenes = [e.text for e in script.elements if e.kind == "scene"]
+    assert scenes[0] == "第一章 回家" and script.elements[0].kind == "scene"
+    assert all(re.fullmatch(r"§\d+", label) or label in CHAPTER for label in scenes[1:])
+
+
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     models = tmp_path_factory.mktemp("home") / "models"
@@ -110,7 +118,7 @@ def test_refine_prose_keeps_every_line_of_the_chapter(model_path):
                           progress=lambda f, m: seen.append((f, m)))
     rules = parse_prose(CHAPTER)
     assert _flat(script.elements) == _flat(rules.elements)
-    assert [e.text for e in script.elements if e.kind == "scene"] == ["第一章 回家"]
+    _assert_scenes(script)
     for element in script.elements:
         if element.kind == "dialogue":
             assert element.speaker in CHAPTER or element.speaker in ("旁白", "众人")
@@ -120,6 +128,18 @@ def test_refine_prose_keeps_every_line_of_the_chapter(model_path):
     assert any(m.endswith(" tokens") for _, m in seen)          # heard while the model answers
     board = plan_shots(script)
     assert len(board.shots) == sum(1 for e in script.elements if e.kind != "scene")
+
+
+def test_a_chapter_sent_in_several_requests_comes_back_whole(model_path, monkeypatch):
+    from lantern_studio.engines.story import prose_llm
+
+    monkeypatch.setattr(prose_llm, "CHUNK_LINES", 2)         # four lines: two requests
+    seen = []
+    script = refine_prose(CHAPTER, model_path, backend="transformers", max_new_tokens=BUDGET,
+                          progress=lambda f, m: seen.append(m))
+    assert _flat(script.elements) == _flat(parse_prose(CHAPTER).elements)
+    _assert_scenes(script)
+    assert any("lines L1-L2" in m for m in seen) and any("lines L3-L4" in m for m in seen)
 
 
 def test_an_answer_cut_off_by_the_budget_is_refused(model_path):
