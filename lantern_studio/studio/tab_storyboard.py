@@ -332,22 +332,23 @@ def prose_models(ctx: StudioContext) -> list[str]:
         return [RULES_ONLY]
 
 
-def prose_script(text: str, refine_with: str | None):
-    """The prose chapter read by the offline rules, or refined by a local model when one is chosen."""
+def prose_script(text: str, refine_with: str | None, progress=None):
+    """The prose chapter read by the offline rules, or refined by a local model when one is chosen (its
+    answer's progress reported to ``progress(fraction, message)``)."""
     from lantern_studio.engines.story.prose import parse_prose
 
     try:
         if refine_with and refine_with != RULES_ONLY:
             from lantern_studio.engines.story.prose_llm import refine_prose
 
-            return refine_prose(text, Path(refine_with))
+            return refine_prose(text, Path(refine_with), progress=progress)
         return parse_prose(text)
     except (ScriptError, ValueError, ModelNotFoundError) as error:
         raise UserInputError(str(error)) from None
 
 
 def on_prose(ctx: StudioContext, root: str, text: str, refine_with: str | None, zh: Any, en: Any,
-             shortest: Any) -> tuple:
+             shortest: Any, progress=gr.Progress()) -> tuple:
     """Make shots from prose: (script box, format, shot rows, bible rows, state, status, save line). The
     chapter becomes the project's script (format "prose"), so the shot list is the ordinary editable one."""
     if not (text or "").strip():
@@ -357,7 +358,7 @@ def on_prose(ctx: StudioContext, root: str, text: str, refine_with: str | None, 
         limits.check_script_lines(text)
     except ValueError as error:
         raise UserInputError(str(error)) from None
-    parsed = prose_script(text, refine_with)
+    parsed = prose_script(text, refine_with, gr_progress(progress))
     options = plan_options(zh, en, shortest)
     rows, characters, state, message = make_shots(ctx.project_at(root), text, "prose", options, parsed=parsed)
     return text, "prose", rows, characters, state, message, ""
