@@ -24,6 +24,19 @@ def test_doctor_findings_match_the_environment(tmp_path):
     assert "CJK font" in report and "ffmpeg" in report
 
 
+def test_doctor_lists_the_gguf_models_it_would_refine_prose_with(tmp_path):
+    from gguf_testkit import write_tiny_llama_gguf
+
+    settings = Settings.resolve(None, environ={"LANTERN_HOME": str(tmp_path)})
+    assert not {f.topic: f for f in collect(settings)}["prose LLM"].ok
+    (tmp_path / "models" / "qwen").mkdir(parents=True)
+    write_tiny_llama_gguf(tmp_path / "models" / "qwen" / "tiny-q8.gguf")
+    (tmp_path / "models" / "qwen" / "notes.gguf").write_bytes(b"not a model")
+    finding = {f.topic: f for f in collect(settings)}["prose LLM"]
+    assert finding.ok and "qwen/tiny-q8.gguf" in finding.detail and "notes" not in finding.detail
+    assert "transformers" in finding.detail or "llama-cpp" in finding.detail
+
+
 def test_doctor_command_prints_the_report(tmp_path):
     from launch import ROOT
 

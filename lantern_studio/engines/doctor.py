@@ -126,8 +126,26 @@ def _voices(settings: Settings) -> list[Finding]:
     return [Finding(topic, ready, detail) for topic, ready, detail in engine_statuses(settings.models_dir)]
 
 
+def _language_models(settings: Settings) -> list[Finding]:
+    """GGUF language models for refining prose into shots, and the backend that would run them."""
+    from lantern_studio.engines.errors import UserInputError
+    from lantern_studio.engines.story import prose_llm
+
+    found = prose_llm.find_local_llms(settings.models_dir)
+    try:
+        backend = prose_llm.backend_name()
+    except UserInputError as error:
+        return [Finding("prose LLM", False, str(error))]
+    if not found:
+        return [Finding("prose LLM", False, f"no .gguf model in {settings.models_dir} (optional: "
+                        "the rule-based prose reader needs none)")]
+    names = ", ".join(str(path.relative_to(settings.models_dir)) for path in found)
+    return [Finding("prose LLM", True, f"{names}; runs on {backend}")]
+
+
 def collect(settings: Settings) -> list[Finding]:
     return [_python(), *_torch(), _numba(), _ffmpeg(), _font(), *_models(settings), *_voices(settings),
+            *_language_models(settings),
             Finding("project", True, str(settings.project_dir)),
             Finding("device setting", True, settings.device)]
 
