@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lantern_testkit import SAMPLES_DIR, StudioServer, open_step, open_tab, screenshot
+from lantern_testkit import SAMPLES_DIR, StudioServer, open_step, screenshot
 from test_story_prose import EN_SPEAKERS, ZH_SPEAKERS
 
 pytestmark = pytest.mark.browser

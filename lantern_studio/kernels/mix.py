@@ -429,7 +429,10 @@ def _plan(stems, *, sample_rate, ducking, length_s, start_s) -> _Plan:
         table[i, _OFF], table[i, _LEN], table[i, _CH] = offset, a.shape[0], a.shape[1]
         table[i, _AUD], table[i, _FIN], table[i, _FOUT] = audible[i], fade_in, fade_out
         table[i, _G0], table[i, _G1], table[i, _P0], table[i, _P1] = g_pos, g_pos + xs.size, p_pos, p_pos + pxs.size
-        gx.append(xs); gv.append(vs); px.append(pxs); pv.append(pvs)
+        gx.append(xs)
+        gv.append(vs)
+        px.append(pxs)
+        pv.append(pvs)
         g_pos += xs.size
         p_pos += pxs.size
 

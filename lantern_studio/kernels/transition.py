@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import numba
 import numpy as np
 from numba import njit, prange
 
