@@ -14,7 +14,7 @@ Everything goes through PyAV (its wheels carry FFmpeg with libx264 and the nativ
 * :func:`write_gif` decodes the finished MP4 at a low frame rate and size and writes a looping GIF.
 
 Colours: frames are converted from RGB to limited-range YUV 4:2:0 with the BT.601 matrix (OpenCV's SIMD
-conversion and 2x2 chroma averaging, ~6 ms for 1080x1920 against ~25 ms through swscale) and the stream's
+conversion and 2x2 chroma averaging, which is faster here than swscale's) and the stream's
 colour description says so (matrix SMPTE 170M, BT.709/sRGB primaries and transfer), so players convert
 back exactly.
 """
