@@ -21,6 +21,7 @@ from lantern_studio.engines.story import store
 from lantern_studio.engines.story.bible import assign_voices, voice_of
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.dataframes import dataframe_rows
 
 PREVIEW_LINES = {"zh": "新年快乐，灯笼亮起来啦！", "en": "Happy Lantern Festival, everyone!"}
 
@@ -54,7 +55,7 @@ def board_voice_rows(state: Any) -> list[list[Any]]:
 def apply_voice_table(ctx: StudioContext, state: Any, rows: Any) -> Storyboard:
     """The storyboard with the table's voices; ValueError naming the character and field that is wrong."""
     board = Storyboard.from_dict(state)
-    voices = parse_voice_rows(_rows(rows), known=board.characters,
+    voices = parse_voice_rows(dataframe_rows(rows), known=board.characters,
                               engine_voices=usable_voices(ctx, board.language if board.language in ("zh", "en") else "zh"))
     for name, spec in voices.items():
         character = board.characters[name]
@@ -115,14 +116,6 @@ def speak_for_animatic(ctx: StudioContext, board: Storyboard, recorded: dict | N
     except ValueError as error:
         raise gr.Error(str(error)) from None
     return spoken.clips
-
-
-def _rows(rows: Any) -> list[list[Any]]:
-    if rows is None:
-        return []
-    if hasattr(rows, "values") and hasattr(rows, "columns"):      # a pandas DataFrame from gr.Dataframe
-        return rows.values.tolist()
-    return [list(r) for r in rows]
 
 
 def fit_to_voices(ctx: StudioContext, state: Any, rows: Any, progress=None) -> Storyboard:

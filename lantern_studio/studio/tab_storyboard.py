@@ -38,6 +38,7 @@ from lantern_studio.engines.story.script import ScriptError, parse_script, read_
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
 from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.dataframes import dataframe_rows
 from lantern_studio.studio.job_progress import StopFlags, gr_progress
 from lantern_studio.studio.messages import keep_outputs
 
@@ -208,22 +209,14 @@ def save_edit(project: Project, state: dict, edit: Callable[[Storyboard], Storyb
 
 
 def with_shot_rows(rows: Any) -> Callable[[Storyboard], Storyboard]:
-    return lambda board: apply_shot_rows(board, _table(rows))
+    return lambda board: apply_shot_rows(board, dataframe_rows(rows))
 
 
 def with_bible_rows(rows: Any) -> Callable[[Storyboard], Storyboard]:
     def edit(board: Storyboard) -> Storyboard:
-        board.characters = apply_bible_rows(_table(rows), existing=board.characters)
+        board.characters = apply_bible_rows(dataframe_rows(rows), existing=board.characters)
         return board
     return edit
-
-
-def _table(rows: Any) -> list[list[Any]]:
-    if rows is None:
-        return []
-    if hasattr(rows, "values") and hasattr(rows, "columns"):      # a pandas DataFrame from gr.Dataframe
-        return rows.values.tolist()
-    return [list(r) for r in rows]
 
 
 def _saved_outputs(saved: Saved) -> tuple:
