@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from lantern_testkit import CHROMIUM_ARGS, StudioServer, find_chromium, in_ci
+from lantern_testkit import CHROMIUM_ARGS, StudioServer, find_chromium, in_ci, open_window
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +41,6 @@ def browser():
 @pytest.fixture
 def page(browser, studio, tmp_path):
     """A fresh browser page on the studio, with downloads accepted; screenshots go under tmp_path."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(studio.url)
-    page.wait_for_selector("#lantern-header")
+    context, page = open_window(browser, studio.url)
     yield page
     context.close()

@@ -120,6 +120,22 @@ class StudioServer:
         self._log.close()
 
 
+def open_window(browser, url: str):
+    """A new browser window (its own context: its own cookies and session) on the studio at 1400x1000, with
+    downloads accepted, once the page has drawn its header. Returns (context, page); close the context."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    return context, open_page(context, url)
+
+
+def open_page(context, url: str):
+    """Another page (a tab of the same browser window) on the studio, once it has drawn its header."""
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#lantern-header")
+    return page
+
+
 def open_tab(page, label: str) -> None:
     """Click a studio tab by its label and wait for it to show."""
     page.get_by_role("tab", name=label).click()

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lantern_testkit import generate, open_tab, screenshot, take_cell
+from lantern_testkit import generate, open_page, open_tab, open_window, screenshot, take_cell
 
 pytestmark = pytest.mark.browser
 
@@ -79,12 +79,9 @@ def test_generate_selects_the_newest_take_and_the_highlight_survives_a_re_render
 
 
 def test_a_take_made_in_another_window_shows_up_without_a_reload(browser, studio, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    watcher, maker = context.new_page(), context.new_page()
+    context, watcher = open_window(browser, studio.url)
+    maker = open_page(context, studio.url)
     for page in (watcher, maker):
-        page.set_default_timeout(60_000)
-        page.goto(studio.url)
-        page.wait_for_selector("#lantern-header")
         open_tab(page, "Music")
     seed = 9200
     generate(maker, takes=1, seed=seed)

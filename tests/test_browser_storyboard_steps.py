@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lantern_testkit import SAMPLES_DIR, StudioServer, open_step, screenshot
+from lantern_testkit import SAMPLES_DIR, StudioServer, open_step, open_window, screenshot
 from test_story_prose import EN_SPEAKERS, ZH_SPEAKERS
 
 pytestmark = pytest.mark.browser
@@ -26,15 +26,6 @@ def own_studio(tmp_path_factory):
     server = StudioServer(tmp_path_factory.mktemp("steps-home"))
     yield server
     server.stop()
-
-
-def window(browser, url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(url)
-    page.wait_for_selector("#lantern-header")
-    return context, page
 
 
 def wait_text(page, elem_id: str, text: str, timeout: int = 60_000) -> None:
@@ -83,7 +74,7 @@ def board(project: Path) -> dict:
 
 
 def test_a_mistake_is_a_toast_and_one_log_line_and_every_step_fits_the_screen(browser, own_studio, tmp_path):
-    context, page = window(browser, own_studio.url)
+    context, page = open_window(browser, own_studio.url)
     open_step(page, "Panels")
     page.locator("#story-render-panels").click()            # nothing pasted, nothing parsed
     page.locator(".toast-body").filter(has_text="no shot list yet").first.wait_for()
@@ -123,7 +114,7 @@ def test_a_mistake_is_a_toast_and_one_log_line_and_every_step_fits_the_screen(br
                                                       ("kongyiji.txt", ZH_SPEAKERS, "旁白")])
 def test_a_pasted_prose_chapter_becomes_a_shot_list_with_its_speakers_then_panels(browser, own_studio, tmp_path,
                                                                                  name, speakers, narrator):
-    context, page = window(browser, own_studio.url)
+    context, page = open_window(browser, own_studio.url)
     text = (SAMPLES_DIR / name).read_text(encoding="utf-8")
     open_step(page, "Script")
     page.locator("#story-prose textarea").fill(text)
@@ -150,9 +141,9 @@ def test_a_pasted_prose_chapter_becomes_a_shot_list_with_its_speakers_then_panel
 
 
 def test_one_save_line_and_another_windows_newer_save_is_a_choice(browser, own_studio, tmp_path):
-    first_context, first = window(browser, own_studio.url)
+    first_context, first = open_window(browser, own_studio.url)
     parse(first, SCRIPT)
-    second_context, second = window(browser, own_studio.url)          # loads the board the first just saved
+    second_context, second = open_window(browser, own_studio.url)          # loads the board the first just saved
     open_step(first, "Shots")
     open_step(second, "Shots")
 
@@ -187,7 +178,7 @@ def test_the_batch_step_lists_the_windows_project_scripts(browser, own_studio, t
     scripts = own_studio.project / "scripts"
     scripts.mkdir(exist_ok=True)
     (scripts / "startup-episode.txt").write_text(SCRIPT, encoding="utf-8")
-    context, page = window(browser, own_studio.url)
+    context, page = open_window(browser, own_studio.url)
     open_step(page, "Batch")
     wait_text(page, "batch-scripts", "startup-episode.txt")
 
