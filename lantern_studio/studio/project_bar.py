@@ -18,20 +18,13 @@ from pathlib import Path
 
 import gradio as gr
 
+from lantern_studio.engines.devices import format_bytes
 from lantern_studio.engines.project import (Project, ProjectError, forget_project, import_zip, recent_projects,
                              remember_project)
 from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.studio.context import StudioContext
 
 BAR_ID = "project-bar"
-
-
-def _human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
 
 
 def _current_line(project: Project) -> str:
@@ -50,7 +43,7 @@ def _trash_status(project: Project) -> str:
     items = project.trash_items()
     if not items:
         return "The trash is empty. " + keep
-    return f"The trash holds {len(items)} item(s), {_human_bytes(project.trash_bytes())}. " + keep
+    return f"The trash holds {len(items)} item(s), {format_bytes(project.trash_bytes())}. " + keep
 
 
 def _recent_choices(ctx: StudioContext, project: Project) -> list[tuple[str, str]]:
@@ -210,7 +203,7 @@ def build_project_bar(ctx: StudioContext) -> None:
         except (ProjectError, ValueError, OSError) as error:
             gr.Warning(f"The export failed: {error}")
             return None, f"⚠️ The export failed: {html.escape(str(error))}"
-        size = _human_bytes(path.stat().st_size)
+        size = format_bytes(path.stat().st_size)
         return str(path), f"Exported **{html.escape(project.name)}** ({size}). Download it above."
 
     def do_import(upload: str | None, version_value: float, progress=gr.Progress()):

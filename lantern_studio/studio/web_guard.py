@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from lantern_studio.engines.devices import format_bytes
+
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SHARE_DOMAIN = ".gradio.live"
@@ -177,14 +179,6 @@ class FilePolicy:
         return False
 
 
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
-
-
 class WebGuard:
     """ASGI middleware applying ``HostPolicy``, the same-origin rule, ``FilePolicy`` and ``UploadPolicy``."""
 
@@ -248,16 +242,16 @@ class WebGuard:
         length = int(length_text)
         policy = self.uploads
         if length > policy.max_request_bytes + MULTIPART_OVERHEAD_BYTES:
-            return 413, (f"the upload is {_human(length)}; one upload may be at most "
-                         f"{_human(policy.max_request_bytes)}. Trim or compress the file first")
+            return 413, (f"the upload is {format_bytes(length)}; one upload may be at most "
+                         f"{format_bytes(policy.max_request_bytes)}. Trim or compress the file first")
         now = time.monotonic()
         recent = self._recent_uploads
         while recent and now - recent[0][0] > policy.max_age_s:
             recent.popleft()
         count, size = len(recent), sum(n for _, n in recent)
         if count >= policy.max_uploads or size + length > policy.max_total_bytes:
-            return 429, (f"{count} upload(s), {_human(size)}, arrived in the last {policy.max_age_s / 3600:g} h; "
-                         f"the limits are {policy.max_uploads} uploads and {_human(policy.max_total_bytes)}. "
+            return 429, (f"{count} upload(s), {format_bytes(size)}, arrived in the last {policy.max_age_s / 3600:g} h; "
+                         f"the limits are {policy.max_uploads} uploads and {format_bytes(policy.max_total_bytes)}. "
                          "Uploads that old are deleted automatically; wait, or restart the studio to clear them")
         recent.append((now, length))
         return None
