@@ -88,8 +88,23 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
                          "night, erhu solo') or pick a preset instead")
     text = " ".join(str(prompt).lower().split())
     presets = presets or all_presets()
-    chosen_id = preset
-    # preset: weighted keyword hits, longest keyword first so "lion dance" is not also counted as "lion"
+    scores, hits = _score_presets(text, presets)
+    reading = PromptReading(prompt=str(prompt), preset=DEFAULT_PRESET)
+    _choose_preset(reading, presets, scores, hits, chosen_id=preset)
+    chosen = presets[reading.preset]
+    _read_tempo_and_mood(reading, str(prompt), text, chosen)
+    _read_mode_key_and_duration(reading, str(prompt), text, chosen)
+    parts = _arrange_parts(reading, text, chosen)
+    if parts != chosen["parts"]:
+        reading.overrides["parts"] = parts
+    return reading
+
+
+def _score_presets(text: str, presets: dict[str, dict]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Weighted keyword hits per preset id, and the keywords that hit.
+
+    Longest keyword first, and a hit is blanked out of the text, so "lion dance" is not also counted as "lion".
+    """
     scores: dict[str, float] = {}
     hits: dict[str, list[str]] = {}
     for pid, preset in presets.items():
@@ -100,7 +115,15 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
                 scores[pid] = scores.get(pid, 0.0) + float(weight)
                 hits.setdefault(pid, []).append(word)
                 remaining = remaining.replace(found, " ")
-    reading = PromptReading(prompt=str(prompt), preset=DEFAULT_PRESET)
+    return scores, hits
+
+
+def _choose_preset(reading: PromptReading, presets: dict[str, dict], scores: dict[str, float],
+                   hits: dict[str, list[str]], *, chosen_id: str | None) -> None:
+    """Set ``reading.preset``: the user's explicit choice, else the best-scoring festival, else a neutral one.
+
+    Ties between festivals go to the one listed first, so the same prompt always gives the same preset.
+    """
     if chosen_id is not None:
         if chosen_id not in presets:
             raise ValueError(f"unknown preset {chosen_id!r}; choose one of: {', '.join(presets)}")
@@ -121,10 +144,16 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
         reading.preset = "pentatonic-pop" if "pentatonic-pop" in presets else DEFAULT_PRESET
         p = presets[reading.preset]
         reading.understood.append(f"no festival named -> neutral preset {p['name']} ({p['name_zh']})")
-    preset = presets[reading.preset]
-    over = reading.overrides
 
-    original = " ".join(str(prompt).split())
+
+def _read_tempo_and_mood(reading: PromptReading, prompt: str, text: str, preset: dict) -> None:
+    """An explicit tempo wins; otherwise a mood scales the preset's tempo by the mood's factor.
+
+    The tempo is read from the prompt with its case kept (``text`` is lower-cased); a tempo outside
+    ``TEMPO_RANGE`` raises ValueError.
+    """
+    over = reading.overrides
+    original = " ".join(prompt.split())
     match = TEMPO_RE.search(original) or TEMPO_RE_ZH.search(original)
     tempo_factor = 1.0
     if match:
@@ -145,6 +174,15 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
     if "tempo_bpm" not in over and tempo_factor != 1.0:
         over["tempo_bpm"] = round(float(preset["tempo_bpm"]) * tempo_factor)
         reading.understood.append(f"mood {over['mood']} -> tempo {over['tempo_bpm']:g} BPM")
+
+
+def _read_mode_key_and_duration(reading: PromptReading, prompt: str, text: str, preset: dict) -> None:
+    """Acceleration, Chinese mode, pentatonic note, key and duration, each from its own words.
+
+    The key is read from the prompt with its case kept, since "in B" and "in b" differ; a duration in
+    minutes is converted to seconds.
+    """
+    over = reading.overrides
     word = _find(text, ACCELERATE_WORDS)
     if word:
         over["accelerate"] = max(1.3, float(preset.get("accelerate", 1.0)))
@@ -157,7 +195,7 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
             break
     if "pentatonic" in text or "五声" in text:
         reading.understood.append("pentatonic -> the melody stays in the five tones")
-    key = KEY_RE.search(str(prompt))
+    key = KEY_RE.search(prompt)
     if key:
         name = key.group(1) or key.group(2)
         over["key"] = name
@@ -168,7 +206,9 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
         over["duration_s"] = value
         reading.understood.append(f"{duration.group(0).strip()} -> duration {value:g} s")
 
-    # instruments: in the order they are mentioned
+
+def _mentioned_instruments(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(instrument, the word that named it) for melodic and for percussion instruments, in the order mentioned."""
     mentioned = []
     for instrument, words in INSTRUMENT_WORDS.items():
         positions = [text.find(w.lower()) for w in words if _find(text, (w.lower(),))]
@@ -177,25 +217,51 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
     mentioned.sort()
     melodic = [(i, w) for _, i, w in mentioned if i in MELODIC]
     percussive = [(i, w) for _, i, w in mentioned if i in PERCUSSION_ROLE]
+    return melodic, percussive
+
+
+def _arrange_parts(reading: PromptReading, text: str, preset: dict) -> list[dict]:
+    """The preset's parts (copies) with the instruments the prompt names, and thinned out for a solo."""
+    melodic, percussive = _mentioned_instruments(text)
     solo = _find(text, SOLO_WORDS)
     parts = [dict(p) for p in preset["parts"]]
     if melodic:
-        winds = [m for m in melodic if m[0] in ("suona", "dizi", "erhu")]
-        lead, lead_word = (winds or melodic)[0]
-        plucked = [m for m in melodic if m[0] in ("guzheng", "pipa") and m[0] != lead]
-        for part in parts:
-            if part["role"] == "melody":
-                part["instrument"] = lead
-        reading.understood.append(f"{lead_word} -> melody on {lead}")
-        if plucked:
-            inst, word = plucked[0]
-            target = next((p for p in parts if p["role"] in ("ostinato", "harmony")), None)
-            if target is None:
-                target = {"name": "ostinato", "role": "ostinato", "instrument": inst, "octave_shift": -1,
-                          "pan": -0.4, "gain_db": -7.0, "reverb": 0.25}
-                parts.insert(1, target)
-            target["instrument"] = inst
-            reading.understood.append(f"{word} -> {target['role']} on {inst}")
+        _assign_melodic(reading, parts, melodic)
+    _add_percussion(reading, parts, percussive)
+    if solo:
+        parts = _solo_parts(reading, parts, solo)
+    return parts
+
+
+def _assign_melodic(reading: PromptReading, parts: list[dict], melodic: list[tuple[str, str]]) -> None:
+    """The first wind or bowed instrument named leads the melody; the first plucked one takes the accompaniment.
+
+    A wind or bowed instrument leads even when named after a plucked one; a preset with no ostinato or
+    harmony part gets an ostinato, second in the list, for the plucked instrument.
+    """
+    winds = [m for m in melodic if m[0] in ("suona", "dizi", "erhu")]
+    lead, lead_word = (winds or melodic)[0]
+    plucked = [m for m in melodic if m[0] in ("guzheng", "pipa") and m[0] != lead]
+    for part in parts:
+        if part["role"] == "melody":
+            part["instrument"] = lead
+    reading.understood.append(f"{lead_word} -> melody on {lead}")
+    if plucked:
+        inst, word = plucked[0]
+        target = next((p for p in parts if p["role"] in ("ostinato", "harmony")), None)
+        if target is None:
+            target = {"name": "ostinato", "role": "ostinato", "instrument": inst, "octave_shift": -1,
+                      "pan": -0.4, "gain_db": -7.0, "reverb": 0.25}
+            parts.insert(1, target)
+        target["instrument"] = inst
+        reading.understood.append(f"{word} -> {target['role']} on {inst}")
+
+
+def _add_percussion(reading: PromptReading, parts: list[dict], percussive: list[tuple[str, str]]) -> None:
+    """Add a part for each named percussion instrument whose role the preset lacks.
+
+    One account line per word, since one word (锣鼓) can name several instruments.
+    """
     by_word: dict[str, list[str]] = {}
     for inst, word in percussive:
         role = PERCUSSION_ROLE[inst]
@@ -207,19 +273,23 @@ def read_prompt(prompt: str, *, presets: dict[str, dict] | None = None, preset: 
         by_word.setdefault(word, []).append(name)
     for word, names in by_word.items():
         reading.understood.append(f"{word} -> {', '.join(names)}")
-    if solo:
-        lead = next(p for p in parts if p["role"] == "melody")
-        kept = [lead]
-        for part in parts:
-            if part is lead or part["role"] in PERCUSSION_ROLE.values():
-                continue
-            if lead["instrument"] in ("guzheng", "pipa"):
-                if part["role"] == "ostinato":
-                    kept.append({**part, "instrument": lead["instrument"], "gain_db": part["gain_db"] - 2.0})
-            else:
-                kept.append({**part, "gain_db": part["gain_db"] - 3.0})
-        parts = kept
-        reading.understood.append(f"{solo} -> solo {lead['instrument']}: no percussion, accompaniment kept soft")
-    if parts != preset["parts"]:
-        over["parts"] = parts
-    return reading
+
+
+def _solo_parts(reading: PromptReading, parts: list[dict], solo: str) -> list[dict]:
+    """The melody part plus a softer accompaniment and no percussion.
+
+    A plucked lead keeps only its ostinato, moved to the lead's instrument and 2 dB down; any other lead keeps
+    every non-percussion part 3 dB down.
+    """
+    lead = next(p for p in parts if p["role"] == "melody")
+    kept = [lead]
+    for part in parts:
+        if part is lead or part["role"] in PERCUSSION_ROLE.values():
+            continue
+        if lead["instrument"] in ("guzheng", "pipa"):
+            if part["role"] == "ostinato":
+                kept.append({**part, "instrument": lead["instrument"], "gain_db": part["gain_db"] - 2.0})
+        else:
+            kept.append({**part, "gain_db": part["gain_db"] - 3.0})
+    reading.understood.append(f"{solo} -> solo {lead['instrument']}: no percussion, accompaniment kept soft")
+    return kept
