@@ -1,9 +1,14 @@
 """The project bar in the studio's header: open, create, rename and switch projects, the recent list, export and
 import a whole project as a zip, and the trash.
 
-Handlers are thin: everything is done by ``engines.project``; this module only turns results into components
-and refusals into a warning toast and a status line. New projects and imports go under the studio's projects
-folder; any existing project folder can be opened by path. Exports are written to the studio's temp folder, which Gradio serves for download.
+Handlers are thin: everything is done by ``engines.project``; this module only turns results into components.
+Each handler is a module-level function of the studio context and its inputs (the window's project folder,
+``root``, where it needs one), so tests call it without a browser; ``build_project_bar`` only lays the bar out
+and wires it (``ctx.bind``). A refusal (a ``ProjectError``, a bad path, a missing confirmation) is raised as a
+``gr.Error`` and reaches the page as a warning toast and the status line, with every other output left as it was
+(``studio.messages.keep_outputs``): an error badge would cover the bar's fields. New projects and imports go
+under the studio's projects folder; any existing project folder can be opened by path. Exports are written to
+the studio's temp folder, which Gradio serves for download.
 
 Each window has its own open project (``ctx.project_state()``). ``build_project_bar(ctx)`` publishes
 ``ctx.shared["project_version"]``, a hidden number that changes whenever this window's project changes, so the
@@ -12,9 +17,12 @@ window's tabs can reload (``.change``, with the project state as an input) after
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
 
 import gradio as gr
 
@@ -23,16 +31,24 @@ from lantern_studio.engines.project import (Project, ProjectError, forget_projec
                              remember_project)
 from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.studio.context import StudioContext
+from lantern_studio.studio.job_progress import gr_progress
+from lantern_studio.studio.messages import keep_outputs
 
 BAR_ID = "project-bar"
+
+# what a switch (open, create, rename, import) fills, in order: the window's project folder, the header line,
+# the recent list, the rename field, the trash line, the status line and the hidden project version
+SWITCH_SIZE = 7
+SWITCH_STATUS = 5
+
+NO_PATH = "Choose a recent project or paste a project folder's path"
+NO_ZIP = "Choose a project zip first"
+FORGET_OPEN = "That is the open project; open another one before removing it from the list"
+NOT_CONFIRMED = "Tick 'delete the trash's items for good' first; emptying cannot be undone"
 
 
 def _current_line(project: Project) -> str:
     return (f"**Project:** {html.escape(project.name)} &nbsp; <code>{html.escape(str(project.root))}</code>")
-
-
-def _trash_line(project: Project) -> str:
-    return _trash_status(project)
 
 
 def _trash_status(project: Project) -> str:
@@ -55,6 +71,10 @@ def _recent_choices(ctx: StudioContext, project: Project) -> list[tuple[str, str
     if not any(value == str(project.root) for _, value in choices):
         choices.insert(0, (f"{project.name} — {project.root}", str(project.root)))
     return choices
+
+
+def _recent_update(ctx: StudioContext, project: Project) -> Any:
+    return gr.update(choices=_recent_choices(ctx, project), value=str(project.root))
 
 
 def _switch(ctx: StudioContext, root: Path | str) -> Project:
@@ -83,6 +103,186 @@ def _served_note(roots: list[Path], project: Project) -> str:
             "its files until the studio is restarted with <code>--project</code> pointing at it.")
 
 
+@contextlib.contextmanager
+def _refused(prefix: str = "") -> Iterator[None]:
+    """What ``engines.project`` refuses (no project there, a name in use, a bad zip, a disk error) as the user's
+    refusal, its message after ``prefix``."""
+    try:
+        yield
+    except (ProjectError, ValueError, OSError) as error:
+        raise gr.Error(f"{prefix}{error}", print_exception=False) from None
+
+
+def switched(ctx: StudioContext, project: Project, message: str, version_value: float | None) -> tuple:
+    """The outputs of a switch to ``project`` (see ``SWITCH_SIZE``): the window now holds it, the project
+    version moves on so the window's tabs reload, and the status line says ``message``."""
+    return (str(project.root), _current_line(project), _recent_update(ctx, project), project.name,
+            _trash_status(project), message, (version_value or 0) + 1)
+
+
+# ---- handlers ---------------------------------------------------------------------------------------------
+
+@keep_outputs(SWITCH_SIZE, status_index=SWITCH_STATUS)
+def do_open(ctx: StudioContext, path: str | None, version_value: float | None) -> tuple:
+    """Open the project in folder ``path`` (a recent one or a pasted path) in this window."""
+    path = (path or "").strip()
+    if not path:
+        raise gr.Error(NO_PATH, print_exception=False)
+    with _refused():
+        project = _switch(ctx, Path(path).expanduser())      # recovers and migrates on first open
+    note = _recovery_note(project) + _served_note(served_roots(ctx), project)
+    return switched(ctx, project, f"Opened **{html.escape(project.name)}**.{note}", version_value)
+
+
+@keep_outputs(SWITCH_SIZE, status_index=SWITCH_STATUS)
+def do_create(ctx: StudioContext, name: str | None, version_value: float | None) -> tuple:
+    """Create a project called ``name`` in the projects folder and open it in this window."""
+    with _refused():
+        ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
+        created = Project.create(ctx.settings.projects_dir, name or "")
+        project = _switch(ctx, ctx.remember(created).root)
+    return switched(ctx, project, f"Created **{html.escape(project.name)}** in <code>{project.root}</code>.",
+                    version_value)
+
+
+@keep_outputs(2, status_index=1)
+def do_forget(ctx: StudioContext, path: str | None, root: str | None) -> tuple:
+    """Remove ``path`` from the recent list (the folder stays); (recent list, status line)."""
+    path = (path or "").strip()
+    project = ctx.project_at(root)
+    if path and Path(path).expanduser().resolve() == project.root:
+        raise gr.Error(FORGET_OPEN, print_exception=False)
+    if path:
+        forget_project(ctx.settings.home, path)
+    return _recent_update(ctx, project), "Removed from the list (the folder was not touched)."
+
+
+@keep_outputs(SWITCH_SIZE, status_index=SWITCH_STATUS)
+def do_rename(ctx: StudioContext, name: str | None, move_folder: bool, root: str | None,
+              version_value: float | None) -> tuple:
+    """Rename this window's project, and its folder too when ``move_folder``; the recent list follows."""
+    with _refused():
+        project = ctx.project_at(root)
+        old_root = project.root
+        project.rename(name or "", move_folder=bool(move_folder))
+        if project.root != old_root:
+            forget_project(ctx.settings.home, old_root)
+            ctx.remember(project)
+        remember_project(ctx.settings.home, project)
+    return switched(ctx, project, f"Renamed to **{html.escape(project.name)}**.", version_value)
+
+
+def export_target(ctx: StudioContext, project: Project) -> Path:
+    """Where an export of ``project`` goes: the served temp folder, named after its folder and the time."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return ctx.settings.temp_dir / "exports" / sanitize_filename(f"{project.root.name}-{stamp}.zip")
+
+
+@keep_outputs(2, status_index=1)
+def do_export(ctx: StudioContext, with_trash: bool, root: str | None, progress=gr.Progress()) -> tuple:
+    """Write this window's project as a zip (its trash too when ``with_trash``); (the zip's path, status line)."""
+    project = ctx.project_at(root)
+    with _refused("The export failed: "):
+        path = project.export_zip(export_target(ctx, project), include_trash=bool(with_trash),
+                                  progress=gr_progress(progress))
+    size = format_bytes(path.stat().st_size)
+    return str(path), f"Exported **{html.escape(project.name)}** ({size}). Download it above."
+
+
+@keep_outputs(SWITCH_SIZE, status_index=SWITCH_STATUS)
+def do_import(ctx: StudioContext, upload: str | None, version_value: float | None, progress=gr.Progress()) -> tuple:
+    """Unpack the project zip ``upload`` as a new project in the projects folder and open it in this window."""
+    if not upload:
+        raise gr.Error(NO_ZIP, print_exception=False)
+    with _refused("The zip was not imported: "):
+        ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
+        imported = import_zip(upload, ctx.settings.projects_dir, progress=gr_progress(progress))
+        note = _recovery_note(imported)
+        project = _switch(ctx, ctx.remember(imported).root)
+    return switched(ctx, project, f"Imported and opened **{html.escape(project.name)}**.{note}", version_value)
+
+
+@keep_outputs(3, status_index=2)
+def do_empty(ctx: StudioContext, confirmed: bool, root: str | None) -> tuple:
+    """Delete the trash's items for good, once ``confirmed``; (trash line, the confirmation box, status line)."""
+    project = ctx.project_at(root)
+    if not confirmed:
+        raise gr.Error(NOT_CONFIRMED, print_exception=False)
+    try:
+        count = project.empty_trash()
+    except ProjectError as error:           # the trash is a link: nothing is deleted through it
+        raise gr.Error(str(error), print_exception=False) from None
+    return _trash_status(project), False, f"Deleted {count} item(s) from the trash for good."
+
+
+def on_load(ctx: StudioContext, root: str | None) -> tuple:
+    """A window (re)opened: the header, the recent list, the rename field and the trash line show this window's
+    project and today's list."""
+    project = ctx.project_at(root)
+    return _current_line(project), _recent_update(ctx, project), project.name, _trash_status(project)
+
+
+# ---- the bar: layout and wiring ---------------------------------------------------------------------------
+
+def _layout(ctx: StudioContext) -> SimpleNamespace:
+    """Every component of the bar, by name."""
+    ui = SimpleNamespace(root=ctx.project_state())
+    ui.current = gr.Markdown(_current_line(ctx.project), elem_id="project-current")
+    ui.version = gr.Number(value=0, visible=False, elem_id="project-version")
+    with gr.Accordion("Projects", open=False, elem_id="project-accordion"):
+        with gr.Row():
+            ui.recent = gr.Dropdown(_recent_choices(ctx, ctx.project), value=str(ctx.project.root),
+                                    allow_custom_value=True,
+                                    label="Open a recent project, or paste a project folder's path",
+                                    elem_id="project-recent", scale=4)
+            ui.open = gr.Button("Open", elem_id="project-open", scale=1)
+            ui.forget = gr.Button("Remove from list", elem_id="project-forget", scale=1, size="sm")
+        with gr.Row():
+            ui.new_name = gr.Textbox(label="New project name", placeholder="e.g. 元宵 lion dance",
+                                     elem_id="project-new-name", scale=4)
+            ui.create = gr.Button("Create and open", elem_id="project-create", scale=1)
+        with gr.Row():
+            ui.rename_text = gr.Textbox(label="Rename this project", value=ctx.project.name,
+                                        elem_id="project-rename-text", scale=3)
+            ui.rename_folder = gr.Checkbox(False, label="also rename its folder", elem_id="project-rename-folder",
+                                           scale=1)
+            ui.rename = gr.Button("Rename", elem_id="project-rename", scale=1)
+        with gr.Row():
+            with gr.Column(scale=1):
+                ui.include_trash = gr.Checkbox(False, label="include the trash", elem_id="project-export-trash")
+                ui.export = gr.Button("Export project as zip", elem_id="project-export")
+                ui.export_file = gr.File(label="Exported zip", interactive=False, elem_id="project-export-file")
+            with gr.Column(scale=1):
+                ui.import_file = gr.File(label="Project zip to import", file_types=[".zip"], type="filepath",
+                                         elem_id="project-import-file")
+                ui.import_button = gr.Button("Import and open", elem_id="project-import")
+        with gr.Row():
+            ui.trash_info = gr.Markdown(_trash_status(ctx.project), elem_id="project-trash-info")
+            ui.confirm_empty = gr.Checkbox(False, label="delete the trash's items for good",
+                                           elem_id="project-empty-confirm")
+            ui.empty = gr.Button("Empty trash", variant="stop", elem_id="project-empty-trash")
+    ui.status = gr.Markdown(_recovery_note(ctx.project).strip(), elem_id="project-status")
+    ui.switched = [ui.root, ui.current, ui.recent, ui.rename_text, ui.trash_info, ui.status, ui.version]
+    assert len(ui.switched) == SWITCH_SIZE and ui.switched[SWITCH_STATUS] is ui.status
+    return ui
+
+
+def _wire(ctx: StudioContext, ui: SimpleNamespace) -> None:
+    ui.open.click(ctx.bind(do_open), [ui.recent, ui.version], ui.switched, api_name=False)
+    ui.create.click(ctx.bind(do_create), [ui.new_name, ui.version], ui.switched, api_name=False)
+    ui.forget.click(ctx.bind(do_forget), [ui.recent, ui.root], [ui.recent, ui.status], api_name=False)
+    ui.rename.click(ctx.bind(do_rename), [ui.rename_text, ui.rename_folder, ui.root, ui.version], ui.switched,
+                    api_name=False)
+    ui.export.click(ctx.bind(do_export), [ui.include_trash, ui.root], [ui.export_file, ui.status], api_name=False)
+    ui.import_button.click(ctx.bind(do_import), [ui.import_file, ui.version], ui.switched, api_name=False)
+    ui.empty.click(ctx.bind(do_empty), [ui.confirm_empty, ui.root], [ui.trash_info, ui.confirm_empty, ui.status],
+                   api_name=False)
+    root_block = gr.context.Context.root_block
+    if root_block is not None:
+        root_block.load(ctx.bind(on_load), ui.root, [ui.current, ui.recent, ui.rename_text, ui.trash_info],
+                        api_name=False)
+
+
 def build_project_bar(ctx: StudioContext) -> None:
     """Build the project bar (call it inside the header of the studio's Blocks).
 
@@ -90,161 +290,8 @@ def build_project_bar(ctx: StudioContext) -> None:
     project changes only this window's state, and the hidden ``project_version`` number, so this window's
     tabs reload.
     """
-    roots = served_roots(ctx)
     remember_project(ctx.settings.home, ctx.project)
-    startup_note = _recovery_note(ctx.project)
     with gr.Column(elem_id=BAR_ID):
-        current = gr.Markdown(_current_line(ctx.project), elem_id="project-current")
-        version = gr.Number(value=0, visible=False, elem_id="project-version")
-        window_root = ctx.project_state()
-        ctx.shared["project_version"] = version
-        with gr.Accordion("Projects", open=False, elem_id="project-accordion"):
-            with gr.Row():
-                recent = gr.Dropdown(_recent_choices(ctx, ctx.project), value=str(ctx.project.root),
-                                     allow_custom_value=True,
-                                     label="Open a recent project, or paste a project folder's path",
-                                     elem_id="project-recent", scale=4)
-                open_button = gr.Button("Open", elem_id="project-open", scale=1)
-                forget_button = gr.Button("Remove from list", elem_id="project-forget", scale=1, size="sm")
-            with gr.Row():
-                new_name = gr.Textbox(label="New project name", placeholder="e.g. 元宵 lion dance",
-                                      elem_id="project-new-name", scale=4)
-                create_button = gr.Button("Create and open", elem_id="project-create", scale=1)
-            with gr.Row():
-                rename_text = gr.Textbox(label="Rename this project", value=ctx.project.name,
-                                         elem_id="project-rename-text", scale=3)
-                rename_folder = gr.Checkbox(False, label="also rename its folder", elem_id="project-rename-folder",
-                                            scale=1)
-                rename_button = gr.Button("Rename", elem_id="project-rename", scale=1)
-            with gr.Row():
-                with gr.Column(scale=1):
-                    include_trash = gr.Checkbox(False, label="include the trash", elem_id="project-export-trash")
-                    export_button = gr.Button("Export project as zip", elem_id="project-export")
-                    export_file = gr.File(label="Exported zip", interactive=False, elem_id="project-export-file")
-                with gr.Column(scale=1):
-                    import_file = gr.File(label="Project zip to import", file_types=[".zip"], type="filepath",
-                                          elem_id="project-import-file")
-                    import_button = gr.Button("Import and open", elem_id="project-import")
-            with gr.Row():
-                trash_info = gr.Markdown(_trash_line(ctx.project), elem_id="project-trash-info")
-                confirm_empty = gr.Checkbox(False, label="delete the trash's items for good",
-                                            elem_id="project-empty-confirm")
-                empty_button = gr.Button("Empty trash", variant="stop", elem_id="project-empty-trash")
-        status = gr.Markdown(startup_note.strip(), elem_id="project-status")
-
-    switched_outputs = [window_root, current, recent, rename_text, trash_info, status, version]
-
-    def after_switch(project: Project, message: str, version_value: float):
-        return (str(project.root), _current_line(project),
-                gr.update(choices=_recent_choices(ctx, project), value=str(project.root)), project.name,
-                _trash_line(project), message, (version_value or 0) + 1)
-
-    def refuse(message: str):
-        # a toast and a status line, not gr.Error: an error would cover the bar's fields with error badges
-        gr.Warning(message)
-        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {html.escape(message)}",
-                gr.update())
-
-    def do_open(path: str, version_value: float):
-        path = (path or "").strip()
-        if not path:
-            return refuse("Choose a recent project or paste a project folder's path")
-        try:
-            project = _switch(ctx, Path(path).expanduser())      # recovers and migrates on first open
-        except (ProjectError, ValueError, OSError) as error:
-            return refuse(str(error))
-        note = _recovery_note(project)
-        return after_switch(project, f"Opened **{html.escape(project.name)}**.{note}{_served_note(roots, project)}",
-                            version_value)
-
-    def do_create(name: str, version_value: float):
-        try:
-            ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
-            created = Project.create(ctx.settings.projects_dir, name or "")
-            project = _switch(ctx, ctx.remember(created).root)
-        except (ProjectError, ValueError, OSError) as error:
-            return refuse(str(error))
-        return after_switch(project, f"Created **{html.escape(project.name)}** in <code>{project.root}</code>.",
-                            version_value)
-
-    def do_forget(path: str, root: str):
-        path = (path or "").strip()
-        project = ctx.project_at(root)
-        if path and Path(path).expanduser().resolve() == project.root:
-            message = "That is the open project; open another one before removing it from the list"
-            gr.Warning(message)
-            return gr.update(), message
-        if path:
-            forget_project(ctx.settings.home, path)
-        return gr.update(choices=_recent_choices(ctx, project), value=str(project.root)), "Removed from the " \
-            "list (the folder was not touched)."
-
-    def do_rename(name: str, move_folder: bool, root: str, version_value: float):
-        try:
-            project = ctx.project_at(root)
-            old_root = project.root
-            project.rename(name or "", move_folder=bool(move_folder))
-            if project.root != old_root:
-                forget_project(ctx.settings.home, old_root)
-                ctx.remember(project)
-            remember_project(ctx.settings.home, project)
-        except (ProjectError, ValueError, OSError) as error:
-            return refuse(str(error))
-        return after_switch(project, f"Renamed to **{html.escape(project.name)}**.", version_value)
-
-    def do_export(with_trash: bool, root: str, progress=gr.Progress()):
-        project = ctx.project_at(root)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = sanitize_filename(f"{project.root.name}-{stamp}.zip")
-        target = ctx.settings.temp_dir / "exports" / name
-        try:
-            path = project.export_zip(target, include_trash=bool(with_trash),
-                                      progress=lambda f, m: progress(f, desc=m))
-        except (ProjectError, ValueError, OSError) as error:
-            gr.Warning(f"The export failed: {error}")
-            return None, f"⚠️ The export failed: {html.escape(str(error))}"
-        size = format_bytes(path.stat().st_size)
-        return str(path), f"Exported **{html.escape(project.name)}** ({size}). Download it above."
-
-    def do_import(upload: str | None, version_value: float, progress=gr.Progress()):
-        if not upload:
-            return refuse("Choose a project zip first")
-        try:
-            ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
-            imported = import_zip(upload, ctx.settings.projects_dir, progress=lambda f, m: progress(f, desc=m))
-            note = _recovery_note(imported)
-            project = _switch(ctx, ctx.remember(imported).root)
-        except (ProjectError, ValueError, OSError) as error:
-            return refuse(f"The zip was not imported: {error}")
-        return after_switch(project, f"Imported and opened **{html.escape(project.name)}**.{note}", version_value)
-
-    def do_empty(confirmed: bool, root: str):
-        project = ctx.project_at(root)
-        if not confirmed:   # a warning, not an error: an error would cover the checkbox the user must tick
-            message = "Tick 'delete the trash's items for good' first; emptying cannot be undone"
-            gr.Warning(message)
-            return _trash_line(project), gr.update(), message
-        try:
-            count = project.empty_trash()
-        except ProjectError as error:           # the trash is a link: nothing is deleted through it
-            gr.Warning(str(error))
-            return _trash_line(project), gr.update(), f"⚠️ {html.escape(str(error))}"
-        return _trash_line(project), False, f"Deleted {count} item(s) from the trash for good."
-
-    def on_load(root: str):
-        """A window (re)opened: the header and the recent list show this window's project and today's list."""
-        project = ctx.project_at(root)
-        return (_current_line(project), gr.update(choices=_recent_choices(ctx, project), value=str(project.root)),
-                project.name, _trash_line(project))
-
-    open_button.click(do_open, [recent, version], switched_outputs, api_name=False)
-    create_button.click(do_create, [new_name, version], switched_outputs, api_name=False)
-    forget_button.click(do_forget, [recent, window_root], [recent, status], api_name=False)
-    rename_button.click(do_rename, [rename_text, rename_folder, window_root, version], switched_outputs,
-                        api_name=False)
-    export_button.click(do_export, [include_trash, window_root], [export_file, status], api_name=False)
-    import_button.click(do_import, [import_file, version], switched_outputs, api_name=False)
-    empty_button.click(do_empty, [confirm_empty, window_root], [trash_info, confirm_empty, status], api_name=False)
-    root_block = gr.context.Context.root_block
-    if root_block is not None:
-        root_block.load(on_load, window_root, [current, recent, rename_text, trash_info], api_name=False)
+        ui = _layout(ctx)
+    ctx.shared["project_version"] = ui.version
+    _wire(ctx, ui)
