@@ -371,39 +371,76 @@ def compose_melody(*, scale: Scale, beats_per_bar: int, form: str, cycles: int, 
     phrases: list[Phrase] = []
     beat = float(intro_bars * beats_per_bar)
     for index, label in enumerate(labels):
-        first, pool, register, goals = PHRASE_PLANS[label]
-        if form == "aaba" and label == "A" and index % 4 == 0:
-            goals = (3,)
         last_phrase = index == len(labels) - 1
-        goal = 0 if last_phrase else int(goals[dev.integers(len(goals))])
-        phrase_base = base + register
-        ops = [first] + [pool[dev.integers(len(pool))] for _ in range(units_per_phrase - 2)] + ["C"]
-        if units_per_phrase == 1:
-            ops = ["C"]
-        start_bar = intro_bars + index * phrase_bars
+        goal, ops = _plan_phrase(form, label, index, units_per_phrase, dev, last_phrase=last_phrase)
+        phrase_base = base + PHRASE_PLANS[label][2]
         for u, op in enumerate(ops):
             goal_step = nearest_goal(goal, prev, lo, hi) if op == "C" else None
-            breath = BREATH_BEATS if (op == "C" and not last_phrase) else 0.0
-            unit = _unit_notes(op, motif, phrase_base, prev, goal_step, dev, breath)
-            if op != "C" and rhythm_variation > 0 and rhy.random() < rhythm_variation:
-                unit = regroup(unit, rhy)
-            if op != "C":
-                unit = _fit_range(unit, lo, hi)
-            # an arch across the phrase on top of its dynamic level; downbeats accented
-            arch = 6.0 * np.sin(np.pi * (u + 0.5) / len(ops))
-            for t, d, s in unit:
-                accent = 12 if (t % beats_per_bar) == 0 else 0
-                velocity = 78 + PHRASE_DYNAMICS.get(label, 0) + arch + accent
-                notes.append(Note(beat + t, d, scale.midi(s), velocity=int(np.clip(round(velocity), 1, 127))))
+            unit = _develop_unit(op, motif, phrase_base, prev, goal_step, dev, rhy, step_range,
+                                 rhythm_variation=rhythm_variation, last_phrase=last_phrase)
+            notes.extend(_sounding_unit(unit, beat, scale, beats_per_bar, label, u, len(ops)))
             prev = unit[-1][2]
             beat += UNIT_BEATS
-        phrases.append(Phrase(label=label, start_bar=start_bar, bars=phrase_bars, goal_step=goal))
+        phrases.append(Phrase(label=label, start_bar=intro_bars + index * phrase_bars, bars=phrase_bars,
+                              goal_step=goal))
     notes = _merge_ties(notes)
     if passing_tones:
         notes = add_passing_tones(notes, scale, stream(seeds["ornament"], "ornament"))
     notes = add_ornaments(notes, scale, stream(seeds["ornament"], "ornament"), density=ornament_density,
                           instrument=instrument)
     return notes, phrases, motif, prev
+
+
+def _plan_phrase(form: str, label: str, index: int, units_per_phrase: int, dev: np.random.Generator, *,
+                 last_phrase: bool) -> tuple[int, list[str]]:
+    """The phrase's cadence goal (a scale step) and its development operation per unit.
+
+    The first unit states the phrase's opening operation, the middle units draw from its pool and the last
+    one cadences ("C"); the piece's last phrase cadences on the final (step 0), and in AABA the A that opens
+    each cycle aims at step 3. The goal is drawn before the operations: the order of draws from the
+    development stream is part of what a seed reproduces.
+    """
+    first, pool, _register, goals = PHRASE_PLANS[label]
+    if form == "aaba" and label == "A" and index % 4 == 0:
+        goals = (3,)
+    goal = 0 if last_phrase else int(goals[dev.integers(len(goals))])
+    ops = [first] + [pool[dev.integers(len(pool))] for _ in range(units_per_phrase - 2)] + ["C"]
+    if units_per_phrase == 1:
+        ops = ["C"]
+    return goal, ops
+
+
+def _develop_unit(op: str, motif: tuple, phrase_base: int, prev: int, goal_step: int | None,
+                  dev: np.random.Generator, rhy: np.random.Generator, step_range: tuple[int, int], *,
+                  rhythm_variation: float, last_phrase: bool) -> list[tuple[float, float, int]]:
+    """One four-beat unit as (beat in unit, duration beats, scale step) triples.
+
+    A cadence ends on its goal and keeps its rhythm (a breath after it, except at the very end); any other
+    unit may have its rhythm regrouped and is folded back into ``step_range``.
+    """
+    breath = BREATH_BEATS if (op == "C" and not last_phrase) else 0.0
+    unit = _unit_notes(op, motif, phrase_base, prev, goal_step, dev, breath)
+    if op != "C" and rhythm_variation > 0 and rhy.random() < rhythm_variation:
+        unit = regroup(unit, rhy)
+    if op != "C":
+        unit = _fit_range(unit, *step_range)
+    return unit
+
+
+def _sounding_unit(unit: list[tuple[float, float, int]], beat: float, scale: Scale, beats_per_bar: int,
+                   label: str, unit_index: int, units: int) -> list[Note]:
+    """The unit's notes at ``beat`` with velocities: the phrase's dynamic level, an arch, accented downbeats.
+
+    The arch is ``6 sin(pi (u + 1/2) / units)`` for unit ``u`` of the phrase's ``units``, so the middle of a
+    phrase swells by up to 6 velocity steps; a downbeat adds 12.
+    """
+    arch = 6.0 * np.sin(np.pi * (unit_index + 0.5) / units)
+    notes = []
+    for t, d, s in unit:
+        accent = 12 if (t % beats_per_bar) == 0 else 0
+        velocity = 78 + PHRASE_DYNAMICS.get(label, 0) + arch + accent
+        notes.append(Note(beat + t, d, scale.midi(s), velocity=int(np.clip(round(velocity), 1, 127))))
+    return notes
 
 
 def _merge_ties(notes: list[Note]) -> list[Note]:

@@ -186,88 +186,24 @@ class Synth:
 
     def _render_line(self, out: np.ndarray, notes: list[Note], instrument: str, score: Score, *,
                      legato: bool) -> None:
+        """Add one continuous line of a sustained instrument into ``out`` (float32, mono, samples)."""
         sr = self.sample_rate
         if not notes:
             return
         starts = score.seconds([x.start_beat for x in notes])
         ends = score.seconds([x.end_beat for x in notes])
-        release = {"dizi": 0.06, "suona": 0.05, "erhu": 0.12}[instrument]
-        attack = {"dizi": 0.035, "suona": 0.02, "erhu": 0.07}[instrument]
+        release = _RELEASE_S[instrument]
+        # 80 ms of lead-in before the first note (its pitch is set there) and the release plus 50 ms after the last
         first = max(0, int(starts[0] * sr) - int(0.08 * sr))
         last = min(len(out), int(ends[-1] * sr) + int((release + 0.05) * sr))
         m = last - first
         if m <= 0:
             return
-        semis = np.zeros(m, dtype=np.float64)
-        amp = np.zeros(m, dtype=np.float32)
-        since = np.zeros(m, dtype=np.float32)
-        joined_prev = False          # the previous note ran straight into this one (legato)
-        for i, (note, t0, t1) in enumerate(zip(notes, starts, ends)):
-            a = int(t0 * sr) - first
-            b = min(m, int(t1 * sr) - first)
-            nxt_a = int(starts[i + 1] * sr) - first if i + 1 < len(notes) else m
-            joined = legato and abs(nxt_a - b) < sr * 0.01
-            tail_end = b if joined else min(m, b + int(release * sr))
-            if i == 0 or not (legato and abs(a - (int(ends[i - 1] * sr) - first)) < sr * 0.01):
-                semis[max(0, a - int(0.08 * sr)):a] = note.midi
-            semis[a:max(tail_end, nxt_a if joined else tail_end)] = note.midi
-            length = b - a
-            if length <= 0:
-                continue
-            since[a:tail_end] = np.arange(tail_end - a, dtype=np.float32) / sr
-            level = (note.velocity / 127.0) ** 1.2
-            env = np.full(tail_end - a, level, dtype=np.float32)
-            att = min(int(attack * sr), length)
-            env[:att] *= np.linspace(0.55 if joined_prev else 0.0, 1.0, att, dtype=np.float32)
-            if not joined:
-                rel = tail_end - b
-                if rel > 0:
-                    env[length:] *= np.linspace(1.0, 0.0, rel, dtype=np.float32)
-            else:
-                # articulation between legato notes: a tongue (winds) or a bow change (erhu)
-                dip = min(int(0.018 * sr), length // 3)
-                env[length - dip:length] *= np.linspace(1.0, 0.45, dip, dtype=np.float32)
-            amp[a:tail_end] = np.maximum(amp[a:tail_end], env)
-            # ornaments and idioms as pitch curves
-            glide = None
-            if note.ornament == "slide" and note.grace_midi is not None:
-                glide = (note.grace_midi, 0.11)
-            elif note.ornament == "grace" and note.grace_midi is not None:
-                g = min(int(0.055 * sr), length // 2)
-                semis[a:a + g] = note.grace_midi
-            elif instrument == "erhu" and joined_prev and abs(note.midi - notes[i - 1].midi) >= 3:
-                glide = (notes[i - 1].midi, 0.07)
-            elif instrument == "suona" and note.velocity >= 92 and length > int(0.15 * sr):
-                glide = (note.midi - 1.0, 0.05)
-            if glide is not None:
-                g = min(int(glide[1] * sr), length // 2)
-                w = np.linspace(0.0, 1.0, g) ** 0.7
-                semis[a:a + g] = glide[0] + (note.midi - glide[0]) * w
-            joined_prev = joined
+        semis, amp, since = _line_curves(notes, starts, ends, first, m, sr, instrument, legato=legato)
         # smooth every envelope step (tongued/bowed joins, velocity changes) over ~4 ms: no clicks
         amp = ndimage.uniform_filter1d(amp, size=int(0.004 * sr) | 1, mode="constant")
-        t = (np.arange(m) + first) / sr
-        vib_rate, vib_depth, vib_delay = {"dizi": (5.4, 0.25, 0.25), "suona": (5.0, 0.25, 0.2),
-                                          "erhu": (6.0, 0.35, 0.15)}[instrument]
-        vib = vib_depth * np.sin((TWO_PI * vib_rate) * t).astype(np.float32) * np.clip((since - vib_delay) / 0.3, 0.0, 1.0)
-        freq = 440.0 * np.exp2((semis.astype(np.float32) + vib - np.float32(69.0)) / np.float32(12.0))
-        # the running phase needs float64 (it reaches ~1e5 rad in a minute); wrapped, float32 is exact enough
-        phase = (np.cumsum(freq, dtype=np.float64) * (TWO_PI / sr)) % TWO_PI
-        phase = phase.astype(np.float32)
-        weights = _harmonics(instrument, float(freq.max()), sr)
-        acc = np.empty(m, dtype=np.float32)
-        _additive(phase, weights, acc)
         rng = _rng(self.seed, 21, len(notes), int(starts[0] * 1000))
-        if instrument == "dizi":
-            breath = signal.lfilter(*signal.butter(2, [1800 / (sr / 2), 7000 / (sr / 2)], "band"),
-                                    rng.standard_normal(m)).astype(np.float32)
-            acc += 0.08 * breath
-        elif instrument == "erhu":
-            acc = _filter_peaks(acc, sr, ((750.0, 4.0, 2.0), (2600.0, 3.0, 1.5)))
-            acc += 0.06 * signal.lfilter(*signal.butter(2, 3000 / (sr / 2), "high"),
-                                         rng.standard_normal(m)).astype(np.float32)
-        elif instrument == "suona":
-            acc = _filter_peaks(acc, sr, ((1300.0, 6.0, 1.2), (3100.0, 4.0, 1.5)))
+        acc, weights = _line_tone(semis, since, first, sr, instrument, rng)
         acc *= amp
         out[first:last] += acc / max(1e-6, float(np.sum(np.abs(weights))) * 0.5)
 
@@ -368,6 +304,113 @@ class Synth:
         if part.instrument in ("big_drum", "gongs", "cymbals"):
             return self.render_percussion(part, score, n)
         raise ValueError(f"instrument {part.instrument!r} is not one of {', '.join(INSTRUMENTS)}")
+
+
+_RELEASE_S = {"dizi": 0.06, "suona": 0.05, "erhu": 0.12}
+_ATTACK_S = {"dizi": 0.035, "suona": 0.02, "erhu": 0.07}
+_VIBRATO = {"dizi": (5.4, 0.25, 0.25), "suona": (5.0, 0.25, 0.2), "erhu": (6.0, 0.35, 0.15)}  # Hz, semitones, delay s
+
+
+def _line_curves(notes: list[Note], starts: np.ndarray, ends: np.ndarray, first: int, m: int, sr: int,
+                 instrument: str, *, legato: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sample curves of a sustained line, ``m`` samples from sample ``first`` of the part.
+
+    Returns ``semis`` (float64 MIDI pitch, ornaments included), ``amp`` (float32 envelope, unsmoothed) and
+    ``since`` (float32 seconds since the current note began, which delays the vibrato). Legato notes that
+    meet within 10 ms join: no release between them, a short dip for the tongue or bow change instead, and
+    the next note attacks from 0.55 rather than from silence.
+    """
+    release, attack = _RELEASE_S[instrument], _ATTACK_S[instrument]
+    semis = np.zeros(m, dtype=np.float64)
+    amp = np.zeros(m, dtype=np.float32)
+    since = np.zeros(m, dtype=np.float32)
+    joined_prev = False          # the previous note ran straight into this one (legato)
+    for i, (note, t0, t1) in enumerate(zip(notes, starts, ends)):
+        a = int(t0 * sr) - first
+        b = min(m, int(t1 * sr) - first)
+        nxt_a = int(starts[i + 1] * sr) - first if i + 1 < len(notes) else m
+        joined = legato and abs(nxt_a - b) < sr * 0.01
+        tail_end = b if joined else min(m, b + int(release * sr))
+        if i == 0 or not (legato and abs(a - (int(ends[i - 1] * sr) - first)) < sr * 0.01):
+            semis[max(0, a - int(0.08 * sr)):a] = note.midi
+        semis[a:max(tail_end, nxt_a if joined else tail_end)] = note.midi
+        length = b - a
+        if length <= 0:
+            continue
+        since[a:tail_end] = np.arange(tail_end - a, dtype=np.float32) / sr
+        level = (note.velocity / 127.0) ** 1.2
+        env = np.full(tail_end - a, level, dtype=np.float32)
+        att = min(int(attack * sr), length)
+        env[:att] *= np.linspace(0.55 if joined_prev else 0.0, 1.0, att, dtype=np.float32)
+        if not joined:
+            rel = tail_end - b
+            if rel > 0:
+                env[length:] *= np.linspace(1.0, 0.0, rel, dtype=np.float32)
+        else:
+            # articulation between legato notes: a tongue (winds) or a bow change (erhu)
+            dip = min(int(0.018 * sr), length // 3)
+            env[length - dip:length] *= np.linspace(1.0, 0.45, dip, dtype=np.float32)
+        amp[a:tail_end] = np.maximum(amp[a:tail_end], env)
+        _ornament_pitch(semis, a, length, sr, note, notes[i - 1] if i else None, instrument, joined_prev=joined_prev)
+        joined_prev = joined
+    return semis, amp, since
+
+
+def _ornament_pitch(semis: np.ndarray, a: int, length: int, sr: int, note: Note, previous: Note | None,
+                    instrument: str, *, joined_prev: bool) -> None:
+    """Write a note's ornament or idiom into the pitch curve ``semis`` from sample ``a``.
+
+    A slide glides from the grace pitch over 110 ms; a grace note sits on its pitch for 55 ms; an erhu joined
+    to a note 3+ semitones away slides from it over 70 ms (portamento); a loud, long suona note scoops up a
+    semitone over 50 ms. Glides follow ``w = x**0.7`` for ``x`` from 0 to 1: fast at first, settling onto the
+    pitch. No ornament lasts more than half the note.
+    """
+    glide = None
+    if note.ornament == "slide" and note.grace_midi is not None:
+        glide = (note.grace_midi, 0.11)
+    elif note.ornament == "grace" and note.grace_midi is not None:
+        g = min(int(0.055 * sr), length // 2)
+        semis[a:a + g] = note.grace_midi
+    elif instrument == "erhu" and joined_prev and abs(note.midi - previous.midi) >= 3:
+        glide = (previous.midi, 0.07)
+    elif instrument == "suona" and note.velocity >= 92 and length > int(0.15 * sr):
+        glide = (note.midi - 1.0, 0.05)
+    if glide is not None:
+        g = min(int(glide[1] * sr), length // 2)
+        w = np.linspace(0.0, 1.0, g) ** 0.7
+        semis[a:a + g] = glide[0] + (note.midi - glide[0]) * w
+
+
+def _line_tone(semis: np.ndarray, since: np.ndarray, first: int, sr: int, instrument: str,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The line's raw tone (float32, unit envelope) and the harmonic weights it was summed with.
+
+    Pitch is ``440 * 2**((semis + vibrato - 69) / 12)`` Hz; the vibrato fades in over 0.3 s after its delay.
+    Then the instrument's colour: breath noise band-passed at 1.8-7 kHz (dizi), body resonances plus bow
+    noise above 3 kHz (erhu), two nasal formants (suona).
+    """
+    m = len(semis)
+    t = (np.arange(m) + first) / sr
+    vib_rate, vib_depth, vib_delay = _VIBRATO[instrument]
+    vib = vib_depth * np.sin((TWO_PI * vib_rate) * t).astype(np.float32) * np.clip((since - vib_delay) / 0.3, 0.0, 1.0)
+    freq = 440.0 * np.exp2((semis.astype(np.float32) + vib - np.float32(69.0)) / np.float32(12.0))
+    # the running phase needs float64 (it reaches ~1e5 rad in a minute); wrapped, float32 is exact enough
+    phase = (np.cumsum(freq, dtype=np.float64) * (TWO_PI / sr)) % TWO_PI
+    phase = phase.astype(np.float32)
+    weights = _harmonics(instrument, float(freq.max()), sr)
+    acc = np.empty(m, dtype=np.float32)
+    _additive(phase, weights, acc)
+    if instrument == "dizi":
+        breath = signal.lfilter(*signal.butter(2, [1800 / (sr / 2), 7000 / (sr / 2)], "band"),
+                                rng.standard_normal(m)).astype(np.float32)
+        acc += 0.08 * breath
+    elif instrument == "erhu":
+        acc = _filter_peaks(acc, sr, ((750.0, 4.0, 2.0), (2600.0, 3.0, 1.5)))
+        acc += 0.06 * signal.lfilter(*signal.butter(2, 3000 / (sr / 2), "high"),
+                                     rng.standard_normal(m)).astype(np.float32)
+    elif instrument == "suona":
+        acc = _filter_peaks(acc, sr, ((1300.0, 6.0, 1.2), (3100.0, 4.0, 1.5)))
+    return acc, weights
 
 
 def _voices(notes: list[Note]) -> list[list[Note]]:
