@@ -26,6 +26,9 @@ from lantern_studio.engines.errors import UserInputError
 
 log = logging.getLogger("lantern_studio.studio")
 
+#: The refusal of every Storyboard step that needs shots before any exist.
+NO_SHOTS = "There is no shot list yet: paste a script (or a prose chapter) in the Script step and parse it"
+
 #: What counts as the user's mistake rather than a crash.
 MISTAKES = (gr.Error, UserInputError)
 _QUIET = "_lantern_quiet"

@@ -15,6 +15,7 @@ import gradio as gr
 from lantern_studio.engines.story.handoff import TIMELINE_FORMATS, HandoffUnavailable, export_timeline
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.messages import NO_SHOTS
 
 FORMAT_LABELS = {"jianying": "剪映 draft (JianyingPro)", "fcpxml": "FCP 7 XML (Premiere, Resolve)", "otio": "OpenTimelineIO",
                  "edl": "CMX 3600 EDL (video only)"}
@@ -34,7 +35,7 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
     from lantern_studio.studio.tab_animatic import dialogue_input, music_input
 
     if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
-        raise gr.Error("There is no shot list yet: paste or upload a script above and make the shots first.")
+        raise gr.Error(NO_SHOTS)
     if not formats:
         raise gr.Error("Tick at least one format to export.")
     storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))

@@ -19,6 +19,7 @@ from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.timeline import FORMATS, FPS_CHOICES
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 from lantern_studio.studio.job_progress import StopFlags, gr_progress
+from lantern_studio.studio.messages import NO_SHOTS
 
 MUSIC_NONE = "No music"
 MUSIC_TAKE = "A take from the Music tab"
@@ -87,7 +88,7 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     cancelled render.
     """
     if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
-        raise gr.Error("There is no shot list yet: paste or upload a script above and make the shots first.")
+        raise gr.Error(NO_SHOTS)
     storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
     music = music_input(ctx, source, take_id, upload)
     dialogue = dialogue_input(dialogue_files)

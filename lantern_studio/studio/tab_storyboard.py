@@ -40,7 +40,7 @@ from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 from lantern_studio.studio.dataframes import dataframe_rows
 from lantern_studio.studio.job_progress import StopFlags, gr_progress
-from lantern_studio.studio.messages import keep_outputs
+from lantern_studio.studio.messages import NO_SHOTS, keep_outputs
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
 RENDERERS = ("Previz (built in, no weights)", "Diffusers (local model)")
@@ -57,7 +57,6 @@ _VARIATIONS: dict[tuple[str, int], int] = {}
 PREVIZ_SAME = ("The previz renderer draws each panel from its shot's fields, so shot {number} comes out the same: "
                "change its size, move or action in the shot list for a different panel, or use the diffusers "
                "renderer for a new image")
-NO_SHOTS = "There is no shot list yet: paste a script (or a prose chapter) in the Script step and parse it"
 
 # the shot list's column titles as shown: short words that fit their columns at 1400 px, so no title breaks
 # mid-word (the rows stay in SHOT_HEADERS order, which the edits are read back by); the one-word columns (size,
