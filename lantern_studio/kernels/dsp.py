@@ -1017,7 +1017,18 @@ cuda = None  # numba.cuda, bound by load_cuda on first use
 
 @lru_cache(maxsize=1)
 def _cuda_kernels():
+    """Every CUDA kernel of this module by name, compiled once per process.
+
+    ``cuda`` is bound as a module global first (see ``load_cuda``); the kernels come in three groups, one
+    factory each: biquad filtering and loudness, crossfeed, and the look-ahead limiter.
+    """
     load_cuda(globals())
+    return {**_cuda_filter_kernels(), **_cuda_crossfeed_kernels(), **_cuda_limiter_kernels()}
+
+
+def _cuda_filter_kernels():
+    """Biquad cascades and loudness measurement: one thread per channel runs its channel's recursion through
+    every sample (the filter state is sequential in time); true peak is per frame, one thread per frame."""
     tp_at = device_function(_tp_at)
     nsec = MAX_CUDA_SECTIONS
 
@@ -1077,6 +1088,13 @@ def _cuda_kernels():
                     best = v
             out[i] = best
 
+    return dict(sos_channels=sos_channels, kweight_hops=kweight_hops, tp_track=tp_track)
+
+
+def _cuda_crossfeed_kernels():
+    """Headphone crossfeed: one thread per output channel mixes in the other channel, delayed and low-passed
+    (a one-pole section run through ``_biquad_step``), continuing from the previous block's history and state."""
+
     @cuda.jit
     def crossfeed_channels(x, history, delay, b0, a1, strength, z, out):
         ch = cuda.grid(1)
@@ -1090,6 +1108,14 @@ def _cuda_kernels():
                 y, z0, _ = _biquad_step(d, b0, b0, 0.0, a1, 0.0, z0, 0.0)
                 out[i, ch] = _crossfeed_out(np.float64(x[i, ch]), y, strength, norm)
             z[ch] = z0
+
+    return dict(crossfeed_channels=crossfeed_channels)
+
+
+def _cuda_limiter_kernels():
+    """The look-ahead peak limiter: the minimum required gain over the look-ahead window (one thread per
+    frame), the release recursion smoothed by a moving average over the window (sequential, one thread), and
+    the delayed gain applied (one thread per frame)."""
 
     @cuda.jit
     def sliding_min(r, window, out):
@@ -1123,9 +1149,7 @@ def _cuda_kernels():
             for ch in range(x.shape[1]):
                 out[i, ch] = x[i, ch] * g[i + shift]
 
-    return dict(sos_channels=sos_channels, kweight_hops=kweight_hops, tp_track=tp_track,
-                crossfeed_channels=crossfeed_channels, sliding_min=sliding_min, limiter_gain=limiter_gain,
-                apply_gain=apply_gain)
+    return dict(sliding_min=sliding_min, limiter_gain=limiter_gain, apply_gain=apply_gain)
 
 
 def _sos_cuda(x, sos, zi):

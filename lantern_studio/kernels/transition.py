@@ -250,22 +250,7 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
     numpy.ndarray
         Same shape and dtype as ``a``; ``uint8`` results are rounded to nearest.
     """
-    for name, frame in (("a", a), ("b", b)):
-        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] not in (3, 4):
-            raise ValueError(f"{name} must be an (H, W, 3) or (H, W, 4) array, got {getattr(frame, 'shape', type(frame))}")
-        if frame.dtype not in (np.uint8, np.float32):
-            raise ValueError(f"{name} must be uint8 or float32, got {frame.dtype}")
-    if a.shape != b.shape or a.dtype != b.dtype:
-        raise ValueError(f"a and b must have the same shape and dtype, got {a.shape} {a.dtype} and {b.shape} {b.dtype}; "
-                         "letterbox or convert one of them first")
-    if not isinstance(t, (int, float, np.floating, np.integer)) or not 0.0 <= float(t) <= 1.0:
-        raise ValueError(f"t must be a number in [0, 1], got {t!r}")
-    if kind not in TRANSITION_KINDS:
-        raise ValueError(f"kind must be one of {TRANSITION_KINDS}, got {kind!r}")
-    if direction not in WIPE_DIRECTIONS:
-        raise ValueError(f"direction must be one of {WIPE_DIRECTIONS}, got {direction!r}")
-    if not isinstance(softness, (int, float, np.floating, np.integer)) or not 0.0 <= float(softness) <= 1.0:
-        raise ValueError(f"softness must be a fraction in [0, 1], got {softness!r}")
+    _check_transition_args(a, b, t, kind=kind, direction=direction, softness=softness)
     height, width, channels = a.shape
     c = color_value(color, channels=channels, dtype=a.dtype)
     if out is not None and (not isinstance(out, np.ndarray) or out.shape != a.shape or out.dtype != a.dtype):
@@ -286,12 +271,48 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
     soft_px = float(softness) * extent
     to_u8 = a.dtype == np.uint8
     if body == "cuda":
-        kernel = _cuda_kernel()  # binds the module's ``cuda``
-        d_out = cuda.device_array(a.shape, a.dtype)
-        kernel[grid_2d(width, height)](cuda.to_device(np.ascontiguousarray(a)), cuda.to_device(np.ascontiguousarray(b)),
-                                       d_out, cuda.to_device(c), kind_code, t, dir_code, extent, soft_px, to_u8)
-        out[...] = d_out.copy_to_host()
+        out[...] = _transition_on_cuda(a, b, c, kind_code, t, dir_code, extent, soft_px, to_u8)
         return out
+    _transition_on_cpu(a, b, out, c, kind_code, t, dir_code, extent, soft_px, to_u8)
+    return out
+
+
+def _check_transition_args(a, b, t, *, kind: str, direction: str, softness) -> None:
+    """Raise ValueError, naming the argument and what it should be, for anything ``transition`` cannot blend."""
+    for name, frame in (("a", a), ("b", b)):
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            raise ValueError(f"{name} must be an (H, W, 3) or (H, W, 4) array, got {getattr(frame, 'shape', type(frame))}")
+        if frame.dtype not in (np.uint8, np.float32):
+            raise ValueError(f"{name} must be uint8 or float32, got {frame.dtype}")
+    if a.shape != b.shape or a.dtype != b.dtype:
+        raise ValueError(f"a and b must have the same shape and dtype, got {a.shape} {a.dtype} and {b.shape} {b.dtype}; "
+                         "letterbox or convert one of them first")
+    if not isinstance(t, (int, float, np.floating, np.integer)) or not 0.0 <= float(t) <= 1.0:
+        raise ValueError(f"t must be a number in [0, 1], got {t!r}")
+    if kind not in TRANSITION_KINDS:
+        raise ValueError(f"kind must be one of {TRANSITION_KINDS}, got {kind!r}")
+    if direction not in WIPE_DIRECTIONS:
+        raise ValueError(f"direction must be one of {WIPE_DIRECTIONS}, got {direction!r}")
+    if not isinstance(softness, (int, float, np.floating, np.integer)) or not 0.0 <= float(softness) <= 1.0:
+        raise ValueError(f"softness must be a fraction in [0, 1], got {softness!r}")
+
+
+def _transition_on_cuda(a, b, c, kind_code, t, dir_code, extent, soft_px, to_u8) -> np.ndarray:
+    """The blended frame from the CUDA body, one thread per pixel, copied back to the host."""
+    kernel = _cuda_kernel()  # binds the module's ``cuda``
+    height, width = a.shape[:2]
+    d_out = cuda.device_array(a.shape, a.dtype)
+    kernel[grid_2d(width, height)](cuda.to_device(np.ascontiguousarray(a)), cuda.to_device(np.ascontiguousarray(b)),
+                                   d_out, cuda.to_device(c), kind_code, t, dir_code, extent, soft_px, to_u8)
+    return d_out.copy_to_host()
+
+
+def _transition_on_cpu(a, b, out, c, kind_code, t, dir_code, extent, soft_px, to_u8) -> None:
+    """Blend into ``out`` with the CPU body, which works on rows of ``W * channels`` values.
+
+    A non-contiguous ``out`` gets a contiguous copy to write into, copied back at the end.
+    """
+    height, width, channels = a.shape
     flat = (height, width * channels)
     a2 = np.ascontiguousarray(a).reshape(flat).view()
     b2 = np.ascontiguousarray(b).reshape(flat).view()
@@ -302,4 +323,3 @@ def transition(a: np.ndarray, b: np.ndarray, t: float, *, kind: str = "dissolve"
     _transition_cpu(a2, b2, out2, c, kind_code, t, dir_code, extent, soft_px, to_u8)
     if not np.shares_memory(out2, out):
         out[...] = out2.reshape(out.shape)
-    return out
