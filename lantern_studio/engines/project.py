@@ -943,7 +943,7 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
         The archive is not a zip, holds no ``project.json``, or has a member that could write outside the
         project or is too large.
     """
-    from lantern_studio.engines.safety import check_relative_path, sanitize_filename
+    from lantern_studio.engines.safety import sanitize_filename
 
     archive_path = Path(archive_path)
     parent = Path(parent).expanduser().resolve()
@@ -952,74 +952,119 @@ def import_zip(archive_path: str | Path, parent: str | Path, *, name: str | None
     if not zipfile.is_zipfile(archive_path):
         raise ValueError(f"{archive_path.name} is not a zip file; choose a project zip exported by Lantern Studio")
     with zipfile.ZipFile(archive_path) as archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_IMPORT_MEMBERS:
-            raise ValueError(f"the zip holds {len(infos)} entries (at most {MAX_IMPORT_MEMBERS}); it is not a project")
-        members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
-        total = 0
-        for info in infos:
-            if _is_symlink(info):
-                raise ValueError(f"the zip entry {info.filename!r} is a symbolic link; links are refused")
-            check_relative_path(info.orig_filename)           # before zipfile cut it at a NUL byte
-            relative = check_relative_path(info.filename)
-            total += info.file_size
-            if total > max_bytes:
-                raise ValueError(f"the zip unpacks to more than {max_bytes / 1e9:.1f} GB; it is refused")
-            if info.compress_size and info.file_size / info.compress_size > MAX_IMPORT_RATIO and info.file_size > 2**20:
-                raise ValueError(f"the zip entry {info.filename!r} expands {info.file_size // info.compress_size}x; "
-                                 "it looks like a zip bomb and is refused")
-            members.append((info, relative))
-        manifests = [rel for info, rel in members if rel.name == MANIFEST and not info.is_dir()]
-        manifests.sort(key=lambda rel: len(rel.parts))
-        if not manifests or len(manifests[0].parts) > 2:
-            raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
-                             "Lantern Studio")
-        prefix = manifests[0].parts[:-1]
+        members, total = _checked_members(archive, max_bytes=max_bytes)
+        prefix = _project_prefix(members)
         folder = sanitize_filename(name if name else (prefix[0] if prefix else archive_path.stem), default="imported")
-        target = parent / folder
-        counter = 2
-        while target.exists():
-            target = parent / f"{folder}-{counter}"
-            counter += 1
+        target = _unused_folder(parent, folder)
         parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_imports(parent)
         staging = parent / f"{TEMP_PREFIX}import-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
-            done = 0
-            for info, relative in members:
-                if relative.parts[:len(prefix)] != prefix or len(relative.parts) == len(prefix):
-                    continue   # outside the project's folder in the archive
-                inner = PurePosixPath(*relative.parts[len(prefix):])
-                if inner.name.startswith(TEMP_PREFIX) or inner.as_posix() == LOCK_NAME:
-                    continue
-                out = staging.joinpath(*inner.parts)
-                if info.is_dir():
-                    out.mkdir(parents=True, exist_ok=True)
-                    continue
-                out.parent.mkdir(parents=True, exist_ok=True)
-                written = 0
-                with archive.open(info) as source, open(out, "wb") as sink:
-                    while chunk := source.read(1 << 20):
-                        written += len(chunk)
-                        if written > info.file_size:
-                            raise ValueError(f"the zip entry {info.filename!r} is larger than it says; refused")
-                        sink.write(chunk)
-                done += info.file_size
-                if progress is not None:
-                    progress(done / max(total, 1), f"unpacked {inner}")
-            if not (staging / MANIFEST).is_file():
-                raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
-                                 "Lantern Studio")
-            version = _schema_version(_read_manifest(staging / MANIFEST), staging / MANIFEST)
-            if version > SCHEMA_VERSION:
-                raise ProjectError(f"the zip holds a project of format {version}, made by a newer Lantern Studio; "
-                                   "update the studio to import it")
+            _unpack_members(archive, members, prefix, staging, total=total, progress=progress)
+            _check_unpacked_manifest(staging)
             os.rename(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return Project.open(target, create=False)
+
+
+def _checked_members(archive: zipfile.ZipFile, *,
+                     max_bytes: int) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]], int]:
+    """Every member with its checked relative path, and the total unpacked size in bytes, read from the
+    archive's directory before anything is written.
+
+    Refuses too many entries, symbolic links, names that could escape the folder (checked on the name as
+    stored too, since zipfile cuts a name at a NUL byte), a total over ``max_bytes``, and any member over
+    1 MiB that expands more than ``MAX_IMPORT_RATIO`` times (a zip bomb).
+    """
+    from lantern_studio.engines.safety import check_relative_path
+
+    infos = archive.infolist()
+    if len(infos) > MAX_IMPORT_MEMBERS:
+        raise ValueError(f"the zip holds {len(infos)} entries (at most {MAX_IMPORT_MEMBERS}); it is not a project")
+    members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+    total = 0
+    for info in infos:
+        if _is_symlink(info):
+            raise ValueError(f"the zip entry {info.filename!r} is a symbolic link; links are refused")
+        check_relative_path(info.orig_filename)           # before zipfile cut it at a NUL byte
+        relative = check_relative_path(info.filename)
+        total += info.file_size
+        if total > max_bytes:
+            raise ValueError(f"the zip unpacks to more than {max_bytes / 1e9:.1f} GB; it is refused")
+        if info.compress_size and info.file_size / info.compress_size > MAX_IMPORT_RATIO and info.file_size > 2**20:
+            raise ValueError(f"the zip entry {info.filename!r} expands {info.file_size // info.compress_size}x; "
+                             "it looks like a zip bomb and is refused")
+        members.append((info, relative))
+    return members, total
+
+
+def _project_prefix(members: list[tuple[zipfile.ZipInfo, PurePosixPath]]) -> tuple[str, ...]:
+    """The folder inside the archive that holds the project: where its shallowest ``project.json`` is, at the
+    top or one folder down (an exported zip wraps the project in a folder named after it)."""
+    manifests = [rel for info, rel in members if rel.name == MANIFEST and not info.is_dir()]
+    manifests.sort(key=lambda rel: len(rel.parts))
+    if not manifests or len(manifests[0].parts) > 2:
+        raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
+                         "Lantern Studio")
+    return manifests[0].parts[:-1]
+
+
+def _unused_folder(parent: Path, folder: str) -> Path:
+    """``parent / folder``, or with ``-2``, ``-3``, ... appended when that exists: an import never merges into
+    an existing project."""
+    target = parent / folder
+    counter = 2
+    while target.exists():
+        target = parent / f"{folder}-{counter}"
+        counter += 1
+    return target
+
+
+def _unpack_members(archive: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, PurePosixPath]],
+                    prefix: tuple[str, ...], staging: Path, *, total: int,
+                    progress: Callable[[float, str], None] | None) -> None:
+    """Write the members under ``prefix`` into ``staging``, without the prefix.
+
+    Members outside the project's folder, leftover temporary files and the lock file are skipped. Each file
+    is copied in 1 MiB chunks and refused as soon as it outgrows the size its header declared, so a forged
+    header cannot slip a bomb past the size checks.
+    """
+    done = 0
+    for info, relative in members:
+        if relative.parts[:len(prefix)] != prefix or len(relative.parts) == len(prefix):
+            continue   # outside the project's folder in the archive
+        inner = PurePosixPath(*relative.parts[len(prefix):])
+        if inner.name.startswith(TEMP_PREFIX) or inner.as_posix() == LOCK_NAME:
+            continue
+        out = staging.joinpath(*inner.parts)
+        if info.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with archive.open(info) as source, open(out, "wb") as sink:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise ValueError(f"the zip entry {info.filename!r} is larger than it says; refused")
+                sink.write(chunk)
+        done += info.file_size
+        if progress is not None:
+            progress(done / max(total, 1), f"unpacked {inner}")
+
+
+def _check_unpacked_manifest(staging: Path) -> None:
+    """The unpacked project has a readable ``project.json`` of a format this studio can open."""
+    if not (staging / MANIFEST).is_file():
+        raise ValueError("the zip holds no project.json at its top; choose a project zip exported by "
+                         "Lantern Studio")
+    version = _schema_version(_read_manifest(staging / MANIFEST), staging / MANIFEST)
+    if version > SCHEMA_VERSION:
+        raise ProjectError(f"the zip holds a project of format {version}, made by a newer Lantern Studio; "
+                           "update the studio to import it")
 
 
 def _remove_stale_imports(parent: Path, *, older_than_s: float = 3600.0) -> None:
