@@ -18,6 +18,7 @@ it has one), so re-rendering redoes only those frames; everything else is copied
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -314,7 +315,6 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     format : {"9:16", "16:9", "1:1"}
         1080x1920 (default), 1920x1080 or 1080x1080.
     fps : {24, 25, 30}
-        Frame rate.
     preview : bool
         A fast, low-resolution render (a third of the size, faster encoder settings).
     gif_path, srt_path : path, optional
@@ -329,8 +329,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
         Folder of encoded parts keyed by content; a later render reuses every unchanged part. Without it
         the parts live in a temporary folder that is removed afterwards.
     dialogue_audio : mapping of shot number to path or (audio, sample_rate), optional
-        Recorded dialogue; other dialogue lines get their spoken line from ``voices``, else placeholder
-        tones when ``placeholders`` is True.
+        Recorded dialogue; other lines are spoken from ``voices``, else placeholder tones if ``placeholders``.
     voices : mapping of shot number to engines.speech.base.SpeechClip, optional
         Lines spoken in the characters' voices (:func:`engines.story.voices.speak_lines`). Each voiced shot
         lasts at least its line plus a breath, and its subtitle is timed to the speech.
@@ -350,8 +349,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     Raises
     ------
     ValueError
-        Bad input: no shots, a shot without a panel, a duration of 0 s, an unknown format or frame rate,
-        undecodable music.
+        Bad input: no shots, a shot without a panel, a 0 s duration, an unknown format or fps, undecodable music.
     engines.story.encode.DiskFullError
         The disk filled up while writing; nothing is left under the final names.
     engines.jobs.Cancelled
@@ -359,75 +357,126 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     """
     started = time.perf_counter()
     storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
+    out_path = _mp4_path(out_path)
+    cancel_requested(cancel)            # a cancel that is neither an Event nor a callable is refused before any work
+    report = progress or (lambda fraction, message: None)
+    frames = _plan_frames(storyboard, panels, format=format, fps=int(fps), preview=preview,
+                          title_card_s=title_card_s, end_card_s=end_card_s)
+    # the soundtrack first: bad music fails before minutes of rendering
+    report(0.0, "mixing the soundtrack")
+    soundtrack, cues = _soundtrack_and_cues(frames, storyboard, music=music, ducking_db=ducking_db,
+                                            dialogue_audio=dialogue_audio, placeholders=placeholders,
+                                            target_lufs=target_lufs, voices=voices)
+    with _parts_cache(cache_dir) as (cache, shared):
+        counts = _encode_mp4(frames, storyboard, cues, soundtrack, cache, out_path, report=report, cancel=cancel,
+                             backend=backend, prune=shared)
+        files = _write_sidecars(storyboard, cues, soundtrack, out_path, srt_path=srt_path, gif_path=gif_path,
+                                voices=voices, voices_dir=voices_dir, report=report)
+    report(1.0, "done")
+    return AnimaticResult(video_path=out_path, width=frames.settings.width, height=frames.settings.height, fps=int(fps),
+                          frames=frames.timeline.total_frames, duration_s=frames.timeline.duration_s, cues=len(cues),
+                          loudness_lufs=soundtrack.loudness_lufs, render_s=time.perf_counter() - started,
+                          timeline=frames.timeline, **counts, **files)
+
+
+def _mp4_path(out_path: str | os.PathLike) -> Path:
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":
         raise ValueError(f"out_path must end in .mp4, got {out_path.name!r}")
-    cancel_requested(cancel)            # a cancel that is neither an Event nor a callable is refused before any work
-    report = progress or (lambda fraction, message: None)
+    return out_path
 
+
+@dataclass(frozen=True)
+class _FramePlan:
+    """What decides the pixels: the timeline in frames, where panels come from, the subtitle look and the
+    encoder settings (whose width and height are the frame's)."""
+
+    timeline: Timeline
+    source: Callable[[Shot, tuple[int, int]], np.ndarray]
+    style: SubtitleStyle
+    settings: VideoSettings
+
+
+def _plan_frames(storyboard: Storyboard, panels: Any, *, format: str, fps: int, preview: bool,
+                 title_card_s: float, end_card_s: float) -> _FramePlan:
+    """Lay the shots out in frames of the format's size (a third of it for a preview, with faster encoder
+    settings)."""
     width, height = frame_size(format, scale=PREVIEW_SCALE if preview else 1.0)
-    timeline = build_timeline(storyboard, width=width, height=height, fps=int(fps), title_card_s=title_card_s,
+    timeline = build_timeline(storyboard, width=width, height=height, fps=fps, title_card_s=title_card_s,
                               end_card_s=end_card_s)
-    source = _panel_source(panels, storyboard)
-    style = SubtitleStyle.for_frame(width, height)
-    settings = VideoSettings(width=width, height=height, fps=int(fps),
-                             preset=PRESET_PREVIEW if preview else PRESET_FINAL,
+    settings = VideoSettings(width=width, height=height, fps=fps, preset=PRESET_PREVIEW if preview else PRESET_FINAL,
                              crf=CRF_PREVIEW if preview else CRF_FINAL)
-    # the soundtrack first: bad music fails before minutes of rendering
-    report(0.0, "mixing the soundtrack")
-    soundtrack = build_soundtrack(timeline, music=music, ducking_db=ducking_db, dialogue_audio=dialogue_audio,
+    return _FramePlan(timeline=timeline, source=_panel_source(panels, storyboard),
+                      style=SubtitleStyle.for_frame(width, height), settings=settings)
+
+
+def _soundtrack_and_cues(frames: _FramePlan, storyboard: Storyboard, *, music: Any, ducking_db: float,
+                         dialogue_audio: Mapping | None, placeholders: bool, target_lufs: float,
+                         voices: Mapping | None) -> tuple[Any, list[Cue]]:
+    """The mixed soundtrack, and the subtitle cues timed to its speech (a voiced line's subtitle follows
+    the voice, not the shot)."""
+    soundtrack = build_soundtrack(frames.timeline, music=music, ducking_db=ducking_db, dialogue_audio=dialogue_audio,
                                   placeholders=placeholders, target_lufs=target_lufs, language=storyboard.language,
                                   voices=voices)
-    cues = build_cues(timeline, style=style, language=storyboard.language, speech_spans_s=soundtrack.speech_spans_s)
+    cues = build_cues(frames.timeline, style=frames.style, language=storyboard.language,
+                      speech_spans_s=soundtrack.speech_spans_s)
+    return soundtrack, cues
 
-    temp_cache = None
-    if cache_dir is None:
-        temp_cache = tempfile.TemporaryDirectory(prefix="lantern-animatic-")
-        cache = Path(temp_cache.name)
-    else:
+
+@contextlib.contextmanager
+def _parts_cache(cache_dir: str | os.PathLike | None) -> Iterator[tuple[Path, bool]]:
+    """The folder of encoded parts and whether it outlives this render: the caller's ``cache_dir`` (kept, and
+    trimmed after the render), else a temporary folder removed on the way out."""
+    if cache_dir is not None:
         cache = Path(cache_dir)
         cache.mkdir(parents=True, exist_ok=True)
-    work = tempfile.TemporaryDirectory(prefix="lantern-animatic-audio-")
-    try:
-        # the AAC track encodes on its own thread while the frames render
-        audio_job = AudioTrackJob(soundtrack.audio, soundtrack.sample_rate, Path(work.name) / "soundtrack.m4a")
+        yield cache, True
+        return
+    with tempfile.TemporaryDirectory(prefix="lantern-animatic-") as temp:
+        yield Path(temp), False
+
+
+def _encode_mp4(frames: _FramePlan, storyboard: Storyboard, cues: list[Cue], soundtrack, cache: Path, out_path: Path,
+                *, report: Progress, cancel, backend: str, prune: bool) -> dict[str, Any]:
+    """Render the parts not in ``cache``, join them with the AAC soundtrack into ``out_path`` and return the
+    render's counts (:class:`AnimaticResult`'s fields of those names). The AAC track encodes on its own
+    thread while the frames render."""
+    with tempfile.TemporaryDirectory(prefix="lantern-animatic-audio-") as work:
+        audio_job = AudioTrackJob(soundtrack.audio, soundtrack.sample_rate, Path(work) / "soundtrack.m4a")
         try:
-            parts, stats = _render_parts(timeline, storyboard, source, cues, style, settings, cache, report,
-                                         cancel, backend)
+            parts, stats = _render_parts(frames.timeline, storyboard, frames.source, cues, frames.style,
+                                         frames.settings, cache, report, cancel, backend)
         except BaseException:
             audio_job.wait()
             raise
         audio_file = audio_job.result()
         check_cancel(cancel, "the render was cancelled; nothing was written")
         report(0.92, "writing the MP4")
-        mux_final(parts, out_path, settings=settings, audio_file=audio_file, cancel=cancel)
-        if temp_cache is None:
-            prune_cache(cache, keep=parts)
-        written_srt = None
-        if srt_path is not None:
-            try:
-                written_srt = write_srt(cues, srt_path)
-            except OSError as error:
-                raise explain_write_error(error, srt_path) from error
-        written_gif = None
-        if gif_path is not None:
-            report(0.96, "writing the GIF")
-            written_gif = write_gif(out_path, gif_path)
-        voice_files: tuple[Path, ...] = ()
-        if voices_dir is not None and voices:
-            voice_files = _write_voice_files(storyboard, voices, soundtrack, Path(voices_dir))
-    finally:
-        work.cleanup()
-        if temp_cache is not None:
-            temp_cache.cleanup()
-    report(1.0, "done")
-    return AnimaticResult(video_path=out_path, srt_path=written_srt, gif_path=written_gif, width=width,
-                          height=height, fps=int(fps), frames=timeline.total_frames, duration_s=timeline.duration_s,
-                          frames_rendered=stats["frames_rendered"], frames_cached=stats["frames_cached"],
-                          parts_rendered=stats["parts_rendered"], parts_cached=stats["parts_cached"],
-                          shots_rendered=tuple(sorted(stats["shots_rendered"])), cues=len(cues),
-                          loudness_lufs=soundtrack.loudness_lufs, render_s=time.perf_counter() - started,
-                          timeline=timeline, voice_files=voice_files)
+        mux_final(parts, out_path, settings=frames.settings, audio_file=audio_file, cancel=cancel)
+    if prune:
+        prune_cache(cache, keep=parts)
+    return {**stats, "shots_rendered": tuple(sorted(stats["shots_rendered"]))}
+
+
+def _write_sidecars(storyboard: Storyboard, cues: list[Cue], soundtrack, out_path: Path, *, srt_path, gif_path,
+                    voices: Mapping | None, voices_dir, report: Progress) -> dict[str, Any]:
+    """The files asked for beside the MP4, as :class:`AnimaticResult`'s ``srt_path``, ``gif_path`` and
+    ``voice_files``: the SRT (the subtitle cues), the GIF (made from the finished MP4) and one WAV per
+    voiced line; ``None`` or ``()`` for each not asked for."""
+    written_srt = None
+    if srt_path is not None:
+        try:
+            written_srt = write_srt(cues, srt_path)
+        except OSError as error:
+            raise explain_write_error(error, srt_path) from error
+    written_gif = None
+    if gif_path is not None:
+        report(0.96, "writing the GIF")
+        written_gif = write_gif(out_path, gif_path)
+    voice_files: tuple[Path, ...] = ()
+    if voices_dir is not None and voices:
+        voice_files = _write_voice_files(storyboard, voices, soundtrack, Path(voices_dir))
+    return {"srt_path": written_srt, "gif_path": written_gif, "voice_files": voice_files}
 
 
 def _write_voice_files(storyboard: Storyboard, voices: Mapping, soundtrack, folder: Path) -> tuple[Path, ...]:

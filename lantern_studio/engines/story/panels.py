@@ -589,97 +589,134 @@ def _car(draw, cam, x, floor, length, color, line_w) -> None:
 def _exterior_props(draw, cam: Camera, setting: Setting, pal: Palette, language: str, line_w: int,
                     horizon: float) -> None:
     loc, night = setting.location, setting.time == "night"
-    rand = _rand(setting.key, 200)
     if loc in ("street", "generic", "shack", "mansion", "garden", "pool"):
-        # a row of buildings along the horizon: old houses with tiled roofs on a street, else mixed
-        x = -2.0
-        i = 0
-        while x < 3.0:
-            width = 0.18 + rand[i % 200] * 0.2
-            top = 0.2 + rand[(i + 1) % 200] * 0.22 if loc == "street" else 0.4 + rand[(i + 1) % 200] * 0.15
-            if loc in ("garden", "pool", "generic") and rand[(i + 2) % 200] < 0.5:
-                # trees
-                tx = x + width / 2
-                draw.rectangle(cam.box(tx - 0.01, 0.5, tx + 0.01, 0.62), fill=(90, 60, 40))
-                tone = (40, 70, 60) if night else (70, 130, 70)
-                draw.ellipse(cam.box(tx - 0.07, 0.38, tx + 0.07, 0.54), fill=tone, outline=_shade(tone, 0.7),
-                             width=line_w)
-            else:
-                base = _shade(pal.wall, 0.8 + rand[(i + 3) % 200] * 0.3)
-                draw.rectangle(cam.box(x, top, x + width - 0.01, 0.62), fill=base, outline=_shade(base, 0.6),
-                               width=line_w)
-                if loc == "street":
-                    roof = (60, 60, 70) if not night else (30, 30, 44)
-                    draw.polygon([cam.px(x - 0.03, top + 0.01), cam.px(x + width + 0.02, top + 0.01),
-                                  cam.px(x + width - 0.04, top - 0.05), cam.px(x + 0.03, top - 0.05)], fill=roof)
-                # windows, lit at night
-                for row in range(3):
-                    for col in range(2):
-                        wy = top + 0.05 + row * 0.07
-                        wx = x + 0.03 + col * (width - 0.08) / 1.5
-                        if wy + 0.04 > 0.6:
-                            continue
-                        lit = night and rand[(i * 7 + row * 3 + col) % 200] < 0.7
-                        draw.rectangle(cam.box(wx, wy, wx + 0.04, wy + 0.04),
-                                       fill=pal.window_light if lit else _shade(base, 0.6))
-            x += width
-            i += 4
+        _skyline(draw, cam, setting, pal, line_w)
         if loc == "street":
-            # strings of red lanterns across the street
-            for row, y in enumerate((0.16, 0.3)):
-                for k in range(-20, 40):
-                    lx = -1.5 + k * 0.11 + row * 0.05
-                    ly = y + 0.02 * math.sin(k * 1.3)
-                    px, py = cam.px(lx, ly)
-                    r = cam.length(0.018)
-                    if night:
-                        glow = cam.length(0.035)
-                        draw.ellipse([px - glow, py - glow, px + glow, py + glow], fill=(120, 50, 60))
-                    draw.ellipse([px - r, py - r * 1.2, px + r, py + r * 1.2], fill=(220, 40, 40),
-                                 outline=(250, 200, 90), width=max(1, line_w))
-                draw.line(cam.box(-1.5, y - 0.02, 3.0, y - 0.02), fill=(40, 30, 30), width=line_w)
-            # paving
-            for k in range(-30, 60):
-                x0, y0 = cam.px(-1.5 + k * 0.06, 0.62)
-                x1, y1 = cam.px(-1.5 + k * 0.12 - 1.2, 1.4)
-                draw.line([x0, y0, x1, y1], fill=_shade(pal.floor, 0.85), width=line_w)
+            _street_lanterns_and_paving(draw, cam, pal, night, line_w)
         if loc == "pool":
-            draw.rectangle(cam.box(-0.4, 0.7, 1.4, 0.95), fill=(60, 160, 210), outline=(230, 230, 230),
-                           width=line_w * 3)
-            for k in range(6):
-                y = 0.74 + k * 0.035
-                draw.line(cam.box(-0.3 + k * 0.05, y, 0.2 + k * 0.05, y), fill=(150, 210, 240), width=line_w)
+            _pool(draw, cam, line_w)
         if loc == "mansion":
-            draw.rectangle(cam.box(0.1, 0.18, 0.9, 0.62), fill=(240, 236, 222), outline=INK, width=line_w)
-            draw.polygon([cam.px(0.05, 0.19), cam.px(0.5, 0.05), cam.px(0.95, 0.19)], fill=(200, 190, 170),
-                         outline=INK)
-            for k in range(6):
-                cx = 0.17 + k * 0.133
-                draw.rectangle(cam.box(cx - 0.015, 0.22, cx + 0.015, 0.62), fill=(250, 248, 240), outline=INK,
-                               width=line_w)
+            _mansion(draw, cam, line_w)
         if loc == "shack":
-            draw.rectangle(cam.box(0.2, 0.36, 0.8, 0.7), fill=(130, 90, 56), outline=INK, width=line_w)
-            for k in range(12):
-                x = 0.2 + k * 0.05
-                draw.line(cam.box(x, 0.36, x, 0.7), fill=(100, 66, 40), width=line_w)
-            draw.polygon([cam.px(0.15, 0.37), cam.px(0.5, 0.25), cam.px(0.85, 0.37)], fill=(90, 80, 70),
-                         outline=INK)
-            draw.rectangle(cam.box(0.45, 0.52, 0.56, 0.7), fill=(60, 40, 26))
+            _shack(draw, cam, line_w)
         if loc == "garden":
-            for k in range(-20, 40):
-                x = -1.5 + k * 0.08
-                draw.line(cam.box(x, 0.62, x, 0.7), fill=(250, 250, 250), width=line_w * 2)
-            draw.line(cam.box(-1.5, 0.64, 3.0, 0.64), fill=(250, 250, 250), width=line_w * 2)
+            _picket_fence(draw, cam, line_w)
     if night and loc == "street":
-        # fireworks over the old street
-        for k in range(2):
-            fx, fy = cam.px(0.2 + k * 0.55, 0.08 + k * 0.05)
-            colors = ((255, 200, 80), (255, 90, 120))
-            for ray in range(16):
-                angle = 2 * math.pi * ray / 16
-                r0, r1 = cam.length(0.02), cam.length(0.07)
-                draw.line([fx + r0 * math.cos(angle), fy + r0 * math.sin(angle),
-                           fx + r1 * math.cos(angle), fy + r1 * math.sin(angle)], fill=colors[k], width=line_w * 2)
+        _fireworks(draw, cam, line_w)
+
+
+def _skyline(draw, cam: Camera, setting: Setting, pal: Palette, line_w: int) -> None:
+    """A row of buildings along the horizon, x from -2 to 3 (wider than any framing): old houses with tiled
+    roofs on a street, else mixed, with trees among them in gardens, by pools and in unnamed places. Widths,
+    heights and lit windows come from the place's key, so a place looks the same in every shot."""
+    loc, night = setting.location, setting.time == "night"
+    rand = _rand(setting.key, 200)
+    x = -2.0
+    i = 0
+    while x < 3.0:
+        width = 0.18 + rand[i % 200] * 0.2
+        top = 0.2 + rand[(i + 1) % 200] * 0.22 if loc == "street" else 0.4 + rand[(i + 1) % 200] * 0.15
+        if loc in ("garden", "pool", "generic") and rand[(i + 2) % 200] < 0.5:
+            _tree(draw, cam, x + width / 2, night, line_w)
+        else:
+            base = _shade(pal.wall, 0.8 + rand[(i + 3) % 200] * 0.3)
+            draw.rectangle(cam.box(x, top, x + width - 0.01, 0.62), fill=base, outline=_shade(base, 0.6),
+                           width=line_w)
+            if loc == "street":
+                roof = (60, 60, 70) if not night else (30, 30, 44)
+                draw.polygon([cam.px(x - 0.03, top + 0.01), cam.px(x + width + 0.02, top + 0.01),
+                              cam.px(x + width - 0.04, top - 0.05), cam.px(x + 0.03, top - 0.05)], fill=roof)
+            _facade_windows(draw, cam, x, top, width, base, pal, rand, i, night)
+        x += width
+        i += 4
+
+
+def _tree(draw, cam: Camera, tx: float, night: bool, line_w: int) -> None:
+    draw.rectangle(cam.box(tx - 0.01, 0.5, tx + 0.01, 0.62), fill=(90, 60, 40))
+    tone = (40, 70, 60) if night else (70, 130, 70)
+    draw.ellipse(cam.box(tx - 0.07, 0.38, tx + 0.07, 0.54), fill=tone, outline=_shade(tone, 0.7), width=line_w)
+
+
+def _facade_windows(draw, cam: Camera, x: float, top: float, width: float, base, pal: Palette, rand: list[float],
+                    i: int, night: bool) -> None:
+    """Up to three rows of two windows on the building at ``x``, none reaching below y = 0.6 (the building
+    stands on 0.62); at night about 70 % are lit, picked by the building's draws from ``rand``."""
+    for row in range(3):
+        for col in range(2):
+            wy = top + 0.05 + row * 0.07
+            wx = x + 0.03 + col * (width - 0.08) / 1.5
+            if wy + 0.04 > 0.6:
+                continue
+            lit = night and rand[(i * 7 + row * 3 + col) % 200] < 0.7
+            draw.rectangle(cam.box(wx, wy, wx + 0.04, wy + 0.04), fill=pal.window_light if lit else _shade(base, 0.6))
+
+
+def _street_lanterns_and_paving(draw, cam: Camera, pal: Palette, night: bool, line_w: int) -> None:
+    """Two strings of red lanterns across the street (sagging as a sine along the string, glowing at night)
+    and paving lines that converge on the horizon."""
+    for row, y in enumerate((0.16, 0.3)):
+        for k in range(-20, 40):
+            lx = -1.5 + k * 0.11 + row * 0.05
+            ly = y + 0.02 * math.sin(k * 1.3)
+            px, py = cam.px(lx, ly)
+            r = cam.length(0.018)
+            if night:
+                glow = cam.length(0.035)
+                draw.ellipse([px - glow, py - glow, px + glow, py + glow], fill=(120, 50, 60))
+            draw.ellipse([px - r, py - r * 1.2, px + r, py + r * 1.2], fill=(220, 40, 40),
+                         outline=(250, 200, 90), width=max(1, line_w))
+        draw.line(cam.box(-1.5, y - 0.02, 3.0, y - 0.02), fill=(40, 30, 30), width=line_w)
+    for k in range(-30, 60):
+        x0, y0 = cam.px(-1.5 + k * 0.06, 0.62)
+        x1, y1 = cam.px(-1.5 + k * 0.12 - 1.2, 1.4)
+        draw.line([x0, y0, x1, y1], fill=_shade(pal.floor, 0.85), width=line_w)
+
+
+def _pool(draw, cam: Camera, line_w: int) -> None:
+    draw.rectangle(cam.box(-0.4, 0.7, 1.4, 0.95), fill=(60, 160, 210), outline=(230, 230, 230), width=line_w * 3)
+    for k in range(6):
+        y = 0.74 + k * 0.035
+        draw.line(cam.box(-0.3 + k * 0.05, y, 0.2 + k * 0.05, y), fill=(150, 210, 240), width=line_w)
+
+
+def _mansion(draw, cam: Camera, line_w: int) -> None:
+    """A white front with a pediment and six columns."""
+    draw.rectangle(cam.box(0.1, 0.18, 0.9, 0.62), fill=(240, 236, 222), outline=INK, width=line_w)
+    draw.polygon([cam.px(0.05, 0.19), cam.px(0.5, 0.05), cam.px(0.95, 0.19)], fill=(200, 190, 170), outline=INK)
+    for k in range(6):
+        cx = 0.17 + k * 0.133
+        draw.rectangle(cam.box(cx - 0.015, 0.22, cx + 0.015, 0.62), fill=(250, 248, 240), outline=INK,
+                       width=line_w)
+
+
+def _shack(draw, cam: Camera, line_w: int) -> None:
+    """A plank hut with a pitched roof and a dark door."""
+    draw.rectangle(cam.box(0.2, 0.36, 0.8, 0.7), fill=(130, 90, 56), outline=INK, width=line_w)
+    for k in range(12):
+        x = 0.2 + k * 0.05
+        draw.line(cam.box(x, 0.36, x, 0.7), fill=(100, 66, 40), width=line_w)
+    draw.polygon([cam.px(0.15, 0.37), cam.px(0.5, 0.25), cam.px(0.85, 0.37)], fill=(90, 80, 70), outline=INK)
+    draw.rectangle(cam.box(0.45, 0.52, 0.56, 0.7), fill=(60, 40, 26))
+
+
+def _picket_fence(draw, cam: Camera, line_w: int) -> None:
+    for k in range(-20, 40):
+        x = -1.5 + k * 0.08
+        draw.line(cam.box(x, 0.62, x, 0.7), fill=(250, 250, 250), width=line_w * 2)
+    draw.line(cam.box(-1.5, 0.64, 3.0, 0.64), fill=(250, 250, 250), width=line_w * 2)
+
+
+def _fireworks(draw, cam: Camera, line_w: int) -> None:
+    """Two bursts of 16 rays over the old street, each ray from 0.02 to 0.07 world units out from its centre
+    (a wide shot is 1.0 high)."""
+    for k in range(2):
+        fx, fy = cam.px(0.2 + k * 0.55, 0.08 + k * 0.05)
+        colors = ((255, 200, 80), (255, 90, 120))
+        for ray in range(16):
+            angle = 2 * math.pi * ray / 16
+            r0, r1 = cam.length(0.02), cam.length(0.07)
+            draw.line([fx + r0 * math.cos(angle), fy + r0 * math.sin(angle),
+                       fx + r1 * math.cos(angle), fy + r1 * math.sin(angle)], fill=colors[k], width=line_w * 2)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -340,67 +340,14 @@ class _Reader:
         return any(before.endswith(v) for v in _ZH_VERBS)
 
     def _paragraph(self, paragraph: str, line_no: int) -> None:
-        segments = self._segments(paragraph, line_no)
-        # mentions go back into the narration around them, with their quote marks
-        merged: list[_Segment] = []
-        for segment in segments:
-            if segment.kind == "quote" and not self._is_speech(paragraph, segment):
-                segment = _Segment("text", paragraph[segment.start:segment.end], segment.start, segment.end)
-            if segment.kind == "text" and merged and merged[-1].kind == "text":
-                merged[-1] = _Segment("text", merged[-1].text + segment.text, merged[-1].start, segment.end)
-            else:
-                merged.append(segment)
+        merged = self._merge_mentions(paragraph, self._segments(paragraph, line_no))
         # text index -> (start, end, quote index): the attribution words a quote takes out of the narration
         cut: dict[int, tuple[int, int, int]] = {}
         speakers: dict[int, str] = {}
         for index, segment in enumerate(merged):
             if segment.kind != "quote":
                 continue
-            before_text = paragraph[: segment.start]
-            previous = merged[index - 1] if index and merged[index - 1].kind == "text" else None
-            following = merged[index + 1] if index + 1 < len(merged) and merged[index + 1].kind == "text" else None
-            speaker, guessed = "", False
-            last_quote = max((i for i in speakers if i < index), default=None)
-            # "…," said Alice; "…": the words between two quotes attribute both to the same speaker
-            continued = ""
-            if previous is not None and index - 1 in cut and cut[index - 1][2] == last_quote:
-                a, b, _ = cut[index - 1]
-                left = previous.text[:a] + previous.text[b:]
-                if not re.search(r"\w", left):
-                    continued = speakers[last_quote]
-                    if not re.search(r"[.!?。！？]", left):
-                        speaker = continued
-            if not speaker and previous is not None:
-                speaker, words = self._attribution_before(before_text)
-                if speaker and words and index - 1 not in cut:
-                    spot = previous.text.rfind(words)
-                    if spot < 0:
-                        spot = previous.text.rfind(re.split(r"[，,]", words)[0])
-                    if spot >= 0:
-                        cut[index - 1] = (spot, len(previous.text), index)
-            if not speaker and following is not None:
-                who, words = self._attribution_after(following.text)
-                if who:
-                    speaker = self._subject(who, before_text)
-                    spot = following.text.find(words) if words else -1
-                    if speaker and spot >= 0:
-                        cut[index + 1] = (spot, spot + len(words), index)
-            if not speaker and continued:
-                # "…," said Alice. "…": a new sentence of the same speech, with no attribution of its own
-                speaker = continued
-            if not speaker and previous is None and last_quote is None and following is not None:
-                # a quote that opens the paragraph, then a name: 「奶奶，是我！」小雨推门进来。
-                speaker = self._name_at_start(following.text)
-            if not speaker and previous is None and last_quote is None and index == 0:
-                speaker, guessed = self._other_voice(), True
-            if not speaker and previous is None and last_quote is not None:
-                # two quotes back to back: the conversation turns
-                speaker = self._turn(speakers[last_quote])
-            if not speaker and previous is not None:
-                # a named person just before the quote: 孔乙己笑了。“……”
-                speaker, guessed = self._nearest_name(before_text), True
-            if not speaker:
-                speaker, guessed = self._other_voice(), True
+            speaker, guessed = self._speaker_for(index, paragraph, merged, speakers, cut)
             if guessed:
                 self.warnings.append(f"line {line_no}: nobody is named for “{segment.text[:16]}”; it was given to "
                                      f"{speaker or 'the narrator'}: check the speaker column")
@@ -410,6 +357,80 @@ class _Reader:
                 if speaker in self.speakers:
                     self.speakers.remove(speaker)
                 self.speakers.append(speaker)
+        self._emit_paragraph(merged, speakers, cut, line_no)
+
+    def _merge_mentions(self, paragraph: str, segments: list[_Segment]) -> list[_Segment]:
+        """Quotes that are not speech (mentions) go back into the narration around them, with their quote
+        marks, and neighbouring narration joins into one text segment."""
+        merged: list[_Segment] = []
+        for segment in segments:
+            if segment.kind == "quote" and not self._is_speech(paragraph, segment):
+                segment = _Segment("text", paragraph[segment.start:segment.end], segment.start, segment.end)
+            if segment.kind == "text" and merged and merged[-1].kind == "text":
+                merged[-1] = _Segment("text", merged[-1].text + segment.text, merged[-1].start, segment.end)
+            else:
+                merged.append(segment)
+        return merged
+
+    def _speaker_for(self, index: int, paragraph: str, merged: list[_Segment], speakers: dict[int, str],
+                     cut: dict[int, tuple[int, int, int]]) -> tuple[str, bool]:
+        """Who says the quote ``merged[index]`` and whether that is a guess; records in ``cut`` the attribution
+        words it takes from the narration before or after it. The rules, first match wins: the words between
+        two quotes of one speech, an attribution before, one after, the speech going on, a name right after
+        an opening quote, the other voice, the conversation turning, the nearest name before."""
+        segment = merged[index]
+        before_text = paragraph[: segment.start]
+        previous = merged[index - 1] if index and merged[index - 1].kind == "text" else None
+        following = merged[index + 1] if index + 1 < len(merged) and merged[index + 1].kind == "text" else None
+        speaker, guessed = "", False
+        last_quote = max((i for i in speakers if i < index), default=None)
+        # "…," said Alice; "…": the words between two quotes attribute both to the same speaker
+        continued = ""
+        if previous is not None and index - 1 in cut and cut[index - 1][2] == last_quote:
+            a, b, _ = cut[index - 1]
+            left = previous.text[:a] + previous.text[b:]
+            if not re.search(r"\w", left):
+                continued = speakers[last_quote]
+                if not re.search(r"[.!?。！？]", left):
+                    speaker = continued
+        if not speaker and previous is not None:
+            speaker, words = self._attribution_before(before_text)
+            if speaker and words and index - 1 not in cut:
+                spot = previous.text.rfind(words)
+                if spot < 0:
+                    spot = previous.text.rfind(re.split(r"[，,]", words)[0])
+                if spot >= 0:
+                    cut[index - 1] = (spot, len(previous.text), index)
+        if not speaker and following is not None:
+            who, words = self._attribution_after(following.text)
+            if who:
+                speaker = self._subject(who, before_text)
+                spot = following.text.find(words) if words else -1
+                if speaker and spot >= 0:
+                    cut[index + 1] = (spot, spot + len(words), index)
+        if not speaker and continued:
+            # "…," said Alice. "…": a new sentence of the same speech, with no attribution of its own
+            speaker = continued
+        if not speaker and previous is None and last_quote is None and following is not None:
+            # a quote that opens the paragraph, then a name: 「奶奶，是我！」小雨推门进来。
+            speaker = self._name_at_start(following.text)
+        if not speaker and previous is None and last_quote is None and index == 0:
+            speaker, guessed = self._other_voice(), True
+        if not speaker and previous is None and last_quote is not None:
+            # two quotes back to back: the conversation turns
+            speaker = self._turn(speakers[last_quote])
+        if not speaker and previous is not None:
+            # a named person just before the quote: 孔乙己笑了。“……”
+            speaker, guessed = self._nearest_name(before_text), True
+        if not speaker:
+            speaker, guessed = self._other_voice(), True
+        return speaker, guessed
+
+    def _emit_paragraph(self, merged: list[_Segment], speakers: dict[int, str], cut: dict[int, tuple[int, int, int]],
+                        line_no: int) -> None:
+        """Append the paragraph's beats: each quote as its speaker's lines (noting the attribution words it
+        took), the narration left once those words are cut out as the narrator's, both split at the beat
+        limit."""
         for index, segment in enumerate(merged):
             if segment.kind == "quote":
                 notes = [merged[i].text[a:b].strip(" ，,。;；") for i, (a, b, owner) in sorted(cut.items())

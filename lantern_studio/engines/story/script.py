@@ -326,15 +326,7 @@ def _parse_fountain(text: str) -> Script:
     # boneyard (/* ... */) is commented out: remove it but keep line numbers by keeping its newlines
     text = _BONEYARD_RE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     raw_lines = [line.expandtabs(4) for line in text.split("\n")]
-
-    title_lines = list(itertools.takewhile(lambda line: line != "", raw_lines))
-    title_page = sp.parse_title_page(title_lines) if title_lines else None
-    if title_page:
-        offset = len(title_lines)
-        body = raw_lines[offset:]
-        title_page = {key: [_strip_emphasis(v) for v in values] for key, values in title_page.items()}
-    else:
-        title_page, offset, body = {}, 0, raw_lines
+    title_page, offset, body = _fountain_title_page(sp, raw_lines)
 
     elements: list[Element] = []
     pending_notes: list[str] = []
@@ -349,55 +341,87 @@ def _parse_fountain(text: str) -> Script:
         if not cleaned_lines:          # a paragraph of notes only: they belong to the next element
             pending_notes += notes
             continue
-        emphasis = _emphasis(cleaned)
         first_new = len(elements)
         for part in _split_messy_paragraph(cleaned_lines):
-            before = len(sp_items)
-            last = sp_items[-1] if sp_items else None
-            sp.InputParagraph(part).update_list(sp_items)
-            if len(sp_items) == before and sp_items and sp_items[-1] is not last:
-                # dual dialogue: screenplain replaced the previous dialogue with a DualDialog holding both
-                old_start, _ = spans.pop()
-                kept_notes = elements[old_start].notes if old_start < len(elements) else []
-                old_line = elements[old_start].line if old_start < len(elements) else line_number
-                del elements[old_start:]
-                first_new = min(first_new, old_start)
-                made = _from_screenplain(sp_items[-1], spt, line_number)
-                for element in made:
-                    if not element.dual:
-                        element.line = old_line
-                if made:
-                    made[0].notes = kept_notes + made[0].notes
-                spans.append((len(elements), len(elements) + len(made)))
-                elements.extend(made)
-                continue
-            if len(sp_items) == before:
-                # nothing new: a synopsis (= ...) attached to the heading before it; never drop the text
-                synopsis = getattr(last, "synopsis", None)
-                kind, value = ("synopsis", synopsis) if synopsis else ("action", "\n".join(part).strip())
-                if synopsis:
-                    last.synopsis = None
-                elements.append(Element(kind, text=str(value).lstrip("= ").strip(), line=line_number))
-                continue
-            for item in sp_items[before:]:
-                made = _from_screenplain(item, spt, line_number)
-                spans.append((len(elements), len(elements) + len(made)))
-                elements.extend(made)
+            first_new = min(first_new, _add_fountain_part(part, sp, spt, sp_items, spans, elements, line_number))
         new = elements[first_new:]
         if new:
-            # a note belongs to the beat it sits in, not to the scene heading typed above it
-            holder = next((e for e in new if e.kind != "scene"), new[0])
-            holder.notes = holder.notes + pending_notes + notes
+            _annotate_paragraph(new, pending_notes + notes, _emphasis(cleaned))
             pending_notes = []
-            for element in new:
-                element.emphasis = [e for e in emphasis if e in element.text or e in element.parenthetical]
-                hints, _ = extract_hints(" ".join(element.notes))
-                element.hints = list(dict.fromkeys(element.hints + hints))
     if pending_notes and elements:
         elements[-1].notes += pending_notes
     elements = _split_directed_action(elements)
     return Script(title_page=title_page, elements=elements, format="fountain",
                   language=detect_language(" ".join(e.text for e in elements)))
+
+
+def _fountain_title_page(sp: Any, raw_lines: list[str]) -> tuple[dict[str, list[str]], int, list[str]]:
+    """The title page (the key: value lines before the first blank line, when screenplain reads them as
+    one), the number of lines it takes, and the body's lines after it."""
+    title_lines = list(itertools.takewhile(lambda line: line != "", raw_lines))
+    title_page = sp.parse_title_page(title_lines) if title_lines else None
+    if not title_page:
+        return {}, 0, raw_lines
+    offset = len(title_lines)
+    return ({key: [_strip_emphasis(v) for v in values] for key, values in title_page.items()}, offset,
+            raw_lines[offset:])
+
+
+def _add_fountain_part(part: list[str], sp: Any, spt: Any, sp_items: list[Any], spans: list[tuple[int, int]],
+                       elements: list[Element], line_number: int) -> int:
+    """Feed one paragraph part to screenplain and append what it made to ``elements``; returns the index of
+    the first element made or remade (dual dialogue remakes the dialogue before it)."""
+    before = len(sp_items)
+    last = sp_items[-1] if sp_items else None
+    sp.InputParagraph(part).update_list(sp_items)
+    if len(sp_items) == before and sp_items and sp_items[-1] is not last:
+        return _remake_as_dual(sp_items[-1], spt, spans, elements, line_number)
+    first = len(elements)
+    if len(sp_items) == before:
+        # nothing new: a synopsis (= ...) attached to the heading before it; never drop the text
+        synopsis = getattr(last, "synopsis", None)
+        kind, value = ("synopsis", synopsis) if synopsis else ("action", "\n".join(part).strip())
+        if synopsis:
+            last.synopsis = None
+        elements.append(Element(kind, text=str(value).lstrip("= ").strip(), line=line_number))
+        return first
+    for item in sp_items[before:]:
+        made = _from_screenplain(item, spt, line_number)
+        spans.append((len(elements), len(elements) + len(made)))
+        elements.extend(made)
+    return first
+
+
+def _remake_as_dual(dual: Any, spt: Any, spans: list[tuple[int, int]], elements: list[Element],
+                    line_number: int) -> int:
+    """Screenplain replaced the previous dialogue with a DualDialog holding both: drop the elements made
+    from that dialogue and make both sides from ``dual``, keeping the first side's line and notes. Returns
+    where the remade elements start."""
+    old_start, _ = spans.pop()
+    kept_notes = elements[old_start].notes if old_start < len(elements) else []
+    old_line = elements[old_start].line if old_start < len(elements) else line_number
+    del elements[old_start:]
+    made = _from_screenplain(dual, spt, line_number)
+    for element in made:
+        if not element.dual:
+            element.line = old_line
+    if made:
+        made[0].notes = kept_notes + made[0].notes
+    spans.append((len(elements), len(elements) + len(made)))
+    elements.extend(made)
+    return old_start
+
+
+def _annotate_paragraph(new: list[Element], notes: list[str], emphasis: list[str]) -> None:
+    """Give a paragraph's elements its notes (and the shot hints in them) and the emphasised words each
+    element contains."""
+    # a note belongs to the beat it sits in, not to the scene heading typed above it
+    holder = next((e for e in new if e.kind != "scene"), new[0])
+    holder.notes = holder.notes + notes
+    for element in new:
+        element.emphasis = [e for e in emphasis if e in element.text or e in element.parenthetical]
+        hints, _ = extract_hints(" ".join(element.notes))
+        element.hints = list(dict.fromkeys(element.hints + hints))
 
 
 def _split_directed_action(elements: list[Element]) -> list[Element]:
@@ -543,11 +567,37 @@ def _parse_plain(text: str) -> Script:
     from lantern_studio.engines.story.tables import find_tables
 
     lines = text.split("\n")
-    title_page: dict[str, list[str]] = {}
+    title_page, index = _plain_title_page(lines)
     elements: list[Element] = []
     tables = {table.start: table for table in find_tables(lines)}
+    skip_to = index
+    for number in range(index, len(lines)):
+        if number < skip_to:
+            continue
+        if number in tables:
+            table = tables[number]
+            elements += _table_elements(table.rows, elements)
+            skip_to = table.end
+            continue
+        raw = lines[number].strip()
+        if not raw:
+            continue
+        if raw.startswith("[[") and raw.endswith("]]"):
+            note = raw[2:-2].strip()
+            if elements:
+                elements[-1].notes.append(note)
+            continue
+        element = _plain_line(raw, number + 1, title_page)
+        if element is not None:
+            elements.append(element)
+    language = detect_language(text)
+    return Script(title_page=title_page, elements=_merge_hint_lines(elements), format="plain", language=language)
+
+
+def _plain_title_page(lines: list[str]) -> tuple[dict[str, list[str]], int]:
+    """The title lines at the top (``标题：年夜饭`` / ``Title: ...``) and the index of the first line after them."""
+    title_page: dict[str, list[str]] = {}
     index = 0
-    # title lines at the top: 标题：年夜饭 / Title: ...
     while index < len(lines):
         line = lines[index].strip()
         if not line:
@@ -562,72 +612,60 @@ def _parse_plain(text: str) -> Script:
             index += 1
             continue
         break
+    return title_page, index
 
-    skip_to = index
-    for number in range(index, len(lines)):
-        if number < skip_to:
-            continue
-        if number in tables:
-            table = tables[number]
-            elements += _table_elements(table.rows, elements)
-            skip_to = table.end
-            continue
-        raw = lines[number].strip()
-        if not raw:
-            continue
-        line_no = number + 1
-        if raw.startswith("[[") and raw.endswith("]]"):
-            note = raw[2:-2].strip()
-            if elements:
-                elements[-1].notes.append(note)
-            continue
-        raw = raw.lstrip("△▲·•").strip()
-        book_title = _BOOK_TITLE_RE.match(raw)
-        title_key = re.match(r"^(标题|片名|剧名|Title|TITLE)\s*[：:]\s*(.+)$", raw)
-        if book_title or title_key:     # a title line sets the title; it is never a shot
-            title_page.setdefault("Title", []).append((book_title or title_key).groups()[-1].strip())
-            continue
-        if _PLAIN_SCENE_RE.match(raw) or parse_scene_line(raw):
-            elements.append(Element("scene", text=raw, line=line_no))
-            continue
-        if _plain_transition(raw):
-            elements.append(Element("transition", text=raw.rstrip("：:"), line=line_no))
-            continue
-        _, raw = strip_shot_prefix(raw)
-        hints, rest = extract_hints(raw)
-        leading, rest = split_leading_terms(rest)
-        hints += leading
-        if not rest:           # a hint on its own line applies to the next beat
-            elements.append(Element("action", text="", hints=hints, line=line_no))
-            continue
-        match = _PLAIN_DIALOGUE_RE.match(rest)
-        if match and not rest.startswith(("http", "www")):
-            cue, spoken = match.group(1).strip(), match.group(2).strip()
-            speaker, extension = _split_cue(cue.replace("（", "(").replace("）", ")"))
-            if speaker in _SFX_SPEAKERS:
-                elements.append(Element("sfx", text=spoken, hints=hints, line=line_no))
-                continue
-            if speaker in _SUPER_SPEAKERS and spoken:
-                elements.append(Element("centered", text=spoken, hints=hints, line=line_no))
-                continue
-            if all(is_term(part) for part in re.split(r"[\s,，、/]+", speaker) if part):
-                # "特写：小雨的眼睛": the cue is a shot size or move, the rest is what we see
-                more, spoken = split_leading_terms(spoken)
-                elements.append(Element("action", text=spoken, hints=hints + [speaker] + more, line=line_no))
-                continue
-            if extension and all(is_term(part) for part in re.split(r"[\s,，、/]+", extension) if part):
-                hints, extension = hints + [extension], ""
-            if spoken:
-                parenthetical = ""
-                paren = _PAREN_RE.match(spoken)
-                if paren:
-                    parenthetical, spoken = paren.group(1).strip(), spoken[paren.end():].strip()
-                elements.append(Element("dialogue", text=spoken, speaker=speaker, extension=extension,
-                                        parenthetical=parenthetical, hints=hints, line=line_no))
-                continue
-        elements.append(Element("action", text=rest, hints=hints, line=line_no))
 
-    # merge hint-only lines into the beat that follows them
+def _plain_line(raw: str, line_no: int, title_page: dict[str, list[str]]) -> Element | None:
+    """The element one non-blank line makes: a scene heading, a transition, a hint-only line (an empty action)
+    or a beat; ``None`` for a title line, which goes into ``title_page`` instead."""
+    raw = raw.lstrip("△▲·•").strip()
+    book_title = _BOOK_TITLE_RE.match(raw)
+    title_key = re.match(r"^(标题|片名|剧名|Title|TITLE)\s*[：:]\s*(.+)$", raw)
+    if book_title or title_key:     # a title line sets the title; it is never a shot
+        title_page.setdefault("Title", []).append((book_title or title_key).groups()[-1].strip())
+        return None
+    if _PLAIN_SCENE_RE.match(raw) or parse_scene_line(raw):
+        return Element("scene", text=raw, line=line_no)
+    if _plain_transition(raw):
+        return Element("transition", text=raw.rstrip("：:"), line=line_no)
+    _, raw = strip_shot_prefix(raw)
+    hints, rest = extract_hints(raw)
+    leading, rest = split_leading_terms(rest)
+    hints += leading
+    if not rest:           # a hint on its own line applies to the next beat
+        return Element("action", text="", hints=hints, line=line_no)
+    return _plain_beat(rest, hints, line_no)
+
+
+def _plain_beat(rest: str, hints: list[str], line_no: int) -> Element:
+    """A ``cue：text`` line as dialogue, a sound effect, a super or a framed action; any other line is action."""
+    match = _PLAIN_DIALOGUE_RE.match(rest)
+    if match and not rest.startswith(("http", "www")):
+        cue, spoken = match.group(1).strip(), match.group(2).strip()
+        speaker, extension = _split_cue(cue.replace("（", "(").replace("）", ")"))
+        if speaker in _SFX_SPEAKERS:
+            return Element("sfx", text=spoken, hints=hints, line=line_no)
+        if speaker in _SUPER_SPEAKERS and spoken:
+            return Element("centered", text=spoken, hints=hints, line=line_no)
+        if all(is_term(part) for part in re.split(r"[\s,，、/]+", speaker) if part):
+            # "特写：小雨的眼睛": the cue is a shot size or move, the rest is what we see
+            more, spoken = split_leading_terms(spoken)
+            return Element("action", text=spoken, hints=hints + [speaker] + more, line=line_no)
+        if extension and all(is_term(part) for part in re.split(r"[\s,，、/]+", extension) if part):
+            hints, extension = hints + [extension], ""
+        if spoken:
+            parenthetical = ""
+            paren = _PAREN_RE.match(spoken)
+            if paren:
+                parenthetical, spoken = paren.group(1).strip(), spoken[paren.end():].strip()
+            return Element("dialogue", text=spoken, speaker=speaker, extension=extension,
+                           parenthetical=parenthetical, hints=hints, line=line_no)
+    return Element("action", text=rest, hints=hints, line=line_no)
+
+
+def _merge_hint_lines(elements: list[Element]) -> list[Element]:
+    """Hint-only lines (empty actions) dropped, their hints moved to the next beat (never to a scene heading
+    or a transition)."""
     merged: list[Element] = []
     carry: list[str] = []
     for element in elements:
@@ -638,8 +676,7 @@ def _parse_plain(text: str) -> Script:
             element.hints = carry + element.hints
             carry = []
         merged.append(element)
-    language = detect_language(text)
-    return Script(title_page=title_page, elements=merged, format="plain", language=language)
+    return merged
 
 
 def _table_elements(rows: list[Any], before: list[Element]) -> list[Element]:

@@ -261,12 +261,7 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
         if kind not in ("action", "dialogue", "centered"):
             continue
         if kind == "dialogue" and element.dual and shots and shots[-1].kind == "dialogue":
-            previous = shots[-1]          # the second voice of a dual dialogue joins the shot before it
-            previous.dual_speaker, previous.dual_dialogue = element.speaker, element.text
-            previous.characters = list(dict.fromkeys(previous.characters + [element.speaker]))
-            previous.size = size_from_hints(element.hints) or ("MS" if previous.size == "MCU" else previous.size)
-            previous.duration_s = max(previous.duration_s,
-                                      dialogue_duration_s(element.text, language=language, options=options))
+            _join_dual_dialogue(shots[-1], element, language=language, options=options)
             continue
         shot = _shot_for(element, number=len(shots) + 1, scene=scene, first_in_scene=first_in_scene,
                          names=names, cast=cast_by_scene.get(scene_index, []), language=language, options=options)
@@ -285,6 +280,16 @@ def plan_shots(script: Script, *, options: PlanOptions = PlanOptions(), existing
     if progress is not None:
         progress(1.0, f"{len(shots)} shots planned")
     return Storyboard(title=script.title, language=language, shots=shots, characters=bible)
+
+
+def _join_dual_dialogue(previous: Shot, element: Element, *, language: str, options: PlanOptions) -> None:
+    """The second voice of a dual dialogue joins the shot before it: both speakers in frame (an MCU widens
+    to an MS unless a hint says otherwise), held as long as the longer line."""
+    previous.dual_speaker, previous.dual_dialogue = element.speaker, element.text
+    previous.characters = list(dict.fromkeys(previous.characters + [element.speaker]))
+    previous.size = size_from_hints(element.hints) or ("MS" if previous.size == "MCU" else previous.size)
+    previous.duration_s = max(previous.duration_s,
+                              dialogue_duration_s(element.text, language=language, options=options))
 
 
 def _cast_by_scene(elements: list[Element], names: list[str]) -> dict[int, list[str]]:

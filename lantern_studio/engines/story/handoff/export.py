@@ -135,46 +135,11 @@ def export_timeline(storyboard: Any, *, out_dir: str | os.PathLike, formats: str
     plan = build_plan(storyboard, panels=panels, music=music, dialogue_audio=dialogue_audio, format=format, fps=fps,
                       ducking_db=ducking_db, title_card_s=title_card_s, end_card_s=end_card_s,
                       placeholders=placeholders, voices=voices)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    except OSError as error:
-        raise ValueError(f"cannot write into {out} ({error.strerror or error}); choose a folder you can write "
-                         "to") from error
+    staging = _staging_folder(out)
     final = out / FOLDER_NAME
     name = _safe_name(plan.name)
-    files: dict[str, Path] = {}
     try:
-        report(0.2, "writing the panels and audio")
-        from lantern_studio.engines.story.handoff.media import write_media
-
-        media = write_media(plan, staging)
-        timeline = None
-        if {"otio", "fcpxml", "edl"} & set(chosen):
-            from lantern_studio.engines.story.handoff.otio_timeline import build_otio, write_otio
-
-            timeline = build_otio(plan)
-        for fraction, fmt in zip((0.5, 0.6, 0.7, 0.8), chosen):
-            report(fraction, f"writing {fmt}")
-            if fmt == "otio":
-                files[fmt] = write_otio(timeline, staging / f"{name}.otio")
-            elif fmt == "fcpxml":
-                from lantern_studio.engines.story.handoff.fcp_xml import write_fcp_xml
-
-                files[fmt] = write_fcp_xml(timeline, staging / f"{name}.xml")
-            elif fmt == "edl":
-                from lantern_studio.engines.story.handoff.edl import write_edl
-
-                files[fmt] = write_edl(timeline, staging / f"{name}.edl", fps=plan.fps)
-            else:
-                from lantern_studio.engines.story.handoff.jianying import write_jianying
-
-                drafts = staging / "jianying"
-                drafts.mkdir()
-                files[fmt] = write_jianying(plan, drafts, staging, draft_name=name)
-        if not {"otio", "fcpxml", "edl"} & set(chosen):
-            shutil.rmtree(staging / "media")      # the draft carries its own copy
-            media = []
+        files, media = _write_staged(plan, chosen, staging, name, report)
         report(0.95, "moving the export into place")
         _swap_in(staging, final)
     except BaseException:
@@ -189,6 +154,61 @@ def export_timeline(storyboard: Any, *, out_dir: str | os.PathLike, formats: str
                           frames=plan.total_frames, fps=plan.fps, duration_s=plan.duration_s,
                           dialogue_clips=len(plan.dialogue), subtitles=len(plan.cues),
                           media=[moved(p) for p in media])
+
+
+def _staging_folder(out: Path) -> Path:
+    """A fresh ``.partial-*`` folder inside ``out`` (created if need be) to write the export into."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    except OSError as error:
+        raise ValueError(f"cannot write into {out} ({error.strerror or error}); choose a folder you can write "
+                         "to") from error
+
+
+def _write_staged(plan: Any, chosen: tuple[str, ...], staging: Path, name: str, report: Progress
+                  ) -> tuple[dict[str, Path], list[Path]]:
+    """Write the panels and audio, then each chosen format, into ``staging``; returns the file (or draft
+    folder) of each format and the media files the timelines point at."""
+    report(0.2, "writing the panels and audio")
+    from lantern_studio.engines.story.handoff.media import write_media
+
+    media = write_media(plan, staging)
+    timeline = None
+    if {"otio", "fcpxml", "edl"} & set(chosen):
+        from lantern_studio.engines.story.handoff.otio_timeline import build_otio
+
+        timeline = build_otio(plan)
+    files: dict[str, Path] = {}
+    for fraction, fmt in zip((0.5, 0.6, 0.7, 0.8), chosen):
+        report(fraction, f"writing {fmt}")
+        files[fmt] = _write_format(fmt, plan, timeline, staging, name)
+    if not {"otio", "fcpxml", "edl"} & set(chosen):
+        shutil.rmtree(staging / "media")      # the draft carries its own copy
+        media = []
+    return files, media
+
+
+def _write_format(fmt: str, plan: Any, timeline: Any, staging: Path, name: str) -> Path:
+    """One format's file in ``staging``: the OTIO, FCP XML and EDL from the OTIO ``timeline``, the Jianying
+    draft folder (under ``jianying/``) from the plan."""
+    if fmt == "otio":
+        from lantern_studio.engines.story.handoff.otio_timeline import write_otio
+
+        return write_otio(timeline, staging / f"{name}.otio")
+    if fmt == "fcpxml":
+        from lantern_studio.engines.story.handoff.fcp_xml import write_fcp_xml
+
+        return write_fcp_xml(timeline, staging / f"{name}.xml")
+    if fmt == "edl":
+        from lantern_studio.engines.story.handoff.edl import write_edl
+
+        return write_edl(timeline, staging / f"{name}.edl", fps=plan.fps)
+    from lantern_studio.engines.story.handoff.jianying import write_jianying
+
+    drafts = staging / "jianying"
+    drafts.mkdir()
+    return write_jianying(plan, drafts, staging, draft_name=name)
 
 
 def _swap_in(staging: Path, final: Path) -> None:

@@ -280,11 +280,8 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
     ValueError
         No shots, a shot without a panel, an unknown format or frame rate, undecodable music or dialogue.
     """
-    from lantern_studio.engines.story.animatic import (PANEL_OVERSCAN, _card, _flatten, _panel_source, _shake_seed,
-                                                       storyboard_as_rendered)
+    from lantern_studio.engines.story.animatic import storyboard_as_rendered
     from lantern_studio.engines.story.soundtrack import SAMPLE_RATE
-    from lantern_studio.engines.story.subtitles import SubtitleStyle, build_cues
-    from lantern_studio.kernels.mix import Ducking
 
     storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
     if not (math.isfinite(ducking_db) and -60.0 <= ducking_db <= 0.0):
@@ -293,9 +290,43 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
     timeline = build_timeline(storyboard, width=width, height=height, fps=int(fps), title_card_s=title_card_s,
                               end_card_s=end_card_s)
     fps = timeline.fps
+    video = _video_clips(timeline, storyboard, panels, (width, height))
+
+    sample_rate = SAMPLE_RATE
+    n_samples = timeline.total_frames * sample_rate // fps
+    lines, speech_spans_s = animatic_dialogue(timeline, n_samples, sample_rate=sample_rate,
+                                              dialogue_audio=dialogue_audio, placeholders=placeholders,
+                                              language=storyboard.language, voices=voices)
+    recorded = set(dialogue_audio or {}) | set(voices or {})
+    cues = _subtitle_cues(timeline, storyboard, (width, height), speech_spans_s)
+    dialogue = tuple(_dialogue_clip(number, start_sample, audio, recorded=number in recorded, fps=fps,
+                                    sample_rate=sample_rate) for number, start_sample, audio in lines)
+
+    music_clip = None
+    keys: tuple[VolumeKey, ...] = ()
+    duration_s = timeline.duration_s
+    fade_in_s = min(music_fade_in_s, duration_s / 2)
+    fade_out_s = min(music_fade_out_s, duration_s / 2)
+    if music is not None:
+        music_clip = _music_clip(music, timeline, n_samples, sample_rate=sample_rate)
+        keys = _music_ducking(dialogue, depth_db=float(ducking_db), duration_s=duration_s)
+    return HandoffPlan(name=storyboard.title.strip() or "Storyboard", language=storyboard.language, width=width,
+                       height=height, fps=fps, total_frames=timeline.total_frames, sample_rate=sample_rate,
+                       video=video, dialogue=dialogue, music=music_clip, music_keys=keys,
+                       music_fade_in_s=fade_in_s if music is not None else 0.0,
+                       music_fade_out_s=fade_out_s if music is not None else 0.0, ducking_db=float(ducking_db),
+                       cues=cues)
+
+
+def _video_clips(timeline: Timeline, storyboard: Storyboard, panels: Any,
+                 frame_size: tuple[int, int]) -> tuple[VideoClip, ...]:
+    """One clip per segment: the title and end cards as drawn by the animatic, each shot's panel flattened at
+    the animatic's overscan size, with the camera keys of its move."""
+    from lantern_studio.engines.story.animatic import PANEL_OVERSCAN, _card, _flatten, _panel_source, _shake_seed
+
+    width, height = frame_size
     source = _panel_source(panels, storyboard)
     panel_wh = (int(round(width * PANEL_OVERSCAN)), int(round(height * PANEL_OVERSCAN)))
-
     video = []
     for segment in timeline.segments:
         if segment.shot is None:
@@ -314,46 +345,47 @@ def build_plan(storyboard: Storyboard | Mapping, *, panels: Any = None, music: A
                                move=move, transition=segment.transition, transition_frames=segment.transition_frames,
                                keys=camera_keys(segment, move, size, (width, height), _shake_seed(segment.shot)),
                                image=image))
+    return tuple(video)
 
-    sample_rate = SAMPLE_RATE
-    n_samples = timeline.total_frames * sample_rate // fps
-    lines, speech_spans_s = animatic_dialogue(timeline, n_samples, sample_rate=sample_rate,
-                                              dialogue_audio=dialogue_audio, placeholders=placeholders,
-                                              language=storyboard.language, voices=voices)
-    recorded = set(dialogue_audio or {}) | set(voices or {})
 
-    style = SubtitleStyle.for_frame(width, height)
-    cues = tuple(SubtitleCue(index=cue.index, shot_number=cue.shot_number, start_frame=cue.start_frame,
+def _subtitle_cues(timeline: Timeline, storyboard: Storyboard, frame_size: tuple[int, int],
+                   speech_spans_s: Any) -> tuple[SubtitleCue, ...]:
+    """The animatic's subtitle cues (timed to the speech where there is some) in frames."""
+    from lantern_studio.engines.story.subtitles import SubtitleStyle, build_cues
+
+    style = SubtitleStyle.for_frame(*frame_size)
+    return tuple(SubtitleCue(index=cue.index, shot_number=cue.shot_number, start_frame=cue.start_frame,
                              frames=cue.end_frame - cue.start_frame, lines=tuple(cue.lines))
                  for cue in build_cues(timeline, style=style, language=storyboard.language,
                                        speech_spans_s=speech_spans_s))
-    dialogue = []
-    for number, start_sample, audio in lines:
-        start_frame, frames, media = _frame_aligned(audio, start_sample, fps=fps, sample_rate=sample_rate)
-        dialogue.append(AudioClip(name=f"Line · shot {number}", shot_number=number, start_frame=start_frame,
-                                  frames=frames, media=f"media/dialogue_shot_{number:04d}.wav",
-                                  recorded=number in recorded, sound_start_s=start_sample / sample_rate,
-                                  sound_end_s=(start_sample + audio.shape[0]) / sample_rate, audio=media))
 
-    music_clip = None
-    keys: tuple[VolumeKey, ...] = ()
-    duration_s = timeline.duration_s
-    fade_in_s = min(music_fade_in_s, duration_s / 2)
-    fade_out_s = min(music_fade_out_s, duration_s / 2)
-    if music is not None:
-        bed = music_bed(music, n_samples, sample_rate=sample_rate)
-        music_clip = AudioClip(name="Music", shot_number=None, start_frame=0, frames=timeline.total_frames,
-                               media="media/music.wav", recorded=True, sound_start_s=0.0, sound_end_s=duration_s,
-                               audio=np.ascontiguousarray(bed, dtype=np.float32))
-        defaults = Ducking(key=1, targets=(0,))
-        keys = ducking_keys([(c.sound_start_s, c.sound_end_s) for c in dialogue], depth_db=float(ducking_db),
-                            duration_s=duration_s, attack_s=defaults.attack_s, release_s=defaults.release_s)
-    return HandoffPlan(name=storyboard.title.strip() or "Storyboard", language=storyboard.language, width=width,
-                       height=height, fps=fps, total_frames=timeline.total_frames, sample_rate=sample_rate,
-                       video=tuple(video), dialogue=tuple(dialogue), music=music_clip, music_keys=keys,
-                       music_fade_in_s=fade_in_s if music is not None else 0.0,
-                       music_fade_out_s=fade_out_s if music is not None else 0.0, ducking_db=float(ducking_db),
-                       cues=cues)
+
+def _dialogue_clip(number: int, start_sample: int, audio: np.ndarray, *, recorded: bool, fps: int,
+                   sample_rate: int) -> AudioClip:
+    """Shot ``number``'s line as a clip on whole frames; ``sound_*_s`` keep where the sound itself is."""
+    start_frame, frames, media = _frame_aligned(audio, start_sample, fps=fps, sample_rate=sample_rate)
+    return AudioClip(name=f"Line · shot {number}", shot_number=number, start_frame=start_frame, frames=frames,
+                     media=f"media/dialogue_shot_{number:04d}.wav", recorded=recorded,
+                     sound_start_s=start_sample / sample_rate,
+                     sound_end_s=(start_sample + audio.shape[0]) / sample_rate, audio=media)
+
+
+def _music_clip(music: Any, timeline: Timeline, n_samples: int, *, sample_rate: int) -> AudioClip:
+    """The music looped or trimmed to the whole timeline."""
+    bed = music_bed(music, n_samples, sample_rate=sample_rate)
+    return AudioClip(name="Music", shot_number=None, start_frame=0, frames=timeline.total_frames,
+                     media="media/music.wav", recorded=True, sound_start_s=0.0, sound_end_s=timeline.duration_s,
+                     audio=np.ascontiguousarray(bed, dtype=np.float32))
+
+
+def _music_ducking(dialogue: tuple[AudioClip, ...], *, depth_db: float, duration_s: float) -> tuple[VolumeKey, ...]:
+    """The music's volume keys: down ``depth_db`` under each line's sound, with the mixer's default attack
+    and release."""
+    from lantern_studio.kernels.mix import Ducking
+
+    defaults = Ducking(key=1, targets=(0,))
+    return ducking_keys([(c.sound_start_s, c.sound_end_s) for c in dialogue], depth_db=depth_db,
+                        duration_s=duration_s, attack_s=defaults.attack_s, release_s=defaults.release_s)
 
 
 def gain_at(keys: tuple[VolumeKey, ...], time_s: float) -> float:
