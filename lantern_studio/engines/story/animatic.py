@@ -437,7 +437,8 @@ def _parts_cache(cache_dir: str | os.PathLike | None) -> Iterator[tuple[Path, bo
 
 
 def _encode_mp4(frames: _FramePlan, storyboard: Storyboard, cues: list[Cue], soundtrack, cache: Path, out_path: Path,
-                *, report: Progress, cancel, backend: str, prune: bool) -> dict[str, Any]:
+                *, report: Progress, cancel: Callable[[], bool] | threading.Event | None, backend: str,
+                prune: bool) -> dict[str, Any]:
     """Render the parts not in ``cache``, join them with the AAC soundtrack into ``out_path`` and return the
     render's counts (:class:`AnimaticResult`'s fields of those names). The AAC track encodes on its own
     thread while the frames render."""
@@ -458,8 +459,9 @@ def _encode_mp4(frames: _FramePlan, storyboard: Storyboard, cues: list[Cue], sou
     return {**stats, "shots_rendered": tuple(sorted(stats["shots_rendered"]))}
 
 
-def _write_sidecars(storyboard: Storyboard, cues: list[Cue], soundtrack, out_path: Path, *, srt_path, gif_path,
-                    voices: Mapping | None, voices_dir, report: Progress) -> dict[str, Any]:
+def _write_sidecars(storyboard: Storyboard, cues: list[Cue], soundtrack, out_path: Path, *,
+                    srt_path: str | os.PathLike | None, gif_path: str | os.PathLike | None, voices: Mapping | None,
+                    voices_dir: str | os.PathLike | None, report: Progress) -> dict[str, Any]:
     """The files asked for beside the MP4, as :class:`AnimaticResult`'s ``srt_path``, ``gif_path`` and
     ``voice_files``: the SRT (the subtitle cues), the GIF (made from the finished MP4) and one WAV per
     voiced line; ``None`` or ``()`` for each not asked for."""
