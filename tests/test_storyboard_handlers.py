@@ -147,6 +147,8 @@ def test_refine_with_lists_the_models_folders_gguf_files_and_a_broken_one_is_ref
     tiny.write_bytes(b"GGUF" + bytes(60))                     # the magic, then nothing a loader can use
     (models / "notes.gguf").write_text("not a model", encoding="utf-8")
     assert tab.prose_models(ctx) == [tab.RULES_ONLY, str(tiny)]
+    assert tab.prose_model_choices(ctx, tab.prose_models(ctx)) == [(tab.RULES_ONLY, tab.RULES_ONLY),
+                                                                   ("qwen/tiny.gguf", str(tiny))]
     text = sample_path("mad-tea-party.txt").read_text(encoding="utf-8")
     with pytest.raises(UserInputError, match="tiny.gguf"):
         tab.on_prose(ctx, root_of(ctx), text, str(tiny), *SPEEDS)
@@ -170,6 +172,37 @@ def test_a_local_gguf_model_refines_the_prose_into_a_shot_list_that_keeps_every_
     flat = re.sub(r"\s+", "", "".join(s["dialogue"] or s["action"] for s in shots))
     rules = re.sub(r"\s+", "", "".join(e.text for e in parse_prose(chapter).elements if e.kind != "scene"))
     assert flat == rules
+
+
+def test_stop_ends_a_refinement_and_saves_nothing(ctx):
+    from types import SimpleNamespace
+
+    from gguf_testkit import write_tiny_llama_gguf
+
+    model = write_tiny_llama_gguf(ctx.settings.models_dir / "tiny-llama" / "tiny-llama-f32.gguf")
+    chapter = sample_path("mad-tea-party.txt").read_text(encoding="utf-8")
+    window = SimpleNamespace(session_hash="window-stop")
+    outcome: dict = {}
+
+    def make_shots():
+        try:
+            outcome["result"] = tab.on_prose(ctx, root_of(ctx), chapter, str(model), *SPEEDS, progress=None,
+                                             request=window)
+        except Exception as error:  # noqa: BLE001 - the test reads what the handler raised
+            outcome["error"] = error
+
+    job = threading.Thread(target=make_shots)
+    job.start()
+    while not tab.PROSE_STOPS.is_running(window) and job.is_alive():
+        threading.Event().wait(0.01)
+    # another window's Stop does not reach this job; this window's does
+    assert tab.PROSE_STOPS.stop(SimpleNamespace(session_hash="another-window")) is False
+    assert tab.PROSE_STOPS.stop(window) is True
+    job.join(timeout=300)
+    assert isinstance(outcome.get("error"), UserInputError), outcome
+    assert "Stopped" in str(outcome["error"])
+    assert not (ctx.project.root / "story" / "storyboard.json").exists()
+    assert not tab.PROSE_STOPS.is_running(window)
 
 
 def test_render_panels_parses_an_unparsed_script_first(ctx):

@@ -50,6 +50,7 @@ RULES_ONLY = "Rules only (offline)"
 
 # one Stop flag per window for panel renders
 PANEL_STOPS = StopFlags()
+PROSE_STOPS = StopFlags()
 # diffusers pipelines kept loaded between renders (one at a time), and each shot's variation counter
 _RENDERERS: dict[str, Any] = {}
 _VARIATIONS: dict[tuple[str, int], int] = {}
@@ -324,25 +325,33 @@ def prose_models(ctx: StudioContext) -> list[str]:
         return [RULES_ONLY]
 
 
-def prose_script(text: str, refine_with: str | None, progress=None):
+def prose_model_choices(ctx: StudioContext, models: list[str]) -> list[tuple[str, str]]:
+    """The dropdown's (label, value) pairs: a model is named by its path inside the models folder."""
+    root = Path(ctx.settings.models_dir)
+    return [(m if m == RULES_ONLY or not Path(m).is_relative_to(root) else Path(m).relative_to(root).as_posix(), m)
+            for m in models]
+
+
+def prose_script(text: str, refine_with: str | None, progress=None, cancel=None):
     """The prose chapter read by the offline rules, or refined by a local model when one is chosen (its
-    answer's progress reported to ``progress(fraction, message)``)."""
+    answer's progress reported to ``progress(fraction, message)``; ``cancel`` stops it between tokens)."""
     from lantern_studio.engines.story.prose import parse_prose
 
     try:
         if refine_with and refine_with != RULES_ONLY:
             from lantern_studio.engines.story.prose_llm import refine_prose
 
-            return refine_prose(text, Path(refine_with), progress=progress)
+            return refine_prose(text, Path(refine_with), progress=progress, cancel=cancel)
         return parse_prose(text)
     except (ScriptError, ValueError, ModelNotFoundError) as error:
         raise UserInputError(str(error)) from None
 
 
 def on_prose(ctx: StudioContext, root: str, text: str, refine_with: str | None, zh: Any, en: Any,
-             shortest: Any, progress=gr.Progress()) -> tuple:
+             shortest: Any, progress=gr.Progress(), request: gr.Request = None) -> tuple:
     """Make shots from prose: (script box, format, shot rows, bible rows, state, status, save line). The
-    chapter becomes the project's script (format "prose"), so the shot list is the ordinary editable one."""
+    chapter becomes the project's script (format "prose"), so the shot list is the ordinary editable one.
+    A refinement stopped with Stop saves nothing: half a model's grouping is not a shot list."""
     if not (text or "").strip():
         raise UserInputError("Paste a chapter of a novel (Chinese or English) in 'Prose', or upload it as .txt")
     limits = Limits.from_environ()
@@ -350,7 +359,12 @@ def on_prose(ctx: StudioContext, root: str, text: str, refine_with: str | None, 
         limits.check_script_lines(text)
     except ValueError as error:
         raise UserInputError(str(error)) from None
-    parsed = prose_script(text, refine_with, gr_progress(progress))
+    with PROSE_STOPS.running(request) as cancel:
+        try:
+            parsed = prose_script(text, refine_with, gr_progress(progress), cancel)
+        except Cancelled:
+            raise UserInputError("Stopped: the model's refinement was stopped and nothing was saved; make the "
+                                 "shots again, or choose 'Rules only (offline)' for the instant reading") from None
     options = plan_options(zh, en, shortest)
     rows, characters, state, message = make_shots(ctx.project_at(root), text, "prose", options, parsed=parsed)
     return text, "prose", rows, characters, state, message, ""
@@ -574,12 +588,17 @@ def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str,
                 prose_upload = gr.File(label="…or upload the chapter (.txt)", file_types=[".txt", ".text"],
                                        type="filepath", elem_id="story-prose-upload", height=110)
                 models = prose_models(ctx)
-                refine = gr.Dropdown(models, value=models[0], label="Refine with", elem_id="story-prose-refine",
+                refine = gr.Dropdown(prose_model_choices(ctx, models), value=models[0], label="Refine with",
+                                     elem_id="story-prose-refine",
                                      visible=len(models) > 1 or _has_refiner())
-                from_prose = gr.Button("Make shots from prose", variant="primary", elem_id="story-from-prose")
+                with gr.Row():
+                    from_prose = gr.Button("Make shots from prose", variant="primary", elem_id="story-from-prose")
+                    prose_stop = gr.Button("Stop", variant="stop", elem_id="story-prose-stop", min_width=80,
+                                           visible=len(models) > 1)
     status = gr.Markdown(elem_id="story-status")
     return dict(script=script, upload=upload, fmt=fmt, zh=zh, en=en, shortest=shortest, parse=parse, prose=prose,
-                prose_upload=prose_upload, refine=refine, from_prose=from_prose, status=status)
+                prose_upload=prose_upload, refine=refine, from_prose=from_prose, prose_stop=prose_stop,
+                status=status)
 
 
 def _has_refiner() -> bool:
@@ -721,6 +740,8 @@ def _wire_script(ctx, root, state, script, shots, bar) -> None:
                           show_progress_on=script["script"])
     script["from_prose"].click(bind(ctx, on_prose, 7, status=5), [root, script["prose"], script["refine"], *plan],
                                [script["script"], script["fmt"], *made], show_progress_on=script["prose"])
+    script["prose_stop"].click(PROSE_STOPS.stop_handler("Stopping the model's refinement…"), None,
+                               script["status"], queue=False)
 
 
 def _wire_saves(ctx, root, state, shots, bar) -> None:
