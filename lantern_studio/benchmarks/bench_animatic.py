@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lantern_studio.benchmarks.timing import Timing, figure, make_row
+from lantern_studio.engines.jobs import no_progress
 
 #: CPU seconds (all threads and child processes) of one render, by scenario text and then "lantern" or
 #: "moviepy", from the last run: on a shared machine the wall time depends on the load, CPU time much less.
@@ -175,7 +176,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     from lantern_studio.engines.story.soundtrack import build_soundtrack
     from lantern_studio.kernels.backend import resolve_backend
 
-    step = progress or (lambda fraction, message: None)
+    step = progress or no_progress
     backend = resolve_backend(device)
     if quick:
         scenarios = [("first shots, moves + a dissolve", quick_board(), 0.0, True, True)]

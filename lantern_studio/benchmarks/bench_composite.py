@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from lantern_studio.benchmarks.timing import cpu_body_peer, figure, make_row, measure
+from lantern_studio.engines.jobs import no_progress
 from lantern_studio.kernels.backend import resolve_backend
 from lantern_studio.kernels.composite import Layer, affine, composite, premultiply
 from lantern_studio.kernels.fill import gradient
@@ -328,7 +329,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     """
     backend = resolve_backend(device)
     frames = _frames(quick)
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_progress
     rows = []
     for size_index, (height, width) in enumerate(SIZES):
         base = size_index / len(SIZES)

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from lantern_studio.benchmarks.timing import figure, make_row, measure
+from lantern_studio.engines.jobs import no_progress
 
 GOAL_REALTIME = 20.0
 SCRIPT = """第一场 内景 奶奶家厨房 夜
@@ -61,7 +62,7 @@ def run(*, quick: bool, device: str = "auto", progress=None) -> list[dict]:
     from lantern_studio.engines.speech.kokoro import KokoroEngine
 
     repeats = 3 if quick else 7
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_progress
     board = _board()
     report(0.0, "eSpeak NG floor")
     no_peer = {"peers": "no other offline text-to-speech is installed with the studio"}

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from lantern_studio.engines.jobs import Progress
+from lantern_studio.engines.jobs import Progress, no_progress
 
 NOTHING_RUNNING = "Nothing is running."
 
@@ -43,7 +43,7 @@ def gr_progress(progress: Any) -> Progress:
     """The job protocol's ``progress(fraction, message)`` drawn on a ``gr.Progress`` (or any callable taking
     ``(fraction, desc=...)``); None gives a callback that does nothing."""
     if progress is None:
-        return lambda fraction, message: None
+        return no_progress
 
     def report(fraction: float, message: str) -> None:
         progress(max(0.0, min(1.0, float(fraction))), desc=str(message))

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 from PIL import Image, ImageDraw
 
-from lantern_studio.engines.jobs import Progress, cancel_requested, check_cancel
+from lantern_studio.engines.jobs import Progress, cancel_requested, check_cancel, no_progress
 from lantern_studio.engines.story.encode import (CRF_FINAL, CRF_PREVIEW, PRESET_FINAL, PRESET_PREVIEW, AudioTrackJob,
                                                  SegmentEncoder, VideoSettings, explain_write_error, mux_final,
                                                  write_gif)
@@ -359,7 +359,7 @@ def render_animatic(storyboard: Storyboard | Mapping, *, out_path: str | os.Path
     storyboard = storyboard_as_rendered(storyboard, format=format, fps=fps, voices=voices)
     out_path = _mp4_path(out_path)
     cancel_requested(cancel)            # a cancel that is neither an Event nor a callable is refused before any work
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_progress
     frames = _plan_frames(storyboard, panels, format=format, fps=int(fps), preview=preview,
                           title_card_s=title_card_s, end_card_s=end_card_s)
     # the soundtrack first: bad music fails before minutes of rendering

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from lantern_studio.engines.jobs import Cancel, Progress, check_cancel
+from lantern_studio.engines.jobs import Cancel, Progress, check_cancel, no_progress
 from lantern_studio.engines.speech.base import SpeechClip, VoiceSpec, check_line, detect_language
 from lantern_studio.engines.speech.casting import NARRATOR_VOICE, default_voices
 from lantern_studio.engines.story.bible import voice_of
@@ -177,7 +177,7 @@ def speak_lines(board: Storyboard, *, cache_dir: str | os.PathLike | None = None
         if line.voice.voice not in known:
             raise ValueError(f"shot {line.shot_number} ({line.speaker}): the {line.voice.engine} engine has no voice "
                              f"{line.voice.voice!r}; pick one of {', '.join(known[:20])} in the voice table")
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_progress
     cache = Path(cache_dir) if cache_dir is not None else None
     clips: dict[int, SpeechClip] = {}
     spoken, cached = [], []

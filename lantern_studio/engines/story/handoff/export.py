@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lantern_studio.engines.jobs import Progress
+from lantern_studio.engines.jobs import Progress, no_progress
 
 #: Format names, in the order they are written.
 TIMELINE_FORMATS = ("otio", "fcpxml", "edl", "jianying")
@@ -129,7 +129,7 @@ def export_timeline(storyboard: Any, *, out_dir: str | os.PathLike, formats: str
 
     chosen = parse_formats(formats)
     check_available(chosen)
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_progress
     out = Path(out_dir)
     report(0.0, "laying out the timeline")
     plan = build_plan(storyboard, panels=panels, music=music, dialogue_audio=dialogue_audio, format=format, fps=fps,
