@@ -79,12 +79,9 @@ def take_loudness_lufs(take: Any) -> float | None:
     """The take's integrated loudness in LUFS: the engine's reading, else measured here (BS.1770, the same meter
     as the Music tab); None for silence. Stored on the take so its exported sidecar has it too."""
     if take.loudness_lufs is None:
-        from lantern_studio.engines.audio.preview import measure_lufs
+        from lantern_studio.engines.music.generate_take import measured_loudness
 
-        try:
-            take.loudness_lufs = measure_lufs(take.audio, take.sample_rate)
-        except ValueError:          # too short to measure
-            take.loudness_lufs = None
+        take.loudness_lufs = measured_loudness(take)
     return take.loudness_lufs
 
 
