@@ -142,6 +142,15 @@ def open_tab(page, label: str) -> None:
     page.wait_for_timeout(300)
 
 
+def edit_cell(page, table_id: str, row: int, column: int, text: str) -> None:
+    """Type ``text`` into cell (row, column) of the editable gr.Dataframe ``#table_id``, as a user does:
+    double-click, select what is there, type, Enter."""
+    page.locator(f'#{table_id} [data-testid="cell-{row}-{column}"]').dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
 def open_step(page, label: str) -> None:
     """Open the Storyboard tab (if another tab shows) and its step ``label`` ("Script", "Shots", "Voices",
     "Panels", "Pages", "Animatic", "Batch"), and wait for it to show."""

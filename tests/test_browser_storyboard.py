@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lantern_testkit import SAMPLES_DIR, open_tab, open_step
+from lantern_testkit import SAMPLES_DIR, edit_cell, open_step, open_tab
 
 pytestmark = pytest.mark.browser
 
@@ -50,10 +50,7 @@ def test_chinese_sample_to_edited_shot_list_pages_and_pdf(page, studio, tmp_path
     open_step(page, "Shots")
     cell = page.locator('#story-shots [data-testid="cell-2-2"]')
     assert cell.inner_text().strip() == "MCU"
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("CU")
-    page.keyboard.press("Enter")
+    edit_cell(page, "story-shots", 2, 2, "CU")
     # the edit is saved into the project as it is made, without pressing Save
     page.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
     saved = json.loads((studio.project / "story" / "storyboard.json").read_text(encoding="utf-8"))

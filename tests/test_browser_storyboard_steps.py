@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lantern_testkit import SAMPLES_DIR, StudioServer, open_step, open_window, screenshot
+from lantern_testkit import SAMPLES_DIR, StudioServer, edit_cell, open_step, open_window, screenshot
 from test_story_prose import EN_SPEAKERS, ZH_SPEAKERS
 
 pytestmark = pytest.mark.browser
@@ -38,14 +38,6 @@ def parse(page, text: str) -> None:
     page.locator("#story-script textarea").fill(text)
     page.locator("#story-parse").click()
     wait_text(page, "story-status", "shots")
-
-
-def edit_size(page, row: int, size: str) -> None:
-    cell = page.locator(f'#story-shots [data-testid="cell-{row}-2"]')
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type(size)
-    page.keyboard.press("Enter")
 
 
 # words of the shot list's size, move, cast and speaker cells drawn over two lines (a split word has two boxes)
@@ -147,12 +139,12 @@ def test_one_save_line_and_another_windows_newer_save_is_a_choice(browser, own_s
     open_step(first, "Shots")
     open_step(second, "Shots")
 
-    edit_size(first, 0, "ECU")
+    edit_cell(first, "story-shots", 0, 2, "ECU")
     first.wait_for_function("() => /Saved \\d\\d:\\d\\d:\\d\\d/.test("
                             "document.querySelector('#story-shots-status').innerText)")
     assert board(own_studio.project)["shots"][0]["size"] == "ECU"
 
-    edit_size(second, 1, "EWS")                     # the second window still shows the list before that edit
+    edit_cell(second, "story-shots", 1, 2, "EWS")   # the second window still shows the list before that edit
     wait_text(second, "story-shots-status", "another window changed")
     assert board(own_studio.project)["shots"][1]["size"] != "EWS"
     keep = second.locator("#story-keep-mine")
@@ -164,7 +156,7 @@ def test_one_save_line_and_another_windows_newer_save_is_a_choice(browser, own_s
     assert saved["shots"][1]["size"] == "EWS" and saved["shots"][0]["size"] != "ECU"
     assert not keep.is_visible()
 
-    edit_size(first, 1, "CU")                       # now the first window is the stale one
+    edit_cell(first, "story-shots", 1, 2, "CU")     # now the first window is the stale one
     wait_text(first, "story-shots-status", "another window changed")
     first.locator("#story-reload-theirs").click()
     first.wait_for_function("() => document.querySelector('#story-shots [data-testid=\"cell-1-2\"]')"

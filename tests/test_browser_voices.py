@@ -10,7 +10,7 @@ import json
 import pytest
 import soundfile as sf
 
-from lantern_testkit import SAMPLES_DIR, median_f0_hz, open_tab, open_step
+from lantern_testkit import SAMPLES_DIR, edit_cell, median_f0_hz, open_tab, open_step
 
 pytestmark = pytest.mark.browser
 
@@ -57,11 +57,7 @@ def test_preview_voice_plays_the_characters_voice(page, studio):
     assert 80 < median_f0_hz(mono, rate) < 450
 
     # a cell edit in the voice table is saved into the project as it is made
-    cell = page.locator('#story-voices [data-testid="cell-0-3"]')
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("90")
-    page.keyboard.press("Enter")
+    edit_cell(page, "story-voices", 0, 3, "90")
     page.wait_for_function("() => document.querySelector('#voice-status').innerText.includes('Saved')")
     saved = json.loads((studio.project / "story" / "storyboard.json").read_text(encoding="utf-8"))
     first = saved["characters"][0]

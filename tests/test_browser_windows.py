@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lantern_studio.engines.music.musicgen_models import download_command
-from lantern_testkit import SAMPLES_DIR, StudioServer, ab_state, generate, open_step, open_tab, open_window, screenshot
+from lantern_testkit import (SAMPLES_DIR, StudioServer, ab_state, edit_cell, generate, open_step, open_tab, open_window,
+                             screenshot)
 
 pytestmark = pytest.mark.browser
 
@@ -147,11 +148,7 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     }""")
     assert split_words["words"] >= 15 and split_words["split"] == [], split_words
     # an edit in the new project lands in the new project; the first project's storyboard is untouched
-    cell = page.locator('#story-shots [data-testid="cell-0-2"]')
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("ECU")
-    page.keyboard.press("Enter")
+    edit_cell(page, "story-shots", 0, 2, "ECU")
     page.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
     fresh_board = json.loads((fresh / "story" / "storyboard.json").read_text(encoding="utf-8"))
     assert fresh_board["shots"][0]["size"] == "ECU"
@@ -187,14 +184,6 @@ def test_the_storyboard_follows_a_project_switch_and_saves_into_the_shown_projec
     context.close()
 
 
-def edit_cell(page, row: int, column: int, text: str) -> None:
-    cell = page.locator(f'#story-shots [data-testid="cell-{row}-{column}"]')
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
-
-
 def test_two_windows_on_one_storyboard_never_silently_undo_each_other(browser, own_studio, tmp_path):
     first_context, first = open_window(browser, own_studio.url)
     shared = create_project(first, "shared story")
@@ -210,9 +199,9 @@ def test_two_windows_on_one_storyboard_never_silently_undo_each_other(browser, o
 
     # the first window's edit is saved; the second window, still showing the older list, does not save over it
     open_step(first, "Shots")
-    edit_cell(first, 0, 2, "ECU")
+    edit_cell(first, "story-shots", 0, 2, "ECU")
     first.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes('Saved')")
-    edit_cell(second, 1, 2, "EWS")
+    edit_cell(second, "story-shots", 1, 2, "EWS")
     second.wait_for_function("() => document.querySelector('#story-shots-status').innerText.includes("
                              "'another window changed')")
     saved = json.loads((shared / "story" / "storyboard.json").read_text(encoding="utf-8"))
