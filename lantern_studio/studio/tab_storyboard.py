@@ -34,6 +34,8 @@ from lantern_studio.engines.story.bible import BIBLE_HEADERS, apply_bible_rows, 
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.engines.story.pages import LAYOUTS, PAGE_SIZES, PageSpec, export_pages
 from lantern_studio.engines.story.panels import PrevizRenderer, RenderedPanel
+from lantern_studio.engines.story.prose import parse_prose
+from lantern_studio.engines.story.prose_llm import find_local_llms, refine_prose
 from lantern_studio.engines.story.script import ScriptError, parse_script, read_script_file
 from lantern_studio.engines.story.shots import SHOT_HEADERS, PlanOptions, apply_shot_rows, plan_shots, shots_to_rows
 from lantern_studio.studio import storyboard_voices, tab_animatic
@@ -314,11 +316,7 @@ def on_parse_first(ctx: StudioContext, root: str, state: dict, text: str, fmt: s
 
 
 def prose_models(ctx: StudioContext) -> list[str]:
-    """"Rules only" and the local GGUF files the prose refiner can use, when the refiner is installed."""
-    try:
-        from lantern_studio.engines.story.prose_llm import find_local_llms
-    except ImportError:
-        return [RULES_ONLY]
+    """"Rules only" and the local GGUF files in the models folder the prose refiner can use."""
     try:
         return [RULES_ONLY, *(str(p) for p in find_local_llms(ctx.settings.models_dir))]
     except OSError:
@@ -335,12 +333,8 @@ def prose_model_choices(ctx: StudioContext, models: list[str]) -> list[tuple[str
 def prose_script(text: str, refine_with: str | None, progress=None, cancel=None):
     """The prose chapter read by the offline rules, or refined by a local model when one is chosen (its
     answer's progress reported to ``progress(fraction, message)``; ``cancel`` stops it between tokens)."""
-    from lantern_studio.engines.story.prose import parse_prose
-
     try:
         if refine_with and refine_with != RULES_ONLY:
-            from lantern_studio.engines.story.prose_llm import refine_prose
-
             return refine_prose(text, Path(refine_with), progress=progress, cancel=cancel)
         return parse_prose(text)
     except (ScriptError, ValueError, ModelNotFoundError) as error:
@@ -589,8 +583,7 @@ def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str,
                                        type="filepath", elem_id="story-prose-upload", height=110)
                 models = prose_models(ctx)
                 refine = gr.Dropdown(prose_model_choices(ctx, models), value=models[0], label="Refine with",
-                                     elem_id="story-prose-refine",
-                                     visible=len(models) > 1 or _has_refiner())
+                                     elem_id="story-prose-refine")
                 with gr.Row():
                     from_prose = gr.Button("Make shots from prose", variant="primary", elem_id="story-from-prose")
                     prose_stop = gr.Button("Stop", variant="stop", elem_id="story-prose-stop", min_width=80,
@@ -599,14 +592,6 @@ def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str,
     return dict(script=script, upload=upload, fmt=fmt, zh=zh, en=en, shortest=shortest, parse=parse, prose=prose,
                 prose_upload=prose_upload, refine=refine, from_prose=from_prose, prose_stop=prose_stop,
                 status=status)
-
-
-def _has_refiner() -> bool:
-    try:
-        import lantern_studio.engines.story.prose_llm  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _shots_step(view: Callable[[], StoryView]) -> dict[str, Any]:
