@@ -31,7 +31,7 @@ from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio import ab_player, engine_help
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 from lantern_studio.studio.job_progress import StopFlags, gr_progress, stream_job
-from lantern_studio.studio.messages import keep_outputs, quiet
+from lantern_studio.studio.messages import keep_outputs
 
 ENGINES = ("composer", "musicgen")
 SORTS = {"newest first": ("created", True), "oldest first": ("created", False), "best rated": ("rating", True),
@@ -889,7 +889,8 @@ def _wire_jobs(ctx: StudioContext, ui: SimpleNamespace) -> list:
     def checked(button, check, check_inputs, job, job_inputs):
         def run_check(*values):
             check(ctx, *values)
-        events.append(button.click(quiet(run_check), check_inputs, None, api_name=False).success(
+        # a refusal stops the chain; app.build_app makes it a toast and one log line (messages.quiet_refusals)
+        events.append(button.click(run_check, check_inputs, None, api_name=False).success(
             ctx.bind(job), job_inputs, outputs, **job_options))
 
     checked(ui.vary, vary_check, [ui.root, ui.selected, ui.strength, ui.vary_n],
