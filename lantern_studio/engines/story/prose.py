@@ -34,7 +34,7 @@ _CHAPTER_RE = re.compile(
     r"#{1,3}\s+\S)")
 _BREAK_RE = re.compile(r"^\s*(?:(?:\*\s*){3,}|(?:＊\s*){3,}|-{3,}|—{3,}|(?:·\s*){3,}|◇+|◆+|※+)\s*$")
 _QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "\"": "\"", "＂": "＂", "‘": "’"}
-_SENTENCE_END = "。！？!?…；;"
+SENTENCE_END = "。！？!?…；;"
 _ZH_VERBS = ("笑着说", "笑着道", "说道", "问道", "叫道", "喊道", "笑道", "答道", "嚷道", "骂道", "叹道", "哭道",
              "争辩道", "回答", "解释", "回道", "接着说", "说", "道", "问", "喊", "叫", "答", "嚷", "想")
 _EN_VERBS = ("said", "says", "say", "ask", "asked", "asks", "cried", "replied", "remarked", "thought", "answered", "shouted",
@@ -484,7 +484,7 @@ def _split(text: str, limit: int, language: str) -> list[str]:
     if _units(text, language) <= limit:
         return [text] if text else []
     pieces: list[str] = []
-    for pattern in (rf"(?<=[{_SENTENCE_END}])(?![”」』\"])\s*|(?<=[.!?][”\"])\s+|(?<=[.!?])\s+",
+    for pattern in (rf"(?<=[{SENTENCE_END}])(?![”」』\"])\s*|(?<=[.!?][”\"])\s+|(?<=[.!?])\s+",
                     r"(?<=[，,、：:—])\s*"):
         parts = [p for p in re.split(pattern, text) if p.strip()]
         if len(parts) > 1:

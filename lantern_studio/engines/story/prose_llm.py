@@ -45,7 +45,7 @@ from typing import Any, Callable
 
 from lantern_studio.engines.errors import ModelNotFoundError, UserInputError
 from lantern_studio.engines.jobs import Cancel, Progress, check_cancel, no_progress
-from lantern_studio.engines.story.prose import CROWD, MAX_BEAT_UNITS, NARRATOR, parse_prose
+from lantern_studio.engines.story.prose import CROWD, MAX_BEAT_UNITS, NARRATOR, SENTENCE_END, parse_prose
 from lantern_studio.engines.story.script import Element, Script
 
 SHOT_KINDS = ("dialogue", "narration", "action")
@@ -59,7 +59,9 @@ MAX_HEADING_CHARS = 60
 MAX_LINES_PER_SHOT = 8
 INSTALL_HINT = ("pip install llama-cpp-python (fastest), or pip install gguf lm-format-enforcer jsonschema "
                 "for the transformers backend")
-_SENTENCE_RE = re.compile(r"(?<=[。！？!?…；;])(?![”」』\"。！？!?…])|(?<=[.!?])\s+(?=\S)")
+# every sentence end the rule reader splits long beats at (prose.SENTENCE_END), unless closing quotes or more
+# end marks follow
+_SENTENCE_RE = re.compile(rf"(?<=[{SENTENCE_END}])(?![”」』\"。！？!?…])|(?<=[.!?])\s+(?=\S)")
 
 
 @dataclass(frozen=True)
