@@ -122,17 +122,19 @@ class StudioServer:
 
 def open_window(browser, url: str):
     """A new browser window (its own context: its own cookies and session) on the studio at 1400x1000, with
-    downloads accepted, once the page has drawn its header. Returns (context, page); close the context."""
+    downloads accepted, once the page has drawn its header and tabs. Returns (context, page); close the context."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     return context, open_page(context, url)
 
 
 def open_page(context, url: str):
-    """Another page (a tab of the same browser window) on the studio, once it has drawn its header."""
+    """Another page (a tab of the same browser window) on the studio, once it has drawn its header and its
+    tabs (Gradio can draw the header before the tab row on a loaded machine)."""
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(url)
     page.wait_for_selector("#lantern-header")
+    page.get_by_role("tab", name="System").wait_for()
     return page
 
 
