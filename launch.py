@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ EXTRAS_WITHIN = {"dev": ("scale",)}
 LOCK_FILES = {(): "requirements.lock", ("dev",): "requirements-dev.lock", ("scale",): "requirements-scale.lock"}
 # the platform the locks are resolved for (the studio's supported one: CPython 3.11 on Linux x86_64)
 LOCK_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28")
+# free disk the locked install needs where the environment lives: the CUDA build of torch with its NVIDIA
+# libraries and triton make up most of an environment of about 8 GiB, and pip holds the downloaded wheels
+# beside what it has unpacked until the install ends
+INSTALL_FREE_BYTES = 10 * 2**30
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,6 +223,9 @@ class Step:
     title: str
     command: tuple[str, ...]
     hint: str
+    # the folder whose disk must have ``free_bytes`` free for this step (checked before and after it runs)
+    space_at: Path | None = None
+    free_bytes: int = 0
 
 
 def plan_setup(*, inside_venv: bool, venv_exists: bool, found_stamp: dict | None, wanted: dict,
@@ -242,11 +250,13 @@ def _install_steps(python: str, wanted: dict) -> list[Step]:
     lock = lock_path(tuple(wanted["extras"]))
     return [
         # --no-deps: the lock already lists every package; resolving again could only disagree with it
-        # (audiocraft's metadata would pull torch 2.1.0 back in)
+        # (audiocraft's metadata would pull torch 2.1.0 back in). --no-cache-dir: a locked install runs once
+        # per lock change, so a second copy of every downloaded wheel in pip's cache only costs disk.
         Step(f"install the locked dependencies ({lock.name})",
-             (python, "-m", "pip", "install", "--require-hashes", "--no-deps", "-r", str(lock)),
+             (python, "-m", "pip", "install", "--require-hashes", "--no-deps", "--no-cache-dir", "-r", str(lock)),
              "read pip's message above; an unreachable index or a hash mismatch (a corrupted download) are the "
-             "usual causes; after editing pyproject.toml, run `python launch.py lock`"),
+             "usual causes; after editing pyproject.toml, run `python launch.py lock`",
+             space_at=Path(python).parent, free_bytes=INSTALL_FREE_BYTES),    # the environment's bin folder
         Step("install Lantern Studio itself (editable)",
              (python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)),
              "read pip's message above; setuptools comes from the lock"),
@@ -375,13 +385,31 @@ def write_stamp(prefix: Path, stamp: dict) -> None:
     os.replace(tmp, prefix / STAMP_NAME)
 
 
+def disk_shortage(step: Step) -> str | None:
+    """A sentence on how much free disk ``step`` lacks where it installs, or None when it has enough."""
+    if step.space_at is None or not step.free_bytes:
+        return None
+    folder = step.space_at
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent          # the venv may not exist yet: its disk is its nearest existing parent's
+    free = shutil.disk_usage(folder).free
+    if free >= step.free_bytes:
+        return None
+    return (f"the disk holding {step.space_at} has {free / 2**30:.1f} GiB free, and this step needs about "
+            f"{step.free_bytes / 2**30:.0f} GiB; free some space (or clone the project onto a larger disk) "
+            "and run the same command again: what was installed is kept")
+
+
 def run_steps(steps: list[Step]) -> None:
     for number, step in enumerate(steps, 1):
         print(f"[set-up {number}/{len(steps)}] {step.title}", flush=True)
+        if shortage := disk_shortage(step):
+            print(f"[set-up] warning: {shortage}", file=sys.stderr, flush=True)
         result = subprocess.run(step.command)
         if result.returncode != 0:
+            hint = f"{shortage}; otherwise {step.hint}" if (shortage := disk_shortage(step)) else step.hint
             print(f"\nSet-up failed while trying to {step.title}.\n  command: {' '.join(step.command)}\n"
-                  f"  exit status: {result.returncode}\n  what to try: {step.hint}", file=sys.stderr)
+                  f"  exit status: {result.returncode}\n  what to try: {hint}", file=sys.stderr)
             sys.exit(result.returncode or 1)
 
 

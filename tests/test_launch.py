@@ -118,3 +118,28 @@ def test_pin_differences_name_every_kind_of_drift():
                                    ignore=("me",))
     assert lines == ["~ b: locked 2, installed 2.1", "- c==3 is locked but not installed",
                      "+ d==4 is installed but not in the lock"]
+
+
+def test_a_step_short_of_disk_warns_before_and_says_so_when_it_fails(tmp_path, capsys):
+    free = launch.shutil.disk_usage(tmp_path).free
+    short = launch.Step("fill the disk", (sys.executable, "-c", "raise SystemExit(1)"), "read pip's message",
+                        space_at=tmp_path / "not-made-yet" / ".venv", free_bytes=free * 4)
+    with pytest.raises(SystemExit):
+        launch.run_steps([short])
+    err = capsys.readouterr().err
+    # the folder named is the one asked about, though only a parent exists; the numbers come from the disk
+    assert err.count(f"the disk holding {short.space_at} has") == 2, err
+    assert f"needs about {short.free_bytes / 2**30:.0f} GiB" in err and "read pip's message" in err
+    roomy = launch.Step("fit", (sys.executable, "-c", "raise SystemExit(1)"), "read pip's message",
+                        space_at=tmp_path, free_bytes=1)
+    with pytest.raises(SystemExit):
+        launch.run_steps([roomy])
+    assert "GiB free" not in capsys.readouterr().err
+
+
+def test_the_locked_install_checks_the_environment_disk_and_keeps_no_wheel_cache():
+    _, steps = launch.plan_setup(inside_venv=True, venv_exists=True, found_stamp=None, wanted=WANTED,
+                                 python="/venv/bin/python", venv_dir=Path("/unused"))
+    lock_step = steps[0]
+    assert "--no-cache-dir" in lock_step.command
+    assert lock_step.space_at == Path("/venv/bin") and lock_step.free_bytes >= 8 * 2**30
