@@ -689,29 +689,29 @@ def do_restore(ctx: StudioContext, root, take_id):
     return restore_values(take)
 
 
+def _move_take(ctx: StudioContext, root, take_id, filter_values, *, to_trash: bool):
+    """Move a take to the project's trash or back; the list then selects what is left in view."""
+    if not take_id:
+        raise gr.Error("Select a take in the list first" if to_trash else "Pick a deleted take first")
+    wctx = ctx.window(root)
+    store = _store(wctx)
+    try:
+        (store.delete if to_trash else store.restore)(take_id)
+    except Exception as error:
+        raise gr.Error(f"Could not {'move the take to the trash' if to_trash else 'restore it'}: {error}") from None
+    if to_trash:
+        gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
+    return view_values(wctx, None if to_trash else take_id, filter_values)
+
+
 @keep_outputs(VIEW_SIZE)
 def do_delete(ctx: StudioContext, root, take_id, *filter_values):
-    if not take_id:
-        raise gr.Error("Select a take in the list first")
-    wctx = ctx.window(root)
-    try:
-        _store(wctx).delete(take_id)
-    except Exception as error:
-        raise gr.Error(f"Could not move the take to the trash: {error}") from None
-    gr.Info("Moved to the project's trash; restore it from 'Trash' below the actions")
-    return view_values(wctx, None, filter_values)
+    return _move_take(ctx, root, take_id, filter_values, to_trash=True)
 
 
 @keep_outputs(VIEW_SIZE)
 def do_untrash(ctx: StudioContext, root, take_id, *filter_values):
-    if not take_id:
-        raise gr.Error("Pick a deleted take first")
-    wctx = ctx.window(root)
-    try:
-        _store(wctx).restore(take_id)
-    except Exception as error:
-        raise gr.Error(f"Could not restore it: {error}") from None
-    return view_values(wctx, take_id, filter_values)
+    return _move_take(ctx, root, take_id, filter_values, to_trash=False)
 
 
 @keep_outputs(2, status_index=1)

@@ -597,16 +597,18 @@ def preset_prompt(preset: str) -> str:
 
 
 def to_studio_audio(native, sample_rate: int) -> np.ndarray:
-    """Model output (channels, samples) at ``sample_rate`` -> float32 (n, 2) at 48 kHz (mono to both sides)."""
-    import torch
-    import torchaudio.functional as AF
+    """Model output (channels, samples) at ``sample_rate`` -> float32 (n, 2) at 48 kHz (mono to both sides).
 
-    wav = native.detach().to(torch.float32).cpu()
-    if sample_rate != SAMPLE_RATE:
-        wav = AF.resample(wav, sample_rate, SAMPLE_RATE)
-    if wav.shape[0] == 1:
-        wav = wav.expand(2, -1)
-    return np.ascontiguousarray(wav[:2].numpy().T, dtype=np.float32)
+    Resampled by the studio's one resampler (``engines.audio.io.resample``), as uploads and voices are.
+    """
+    import torch
+
+    from lantern_studio.engines.audio.io import resample
+
+    frames = native.detach().to(torch.float32).cpu().numpy().T        # (samples, channels)
+    if frames.shape[1] == 1:
+        frames = np.repeat(frames, 2, axis=1)
+    return np.ascontiguousarray(resample(frames[:, :2], int(sample_rate), SAMPLE_RATE), dtype=np.float32)
 
 
 def _hop(model) -> int:
