@@ -38,9 +38,26 @@ def browser():
         instance.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember whether the test body failed, so the page fixture can keep a picture of what it showed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.lantern_call_failed = report.failed
+
+
 @pytest.fixture
-def page(browser, studio, tmp_path):
-    """A fresh browser page on the studio, with downloads accepted; screenshots go under tmp_path."""
+def page(browser, studio, tmp_path, request):
+    """A fresh browser page on the studio, with downloads accepted; screenshots go under tmp_path. When the
+    test fails, the page as it stood is saved as ``failure.png`` there and its path printed in the report."""
     context, page = open_window(browser, studio.url)
     yield page
+    if getattr(request.node, "lantern_call_failed", False):
+        shot = tmp_path / "failure.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"the page when the test failed: {shot}")
+        except Exception as error:  # noqa: BLE001 - a closed or crashed page has no picture; say why
+            print(f"no screenshot of the failed page: {error}")
     context.close()

@@ -138,10 +138,27 @@ def open_page(context, url: str):
     return page
 
 
+def _select_tab(page, tab) -> None:
+    """Click ``tab`` until the page marks it selected: on a loaded machine a click that lands while Gradio
+    redraws the row can be lost, and a test that goes on reads a step that never showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(3):
+        tab.click()
+        try:
+            page.wait_for_function("t => t.getAttribute('aria-selected') === 'true'", arg=tab.element_handle(),
+                                   timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    else:
+        raise AssertionError(f"the tab {tab.inner_text()!r} did not open after three clicks")
+    page.wait_for_timeout(300)          # the panel's own transition
+
+
 def open_tab(page, label: str) -> None:
-    """Click a studio tab by its label and wait for it to show."""
-    page.get_by_role("tab", name=label).click()
-    page.wait_for_timeout(300)
+    """Click a studio tab by its label and wait until it is the selected one."""
+    _select_tab(page, page.get_by_role("tab", name=label))
 
 
 def edit_cell(page, table_id: str, row: int, column: int, text: str) -> None:
@@ -159,8 +176,7 @@ def open_step(page, label: str) -> None:
     steps = page.locator("#story-steps")
     if not steps.is_visible():
         open_tab(page, "Storyboard")
-    steps.get_by_role("tab", name=label, exact=True).click()
-    page.wait_for_timeout(300)
+    _select_tab(page, steps.get_by_role("tab", name=label, exact=True))
 
 
 # ---- browser steps shared by the Music and Mixer tests --------------------------------------------------
