@@ -1,10 +1,12 @@
 """The takes list in a real headless Chromium: after Generate the newest take is selected and ready to play;
 the selected row stays highlighted when the list re-renders; a take another window writes into the same
-project shows up without a reload (two pages in one browser context, as two tabs of one browser)."""
+project shows up without a reload (two pages in one browser context, as two tabs of one browser); starring
+the take being heard, or saving its notes, leaves it playing."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -102,3 +104,50 @@ def test_a_take_made_in_another_window_shows_up_without_a_reload(browser, studio
     maker.locator("#music-delete").click()
     take_cell(watcher, f"lion-dance s{seed}").wait_for(state="detached", timeout=20_000)
     context.close()
+
+
+# the selected take's media element: the one with a source, in the waveform's shadow root (Gradio keeps an
+# empty second one beside it)
+PLAYER_WATCH = """() => {
+  const media = Array.from(document.querySelectorAll('#music-selected-audio *'))
+    .flatMap(e => e.shadowRoot ? Array.from(e.shadowRoot.querySelectorAll('audio, video')) : [e])
+    .filter(e => e instanceof HTMLMediaElement && e.src);
+  window.lanternPlayer = media[0];
+  return media.length;
+}"""
+
+
+def test_starring_and_saving_notes_do_not_interrupt_the_take_being_heard(page, studio):
+    seed = 9300
+    open_tab(page, "Music")
+    generate(page, takes=1, seed=seed, duration_s=20)
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed)
+    page.wait_for_function("() => /0:[1-5][0-9]/.test(document.querySelector('#music-selected-audio').innerText)")
+    assert page.evaluate(PLAYER_WATCH) >= 1
+    page.locator('#music-selected-audio button[aria-label="Play"]').first.click()
+    page.wait_for_function("() => window.lanternPlayer.currentTime > 0.5", timeout=30_000, polling=100)
+
+    def still_playing() -> None:
+        # the same element goes on from where it was: not paused, not rewound, not replaced by a reload
+        before = page.evaluate("() => window.lanternPlayer.currentTime")
+        page.wait_for_function("t => window.lanternPlayer.isConnected && !window.lanternPlayer.paused && "
+                               "window.lanternPlayer.currentTime > t + 0.3", arg=before, timeout=15_000,
+                               polling=100)
+
+    page.locator("#music-star").click()
+    page.wait_for_function("() => document.querySelector('#music-star').innerText.includes('Starred')")
+    still_playing()
+    notes = page.locator("#music-notes textarea").first
+    notes.fill("keep the gong roll")
+    page.locator("#music-save-notes").click()
+
+    def saved() -> dict:
+        return next(m for m in takes_on_disk(studio) if m["seed"] == seed and m["preset"] == "lion-dance")
+
+    deadline = time.monotonic() + 30
+    while saved()["notes"] != "keep the gong roll" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    page.wait_for_timeout(500)          # the view that the save sent back has reached the page
+    still_playing()
+    assert saved()["starred"] is True and saved()["notes"] == "keep the gong roll"
