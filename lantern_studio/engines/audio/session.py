@@ -304,8 +304,10 @@ class StemSession:
             solo = [i == index for i in range(len(self.stems))]
         ducking = self._ducking(master)
         if only is not None and ducking is not None:
-            # the key must stay audible for ducking to happen: render key + target, then silence the key
-            return self._stem_with_ducking(index, ducking, backend=backend)
+            if index in ducking.targets:
+                # the key must stay audible for ducking to happen: render key + target, then silence the key
+                return self._target_with_ducking(index, ducking, mute, backend=backend)
+            ducking = None   # a stem the key does not lower plays alone as it is
         return mix(self._mix_stems(mute, solo), sample_rate=self.sample_rate, ducking=ducking,
                    length_s=self.duration_s, backend=backend)
 
@@ -314,21 +316,17 @@ class StemSession:
         return [MixStem(stem.audio, gain_db=stem.gain_db, pan=stem.pan, offset_s=stem.offset_s, mute=m, solo=s)
                 for stem, m, s in zip(self.stems, mute, solo)]
 
-    def _stem_with_ducking(self, index: int, ducking: Ducking, *, backend: str) -> np.ndarray:
+    def _target_with_ducking(self, index: int, ducking: Ducking, mute: list[bool], *, backend: str) -> np.ndarray:
+        """Stem ``index`` (a ducking target) alone as the key lowers it: the key drives the envelope, so
+        the pair key + target is rendered and the key alone subtracted."""
         count = len(self.stems)
-        unmuted = [False] * count
-        if index in ducking.targets:
-            # the key drives the envelope; render the key alone and the pair, and subtract the key
-            pair = [i == index or i == ducking.key for i in range(count)]
-            both = mix(self._mix_stems(unmuted, pair), sample_rate=self.sample_rate, ducking=ducking,
-                       length_s=self.duration_s, backend=backend)
-            key_alone = [i == ducking.key for i in range(count)]
-            key = mix(self._mix_stems(unmuted, key_alone), sample_rate=self.sample_rate, length_s=self.duration_s,
-                      backend=backend)
-            return np.ascontiguousarray(both - key, dtype=np.float32)
-        alone = [i == index for i in range(count)]
-        return mix(self._mix_stems(unmuted, alone), sample_rate=self.sample_rate, length_s=self.duration_s,
-                   backend=backend)
+        pair = [i == index or i == ducking.key for i in range(count)]
+        both = mix(self._mix_stems(mute, pair), sample_rate=self.sample_rate, ducking=ducking,
+                   length_s=self.duration_s, backend=backend)
+        key_alone = [i == ducking.key for i in range(count)]
+        key = mix(self._mix_stems(mute, key_alone), sample_rate=self.sample_rate, length_s=self.duration_s,
+                  backend=backend)
+        return np.ascontiguousarray(both - key, dtype=np.float32)
 
     def render(self, *, master: MasterSettings | None = None, backend: str = "auto",
                progress: Progress | None = None, cancel: Cancel | None = None) -> MixResult:
