@@ -22,7 +22,7 @@ CHAPTER = ("第一章 回家\n\n小雨推开门，屋里很暗。奶奶坐在灶
            "奶奶抬起头，问道：“是小雨吗？”\n")
 
 
-def _flat(elements) -> str:
+def flat_text(elements) -> str:
     """The words of the non-scene elements, in order, without whitespace."""
     return re.sub(r"\s+", "", "".join(e.text for e in elements if e.kind != "scene"))
 
@@ -49,7 +49,7 @@ def _repair(answer: str, text: str = CHAPTER, **options):
 def test_lines_are_the_rule_split_cut_into_sentences():
     script, chunk = _chunk()
     assert [line.id for line in chunk.lines] == ["L1", "L2", "L3", "L4"]
-    assert "".join(line.text for line in chunk.lines) == _flat(script.elements)
+    assert "".join(line.text for line in chunk.lines) == flat_text(script.elements)
     assert [line.kind for line in chunk.lines] == ["narration", "narration", "dialogue", "dialogue"]
     assert [line.speaker for line in chunk.lines] == ["旁白", "旁白", "小雨", "奶奶"]
     # the chapter line stands before the first line, and the prompt shows it there
@@ -65,7 +65,7 @@ def test_a_long_chapter_is_sent_in_chunks_that_keep_every_line(name, copies):
     chunks = number_lines(script)
     assert all(len(chunk.lines) <= CHUNK_LINES for chunk in chunks)
     assert len(chunks) >= copies
-    assert re.sub(r"\s+", "", "".join(l.text for c in chunks for l in c.lines)) == _flat(script.elements)
+    assert re.sub(r"\s+", "", "".join(l.text for c in chunks for l in c.lines)) == flat_text(script.elements)
     ids = [l.id for c in chunks for l in c.lines]
     assert ids == [f"L{n}" for n in range(1, len(ids) + 1)]
 
@@ -98,7 +98,7 @@ def test_a_good_answer_becomes_the_shots_it_describes():
         ("scene", "", "第一章 回家"), ("dialogue", "旁白", "小雨推开门，屋里很暗。奶奶坐在灶台边。"),
         ("dialogue", "小雨", "奶奶，我回来了！"), ("dialogue", "奶奶", "是小雨吗？")]
     assert elements[2].notes == ["小雨笑着说："]          # the attribution stays with the line
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
 
 
 def test_the_model_can_change_kinds_and_speakers_and_split_a_beat():
@@ -111,7 +111,7 @@ def test_the_model_can_change_kinds_and_speakers_and_split_a_beat():
 
 def test_missing_lines_come_back_as_the_rules_read_them():
     script, (elements, warnings) = _repair(_answer(("dialogue", "小雨", ["L3"])))
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
     # L1-L2 are the rules' one narration beat again, L4 the rules' line of 奶奶
     assert [(e.speaker, e.text) for e in elements if e.kind != "scene"] == [
         ("旁白", "小雨推开门，屋里很暗。奶奶坐在灶台边。"), ("小雨", "奶奶，我回来了！"), ("奶奶", "是小雨吗？")]
@@ -167,7 +167,7 @@ def test_shots_of_the_wrong_types_are_dropped_and_their_lines_kept():
         {"kind": "dialogue", "speaker": "奶奶", "lines": ["L4", "L9"]},       # no line L9
         {"kind": "dialogue", "speaker": "奶奶", "lines": ["L4"]}]}]}, ensure_ascii=False)
     script, (elements, warnings) = _repair(answer)
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
     assert sum("was dropped" in w for w in warnings) == 4
     assert elements[-1].speaker == "奶奶" and elements[-1].text == "是小雨吗？"
 
@@ -175,7 +175,7 @@ def test_shots_of_the_wrong_types_are_dropped_and_their_lines_kept():
 def test_lines_out_of_order_or_repeated_keep_the_text_in_order():
     script, (elements, warnings) = _repair(_answer(("dialogue", "小雨", ["L3"]), ("narration", "旁白", ["L1", "L2"]),
                                                    ("dialogue", "奶奶", ["L4", "L3"]), ("dialogue", "奶奶", ["L4"])))
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
     assert any("goes back in the text" in w for w in warnings)
     assert elements[-1].text == "是小雨吗？"
 
@@ -211,7 +211,7 @@ def test_new_scenes_the_model_starts_are_labelled_from_the_text_only():
     scenes = [e.text for e in elements if e.kind == "scene"]
     # the first scene continues the text's opening; "街上" is in the text; "月球基地" is not, so it is numbered
     assert scenes == ["街上", f"§{chunk.lines[3].line}"]
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
 
 
 def test_merged_lines_are_cut_back_to_the_longest_beat():
@@ -223,7 +223,7 @@ def test_merged_lines_are_cut_back_to_the_longest_beat():
                                 language="en")
     assert len(elements) > 1
     assert all(spoken_units(e.text, language="en") <= MAX_BEAT_UNITS["en"] for e in elements)
-    assert _flat(elements) == _flat(script.elements)
+    assert flat_text(elements) == flat_text(script.elements)
 
 
 def test_repaired_elements_plan_an_ordinary_shot_list():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 
 import jsonschema
@@ -24,17 +23,13 @@ from lantern_studio.engines.story.prose_llm import (answer_schema, build_prompt,
                                                     number_lines, refine_prose)
 from lantern_studio.engines.story.shots import plan_shots
 from gguf_testkit import vocabulary, write_tiny_llama_gguf
+from lantern_testkit import load_launcher
+from test_prose_llm import CHAPTER, flat_text
 
-CHAPTER = ("第一章 回家\n\n小雨推开门，屋里很暗。奶奶坐在灶台边。\n\n小雨笑着说：“奶奶，我回来了！”\n\n"
-           "奶奶抬起头，问道：“是小雨吗？”\n")
 # far above what the schema lets an answer grow to for this chapter in practice; an answer that ends before it
 # ended because the schema was complete
 BUDGET = 4000
 WORDS = ("小雨", "奶奶")        # whole tokens in the tiny vocabulary, so the model could write the names
-
-
-def _flat(elements) -> str:
-    return re.sub(r"\s+", "", "".join(e.text for e in elements if e.kind != "scene"))
 
 
 def _assert_scenes(script) -> None:
@@ -117,7 +112,7 @@ def test_refine_prose_keeps_every_line_of_the_chapter(model_path):
     script = refine_prose(CHAPTER, model_path, backend="transformers", max_new_tokens=BUDGET,
                           progress=lambda f, m: seen.append((f, m)))
     rules = parse_prose(CHAPTER)
-    assert _flat(script.elements) == _flat(rules.elements)
+    assert flat_text(script.elements) == flat_text(rules.elements)
     _assert_scenes(script)
     for element in script.elements:
         if element.kind == "dialogue":
@@ -137,7 +132,7 @@ def test_a_chapter_sent_in_several_requests_comes_back_whole(model_path, monkeyp
     seen = []
     script = refine_prose(CHAPTER, model_path, backend="transformers", max_new_tokens=BUDGET,
                           progress=lambda f, m: seen.append(m))
-    assert _flat(script.elements) == _flat(parse_prose(CHAPTER).elements)
+    assert flat_text(script.elements) == flat_text(parse_prose(CHAPTER).elements)
     _assert_scenes(script)
     assert any("lines L1-L2" in m for m in seen) and any("lines L3-L4" in m for m in seen)
 
@@ -165,16 +160,10 @@ def test_refining_stops_when_cancelled(model_path):
 
 
 def test_cli_storyboard_llm_uses_the_model_named_in_the_models_folder(models_dir, tmp_path, capsys):
-    import importlib.util
-
     from lantern_studio.engines.cli.storyboard import run
     from lantern_studio.engines.settings import Settings
-    from lantern_testkit import ROOT
 
-    spec = importlib.util.spec_from_file_location("lantern_launch_for_llm_test", ROOT / "launch.py")
-    launch = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = launch          # launch.py's dataclasses look their module up there
-    spec.loader.exec_module(launch)
+    launch = load_launcher()
     chapter = tmp_path / "chapter.txt"
     chapter.write_text(CHAPTER, encoding="utf-8")
     settings = Settings.resolve(None, environ={"LANTERN_HOME": str(tmp_path / "home"),
@@ -190,7 +179,7 @@ def test_cli_storyboard_llm_uses_the_model_named_in_the_models_folder(models_dir
     data = json.loads((tmp_path / "out" / "shots.json").read_text(encoding="utf-8"))
     shots = data["shots"] if isinstance(data, dict) else data
     spoken = "".join((s.get("dialogue") or "") + (s.get("action") or "") for s in shots)
-    assert re.sub(r"\s+", "", spoken) == _flat(parse_prose(CHAPTER).elements)
+    assert re.sub(r"\s+", "", spoken) == flat_text(parse_prose(CHAPTER).elements)
 
 
 def test_llama_cpp_backend_answers_in_the_schema(model_path, tmp_path):
@@ -205,7 +194,7 @@ def test_llama_cpp_backend_answers_in_the_schema(model_path, tmp_path):
     # such answers with strict=False
     jsonschema.validate(json.loads(answer, strict=False), schema)
     script = refine_prose(CHAPTER, model_path, backend="llama-cpp", max_new_tokens=BUDGET)
-    assert _flat(script.elements) == _flat(parse_prose(CHAPTER).elements)
+    assert flat_text(script.elements) == flat_text(parse_prose(CHAPTER).elements)
     short = write_tiny_llama_gguf(tmp_path / "short-context.gguf", words=WORDS, context_length=64)
     with pytest.raises(UserInputError, match="short-context.gguf: .*context.*use a model with a longer context"):
         refine_prose(CHAPTER, short, backend="llama-cpp")

@@ -157,21 +157,19 @@ def test_refine_with_lists_the_models_folders_gguf_files_and_a_broken_one_is_ref
 
 def test_a_local_gguf_model_refines_the_prose_into_a_shot_list_that_keeps_every_line(ctx):
     from gguf_testkit import write_tiny_llama_gguf
+    from test_prose_llm import CHAPTER, flat_text
 
     from lantern_studio.engines.story.prose import parse_prose
 
-    chapter = ("第一章 回家\n\n小雨推开门，屋里很暗。奶奶坐在灶台边。\n\n小雨笑着说：“奶奶，我回来了！”\n\n"
-               "奶奶抬起头，问道：“是小雨吗？”\n")
     model = write_tiny_llama_gguf(ctx.settings.models_dir / "tiny-llama" / "tiny-llama-f32.gguf",
                                   words=("小雨", "奶奶"))
     assert tab.prose_models(ctx)[1:] == [str(model)]
-    *_, status, _ = tab.on_prose(ctx, root_of(ctx), chapter, str(model), *SPEEDS, progress=None)
+    *_, status, _ = tab.on_prose(ctx, root_of(ctx), CHAPTER, str(model), *SPEEDS, progress=None)
     assert "**prose** script" in status
     # a random model decides nothing sensible, but whatever it grouped, no line of the chapter is lost or moved
     shots = saved_board(ctx.project)["shots"]
     flat = re.sub(r"\s+", "", "".join(s["dialogue"] or s["action"] for s in shots))
-    rules = re.sub(r"\s+", "", "".join(e.text for e in parse_prose(chapter).elements if e.kind != "scene"))
-    assert flat == rules
+    assert flat == flat_text(parse_prose(CHAPTER).elements)
 
 
 def test_stop_ends_a_refinement_and_saves_nothing(ctx):
