@@ -147,11 +147,6 @@ def _thumb_markdown(path: Path) -> str:
     return f"![waveform](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
 
 
-def _waveform_path(ctx: StudioContext, take_id: str, *, thumb: bool = False) -> Path | None:
-    """The take's waveform picture (drawn once, cached in the project): 480x72, or a 140x28 thumbnail."""
-    return waveform_picture(_store(ctx), take_id, thumb=thumb)
-
-
 def _describe(take: Take) -> str:
     what = take.preset or ""
     if take.prompt:
@@ -170,7 +165,7 @@ def _rows(ctx: StudioContext, starred_only: bool, engine: str, text: str, sort: 
     names = {take.id: take.name or take.id for take in takes}
     rows = []
     for take in takes:
-        wave = _waveform_path(ctx, take.id, thumb=True)
+        wave = waveform_picture(store, take.id, thumb=True)
         thumb = _thumb_markdown(wave) if wave else ""
         stars = ("★" if take.starred else "") + (str(take.rating) if take.rating else "")
         notes = (take.notes or "").strip().replace("\n", " ")
@@ -249,7 +244,7 @@ def _detail(ctx: StudioContext, take_id: str | None):
     except Exception as error:
         return (None, None, f"That take is damaged and cannot be read ({error}). Press **Delete** to move it to "
                 "the project's trash.", "", "", 0, _star("☆ Star", False), *take_actions("?", readable=False))
-    wave = _waveform_path(ctx, take_id)
+    wave = waveform_picture(store, take_id)
     info = [f"**{take.name or take.id}** · {take.engine}" + (f" ({take.model})" if take.model else ""),
             f"seed `{take.seed}` · {float(take.duration_s):.1f} s · "
             + (f"{take.loudness_lufs:.1f} LUFS" if take.loudness_lufs is not None else "loudness not measured"),
