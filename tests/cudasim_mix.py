@@ -1,7 +1,7 @@
 """Random mixing sessions, and (run as a script under NUMBA_ENABLE_CUDASIM=1) the CUDA body check.
 
-``random_case`` is imported by tests/test_kernels_mix.py; running this file compares the CUDA body with
-the numpy reference on tiny sessions, with few threads per block so they span several blocks.
+``random_case`` and ``stems_of`` are imported by tests/test_kernels_mix.py; running this file compares the CUDA
+body with the numpy reference on tiny sessions, with few threads per block so they span several blocks.
 """
 
 from __future__ import annotations
@@ -12,13 +12,20 @@ from pathlib import Path
 import numpy as np
 
 
+def stems_of(arrays, **columns):
+    """Stems from their arrays and per-stem lists of the other Stem fields (the columns of a random session)."""
+    from lantern_studio.kernels.mix import Stem
+
+    return [Stem(a, **{name: values[i] for name, values in columns.items()}) for i, a in enumerate(arrays)]
+
+
 def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | None = None, sample_rate: int = 1000):
     """A random session (1 kHz by default): odd-sized mono/stereo stems (some empty or one frame), every option.
 
     Returns ``(stems, kwargs)``: a list of ``kernels.mix.Stem`` and the rest of ``mix``'s arguments (the
     sample rate and the ducking). At 48 kHz with tens of thousands of frames the automation ramps are
     gentle, as in real sessions."""
-    from lantern_studio.kernels.mix import Ducking, Stem
+    from lantern_studio.kernels.mix import Ducking
 
     sr = sample_rate
     count = int(rng.integers(2, 7))
@@ -58,10 +65,8 @@ def random_case(rng: np.random.Generator, *, max_frames: int, ducking: bool | No
                        attack_s=float(rng.uniform(0, 0.05)), release_s=float(rng.uniform(0, 0.3)))
         mutes[duck.key] = False
         solos = [False] * count
-    stems = [Stem(audio, gain_db=g, pan=p, offset_s=o, gain_automation=ga, pan_automation=pa, fade_in_s=fi,
-                  fade_out_s=fo, mute=m, solo=so)
-             for audio, g, p, o, ga, pa, fi, fo, m, so in zip(stems, gains, pans, offsets, gautos, pautos, fins, fouts,
-                                                              mutes, solos)]
+    stems = stems_of(stems, gain_db=gains, pan=pans, offset_s=offsets, gain_automation=gautos, pan_automation=pautos,
+                     fade_in_s=fins, fade_out_s=fouts, mute=mutes, solo=solos)
     return stems, dict(sample_rate=sr, ducking=duck)
 
 

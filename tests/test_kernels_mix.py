@@ -17,12 +17,7 @@ from lantern_studio.kernels.mix import Ducking, Stem, mix
 from lantern_testkit import run_check_script
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cudasim_mix import random_case  # noqa: E402  (shared with the simulator script)
-
-
-def stems_of(arrays, **columns):
-    """Stems from their arrays and per-stem lists of the other Stem fields (the columns of a random session)."""
-    return [Stem(a, **{name: values[i] for name, values in columns.items()}) for i, a in enumerate(arrays)]
+from cudasim_mix import random_case, stems_of  # noqa: E402  (shared with the simulator script)
 
 
 def assert_windows_concatenate(stems, kwargs, whole, edges, *, backend):
