@@ -606,9 +606,10 @@ def to_studio_audio(native, sample_rate: int) -> np.ndarray:
     from lantern_studio.engines.audio.io import resample
 
     frames = native.detach().to(torch.float32).cpu().numpy().T        # (samples, channels)
-    if frames.shape[1] == 1:
-        frames = np.repeat(frames, 2, axis=1)
-    return np.ascontiguousarray(resample(frames[:, :2], int(sample_rate), SAMPLE_RATE), dtype=np.float32)
+    studio = resample(frames[:, :2], int(sample_rate), SAMPLE_RATE)     # mono is resampled once, then doubled
+    if studio.shape[1] == 1:
+        studio = np.repeat(studio, 2, axis=1)
+    return np.ascontiguousarray(studio, dtype=np.float32)
 
 
 def _hop(model) -> int:
