@@ -21,7 +21,7 @@ import copy
 import math
 from pathlib import Path
 
-import numpy as np
+from lantern_studio.engines.story.handoff.plan import VolumeKey, gain_at
 
 #: Decimal places written for keyframe values: a millionth of a percent or of the frame width.
 PLACES = 6
@@ -87,14 +87,14 @@ def audio_levels(music: dict, *, frames: int, fps: int) -> dict:
         if a["gain_db"] != b["gain_db"]:
             picks.update(range(math.floor(float(a["time_s"]) * fps), math.ceil(float(b["time_s"]) * fps) + 1))
     picks = sorted({min(max(f, 0), frames - 1) for f in picks})
+    ducking = tuple(VolumeKey(time_s=float(k["time_s"]), gain_db=float(k["gain_db"])) for k in keys)
 
     def level(frame: int) -> float:
         t = frame / fps
         fade_in = t / fade_in_s if fade_in_s > 0 else 1.0
         fade_out = (duration_s - t) / fade_out_s if fade_out_s > 0 else 1.0
         fade = min(1.0, fade_in, fade_out)
-        db = float(np.interp(t, [k["time_s"] for k in keys], [k["gain_db"] for k in keys])) if keys else 0.0
-        return round(max(fade, 0.0) * math.pow(10.0, db / 20.0), PLACES) + 0.0
+        return round(max(fade, 0.0) * math.pow(10.0, gain_at(ducking, t) / 20.0), PLACES) + 0.0
 
     values = [level(f) for f in picks]
     parameter = {"@authoringApp": "PremierePro", "parameterid": "level", "name": "Level", "valuemin": 0,
