@@ -452,24 +452,21 @@ def on_select(ctx: StudioContext, root, current, starred_v, eng_v, text_v, sort_
     return (take_id, takes_table(wctx, take_id, starred_v, eng_v, text_v, sort_v), *_detail(wctx, take_id))
 
 
-def takes_signature(ctx: StudioContext, root) -> str:
-    """What changes whenever a take is added, removed or edited in the window's project, by any window."""
-    return _store(ctx.window(root)).signature()
-
-
 def list_refresh(ctx: StudioContext, root, take_id, *filter_values) -> tuple:
     """(signature, list, compare picker, trash picker) read afresh from the window's project; the selected
     take's panel is left alone, so nothing the user is typing there is overwritten."""
-    wctx = ctx.window(root)
-    return (_store(wctx).signature(), takes_table(wctx, take_id, *filter_values),
-            gr.update(choices=_pick_choices(wctx)), gr.update(choices=_trash_choices(wctx)))
+    return poll_takes(ctx, root, None, take_id, *filter_values)      # no signature equals None: always read
 
 
 def poll_takes(ctx: StudioContext, root, seen, take_id, *filter_values) -> tuple:
-    """The timer's check: one scan of the takes folder; the list is read again only when it changed."""
-    if takes_signature(ctx, root) == seen:
+    """The timer's check: one scan of the takes folder (its signature changes whenever a take is added,
+    removed or edited, by any window); the list is read again only when it differs from ``seen``."""
+    wctx = ctx.window(root)
+    signature = _store(wctx).signature()
+    if signature == seen:
         return gr.update(), gr.update(), gr.update(), gr.update()
-    return list_refresh(ctx, root, take_id, *filter_values)
+    return (signature, takes_table(wctx, take_id, *filter_values),
+            gr.update(choices=_pick_choices(wctx)), gr.update(choices=_trash_choices(wctx)))
 
 
 def on_project_switch(ctx: StudioContext, root, *filter_values) -> tuple:
