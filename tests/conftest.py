@@ -1,4 +1,5 @@
-"""Shared fixtures: a studio server on a free loopback port, and a real headless Chromium driving it.
+"""Shared fixtures: a studio server on a free loopback port, a real headless Chromium driving it, and a studio
+context on a fresh project folder for the handler tests that call a tab's handlers directly.
 
 Browser tests are marked ``browser``. Without Chromium they skip with a reason on a user's machine; under
 CI (``CI=true``) a missing browser is a failure, never a skip. The helpers live in ``lantern_testkit``.
@@ -8,7 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from lantern_studio.engines.project import Project
+from lantern_studio.engines.settings import Settings
+from lantern_studio.studio.context import StudioContext
 from lantern_testkit import CHROMIUM_ARGS, StudioServer, find_chromium, in_ci, open_window
+
+
+@pytest.fixture
+def ctx(tmp_path) -> StudioContext:
+    """The context a tab's handlers get, on a new project folder with its own home and models folder."""
+    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
+    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 @pytest.fixture(scope="session")

@@ -10,18 +10,9 @@ import pytest
 
 from lantern_studio.engines.music.base import Take
 from lantern_studio.engines.music.takes import TakeStore
-from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.engines.story.voices import fit_shots_to_speech, speak_lines
-from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.tab_animatic import MUSIC_NONE, MUSIC_TAKE, build_animatic_section, export_animatic, take_choices
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 def storyboard_dict() -> dict:

@@ -16,19 +16,14 @@ from lantern_studio.engines.music.base import GenerationRequest
 from lantern_studio.engines.music.composer import ComposerEngine
 from lantern_studio.engines.music.generate_take import generate_takes
 from lantern_studio.engines.music.takes import TakeStore
-from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.studio import tab_mixer
-from lantern_studio.studio.context import StudioContext
 
 MASTER = dict(key=tab_mixer.NO_KEY, depth=-9, target_v=-14.0, ceiling_v=-1.0, crossfeed_v=False)
 
 
 @pytest.fixture
-def loaded(tmp_path, monkeypatch):
+def loaded(ctx, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    ctx = StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
     take = generate_takes(ComposerEngine(), GenerationRequest(preset="lion-dance", duration_s=11.0, seed=5100,
                                                               takes=1), TakeStore(ctx.project))[0]
     root = str(ctx.project.root)

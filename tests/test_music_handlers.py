@@ -22,9 +22,7 @@ from lantern_studio.engines.music.generate_take import (EngineNotReady, THUMBNAI
 from lantern_studio.engines.music.musicgen import MusicGenEngine
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.studio import tab_music
-from lantern_studio.studio.context import StudioContext
 
 FILTERS = (False, "all", "", "newest first")
 TAKE_S = 11.0
@@ -33,12 +31,6 @@ TAKE_S = 11.0
 @pytest.fixture(scope="module")
 def composer():
     return ComposerEngine()
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 def request(seed: int, takes: int = 2) -> GenerationRequest:

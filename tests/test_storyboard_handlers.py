@@ -20,23 +20,15 @@ from PIL import Image
 
 from lantern_studio.engines.errors import UserInputError
 from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.panels import PrevizRenderer
 from lantern_studio.engines.story.shots import PlanOptions
 from lantern_studio.studio import batch_panel, messages
 from lantern_studio.studio import tab_storyboard as tab
-from lantern_studio.studio.context import StudioContext
 from lantern_testkit import sample_path
 from test_story_prose import EN_SPEAKERS, ZH_SPEAKERS
 
 SPEEDS = (PlanOptions.chars_per_second_zh, PlanOptions.chars_per_second_en, PlanOptions.min_duration_s)
 SHORT = "第一场 外景 老街 夜\n【远景】灯笼一串串亮起来。\n小雨：（小声）三年没回来了……\n奶奶：谁呀？\n"
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 def root_of(ctx) -> str:

@@ -11,18 +11,9 @@ import gradio as gr
 import opentimelineio as otio
 import pytest
 
-from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.model import Shot, Storyboard
-from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.storyboard_handoff import build_handoff_section, export_for_editors
 from lantern_studio.studio.tab_animatic import MUSIC_NONE, build_animatic_section, export_animatic
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 def storyboard_dict() -> dict:

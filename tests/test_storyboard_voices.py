@@ -7,20 +7,11 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from lantern_studio.engines.project import Project
-from lantern_studio.engines.settings import Settings
 from lantern_studio.engines.story.bible import build_bible
 from lantern_studio.engines.story.model import Shot, Storyboard
-from lantern_studio.studio.context import StudioContext
 from lantern_testkit import median_f0_hz
 from lantern_studio.studio.storyboard_voices import (apply_voice_table, board_voice_rows, build_voices_section,
                                                      fit_to_voices, neural_table, preview_voice)
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    settings = Settings(home=tmp_path / "home", project_dir=tmp_path / "project", models_dir=tmp_path / "models")
-    return StudioContext(settings=settings, project=Project.open(tmp_path / "project"))
 
 
 def state() -> dict:
