@@ -418,12 +418,16 @@ def check_melody_model(ctx: StudioContext, request: GenerationRequest) -> str:
 # ------------------------------------------------------------------------------------------------
 
 def view_values(ctx: StudioContext, take_id: str | None, filter_values) -> tuple:
-    """The values of ``ui.view`` (selection, list, the selected take's panel, the compare and trash pickers)
-    with ``take_id`` selected; a take that is gone (deleted, here or in another window) is unselected."""
-    if take_id and take_id not in _store(ctx):
+    """The values of ``ui.view`` (selection, list, the selected take's panel, the compare and trash pickers,
+    and the takes folder's signature these were read at, so the timer does not read them again) with
+    ``take_id`` selected; a take that is gone (deleted, here or in another window) is unselected."""
+    store = _store(ctx)
+    # read before the lists: a take saved while they are read changes it again, and the next check shows it
+    signature = store.signature()
+    if take_id and take_id not in store:
         take_id = None
     return (take_id, takes_table(ctx, take_id, *filter_values), *_detail(ctx, take_id),
-            gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx), value=None))
+            gr.update(choices=_pick_choices(ctx)), gr.update(choices=_trash_choices(ctx), value=None), signature)
 
 
 def refresh_table(ctx: StudioContext, root, take_id, *filter_values):
@@ -470,9 +474,8 @@ def poll_takes(ctx: StudioContext, root, seen, take_id, *filter_values) -> tuple
 
 
 def on_project_switch(ctx: StudioContext, root, *filter_values) -> tuple:
-    """This window opened another project: (signature, *view) with its takes and nothing selected."""
-    wctx = ctx.window(root)
-    return (_store(wctx).signature(), *view_values(wctx, None, filter_values))
+    """This window opened another project: the view with its takes and nothing selected."""
+    return view_values(ctx.window(root), None, filter_values)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -565,7 +568,7 @@ def continue_check(ctx: StudioContext, root, take_id):
 
 
 DETAIL_SIZE = 14          # len(ui.detail): the selected take's panel (see ``_detail``)
-VIEW_SIZE = 18            # len(ui.view): selection, list, the take's panel, the compare and trash pickers
+VIEW_SIZE = 19            # len(ui.view): selection, list, the take's panel, compare and trash pickers, signature
 JOB_SIZE = 1 + VIEW_SIZE  # status, *view
 job_guard = keep_outputs(JOB_SIZE, status_index=0)
 
@@ -857,7 +860,7 @@ def _layout(ctx: StudioContext) -> SimpleNamespace:
                    ui.model]
     ui.detail = [ui.sel_wave, ui.sel_audio, ui.sel_info, ui.name, ui.notes, ui.rating, ui.star, ui.rename,
                  ui.save_notes, ui.restore_settings, ui.vary, ui.continue_btn, ui.extend_btn, ui.delete]
-    ui.view = [ui.selected, ui.table, *ui.detail, ui.ab_pick, ui.trash]
+    ui.view = [ui.selected, ui.table, *ui.detail, ui.ab_pick, ui.trash, ui.seen]
     ui.lists = [ui.seen, ui.table, ui.ab_pick, ui.trash]
     assert len(ui.detail) == DETAIL_SIZE and len(ui.view) == VIEW_SIZE
     ctx.shared["selected_take"] = ui.selected
@@ -918,21 +921,20 @@ def _wire_takes(ctx: StudioContext, ui: SimpleNamespace) -> list:
 
 
 def _wire_refresh(ctx: StudioContext, ui: SimpleNamespace) -> None:
-    """The list follows the project on disk: on page load, on this tab's select, on the timer (only when the
-    takes folder's signature changed) and when this window opens another project."""
-    list_inputs = [ui.root, ui.selected, *ui.filters]
+    """The list follows the project on disk: on page load, and on this tab's select and on the timer only when
+    the takes folder's signature changed (every view this window sends records the signature it was read at,
+    in ``ui.seen``), and when this window opens another project."""
     root_block = gr.context.Context.root_block
     if root_block is not None:
-        root_block.load(ctx.bind(list_refresh), list_inputs, ui.lists, api_name=False)
+        root_block.load(ctx.bind(list_refresh), [ui.root, ui.selected, *ui.filters], ui.lists, api_name=False)
+    poll_inputs = [ui.root, ui.seen, ui.selected, *ui.filters]
     tab = ctx.shared.get("tab:tab-music")
     if tab is not None:
-        tab.select(ctx.bind(list_refresh), list_inputs, ui.lists, api_name=False, show_progress="hidden")
-    ui.timer.tick(ctx.bind(poll_takes), [ui.root, ui.seen, ui.selected, *ui.filters], ui.lists, api_name=False,
-                  show_progress="hidden")
+        tab.select(ctx.bind(poll_takes), poll_inputs, ui.lists, api_name=False, show_progress="hidden")
+    ui.timer.tick(ctx.bind(poll_takes), poll_inputs, ui.lists, api_name=False, show_progress="hidden")
     project_version = ctx.shared.get("project_version")
     if project_version is not None:
-        project_version.change(ctx.bind(on_project_switch), [ui.root, *ui.filters], [ui.seen, *ui.view],
-                               api_name=False)
+        project_version.change(ctx.bind(on_project_switch), [ui.root, *ui.filters], ui.view, api_name=False)
 
 
 def build_tab(ctx: StudioContext) -> None:
