@@ -110,7 +110,7 @@ def _refused(prefix: str = "") -> Iterator[None]:
     try:
         yield
     except (ProjectError, ValueError, OSError) as error:
-        raise gr.Error(f"{prefix}{error}", print_exception=False) from None
+        raise gr.Error(f"{prefix}{error}") from None
 
 
 def switched(ctx: StudioContext, project: Project, message: str, version_value: float | None) -> tuple:
@@ -127,7 +127,7 @@ def do_open(ctx: StudioContext, path: str | None, version_value: float | None) -
     """Open the project in folder ``path`` (a recent one or a pasted path) in this window."""
     path = (path or "").strip()
     if not path:
-        raise gr.Error(NO_PATH, print_exception=False)
+        raise gr.Error(NO_PATH)
     with _refused():
         project = _switch(ctx, Path(path).expanduser())      # recovers and migrates on first open
     note = _recovery_note(project) + _served_note(served_roots(ctx), project)
@@ -151,7 +151,7 @@ def do_forget(ctx: StudioContext, path: str | None, root: str | None) -> tuple:
     path = (path or "").strip()
     project = ctx.project_at(root)
     if path and Path(path).expanduser().resolve() == project.root:
-        raise gr.Error(FORGET_OPEN, print_exception=False)
+        raise gr.Error(FORGET_OPEN)
     if path:
         forget_project(ctx.settings.home, path)
     return _recent_update(ctx, project), "Removed from the list (the folder was not touched)."
@@ -193,7 +193,7 @@ def do_export(ctx: StudioContext, with_trash: bool, root: str | None, progress=g
 def do_import(ctx: StudioContext, upload: str | None, version_value: float | None, progress=gr.Progress()) -> tuple:
     """Unpack the project zip ``upload`` as a new project in the projects folder and open it in this window."""
     if not upload:
-        raise gr.Error(NO_ZIP, print_exception=False)
+        raise gr.Error(NO_ZIP)
     with _refused("The zip was not imported: "):
         ctx.settings.projects_dir.mkdir(parents=True, exist_ok=True)
         imported = import_zip(upload, ctx.settings.projects_dir, progress=gr_progress(progress))
@@ -207,11 +207,9 @@ def do_empty(ctx: StudioContext, confirmed: bool, root: str | None) -> tuple:
     """Delete the trash's items for good, once ``confirmed``; (trash line, the confirmation box, status line)."""
     project = ctx.project_at(root)
     if not confirmed:
-        raise gr.Error(NOT_CONFIRMED, print_exception=False)
-    try:
+        raise gr.Error(NOT_CONFIRMED)
+    with _refused():                        # e.g. the trash is a link: nothing is deleted through it
         count = project.empty_trash()
-    except ProjectError as error:           # the trash is a link: nothing is deleted through it
-        raise gr.Error(str(error), print_exception=False) from None
     return _trash_status(project), False, f"Deleted {count} item(s) from the trash for good."
 
 
