@@ -221,11 +221,12 @@ def build_prompt(chunk: Chunk, language: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------------------------------- check and repair
 def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str, model_name: str = "the model",
-                  truncated: bool = False) -> tuple[list[Element], list[str]]:
+                  truncated: bool = False, schema: dict[str, Any] | None = None) -> tuple[list[Element], list[str]]:
     """Check the model's ``answer`` for ``chunk`` and turn it into elements, repairing what can be repaired.
 
     Returns (elements, warnings). Raises UserInputError when the answer is not JSON, is not an object with
-    ``scenes``, or holds no usable shot. ``truncated`` says the answer stopped at the token budget.
+    ``scenes``, or holds no usable shot. ``truncated`` says the answer stopped at the token budget; ``schema``
+    is the :func:`answer_schema` of ``chunk`` the answer was asked with (built here when not given).
     """
     import jsonschema
 
@@ -239,11 +240,12 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
         raise UserInputError(f"{model_name} did not answer in JSON{cut}: {reason}; it begins {answer[:60]!r}. The "
                              "rule-based split is unchanged; try a larger instruct model, or leave Refine off to "
                              "keep the rules' shots") from None
-    schema = answer_schema(chunk)
     if not isinstance(data, dict) or not isinstance(data.get("scenes"), list):
         raise UserInputError(f"{model_name} answered JSON without a \"scenes\" list ({answer[:60]!r}); the rule-"
                              "based split is unchanged. Try a larger instruct model, or leave Refine off")
+    schema = answer_schema(chunk) if schema is None else schema
     shot_schema = schema["properties"]["scenes"]["items"]["properties"]["shots"]["items"]
+    shot_check = jsonschema.Draft202012Validator(shot_schema)
     index = {line.id: n for n, line in enumerate(chunk.lines)}
     warnings: list[str] = []
     placed: list[tuple[list[int], str, str, str]] = []      # (line indices, kind, speaker, new-scene heading)
@@ -256,7 +258,7 @@ def repair_answer(answer: str, chunk: Chunk, *, source_text: str, language: str,
                             "rules read them")
             continue
         for shot_no, shot in enumerate(shots):
-            problem = next(iter(jsonschema.Draft202012Validator(shot_schema).iter_errors(shot)), None)
+            problem = next(iter(shot_check.iter_errors(shot)), None)
             if problem is not None:
                 warnings.append(f"{model_name}: shot {shot_no + 1} of scene {scene_no + 1} was dropped "
                                 f"({problem.message[:80]}); its lines are kept as the rules read them")
@@ -672,10 +674,11 @@ def refine_prose(text: str, model_path: str | Path, *, language: str | None = No
             # the budget bounds the answer, so count / budget is a fraction that only grows
             progress((number + min(0.99, count / budget)) / len(chunks), f"{label}: {span}, {count} tokens")
         system, user = build_prompt(chunk, script.language)
-        answer, truncated = model.generate_json(system, user, answer_schema(chunk), max_new_tokens=budget,
-                                                cancel=cancel, on_token=tokens)
+        schema = answer_schema(chunk)
+        answer, truncated = model.generate_json(system, user, schema, max_new_tokens=budget, cancel=cancel,
+                                                on_token=tokens)
         got, notes = repair_answer(answer, chunk, source_text=text, language=script.language, model_name=label,
-                                   truncated=truncated)
+                                   truncated=truncated, schema=schema)
         elements += got
         warnings += notes
     progress(1.0, f"{label}: {sum(1 for e in elements if e.kind != 'scene')} shots")
