@@ -541,7 +541,7 @@ class TransformersBackend:
 
         class Allowed(LogitsProcessor):
             def __call__(self, input_ids, scores):
-                allowed = enforcer.get_allowed_tokens(input_ids[0].tolist()[start:]).allowed_tokens
+                allowed = enforcer.get_allowed_tokens(input_ids[0, start:].tolist()).allowed_tokens
                 mask = torch.full_like(scores, float("-inf"))
                 mask[:, allowed] = 0.0
                 return scores + mask
