@@ -14,6 +14,7 @@ import pytest
 from lantern_studio.engines.story.model import Shot, Storyboard
 from lantern_studio.studio.storyboard_handoff import build_handoff_section, export_for_editors
 from lantern_studio.studio.tab_animatic import MUSIC_NONE, build_animatic_section, export_animatic
+from test_story_handoff import in_draft
 
 
 def storyboard_dict() -> dict:
@@ -55,8 +56,7 @@ def test_export_writes_into_the_project_and_zips_the_animatics_timeline(ctx, tmp
     materials = [*content["materials"]["videos"], *content["materials"]["audios"]]
     assert len(materials) == 3 + 1                  # two shots and the end card, one dialogue line
     for material in materials:
-        token, _, relative = material["path"].partition("/")
-        assert token.startswith("##_draftpath_placeholder_") and (unpacked / relative).is_file(), material["path"]
+        assert in_draft(unpacked, material["path"]).is_file(), material["path"]
 
 
 def test_nothing_to_export_is_a_clear_message(ctx):
