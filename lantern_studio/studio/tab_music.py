@@ -506,8 +506,8 @@ def run_generation(ctx: StudioContext, engine_name: str, job: GenerationRequest,
         except GeneratorExit:        # the window went away mid-job: the worker stops after the take it is on
             cancel.set()
             raise
-        except UserInputError as error:
-            raise gr.Error(str(error)) from None
+        except UserInputError:       # a refusal, not a failure: the handlers' job_guard makes it a toast
+            raise
         except Exception as error:   # the engine failed: finished takes are saved; say so, never a crash
             if not saved:
                 raise gr.Error(f"{engine_name} could not make the take: {error}") from None
