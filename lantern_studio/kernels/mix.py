@@ -305,7 +305,7 @@ def _flush(a):
 # Columns of the per-stem integer table: offset, length and channels (frames), audible, ducking target,
 # fade-in and fade-out (frames), and the stem's [first, end) slice of the gain and pan breakpoint arrays.
 _OFF, _LEN, _CH, _AUD, _TGT, _FIN, _FOUT, _G0, _G1, _P0, _P1 = range(11)
-_COLUMNS = 11
+_COLUMNS = _P1 + 1
 
 
 @dataclass
@@ -1084,7 +1084,6 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
     if plan.length == 0:
         return (np.zeros((0, 2), dtype=np.float32) if out is None else out), True
     stems = NumbaList([a.reshape(-1) for a in plan.stems]) if plan.stems else NumbaList([np.zeros(0, np.float32)])
-    table = plan.table if plan.table.shape[0] else np.zeros((0, _COLUMNS), np.int64)
     k = plan.duck_key
     if k >= 0:
         hops = -(-(plan.start + plan.length) // DUCK_HOP)
@@ -1101,7 +1100,7 @@ def _mix_cpu_run(plan: _Plan, out: np.ndarray | None) -> tuple[np.ndarray, bool]
         # first-touched here, not by the numba threads: faulting a fresh bus in from the parallel loop
         # contends for page faults with the stems streaming in
         out.fill(0.0)
-    finite = _mix_cpu(out, stems, table, plan.gain_x if plan.gain_x.size else np.zeros(1),
+    finite = _mix_cpu(out, stems, plan.table, plan.gain_x if plan.gain_x.size else np.zeros(1),
                            plan.gain_v if plan.gain_v.size else np.zeros(1),
                            plan.pan_x if plan.pan_x.size else np.zeros(1),
                            plan.pan_v if plan.pan_v.size else np.zeros(1), plan.start, BLOCK_FRAMES, cpu_tasks(),
@@ -1189,12 +1188,11 @@ def _cuda_upload(plan: _Plan) -> _CudaInputs:
     for stem, b, size in zip(plan.stems, base, sizes):
         if size:
             flat[int(b):int(b) + size].copy_to_device(stem.reshape(-1))
-    table = plan.table if plan.table.shape[0] else np.zeros((0, _COLUMNS), np.int64)
     key = None
     if plan.duck_key >= 0:
         b, size = int(base[plan.duck_key]), sizes[plan.duck_key]
         key = flat[b:b + size] if size else dev(np.zeros(1, np.float32))
-    return _CudaInputs(flat, dev(base), cuda.to_device(table), dev(plan.gain_x), dev(plan.gain_v),
+    return _CudaInputs(flat, dev(base), cuda.to_device(plan.table), dev(plan.gain_x), dev(plan.gain_v),
                        dev(plan.pan_x), dev(plan.pan_v), key)
 
 
