@@ -122,6 +122,13 @@ def check_number(name: str, value, *, lo: float | None = None, hi: float | None 
     return v
 
 
+def check_rate(sample_rate) -> int:
+    """``sample_rate`` as a positive int (Hz), else a ValueError; bools are refused though they are ints."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    return int(sample_rate)
+
+
 def cpu_tasks() -> int:
     """Parallel work items for a CPU kernel's prange: a few per numba thread, so one stalled thread delays
     little, while scratch allocated once per task stays cheap."""

@@ -29,8 +29,9 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from lantern_studio.kernels.backend import (check_number, device_function, first_nonfinite_row as _first_nonfinite,
-                                            grid_1d, load_cuda, resolve_backend)
+from lantern_studio.kernels.backend import (check_number, check_rate, device_function,
+                                            first_nonfinite_row as _first_nonfinite, grid_1d, load_cuda,
+                                            resolve_backend)
 
 #: Most biquad sections the CUDA body supports (its per-thread state lives in local memory).
 MAX_CUDA_SECTIONS = 16
@@ -53,12 +54,6 @@ _LIMITER_MARGIN = 10.0 ** (-0.01 / 20.0)
 # --------------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------------
-
-def _check_rate(sample_rate):
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
-    return int(sample_rate)
-
 
 def _as_audio(audio, *, name="audio", max_channels=None, exact_channels=None, check_finite=True):
     """Return (audio as C-contiguous 2-D (n, c) float array, was_1d)."""
@@ -235,7 +230,7 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     ndarray, shape (2, 6), float64
         Rows ``(b0, b1, b2, 1, a1, a2)``: shelf first, then high-pass.
     """
-    fs = _check_rate(sample_rate)
+    fs = check_rate(sample_rate)
     if fs < 8000:
         raise ValueError(f"K-weighting needs a sample rate of at least 8000 Hz (its shelf sits at 1.7 kHz), "
                          f"got {fs}; resample the audio first")
@@ -476,7 +471,7 @@ def _loudness_from_hops(hops: np.ndarray, fs: int) -> dict:
 
 
 def _loudness_input(audio, sample_rate):
-    fs = _check_rate(sample_rate)
+    fs = check_rate(sample_rate)
     # NaN/inf poison the hop sums, so the finiteness scan only runs when a sum comes out non-finite
     x, _ = _as_audio(audio, max_channels=len(_CHANNEL_WEIGHTS), check_finite=False)
     if x.shape[0] < (4 * fs) // 10:
@@ -533,7 +528,7 @@ class LoudnessMeter:
     """
 
     def __init__(self, sample_rate: int, channels: int, *, backend: str = "auto"):
-        self.sample_rate = _check_rate(sample_rate)
+        self.sample_rate = check_rate(sample_rate)
         if not isinstance(channels, (int, np.integer)) or not 1 <= channels <= len(_CHANNEL_WEIGHTS):
             raise ValueError(f"channels must be 1 to {len(_CHANNEL_WEIGHTS)}, got {channels!r}")
         if resolve_backend(backend) == "cuda":
@@ -705,7 +700,7 @@ def true_peak_db(audio, sample_rate: int, *, backend="auto") -> float:
         dBTP; ``-inf`` for silence or empty audio.
     """
     which = resolve_backend(backend)
-    _check_rate(sample_rate)
+    check_rate(sample_rate)
     x, _ = _as_audio(audio)
     return _true_peak_db(x, which)
 
@@ -715,7 +710,7 @@ def true_peak_db(audio, sample_rate: int, *, backend="auto") -> float:
 # --------------------------------------------------------------------------------------------------
 
 def _crossfeed_params(sample_rate, strength, cutoff_hz, delay_ms):
-    fs = _check_rate(sample_rate)
+    fs = check_rate(sample_rate)
     strength = check_number("strength", strength, lo=0.0, hi=1.0)
     cutoff_hz = check_number("cutoff_hz", cutoff_hz, lo=0.0, lo_open=True)
     if cutoff_hz >= fs / 2:
@@ -889,7 +884,7 @@ def _apply_gain_cpu(x, g, shift):
 
 
 def _limiter_params(sample_rate, ceiling_dbtp, lookahead_ms, release_ms):
-    fs = _check_rate(sample_rate)
+    fs = check_rate(sample_rate)
     ceiling = 10.0 ** (check_number("ceiling_dbtp", ceiling_dbtp, hi=24.0) / 20.0)
     window = max(1, int(round(check_number("lookahead_ms", lookahead_ms, lo=0.0) * fs / 1000.0)))
     release = check_number("release_ms", release_ms, lo=0.0)

@@ -61,7 +61,7 @@ import numpy as np
 from numba import njit, prange
 from numba.typed import List as NumbaList
 
-from lantern_studio.kernels.backend import (check_number, cpu_tasks, device_function,
+from lantern_studio.kernels.backend import (check_number, check_rate, cpu_tasks, device_function,
                                             first_nonfinite_row as _first_nonfinite_row, grid_1d, load_cuda,
                                             resolve_backend)
 
@@ -392,9 +392,7 @@ def _check_stem(i, stem, sample_rate):
 
 
 def _plan(stems, *, sample_rate, ducking, length_s, start_s) -> _Plan:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
-    sample_rate = int(sample_rate)
+    sample_rate = check_rate(sample_rate)
     if isinstance(stems, (np.ndarray, Stem)) or not hasattr(stems, "__len__"):
         raise ValueError("stems must be a list or tuple of kernels.mix.Stem (one per stem)")
     count = len(stems)
