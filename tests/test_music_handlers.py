@@ -5,7 +5,6 @@ read back from the project on disk."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -23,6 +22,7 @@ from lantern_studio.engines.music.musicgen import MusicGenEngine
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.engines.project import Project
 from lantern_studio.studio import tab_music
+from test_job_progress import window
 
 FILTERS = (False, "all", "", "newest first")
 TAKE_S = 11.0
@@ -37,17 +37,8 @@ def request(seed: int, takes: int = 2) -> GenerationRequest:
     return GenerationRequest(preset="lion-dance", duration_s=TAKE_S, seed=seed, takes=takes)
 
 
-def window(name: str = "w1"):
-    return SimpleNamespace(session_hash=name)
-
-
-def bar():
-    calls = []
-
-    def progress(fraction, desc=None):
-        calls.append((fraction, desc))
-    progress.calls = calls
-    return progress
+def no_bar(fraction, desc=None):
+    """Stands in for gr.Progress: these tests read the status lines the job yields, not the bar."""
 
 
 # ---- the engine job ---------------------------------------------------------------------------------------------
@@ -107,9 +98,14 @@ def highlighted_ids(table) -> list[str]:
             if all("rgba(226, 87, 60" in cell for cell in style)]
 
 
-def generate_in(ctx, seed: int, takes: int, win="w1"):
+def generation(ctx, seed: int, takes: int, win: str):
+    """The Generate handler's job for ``takes`` composer takes from ``seed``, started from window ``win``."""
     controls = ("composer", "lion-dance", "", TAKE_S, takes, "fixed", seed, "{}", None)
-    return list(tab_music.do_generate(ctx, str(ctx.project.root), *controls, *FILTERS, window(win), bar()))
+    return tab_music.do_generate(ctx, str(ctx.project.root), *controls, *FILTERS, window(win), no_bar)
+
+
+def generate_in(ctx, seed: int, takes: int, win="w1"):
+    return list(generation(ctx, seed, takes, win))
 
 
 def test_generate_selects_the_newest_take_ready_to_play(ctx):
@@ -144,8 +140,7 @@ def test_a_click_selects_and_highlights_that_row(ctx):
 
 
 def test_stop_in_this_window_keeps_what_is_done(ctx):
-    controls = ("composer", "lion-dance", "", TAKE_S, 4, "fixed", 4600, "{}", None)
-    job = tab_music.do_generate(ctx, str(ctx.project.root), *controls, *FILTERS, window("w2"), bar())
+    job = generation(ctx, 4600, 4, "w2")
     first = next(job)
     assert first[0].startswith("Saved 1 of 4")
     assert tab_music.stop_generation(window("other")) == "Nothing is being generated."
@@ -190,8 +185,7 @@ def test_star_rename_and_delete_act_on_the_selected_take_on_disk(ctx):
 
 
 def test_a_window_that_goes_away_stops_its_job(ctx):
-    controls = ("composer", "lion-dance", "", TAKE_S, 4, "fixed", 5000, "{}", None)
-    job = tab_music.do_generate(ctx, str(ctx.project.root), *controls, *FILTERS, window("gone"), bar())
+    job = generation(ctx, 5000, 4, "gone")
     assert next(job)[0].startswith("Saved 1 of 4")
     job.close()                  # what Gradio does with the generator of a closed window
     # the worker finishes at most the take it was on, then stops: wait for it by the thread's name
