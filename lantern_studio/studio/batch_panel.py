@@ -17,7 +17,7 @@ from typing import Any, Callable, NamedTuple
 import gradio as gr
 
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
-from lantern_studio.studio.messages import keep_outputs
+from lantern_studio.studio.messages import bind
 
 NO_MUSIC = "(no music)"
 SCRIPT_SUFFIXES = (".fountain", ".txt")
@@ -114,7 +114,7 @@ def build_batch_section(ctx: StudioContext) -> ScriptRefresh:
     root_block = gr.context.Context.root_block
     if root_block is not None:
         root_block.load(refresh, window_root, scripts, api_name=False)
-    start.click(keep_outputs(3, status_index=1)(ctx.bind(on_start)),
+    start.click(bind(ctx, on_start, 3, status=1),
                 inputs=[window_root, scripts, uploads, fmt, music_preset, no_video, take_preset, seeds, take_duration],
                 outputs=[job, status, results], concurrency_id=GPU_JOBS, api_name="batch")
     cancel.click(cancel_batch, inputs=job, outputs=status, queue=False)

@@ -9,6 +9,7 @@ kept for real crashes.
   after building its tabs), so no tab has to remember it.
 - ``keep_outputs(count)`` also keeps a refused handler's outputs as they were: a ``gr.Error`` would mark every
   output with a red Error badge that hides the takes list, the picker or the shot list until a reload.
+  ``bind(ctx, handler, count)`` is ``ctx.bind`` with it, for a tab's module-level handler.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import html
 import inspect
 import logging
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
 from lantern_studio.engines.errors import UserInputError
+
+if TYPE_CHECKING:
+    from lantern_studio.studio.context import StudioContext
 
 log = logging.getLogger("lantern_studio.studio")
 
@@ -108,6 +112,13 @@ def keep_outputs(count: int, *, status_index: int | None = None) -> Callable[[Ca
                 return refuse(error)
         return run
     return decorate
+
+
+def bind(ctx: StudioContext, handler: Callable, outputs: int | None = None, status: int | None = None) -> Callable:
+    """``ctx.bind(handler)``; with ``outputs``, a refusal also becomes a toast (and the status output at
+    ``status``) and leaves the other outputs as they were (:func:`keep_outputs`)."""
+    bound = ctx.bind(handler)
+    return keep_outputs(outputs, status_index=status)(bound) if outputs else bound
 
 
 def quiet(handler: Callable) -> Callable:

@@ -22,6 +22,7 @@ from lantern_studio.engines.story.bible import assign_voices, voice_of
 from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.studio.context import StudioContext
 from lantern_studio.studio.dataframes import dataframe_rows
+from lantern_studio.studio.messages import bind
 
 PREVIEW_LINES = {"zh": "新年快乐，灯笼亮起来啦！", "en": "Happy Lantern Festival, everyone!"}
 
@@ -183,8 +184,6 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     """The Voices controls (the Storyboard tab's Voices step). ``shots_table`` is the shot list, refreshed
     when the shots are timed to the voices; ``save_bar`` the tab's save line and conflict row ("line",
     "conflict"), which a voice edit updates like any other edit."""
-    from lantern_studio.studio.tab_storyboard import bind
-
     window_root = ctx.project_state()
     initial = _initial(ctx)
     names = list(Storyboard.from_dict(initial).characters) if initial else []

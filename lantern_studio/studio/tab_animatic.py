@@ -177,19 +177,17 @@ def build_animatic_section(ctx: StudioContext, storyboard_state: gr.State) -> di
         downloads = gr.File(label="Downloads: MP4, SRT, GIF, voices", file_count="multiple",
                             elem_id="animatic-downloads")
 
-    from lantern_studio.studio.tab_storyboard import bind
-
     window_root = ctx.project_state()     # the takes and renders of this window's project
-    source.change(bind(ctx, on_source), inputs=[window_root, source], outputs=[take, upload])
+    source.change(ctx.bind(on_source), inputs=[window_root, source], outputs=[take, upload])
     project_version = ctx.shared.get("project_version")
     if project_version is not None:      # another project in this window: its takes
-        project_version.change(bind(ctx, on_source), inputs=[window_root, source], outputs=[take, upload],
+        project_version.change(ctx.bind(on_source), inputs=[window_root, source], outputs=[take, upload],
                                api_name=False)
     inputs = [window_root, storyboard_state, fmt, fps, ducking, source, take, upload, make_gif, dialogue_files]
     outputs = [video, downloads, status]
-    preview_button.click(bind(ctx, export_handler(True)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
+    preview_button.click(ctx.bind(export_handler(True)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
                          show_progress_on=video)
-    render_button.click(bind(ctx, export_handler(False)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
+    render_button.click(ctx.bind(export_handler(False)), inputs=inputs, outputs=outputs, concurrency_id=GPU_JOBS,
                         show_progress_on=video)
     cancel_button.click(ANIMATIC_STOPS.stop_handler("Stopping after the frame in progress…"), outputs=status,
                         queue=False)

@@ -42,7 +42,7 @@ from lantern_studio.studio import storyboard_voices, tab_animatic
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
 from lantern_studio.studio.dataframes import dataframe_rows
 from lantern_studio.studio.job_progress import StopFlags, gr_progress
-from lantern_studio.studio.messages import NO_SHOTS, keep_outputs
+from lantern_studio.studio.messages import NO_SHOTS, bind, keep_outputs
 
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
 RENDERERS = ("Previz (built in, no weights)", "Diffusers (local model)")
@@ -543,12 +543,6 @@ def on_project_switched(ctx: StudioContext, root: str) -> tuple:
 
 # ---- wiring ------------------------------------------------------------------------------------------------
 
-def bind(ctx: StudioContext, handler: Callable, outputs: int | None = None, status: int | None = None) -> Callable:
-    """``ctx.bind(handler)``; with ``outputs``, a refusal also becomes a toast (and the status output at
-    ``status``) and leaves the other outputs as they were (``messages.keep_outputs``)."""
-    bound = ctx.bind(handler)
-    return keep_outputs(outputs, status_index=status)(bound) if outputs else bound
-
 
 def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str, Any]:
     gr.Markdown("Paste a **Fountain** screenplay or a plain script (`第一场 内景 客厅 夜`, `角色：台词`, `（情绪）`, "
@@ -717,9 +711,8 @@ def build_tab(ctx: StudioContext) -> None:
 def _wire_script(ctx, root, state, script, shots, bar) -> None:
     made = [shots["shots"], shots["bible"], state, script["status"], bar["line"]]
     plan = [script["zh"], script["en"], script["shortest"]]
-    script["upload"].upload(bind(ctx, lambda _ctx, path: on_upload(path), 1), script["upload"], script["script"])
-    script["prose_upload"].upload(bind(ctx, lambda _ctx, path: on_upload(path), 1), script["prose_upload"],
-                                  script["prose"])
+    script["upload"].upload(keep_outputs(1)(on_upload), script["upload"], script["script"])
+    script["prose_upload"].upload(keep_outputs(1)(on_upload), script["prose_upload"], script["prose"])
     # each job's progress shows over what it makes, never over a status line (which it would draw over)
     script["parse"].click(bind(ctx, on_parse, 5, status=3), [root, script["script"], script["fmt"], *plan], made,
                           show_progress_on=script["script"])
