@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 
 from lantern_studio.engines.story.handoff import TIMELINE_FORMATS, HandoffUnavailable, export_timeline
-from lantern_studio.engines.story.model import Storyboard
 from lantern_studio.studio.context import GPU_JOBS, StudioContext
-from lantern_studio.studio.messages import NO_SHOTS
+from lantern_studio.studio.job_progress import gr_progress
+from lantern_studio.studio.tab_animatic import dialogue_input, music_input, shots_board
 
 FORMAT_LABELS = {"jianying": "剪映 draft (JianyingPro)", "fcpxml": "FCP 7 XML (Premiere, Resolve)", "otio": "OpenTimelineIO",
                  "edl": "CMX 3600 EDL (video only)"}
@@ -32,17 +32,14 @@ def export_for_editors(ctx: StudioContext, board: Any, formats: list[str], fmt: 
     """
     from lantern_studio.engines.atomic import atomic_output_path
     from lantern_studio.studio.storyboard_voices import speak_for_animatic
-    from lantern_studio.studio.tab_animatic import dialogue_input, music_input
 
-    if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
-        raise gr.Error(NO_SHOTS)
+    storyboard = shots_board(board)
     if not formats:
         raise gr.Error("Tick at least one format to export.")
-    storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
     music = music_input(ctx, source, take_id, upload)
     dialogue = dialogue_input(dialogue_files)
     renders = ctx.project.renders_dir
-    report = (lambda fraction, message: progress(fraction, desc=message)) if progress is not None else None
+    report = gr_progress(progress)
     # the lines spoken as the animatic speaks them (from the same voice cache), so the shots last as long
     voices = speak_for_animatic(ctx, storyboard, dialogue, report)
     try:

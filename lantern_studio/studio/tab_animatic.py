@@ -78,6 +78,14 @@ def dialogue_input(files: Any) -> dict | None:
         raise gr.Error(str(error)) from error
 
 
+def shots_board(board: Any) -> Storyboard:
+    """The storyboard an export is given (the tab's state dict, or a ``Storyboard``); ``gr.Error`` when it has
+    no shots yet."""
+    if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
+        raise gr.Error(NO_SHOTS)
+    return board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
+
+
 def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_db: float, source: str,
                     take_id: str | None, upload: Any, make_gif: bool, preview: bool, *, dialogue_files: Any = None,
                     progress=None, cancel: threading.Event | None = None) -> tuple[str, list[str], str]:
@@ -87,16 +95,14 @@ def export_animatic(ctx: StudioContext, board: Any, fmt: str, fps: Any, ducking_
     spoken in their characters' voices (the Voices section). Raises ``gr.Error`` with the engine's message for bad input, a full disk or a
     cancelled render.
     """
-    if not board or not (board.get("shots") if isinstance(board, dict) else getattr(board, "shots", None)):
-        raise gr.Error(NO_SHOTS)
-    storyboard = board if isinstance(board, Storyboard) else Storyboard.from_dict(dict(board))
+    storyboard = shots_board(board)
     music = music_input(ctx, source, take_id, upload)
     dialogue = dialogue_input(dialogue_files)
     renders = ctx.project.renders_dir
     renders.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     stem = f"animatic-{stamp}{'-preview' if preview else ''}"
-    report = gr_progress(progress) if progress is not None else None
+    report = gr_progress(progress)
     from lantern_studio.studio.storyboard_voices import speak_for_animatic
 
     voices = speak_for_animatic(ctx, storyboard, dialogue, report, cancel)
