@@ -131,11 +131,11 @@ def _language_models(settings: Settings) -> list[Finding]:
     from lantern_studio.engines.errors import UserInputError
     from lantern_studio.engines.story import prose_llm
 
-    found = prose_llm.find_local_llms(settings.models_dir)
     try:
         backend = prose_llm.backend_name()
     except UserInputError as error:
         return [Finding("prose LLM", False, str(error))]
+    found = prose_llm.find_local_llms(settings.models_dir)
     if not found:
         return [Finding("prose LLM", False, f"no .gguf model in {settings.models_dir} (optional: "
                         "the rule-based prose reader needs none)")]
