@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lantern_studio.engines.errors import ModelNotFoundError, UserInputError
+from lantern_studio.engines.errors import ModelNotFoundError, UserInputError, first_line
 from lantern_studio.engines.jobs import Cancel, Progress, check_cancel, no_progress
 from lantern_studio.engines.story.prose import CROWD, MAX_BEAT_UNITS, NARRATOR, SENTENCE_END, parse_prose
 from lantern_studio.engines.story.script import Element, Script
@@ -420,8 +420,6 @@ def backend_name() -> str:
 class LlamaCppBackend:
     """llama-cpp-python: the GGUF as it is, with the answer held to the schema by llama.cpp's grammar."""
 
-    name = "llama-cpp"
-
     def __init__(self, model_path: Path, *, context_tokens: int = 8192) -> None:
         from llama_cpp import Llama
 
@@ -456,8 +454,6 @@ class LlamaCppBackend:
 
 class TransformersBackend:
     """transformers' GGUF loader (weights dequantised) with lm-format-enforcer's JSON-schema token filter."""
-
-    name = "transformers"
 
     def __init__(self, model_path: Path) -> None:
         import torch
@@ -614,8 +610,6 @@ def load_backend(model_path: str | Path, *, backend: str | None = None):
                 raise UserInputError(f"the {chosen} backend is not installed ({error.name or error}): "
                                      f"{INSTALL_HINT}") from None
             except (ValueError, KeyError, RuntimeError, OSError) as error:
-                from lantern_studio.engines.errors import first_line
-
                 raise UserInputError(f"{path.name} could not be loaded with {chosen}: {first_line(error)}. Use a "
                                      "llama, qwen2 or mistral instruct model in GGUF") from error
         return _LOADED[key]
