@@ -30,6 +30,16 @@ def _key(root: str | Path) -> Path:
     return Path(root).expanduser().resolve()
 
 
+def served_dir(kind: str) -> Path:
+    """A folder under Gradio's upload folder (the studio's temp folder, cleaned on exit): files there are
+    served to the browser whichever project is open, and never end up in a project's export."""
+    import gradio as gr
+
+    folder = Path(gr.utils.get_upload_folder()) / "lantern" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @dataclass
 class StudioContext:
     settings: Settings

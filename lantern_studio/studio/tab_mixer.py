@@ -23,7 +23,7 @@ from lantern_studio.engines.audio.stem_export import export_session, write_audio
 from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
-from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.context import GPU_JOBS, StudioContext, served_dir
 from lantern_studio.studio.job_progress import gr_progress
 from lantern_studio.studio.messages import keep_outputs
 
@@ -186,7 +186,7 @@ def do_render(ctx: StudioContext, root, current: StemSession | None, key, depth,
     except ValueError as error:
         raise gr.Error(str(error)) from None
     _save(ctx.window(root), current)
-    folder = Path(gr.utils.get_upload_folder()) / "lantern" / "mixes"     # served; cleaned when the studio stops
+    folder = served_dir("mixes")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     base = folder / f"{sanitize_filename(current.take_name or 'mix', separator='-', default='mix')}-{stamp}"
     audio_path = write_audio_file(base.with_suffix(".wav"), result.audio, result.sample_rate, "wav")

@@ -29,7 +29,7 @@ from lantern_studio.engines.music.base import MAX_DURATION_S, MAX_TAKES, Generat
 from lantern_studio.engines.music.generate_take import generate_takes, waveform_picture
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio import ab_player, engine_help
-from lantern_studio.studio.context import GPU_JOBS, StudioContext
+from lantern_studio.studio.context import GPU_JOBS, StudioContext, served_dir
 from lantern_studio.studio.job_progress import StopFlags, gr_progress, stream_job
 from lantern_studio.studio.messages import keep_outputs
 
@@ -132,14 +132,6 @@ def _selected_take(ctx: StudioContext, take_id: str | None) -> Take:
         return _store(ctx).load(take_id)
     except Exception as error:
         raise gr.Error(f"That take cannot be loaded: {error}") from None
-
-
-def _served_dir(kind: str) -> Path:
-    """A folder under Gradio's upload folder (the studio's temp folder, cleaned on exit): files there are
-    served to the browser whichever project is open, and never end up in a project's export."""
-    folder = Path(gr.utils.get_upload_folder()) / "lantern" / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _thumb_markdown(path: Path) -> str:
@@ -720,7 +712,7 @@ def do_compare(ctx: StudioContext, root, picked, target, use_crossfeed, strength
         takes = [store.load(take_id) for take_id in picked]
         settings = preview_engine.PreviewSettings(target_lufs=float(target),
                                                   crossfeed_strength=float(strength_v) if use_crossfeed else 0.0)
-        previews = preview_engine.prepare_previews(takes, _served_dir("previews"), settings=settings,
+        previews = preview_engine.prepare_previews(takes, served_dir("previews"), settings=settings,
                                                    progress=gr_progress(progress))
     except (ValueError, KeyError) as error:
         raise gr.Error(str(error)) from None
