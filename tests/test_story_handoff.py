@@ -69,6 +69,16 @@ def clip_frames(clips) -> list[int]:
     return [int(round(clip.source_range.duration.to_frames())) for clip in clips]
 
 
+def clips_by_name(track) -> dict:
+    """A track's clips by their name up to the " ·" that starts the shot's text ("Shot 2", "title card")."""
+    return {c.name.split(" ·")[0]: c for c in track.find_clips()}
+
+
+def cover_of(clip) -> float:
+    """The scale at which the clip's panel covers the 1080x1920 frame."""
+    return cover_scale(tuple(clip.metadata["lantern"]["panel_size"]), (1080, 1920))
+
+
 def check_otio_timeline(timeline, folder: Path, made) -> None:
     sb = made["sb"]
     clips = list(timeline.video_tracks()[0].find_clips())
@@ -92,14 +102,14 @@ def test_otio_file_reads_back_with_the_shot_lists_timing_media_and_moves(made):
     assert [(t.name, t.in_offset.value, t.out_offset.value) for t in transitions] == [
         ("dissolve", 0, round(TRANSITION_S["dissolve"] * FPS)), ("wipe", 0, round(TRANSITION_S["wipe"] * FPS)),
         ("dip", 0, round(TRANSITION_S["dip"] * FPS))]
-    clips = {c.name.split(" ·")[0]: c for c in track.find_clips()}
+    clips = clips_by_name(track)
     push = clips["Shot 1"].metadata["lantern"]["camera"]["keyframes"]
     assert push[0]["scale"] == pytest.approx(1.0, abs=1e-6) and push[-1]["scale"] == pytest.approx(PUSH_ZOOM, abs=1e-6)
     assert push[-1]["frame"] == round(2.02 * FPS) - 1
     # a pan to the left: the panel (zoomed to PAN_ZOOM) slides right by its whole slack
     pan = clips["Shot 2"].metadata["lantern"]["camera"]["keyframes"]
-    pw, ph = clips["Shot 2"].metadata["lantern"]["panel_size"]
-    slack_x = (pw * cover_scale((pw, ph), (1080, 1920)) * PAN_ZOOM - 1080) / 1080
+    pw, _ = clips["Shot 2"].metadata["lantern"]["panel_size"]
+    slack_x = (pw * cover_of(clips["Shot 2"]) * PAN_ZOOM - 1080) / 1080
     assert pan[0]["x"] == pytest.approx(-slack_x / 2, abs=1e-6) and pan[-1]["x"] == pytest.approx(slack_x / 2, abs=1e-6)
     assert len(clips["Shot 3"].metadata["lantern"]["camera"]["keyframes"]) > 10        # the shake
     assert len(clips["title card"].metadata["lantern"]["camera"]["keyframes"]) == 1    # static
@@ -151,34 +161,28 @@ def test_fcp_xml_carries_the_camera_moves_as_basic_motion_keyframes(made):
     motion = motion_from_xml(path)
     assert list(motion) == ["title card", "Shot 1", "Shot 2", "Shot 3", "end card"]
     frames = dict(zip(motion, expected_frames(made["sb"])))
-    source = otio.adapters.read_from_file(str(made["result"].files["otio"]))
-    for clip in source.video_tracks()[0].find_clips():
-        name = clip.name.split(" ·")[0]
-        cover = cover_scale(tuple(clip.metadata["lantern"]["panel_size"]), (1080, 1920))
+    clips = clips_by_name(otio.adapters.read_from_file(str(made["result"].files["otio"])).video_tracks()[0])
+    for name, clip in clips.items():
         for when, value in motion[name]["scale"]:
             assert 0 <= when < frames[name]
-            assert value / (100 * cover) > 0.99        # never smaller than the frame
+            assert value / (100 * cover_of(clip)) > 0.99        # never smaller than the frame
     # the shot list's moves, from the shot list's own constants
     title, push, pan, shake = (motion[n] for n in ("title card", "Shot 1", "Shot 2", "Shot 3"))
     assert all(len(title[p]) == 1 for p in ("scale", "rotation", "center"))       # static: no keyframes
-    clips = {c.name.split(" ·")[0]: c for c in source.video_tracks()[0].find_clips()}
-
-    def cover_of(name):
-        return cover_scale(tuple(clips[name].metadata["lantern"]["panel_size"]), (1080, 1920))
-
-    assert push["scale"][0] == (0, pytest.approx(100 * cover_of("Shot 1"), abs=1e-5))
-    assert push["scale"][-1] == (frames["Shot 1"] - 1, pytest.approx(100 * cover_of("Shot 1") * PUSH_ZOOM, abs=1e-5))
+    assert push["scale"][0] == (0, pytest.approx(100 * cover_of(clips["Shot 1"]), abs=1e-5))
+    assert push["scale"][-1] == (frames["Shot 1"] - 1,
+                                 pytest.approx(100 * cover_of(clips["Shot 1"]) * PUSH_ZOOM, abs=1e-5))
     assert all(b[1] >= a[1] for a, b in zip(push["scale"], push["scale"][1:]))   # pushing in all the way
     assert all(abs(h) < 1e-5 and abs(v) < 1e-5 for _, (h, v) in push["center"])  # on the centre
     pw, ph = clips["Shot 2"].metadata["lantern"]["panel_size"]
-    slack_x = (pw * cover_of("Shot 2") * PAN_ZOOM - 1080) / 1080
+    slack_x = (pw * cover_of(clips["Shot 2"]) * PAN_ZOOM - 1080) / 1080
     assert pan["center"][0] == (0, (pytest.approx(-slack_x / 2, abs=1e-5), pytest.approx(0, abs=1e-5)))
     assert pan["center"][-1][0] == frames["Shot 2"] - 1
     assert pan["center"][-1][1][0] == pytest.approx(slack_x / 2, abs=1e-5)
-    assert pan["scale"] == [(0, pytest.approx(100 * cover_of("Shot 2") * PAN_ZOOM, abs=1e-5))]
+    assert pan["scale"] == [(0, pytest.approx(100 * cover_of(clips["Shot 2"]) * PAN_ZOOM, abs=1e-5))]
     assert len(shake["rotation"]) > 10 and max(abs(v) for _, v in shake["rotation"]) > 0.1
     # OTIO reads the same keyframes back as the clip's Basic Motion effect
-    read = {c.name.split(" ·")[0]: c for c in otio.adapters.read_from_file(str(path)).video_tracks()[0].find_clips()}
+    read = clips_by_name(otio.adapters.read_from_file(str(path)).video_tracks()[0])
     effect, = read["Shot 2"].effects
     assert effect.name == "Basic Motion"
     center, = [p for p in effect.metadata["fcp_xml"]["parameter"] if p["parameterid"] == "center"]
@@ -210,13 +214,14 @@ def test_fcp_xml_fades_and_ducks_the_music_with_audio_level_keyframes(made):
     assert level[0] == 0 and level[round(music["fade_in_s"] * FPS)] == pytest.approx(1.0)
     assert np.max(np.abs(level - expected)) < 0.01
     depth = 10 ** (DEPTH_DB / 20)
-    dialogue = otio.adapters.read_from_file(str(path)).audio_tracks()[0]
+    read_back = otio.adapters.read_from_file(str(path))
+    dialogue = read_back.audio_tracks()[0]
     assert len(list(dialogue.find_clips())) == 2
     for clip in source.audio_tracks()[0].find_clips():
         info = clip.metadata["lantern"]
         under = (t >= info["sound_start_s"] + 0.1) & (t <= info["sound_end_s"] - 1 / FPS)
         assert under.sum() > FPS / 2 and np.allclose(level[under], depth, atol=1e-6)
-    read_music = next(iter(otio.adapters.read_from_file(str(path)).audio_tracks()[1].find_clips()))
+    read_music = next(iter(read_back.audio_tracks()[1].find_clips()))
     assert [e.name for e in read_music.effects] == ["Audio Levels"]
 
 
