@@ -54,8 +54,9 @@ def board_voice_rows(state: Any) -> list[list[Any]]:
 
 
 def apply_voice_table(ctx: StudioContext, state: Any, rows: Any) -> Storyboard:
-    """The storyboard with the table's voices; ValueError naming the character and field that is wrong."""
-    board = Storyboard.from_dict(state)
+    """The storyboard (``state``: a ``Storyboard``, changed in place, or its dict) with the table's voices;
+    ValueError naming the character and field that is wrong."""
+    board = state if isinstance(state, Storyboard) else Storyboard.from_dict(state)
     voices = parse_voice_rows(dataframe_rows(rows), known=board.characters,
                               engine_voices=usable_voices(ctx, board.language if board.language in ("zh", "en") else "zh"))
     for name, spec in voices.items():
@@ -144,11 +145,11 @@ def on_preview(ctx: StudioContext, state: Any, rows: Any, name: str | None, text
 def on_voices_edited(ctx: StudioContext, root: str, state: Any, rows: Any) -> tuple:
     """A voice-table cell was edited: saved at once, through the tab's one save model (state, voices status,
     save line, Reload theirs / Keep mine row)."""
-    from lantern_studio.studio.tab_storyboard import save_edit
+    from lantern_studio.studio.tab_storyboard import _saved_outputs, save_edit
 
-    saved = save_edit(ctx.project_at(root), state, lambda board: apply_voice_table(ctx, board.to_dict(), rows))
-    return (gr.update() if saved.state is None else saved.state, saved.line, saved.line,
-            gr.update(visible=saved.conflict))
+    new_state, line, conflict = _saved_outputs(save_edit(ctx.project_at(root), state,
+                                                         lambda board: apply_voice_table(ctx, board, rows)))
+    return new_state, line, line, conflict
 
 
 def on_neural(ctx: StudioContext, root: str, state: Any) -> tuple:
@@ -164,10 +165,9 @@ def on_fit(ctx: StudioContext, root: str, state: Any, rows: Any, progress=gr.Pro
     """Time each dialogue shot to its spoken line: (state, shot rows, status)."""
     from lantern_studio.engines.story.shots import shots_to_rows
     from lantern_studio.studio.job_progress import gr_progress
+    from lantern_studio.studio.tab_storyboard import _board
 
-    if not state or not state.get("shots"):
-        raise UserInputError("Parse a script first: paste it in the Script step and press Parse script")
-    before = Storyboard.from_dict(state).duration_s
+    before = _board(state).duration_s
     try:
         wctx = ctx.window(root)
         board = fit_to_voices(wctx, state, rows, gr_progress(progress))

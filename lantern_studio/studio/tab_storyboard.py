@@ -47,7 +47,6 @@ from lantern_studio.studio.messages import NO_SHOTS, bind, keep_outputs
 PANEL_SIZES = {"9:16 (1080x1920)": (1080, 1920), "16:9 (1920x1080)": (1920, 1080), "1:1 (1080x1080)": (1080, 1080)}
 RENDERERS = ("Previz (built in, no weights)", "Diffusers (local model)")
 STYLES = {"Manga": "manga", "Chinese ink": "chinese_ink", "Cel-shaded": "cel"}
-STEPS = ("Script", "Shots", "Voices", "Panels", "Pages", "Animatic", "Batch")
 RULES_ONLY = "Rules only (offline)"
 
 # one Stop flag per window for panel renders
@@ -115,6 +114,14 @@ def board_of(project: Project) -> Storyboard | None:
         return None
 
 
+def script_of(project: Project) -> str:
+    """The project's saved script; "" when it has none or it is unreadable."""
+    try:
+        return store.load_script(project)
+    except store.StoryStoreError:
+        return ""
+
+
 def _board(state: Any) -> Storyboard:
     if not state or not state.get("shots"):
         raise UserInputError(NO_SHOTS)
@@ -139,17 +146,18 @@ def page_downloads(project: Project) -> list[str] | None:
     return [str(p) for p in found if p.is_file()] or None
 
 
+def board_tables(board: Storyboard | None) -> tuple[list, list, dict]:
+    """(shot rows, bible rows, state) of a storyboard; empty ones when there is none."""
+    if board is None:
+        return [], [], {}
+    return shots_to_rows(board), bible_rows(board.characters), board.to_dict()
+
+
 def load_view(project: Project) -> StoryView:
     """Everything the tab shows for ``project``: its script, shot list, bible, panels, pages and downloads."""
-    try:
-        script = store.load_script(project)
-    except store.StoryStoreError:
-        script = ""
     board = board_of(project)
-    if board is None:
-        return StoryView(script, [], [], {}, [], page_items(project), page_downloads(project))
-    return StoryView(script, shots_to_rows(board), bible_rows(board.characters), board.to_dict(),
-                     gallery_items(project, board), page_items(project), page_downloads(project))
+    panels = gallery_items(project, board) if board is not None else []
+    return StoryView(script_of(project), *board_tables(board), panels, page_items(project), page_downloads(project))
 
 
 # ---- the one save model ---------------------------------------------------------------------------------
@@ -246,9 +254,8 @@ def keep_mine(ctx: StudioContext, root: str, shot_rows: Any, character_rows: Any
 def reload_theirs(ctx: StudioContext, root: str) -> tuple:
     """The user chose the other window's version: show the saved shot list and bible (rows, bible, state,
     save line, conflict row)."""
-    view = load_view(ctx.project_at(root))
     line = f"Showing the version saved in the project ({_clock()}); your unsaved edit was dropped."
-    return view.rows, view.bible, view.state, line, gr.update(visible=False)
+    return (*board_tables(board_of(ctx.project_at(root))), line, gr.update(visible=False))
 
 
 def saving_line() -> str:
@@ -302,13 +309,9 @@ def on_parse_first(ctx: StudioContext, root: str, state: dict, text: str, fmt: s
                    shortest: Any) -> tuple | None:
     """Before rendering panels: parse a script that was pasted or edited but not parsed yet (``on_parse``'s
     outputs), or None when the shot list already is this script's."""
-    project = ctx.project_at(root)
-    try:
-        saved = store.load_script(project)
-    except store.StoryStoreError:
-        saved = None
+    saved = script_of(ctx.project_at(root))
     parsed = bool(state and state.get("shots"))
-    if parsed and ((text or "") == (saved or "") or not (text or "").strip()):
+    if parsed and ((text or "") == saved or not (text or "").strip()):
         return None
     if not (text or "").strip():
         raise UserInputError(NO_SHOTS)
@@ -542,7 +545,6 @@ def on_project_switched(ctx: StudioContext, root: str) -> tuple:
 
 
 # ---- wiring ------------------------------------------------------------------------------------------------
-
 
 def _script_step(ctx: StudioContext, view: Callable[[], StoryView]) -> dict[str, Any]:
     gr.Markdown("Paste a **Fountain** screenplay or a plain script (`第一场 内景 客厅 夜`, `角色：台词`, `（情绪）`, "
