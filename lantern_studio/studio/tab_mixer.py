@@ -19,7 +19,7 @@ import gradio as gr
 
 from lantern_studio.engines.audio.ingest import AudioInputError
 from lantern_studio.engines.audio.session import MasterSettings, StemSession
-from lantern_studio.engines.audio.stem_export import export_session, write_audio_file
+from lantern_studio.engines.audio.stem_export import export_session, file_base, write_audio_file
 from lantern_studio.engines.safety import sanitize_filename
 from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
@@ -202,9 +202,8 @@ def do_export(ctx: StudioContext, root, current: StemSession | None, key, depth,
         raise gr.Error("Load a take first")
     master_settings(current, key, depth, target_v, ceiling_v, crossfeed_v)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = sanitize_filename(current.take_name or current.take_id or "mix", separator="-", default="mix")
     wctx = ctx.window(root)
-    folder = wctx.project.renders_dir / "mixes" / f"{base}_seed{current.seed}_{stamp}"
+    folder = wctx.project.renders_dir / "mixes" / f"{file_base(current)}_seed{current.seed}_{stamp}"
     try:
         result = export_session(current, folder, formats=list(chosen or []), stems=bool(stems_too),
                                 progress=gr_progress(progress))

@@ -39,6 +39,12 @@ class ExportResult:
         return kinds
 
 
+def file_base(session: StemSession) -> str:
+    """The session's name as it starts its export's file and folder names: the take's name (else its id),
+    safe on every file system."""
+    return sanitize_filename(session.take_name or session.take_id or "mix", separator="-", default="mix")
+
+
 def export_session(session: StemSession, folder: str | os.PathLike, *, formats: Sequence[str] = ("wav",),
                    stems: bool = True, midi: bool = True, make_zip: bool = True, backend: str = "auto",
                    master: MasterSettings | None = None, progress: Progress | None = None,
@@ -65,7 +71,7 @@ def export_session(session: StemSession, folder: str | os.PathLike, *, formats: 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     result = session.render(master=master, backend=backend)
-    base = sanitize_filename(session.take_name or session.take_id or "mix", separator="-", default="mix")
+    base = file_base(session)
     if session.seed is not None:
         base += f"_seed{int(session.seed)}"
     steps = len(formats) * (1 + (len(session.stems) if stems else 0)) + 2
