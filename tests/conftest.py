@@ -1,5 +1,6 @@
-"""Shared fixtures: a studio server on a free loopback port, a real headless Chromium driving it, and a studio
-context on a fresh project folder for the handler tests that call a tab's handlers directly.
+"""Shared fixtures: a studio server on a free loopback port (one for the session, and one of its own for a module
+that asks for ``own_studio``), a real headless Chromium driving it, and a studio context on a fresh project folder
+for the handler tests that call a tab's handlers directly.
 
 Browser tests are marked ``browser``. Without Chromium they skip with a reason on a user's machine; under
 CI (``CI=true``) a missing browser is a failure, never a skip. The helpers live in ``lantern_testkit``.
@@ -25,6 +26,14 @@ def ctx(tmp_path) -> StudioContext:
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory) -> StudioServer:
     server = StudioServer(tmp_path_factory.mktemp("studio-home"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_studio(tmp_path_factory, request) -> StudioServer:
+    """A studio on a fresh home (no models) for one test module: its projects are that module's alone."""
+    server = StudioServer(tmp_path_factory.mktemp(f"{request.module.__name__}-home"))
     yield server
     server.stop()
 

@@ -12,20 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from lantern_testkit import SAMPLES_DIR, StudioServer, edit_cell, open_step, open_window, screenshot
+from lantern_testkit import SAMPLES_DIR, edit_cell, open_step, open_window, screenshot
 from test_story_prose import EN_SPEAKERS, ZH_SPEAKERS
 
 pytestmark = pytest.mark.browser
 
 STEPS = ("Script", "Shots", "Voices", "Panels", "Pages", "Animatic", "Batch")
 SCRIPT = "INT. TEMPLE FAIR - NIGHT\n\nMEI\nThe lanterns are lit.\n\nGRANDMA\nCome home, child.\n"
-
-
-@pytest.fixture(scope="module")
-def own_studio(tmp_path_factory):
-    server = StudioServer(tmp_path_factory.mktemp("steps-home"))
-    yield server
-    server.stop()
 
 
 def wait_text(page, elem_id: str, text: str, timeout: int = 60_000) -> None:

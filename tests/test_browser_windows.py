@@ -13,21 +13,13 @@ from pathlib import Path
 import pytest
 
 from lantern_studio.engines.music.musicgen_models import download_command
-from lantern_testkit import (SAMPLES_DIR, StudioServer, ab_state, edit_cell, generate, open_step, open_tab, open_window,
+from lantern_testkit import (SAMPLES_DIR, ab_state, edit_cell, generate, open_step, open_tab, open_window,
                              screenshot)
 
 pytestmark = pytest.mark.browser
 
 PRESET = "lion-dance"
 TAKE_S = 11
-
-
-@pytest.fixture(scope="module")
-def own_studio(tmp_path_factory):
-    """A studio on a fresh home (no models): its projects are this module's alone."""
-    server = StudioServer(tmp_path_factory.mktemp("windows-home"))
-    yield server
-    server.stop()
 
 
 def takes_in(project: Path) -> list[dict]:
