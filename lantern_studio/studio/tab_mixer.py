@@ -25,7 +25,7 @@ from lantern_studio.engines.audio.waveform import write_waveform_png
 from lantern_studio.engines.music.takes import TakeStore
 from lantern_studio.studio.context import GPU_JOBS, StudioContext, served_dir
 from lantern_studio.studio.job_progress import gr_progress
-from lantern_studio.studio.messages import keep_outputs
+from lantern_studio.studio.messages import keep_outputs, quiet
 
 NO_KEY = "(no ducking)"
 FORMATS = ("wav", "flac", "mp3")
@@ -252,10 +252,13 @@ def _stem_row(ctx: StudioContext, ui: SimpleNamespace, session: StemSession, ind
             solo = gr.Checkbox(value=stem.solo, label="Solo", elem_id=f"mixer-stem-{index}-solo",
                                key=f"solo-{index}-{stem.name}", container=False)
         remove = gr.Button("Remove", size="sm", scale=0, min_width=80, elem_id=f"mixer-stem-{index}-remove")
+    # these handlers are made when the rows are drawn, after app.build_app wrapped every handler it had
+    # (messages.quiet_refusals), so they are wrapped here: a refusal is a toast and one log line
     for control, field in ((gain, "gain_db"), (pan, "pan"), (offset, "offset_s"), (mute, "mute"), (solo, "solo")):
-        control.change(lambda value, current, _field=field, _name=stem.name: set_stem(current, _name, _field, value),
+        control.change(quiet(lambda value, current, _field=field, _name=stem.name:
+                             set_stem(current, _name, _field, value)),
                        [control, ui.session_state], None, api_name=False)
-    remove.click(lambda root, current, count, _name=stem.name: remove_stem(ctx, root, current, count, _name),
+    remove.click(quiet(lambda root, current, count, _name=stem.name: remove_stem(ctx, root, current, count, _name)),
                  [ui.root, ui.session_state, ui.version], [ui.version, ui.duck_key], api_name=False)
 
 
