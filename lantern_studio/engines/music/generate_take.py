@@ -34,15 +34,13 @@ def waveform_picture(store: TakeStore, take_id: str, *, audio: np.ndarray | None
                      thumb: bool = False) -> Path | None:
     """The take's waveform PNG (480x72, or a 140x28 thumbnail), drawn on first use and kept in the project's
     ``.cache/waveforms/``. ``audio`` saves reading the take back; None when the take's audio cannot be read."""
-    folder = store.project.root / ".cache" / "waveforms"
-    path = folder / f"{take_id}{'-thumb' if thumb else ''}.png"
+    path = store.project.root / ".cache" / "waveforms" / f"{take_id}{'-thumb' if thumb else ''}.png"
     if path.exists():
         return path
     try:
         if audio is None:
             audio = store.load(take_id).audio
         width_px, height_px = THUMBNAIL_PX if thumb else WAVEFORM_PX
-        folder.mkdir(parents=True, exist_ok=True)
         write_waveform_png(audio, path, width_px=width_px, height_px=height_px)
     except (OSError, ValueError, KeyError):   # an unreadable take shows without a picture; the list still works
         return None
