@@ -75,16 +75,6 @@ def build_request(args: Any) -> GenerationRequest:
                              melody=melody, melody_sample_rate=melody_rate)
 
 
-def take_loudness_lufs(take: Any) -> float | None:
-    """The take's integrated loudness in LUFS: the engine's reading, else measured here (BS.1770, the same meter
-    as the Music tab); None for silence. Stored on the take so its exported sidecar has it too."""
-    if take.loudness_lufs is None:
-        from lantern_studio.engines.music.generate_take import measured_loudness
-
-        take.loudness_lufs = measured_loudness(take)
-    return take.loudness_lufs
-
-
 def extend_requests(takes: list[Any], args: Any) -> list[GenerationRequest]:
     """For ``--extend-to SECONDS``: one long-form request per take, with the take as its parent."""
     seconds = getattr(args, "extend_to", None)
@@ -95,7 +85,7 @@ def extend_requests(takes: list[Any], args: Any) -> list[GenerationRequest]:
 
 
 def _report(take: Any, files: list[Path]) -> None:
-    lufs = take_loudness_lufs(take)
+    lufs = take.loudness_lufs       # measured before the take was written (None: silence)
     print(f"\n{take.name}  (seed {take.seed}, {take.duration_s:.1f} s, "
           + (f"{lufs:.1f} LUFS" if lufs is not None else "silent: no loudness")
           + f", made in {take.generation_s:.2f} s)")
@@ -121,6 +111,7 @@ def run(args: Any, settings: Any) -> int:
     """Run the ``compose`` command; returns the process exit code (0 made files, 2 bad input, 1 failure)."""
     from lantern_studio.engines.cli.checks import check_output_folder, clean_output_leftovers
     from lantern_studio.engines.music.export import export_take
+    from lantern_studio.engines.music.generate_take import ensure_loudness
     from lantern_studio.engines.project import ProjectError
 
     try:
@@ -145,7 +136,7 @@ def run(args: Any, settings: Any) -> int:
         return 2
     clean_output_leftovers([out])
     for take in [*takes, *extended]:
-        take_loudness_lufs(take)
+        ensure_loudness(take)    # the same meter as the Music tab, so the exported sidecar has it too
         try:
             files = export_take(take, out)
             if store is not None:

@@ -56,6 +56,14 @@ def measured_loudness(take: Take) -> float | None:
         return None
 
 
+def ensure_loudness(take: Take) -> float | None:
+    """The take's integrated loudness in LUFS: the engine's reading, else measured here (``measured_loudness``).
+    Stored on the take, so its saved or exported sidecar has it too."""
+    if take.loudness_lufs is None:
+        take.loudness_lufs = measured_loudness(take)
+    return take.loudness_lufs
+
+
 def default_name(take: Take) -> str:
     """A take's name when the engine gave none: its preset (or the prompt's start, or the engine) and seed."""
     label = take.preset or (take.prompt[:24] if take.prompt else take.engine)
@@ -66,8 +74,7 @@ def finish_and_save(store: TakeStore, take: Take) -> Take:
     """Name an unnamed take, measure its loudness if the engine did not, save it and draw its pictures."""
     if not take.name:
         take.name = default_name(take)
-    if take.loudness_lufs is None:
-        take.loudness_lufs = measured_loudness(take)
+    ensure_loudness(take)
     store.save(take)
     waveform_picture(store, take.id, audio=take.audio)
     waveform_picture(store, take.id, audio=take.audio, thumb=True)
