@@ -6,6 +6,7 @@ is imported as ``lantern_testkit``: a name no installed distribution provides (t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -225,6 +226,29 @@ def ab_state(page) -> dict:
 
 def take_folder(studio, take_id: str) -> Path:
     return studio.project / "takes" / take_id
+
+
+def take_metas(project: Path) -> list[dict]:
+    """The sidecars (take.json) of every take in the project folder, as dicts."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in (project / "takes").glob("*/take.json")]
+
+
+def wait_for_take(page, studio, match, what: str, *, timeout_s: float = 120) -> dict:
+    """Poll the take store until a sidecar matching ``match`` exists (the sidecar is written last); fail naming
+    ``what`` with the Music tab's status and toasts when none does within ``timeout_s``."""
+    for _ in range(int(timeout_s * 10)):
+        found = next((m for m in take_metas(studio.project) if match(m)), None)
+        if found is not None:
+            return found
+        page.wait_for_timeout(100)
+    toasts = " | ".join(page.locator(".toast-body").all_inner_texts())
+    raise AssertionError(f"no {what} appeared: {page.locator('#music-status').inner_text()} {toasts}")
+
+
+def wait_selected(page, seed: int) -> None:
+    """Wait until the Music tab's selected-take panel shows the take of ``seed``."""
+    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
+                           arg=seed)
 
 
 def download(page, link) -> Path:

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from lantern_studio.engines.audio.preview import loop_region
-from lantern_testkit import ab_state, download, generate, open_tab, screenshot, set_number, take_cell, take_folder
+from lantern_testkit import (ab_state, download, generate, open_tab, screenshot, set_number, take_cell, take_folder,
+                             take_metas, wait_selected)
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +32,10 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
 
     # select the second take and star it: the list shows the star, and the project keeps it
     take_cell(page, f"{PRESET} s{SEED + 1}").click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=SEED + 1)
+    wait_selected(page, SEED + 1)
     page.locator("#music-star").click()
     page.wait_for_function("() => document.querySelector('#music-star').innerText.includes('Starred')")
-    starred = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    starred = take_metas(studio.project)
     starred = [m for m in starred if m["seed"] == SEED + 1 and m["preset"] == PRESET]
     assert len(starred) == 1 and starred[0]["starred"] is True
     starred_id = starred[0]["id"]
@@ -125,14 +125,13 @@ def test_generate_star_compare_loop_mix_export(page, studio, tmp_path):
     page.locator("#music-continue-loop").click()
     page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')",
                            timeout=180_000)
-    children = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    children = take_metas(studio.project)
     assert any(m["parent_id"] == active_id and m["relation"] == "continue" for m in children)
     screenshot(page, tmp_path, "music-tab.png")
 
     # mixer: load the starred take, mute its drum, render, export WAV + FLAC + MP3
     take_cell(page, f"{PRESET} s{SEED + 1}").click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=SEED + 1)
+    wait_selected(page, SEED + 1)
     open_tab(page, "Mixer")
     page.locator("#mixer-use-selected").click()
     page.wait_for_function("s => document.querySelector('#mixer-summary').innerText.includes(`seed ${s}`)",
@@ -205,7 +204,7 @@ def test_the_same_loop_on_musicgen_when_a_model_is_present(page, studio, tmp_pat
     page.locator("#music-generate").click()
     page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 2 of 2')",
                            timeout=300_000)
-    metas = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+    metas = take_metas(studio.project)
     mine = sorted((m for m in metas if m["engine"] == "musicgen" and m["seed"] in (seed, seed + 1)),
                   key=lambda m: m["seed"])
     assert [m["model"] for m in mine] == ["tiny-musicgen", "tiny-musicgen"]
@@ -224,8 +223,7 @@ def test_the_same_loop_on_musicgen_when_a_model_is_present(page, studio, tmp_pat
     page.keyboard.press("Space")
 
     take_cell(page, str(seed)).click()           # by its seed cell: the engine may give both takes one name
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed)
+    wait_selected(page, seed)
     open_tab(page, "Mixer")
     page.locator("#mixer-use-selected").click()
     page.wait_for_function("s => document.querySelector('#mixer-summary').innerText.includes(`seed ${s}`)", arg=seed)
@@ -246,8 +244,7 @@ def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp
     open_tab(page, "Music")
     generate(page, takes=1, seed=seed, preset="spring-festival")
     take_cell(page, f"spring-festival s{seed}").click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed)
+    wait_selected(page, seed)
     sidecars = {json.loads(p.read_text())["seed"]: p for p in (studio.project / "takes").glob("*/take.json")}
     sidecar = sidecars[seed]
     take_id = json.loads(sidecar.read_text())["id"]
@@ -270,7 +267,7 @@ def test_take_actions_rename_note_vary_restore_delete_and_stop(page, studio, tmp
     page.locator("#music-vary").click()
     child = None
     for _ in range(1800):               # the take's sidecar is written last: it exists when the take is done
-        metas = [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+        metas = take_metas(studio.project)
         child = next((m for m in metas if m["parent_id"] == take_id and m["relation"] == "vary"), None)
         if child is not None:
             break

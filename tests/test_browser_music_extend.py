@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from lantern_studio.engines.music.presets import all_presets
-from lantern_testkit import open_tab
+from lantern_testkit import open_tab, take_metas, wait_for_take, wait_selected
 
 pytestmark = pytest.mark.browser
 
@@ -28,26 +28,10 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
-def take_metas(studio) -> list[dict]:
-    return [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
-
-
-def wait_for_take(page, studio, match, what: str, *, timeout_s: float = 120) -> dict:
-    """Poll the take store until a sidecar matching ``match`` exists (the sidecar is written last)."""
-    for _ in range(int(timeout_s * 10)):
-        found = next((m for m in take_metas(studio) if match(m)), None)
-        if found is not None:
-            return found
-        page.wait_for_timeout(100)
-    toasts = " | ".join(page.locator(".toast-body").all_inner_texts())
-    raise AssertionError(f"no {what} appeared: {page.locator('#music-status').inner_text()} {toasts}")
-
-
 def select_take_by_seed(page, seed: int) -> None:
     # the seed cell (the engine may give several takes one name)
     page.locator("#music-takes-table").get_by_text(str(seed), exact=True).filter(visible=True).first.click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed)
+    wait_selected(page, seed)
 
 
 def error_toast(page, text: str) -> str:
@@ -80,7 +64,7 @@ def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studi
     page.locator("#music-generate").click()
     page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')",
                            timeout=300_000)
-    parent = next(m for m in take_metas(studio) if m["engine"] == "musicgen" and m["seed"] == SEED)
+    parent = next(m for m in take_metas(studio.project) if m["engine"] == "musicgen" and m["seed"] == SEED)
     assert parent["model"] == MODEL and abs(parent["duration_s"] - 3.0) < 0.11
 
     # extend the selected take to 5 s: a new take, child of the first, 5 s long, measured
@@ -101,11 +85,11 @@ def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studi
     page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')")
 
     # asking for a piece that is not longer is refused, and nothing is made
-    before = len(take_metas(studio))
+    before = len(take_metas(studio.project))
     set_number(page, "music-extend-to", 2)
     page.locator("#music-extend").click()
     assert "choose a length above" in error_toast(page, "Extend to 2")
-    assert len(take_metas(studio)) == before
+    assert len(take_metas(studio.project)) == before
 
     # a composer take: Extend says it is a MusicGen action and points at Continue
     page.locator("#music-engine").get_by_label("composer").check()
@@ -126,7 +110,7 @@ def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studi
 
     # its melody stem on the tiny model (not a melody model): refused with a message saying so
     assert "melody" in composer["stems"]
-    before = len(take_metas(studio))
+    before = len(take_metas(studio.project))
     page.locator("#music-engine").get_by_label("musicgen").check()
     page.wait_for_function("m => document.querySelector('#music-engine-status').innerText.includes(m)", arg=MODEL)
     page.locator("#music-params textarea").fill(json.dumps({"model": MODEL}))
@@ -135,7 +119,7 @@ def test_extend_a_musicgen_take_and_melody_on_a_model_without_melody(page, studi
     page.locator("#music-generate-melody").click()
     message = error_toast(page, "is not a melody model")
     assert MODEL in message and "melody model" in message
-    assert len(take_metas(studio)) == before
+    assert len(take_metas(studio.project)) == before
     shot = Path(os.environ.get("LANTERN_SCREENSHOTS", tmp_path)) / "music-extend-melody.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)

@@ -5,12 +5,11 @@ the take being heard, or saving its notes, leaves it playing."""
 
 from __future__ import annotations
 
-import json
-import time
 
 import pytest
 
-from lantern_testkit import generate, open_page, open_tab, open_window, screenshot, take_cell
+from lantern_testkit import (generate, open_page, open_tab, open_window, screenshot, take_cell, take_metas,
+                             wait_for_take, wait_selected)
 
 pytestmark = pytest.mark.browser
 
@@ -30,19 +29,23 @@ def highlighted_rows(page) -> list[str]:
       .map(r => r.children[2].innerText.trim())""", HIGHLIGHT)
 
 
-def takes_on_disk(studio) -> list[dict]:
-    return [json.loads(p.read_text()) for p in (studio.project / "takes").glob("*/take.json")]
+def wait_rows(page, names: list[str]) -> None:
+    """Wait until the list's lion-dance rows are exactly ``names``, top to bottom: the search or sort that was
+    asked for has reached the page."""
+    page.wait_for_function("""names => JSON.stringify([...document.querySelectorAll('#music-takes-table [role=row]')]
+      .filter(r => r.children.length > 5).map(r => r.children[2].innerText.trim())
+      .filter(n => /^lion-dance s\\d+$/.test(n))) === JSON.stringify(names)""", arg=names)
 
 
 def test_generate_selects_the_newest_take_and_the_highlight_survives_a_re_render(page, studio, tmp_path):
     seed = 9100
     open_tab(page, "Music")
     generate(page, takes=2, seed=seed)
-    newest = f"lion-dance s{seed + 1}"
+    newest, older = f"lion-dance s{seed + 1}", f"lion-dance s{seed}"
     # selected with no click: its panel, its audio in the player, its row highlighted
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed + 1)
-    take_id = next(m["id"] for m in takes_on_disk(studio) if m["seed"] == seed + 1 and m["preset"] == "lion-dance")
+    wait_selected(page, seed + 1)
+    take_id = next(m["id"] for m in take_metas(studio.project)
+                   if m["seed"] == seed + 1 and m["preset"] == "lion-dance")
     # the player holds the take's own file (Gradio serves a copy: compare the bytes) and has loaded it
     link = page.locator("#music-selected-audio a[download]").first
     link.wait_for()
@@ -59,22 +62,20 @@ def test_generate_selects_the_newest_take_and_the_highlight_survives_a_re_render
     search.fill(f"s{seed // 10}")
     search.press("Enter")
     page.wait_for_function("() => document.querySelectorAll('#music-takes-table [role=row]').length <= 4")
-    page.wait_for_timeout(1000)
+    wait_rows(page, [newest, older])
     assert highlighted_rows(page) == [newest]
     page.locator("#music-sort input").click()
     page.get_by_role("option", name="oldest first").click()
-    page.wait_for_timeout(1500)
+    wait_rows(page, [older, newest])
     assert highlighted_rows(page) == [newest]
     screenshot(page, tmp_path, "music-newest-selected.png")
 
     # a click moves the highlight, and a re-render keeps it there
-    older = f"lion-dance s{seed}"
     take_cell(page, older).click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed)
+    wait_selected(page, seed)
     page.locator("#music-sort input").click()
     page.get_by_role("option", name="newest first").click()
-    page.wait_for_timeout(1500)
+    wait_rows(page, [newest, older])
     assert highlighted_rows(page) == [older]
     assert all(bg.startswith(HIGHLIGHT) for bg in row_backgrounds(page, older))
     screenshot(page, tmp_path, "music-selection-after-rerender.png")
@@ -99,8 +100,7 @@ def test_a_take_made_in_another_window_shows_up_without_a_reload(browser, studio
     open_tab(watcher, "Music")
 
     # a delete in the maker window leaves the watcher's list too
-    maker.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                            arg=seed)
+    wait_selected(maker, seed)
     maker.locator("#music-delete").click()
     take_cell(watcher, f"lion-dance s{seed}").wait_for(state="detached", timeout=20_000)
     context.close()
@@ -121,8 +121,7 @@ def test_starring_and_saving_notes_do_not_interrupt_the_take_being_heard(page, s
     seed = 9300
     open_tab(page, "Music")
     generate(page, takes=1, seed=seed, duration_s=20)
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=seed)
+    wait_selected(page, seed)
     page.wait_for_function("() => /0:[1-5][0-9]/.test(document.querySelector('#music-selected-audio').innerText)")
     assert page.evaluate(PLAYER_WATCH) >= 1
     page.locator('#music-selected-audio button[aria-label="Play"]').first.click()
@@ -143,11 +142,10 @@ def test_starring_and_saving_notes_do_not_interrupt_the_take_being_heard(page, s
     page.locator("#music-save-notes").click()
 
     def saved() -> dict:
-        return next(m for m in takes_on_disk(studio) if m["seed"] == seed and m["preset"] == "lion-dance")
+        return next(m for m in take_metas(studio.project) if m["seed"] == seed and m["preset"] == "lion-dance")
 
-    deadline = time.monotonic() + 30
-    while saved()["notes"] != "keep the gong roll" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_take(page, studio, lambda m: m["seed"] == seed and m["preset"] == "lion-dance"
+                  and m["notes"] == "keep the gong roll", "take with the saved notes", timeout_s=30)
     page.wait_for_timeout(500)          # the view that the save sent back has reached the page
     still_playing()
     assert saved()["starred"] is True and saved()["notes"] == "keep the gong roll"

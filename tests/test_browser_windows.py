@@ -14,16 +14,12 @@ import pytest
 
 from lantern_studio.engines.music.musicgen_models import download_command
 from lantern_testkit import (SAMPLES_DIR, ab_state, edit_cell, generate, open_step, open_tab, open_window,
-                             screenshot)
+                             screenshot, take_metas, wait_selected)
 
 pytestmark = pytest.mark.browser
 
 PRESET = "lion-dance"
 TAKE_S = 11
-
-
-def takes_in(project: Path) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in (project / "takes").glob("*/take.json")]
 
 
 def header_project(page) -> Path:
@@ -75,8 +71,8 @@ def test_two_windows_with_two_projects_write_only_into_their_own(browser, own_st
     generate(second, takes=1, seed=8100, duration_s=TAKE_S)
     open_tab(first, "Music")
     generate(first, takes=1, seed=8200, duration_s=TAKE_S)
-    assert [m["seed"] for m in takes_in(other)] == [8100]
-    assert [m["seed"] for m in takes_in(startup)] == [8200]
+    assert [m["seed"] for m in take_metas(other)] == [8100]
+    assert [m["seed"] for m in take_metas(startup)] == [8200]
     # each window lists its own project's takes only
     assert "8100" in second.locator("#music-takes-table").inner_text()
     assert "8200" not in second.locator("#music-takes-table").inner_text()
@@ -237,7 +233,7 @@ def test_a_refused_generate_leaves_the_takes_list_and_musicgen_help_is_short(bro
     assert "Error" not in page.locator("#music-ab-pick").inner_text()
     # the list still takes clicks: selecting the take fills the detail panel
     table.get_by_text(re.compile(r"8400$")).filter(visible=True).first.click()
-    page.wait_for_function("() => document.querySelector('#music-selected-info').innerText.includes('seed 8400')")
+    wait_selected(page, 8400)
     screenshot(page, tmp_path, "music-refused-generate.png")
     context.close()
 
@@ -248,7 +244,7 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
     open_tab(page, "Music")
     generate(page, takes=2, seed=8500, duration_s=TAKE_S)
     project = own_studio.project
-    by_seed = {m["seed"]: m for m in takes_in(project) if m["seed"] in (8500, 8501)}
+    by_seed = {m["seed"]: m for m in take_metas(project) if m["seed"] in (8500, 8501)}
     assert sorted(by_seed) == [8500, 8501]
 
     for seed in (8500, 8501):
@@ -275,8 +271,7 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
 
     # the list selects the other take; the loop is set in the player; Continue acts on the X being heard
     page.locator("#music-takes-table").get_by_text(other_take["name"], exact=True).filter(visible=True).first.click()
-    page.wait_for_function("s => document.querySelector('#music-selected-info').innerText.includes(`seed ${s}`)",
-                           arg=other_take["seed"])
+    wait_selected(page, other_take["seed"])
     # the selected take's whole row is highlighted, not only the clicked cell
     clicked = page.locator("#music-takes-table").get_by_text(other_take["name"], exact=True).filter(visible=True).first
     backgrounds = clicked.evaluate("""e => {
@@ -290,7 +285,7 @@ def test_continue_from_the_loop_continues_the_hidden_x_and_the_mixer_lists_it(br
     page.locator("#music-continue-loop").click()
     page.wait_for_function("() => document.querySelector('#music-status').innerText.includes('Done: 1 of 1')",
                            timeout=180_000)
-    children = [m for m in takes_in(project) if m.get("relation") == "continue"]
+    children = [m for m in take_metas(project) if m.get("relation") == "continue"]
     assert [m["parent_id"] for m in children] == [x_take["id"]]
     screenshot(page, tmp_path, "music-continue-x.png")
 
