@@ -184,8 +184,11 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     """The Voices controls (the Storyboard tab's Voices step). ``shots_table`` is the shot list, refreshed
     when the shots are timed to the voices; ``save_bar`` the tab's save line and conflict row ("line",
     "conflict"), which a voice edit updates like any other edit."""
+    from lantern_studio.studio.tab_storyboard import board_of
+
     window_root = ctx.project_state()
-    initial = _initial(ctx)
+    board = board_of(ctx.project)
+    initial = board.to_dict() if board else {}
     names = list(Storyboard.from_dict(initial).characters) if initial else []
     gr.Markdown("Every line is spoken in its character's voice in the animatic (recorded files still win); each "
                 "edit is saved as you make it. eSpeak NG voices need no weights; Kokoro voices appear when its "
@@ -217,11 +220,3 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     table.input(bind(ctx, on_voices_edited), inputs=[window_root, storyboard_state, table],
                 outputs=[storyboard_state, status, *bar], show_progress="hidden")
     return {"voices": table, "voice_preview": preview, "voice_audio": audio}
-
-
-def _initial(ctx: StudioContext) -> dict:
-    try:
-        board = store.load_storyboard(ctx.project)
-    except store.StoryStoreError:
-        return {}
-    return board.to_dict() if board else {}
