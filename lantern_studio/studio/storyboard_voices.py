@@ -189,7 +189,7 @@ def build_voices_section(ctx: StudioContext, storyboard_state: gr.State, shots_t
     window_root = ctx.project_state()
     board = board_of(ctx.project)
     initial = board.to_dict() if board else {}
-    names = list(Storyboard.from_dict(initial).characters) if initial else []
+    names = list(board.characters) if board else []
     gr.Markdown("Every line is spoken in its character's voice in the animatic (recorded files still win); each "
                 "edit is saved as you make it. eSpeak NG voices need no weights; Kokoro voices appear when its "
                 f"files are in the models folder. The narrator (旁白/VO) speaks with `{NARRATOR_VOICE.voice}`, "
